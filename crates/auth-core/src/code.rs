@@ -1,0 +1,257 @@
+//! One-time codes: generation from the random port, tolerant parsing, and the keyed hash that is
+//! all a store ever sees.
+//!
+//! The stored hash is `HMAC-SHA-256(pepper, "otp-v1" | attempt id | client secret | code)`. The
+//! client secret travels only inside the client's attempt token, so a leaked attempt table, even
+//! together with the pepper, cannot be brute-forced offline, a code typed without the attempt token
+//! is useless, and two equal codes never share a hash.
+
+use crate::ids::AttemptId;
+use crate::ports::Rng;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// The alphabet of codes: `A-Z0-9`, 36 symbols.
+pub const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// The shortest code length the policy accepts: 36^8 is about 2^41.4.
+pub const MIN_CODE_LEN: usize = 8;
+/// The longest code length the policy accepts.
+pub const MAX_CODE_LEN: usize = 16;
+
+/// A one-time code in canonical form (upper case, no separators). `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtpCode(String);
+
+/// Why input is not a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    /// Not the configured number of symbols.
+    #[error("the code must be {expected} characters long")]
+    Length {
+        /// The configured code length.
+        expected: usize,
+    },
+    /// A symbol outside `A-Z0-9`.
+    #[error("the code may only contain letters A-Z and digits 0-9")]
+    Alphabet,
+}
+
+impl OtpCode {
+    /// A fresh code of `len` symbols, uniformly distributed (rejection sampling, no modulo bias).
+    pub fn generate(rng: &dyn Rng, len: usize) -> Self {
+        let mut out = String::with_capacity(len);
+        let mut buf = [0u8; 32];
+        while out.len() < len {
+            rng.fill(&mut buf);
+            // 252 = 7 * 36: bytes at or above it would favour the first symbols.
+            for &b in buf.iter().filter(|&&b| b < 252) {
+                if out.len() == len {
+                    break;
+                }
+                out.push(char::from(ALPHABET[usize::from(b % 36)]));
+            }
+        }
+        Self(out)
+    }
+
+    /// Parses what a person typed: case-insensitive, spaces and dashes ignored.
+    pub fn parse(input: &str, len: usize) -> Result<Self, CodeError> {
+        let mut out = String::with_capacity(len);
+        for c in input.chars() {
+            if c == ' ' || c == '-' || c == '\u{a0}' || c == '\t' {
+                continue;
+            }
+            let c = c.to_ascii_uppercase();
+            if !c.is_ascii() || !ALPHABET.contains(&(c as u8)) {
+                return Err(CodeError::Alphabet);
+            }
+            if out.len() == len {
+                return Err(CodeError::Length { expected: len });
+            }
+            out.push(c);
+        }
+        if out.len() != len {
+            return Err(CodeError::Length { expected: len });
+        }
+        Ok(Self(out))
+    }
+
+    /// The canonical code, for the mail that carries it and nowhere else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The code grouped for reading, `ABCD-EFGH`.
+    pub fn display_grouped(&self) -> String {
+        let mut s = String::with_capacity(self.0.len() + self.0.len() / 4);
+        for (i, c) in self.0.chars().enumerate() {
+            if i > 0 && i % 4 == 0 {
+                s.push('-');
+            }
+            s.push(c);
+        }
+        s
+    }
+}
+
+impl fmt::Debug for OtpCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OtpCode([redacted])")
+    }
+}
+
+/// The random secret that only the client's attempt token carries.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret([u8; 32]);
+
+impl ClientSecret {
+    /// A fresh secret.
+    pub fn generate(rng: &dyn Rng) -> Self {
+        let mut b = [0u8; 32];
+        rng.fill(&mut b);
+        Self(b)
+    }
+
+    /// Wraps bytes read back from an attempt token.
+    pub const fn from_bytes(b: [u8; 32]) -> Self {
+        Self(b)
+    }
+
+    /// The raw bytes, for the attempt token.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret([redacted])")
+    }
+}
+
+/// A keyed hash of a code, as stored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CodeHash(pub [u8; 32]);
+
+impl CodeHash {
+    /// Compares in constant time.
+    pub fn matches(&self, other: &CodeHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for CodeHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeHash([redacted])")
+    }
+}
+
+/// The server-side key ("pepper") of the code hash.
+#[derive(Clone)]
+pub struct CodeHasher {
+    mac: Hmac<Sha256>,
+}
+
+impl CodeHasher {
+    /// A hasher keyed with `pepper`, which must hold at least 32 bytes.
+    pub fn new(pepper: &[u8]) -> Result<Self, PepperTooShort> {
+        if pepper.len() < 32 {
+            return Err(PepperTooShort);
+        }
+        let mac = Hmac::<Sha256>::new_from_slice(pepper).map_err(|_| PepperTooShort)?;
+        Ok(Self { mac })
+    }
+
+    /// The hash bound to this attempt and to the client's secret.
+    pub fn hash(&self, attempt: &AttemptId, secret: &ClientSecret, code: &OtpCode) -> CodeHash {
+        let mut mac = self.mac.clone();
+        mac.update(b"otp-v1");
+        mac.update(attempt.as_uuid().as_bytes());
+        mac.update(&secret.0);
+        mac.update(code.0.as_bytes());
+        CodeHash(mac.finalize().into_bytes().into())
+    }
+}
+
+impl fmt::Debug for CodeHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeHasher([redacted])")
+    }
+}
+
+/// The pepper is shorter than 32 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the code pepper must be at least 32 bytes")]
+pub struct PepperTooShort;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::OsRng;
+    use proptest::prelude::*;
+
+    #[test]
+    fn generated_codes_have_the_length_and_alphabet() {
+        for len in [8, 10, 16] {
+            let c = OtpCode::generate(&OsRng, len);
+            assert_eq!(c.expose().len(), len);
+            assert!(c.expose().bytes().all(|b| ALPHABET.contains(&b)));
+        }
+    }
+
+    #[test]
+    fn every_symbol_is_drawn_about_equally_often() {
+        let mut counts = [0u32; 36];
+        for _ in 0..2_000 {
+            for b in OtpCode::generate(&OsRng, 8).expose().bytes() {
+                counts[ALPHABET.iter().position(|&a| a == b).unwrap()] += 1;
+            }
+        }
+        // 16000 draws, 444 expected per symbol; a biased generator lands far outside this band.
+        assert!(counts.iter().all(|&n| (300..600).contains(&n)), "{counts:?}");
+    }
+
+    #[test]
+    fn parse_tolerates_case_spaces_and_dashes() {
+        let c = OtpCode::parse(" abcd-12 34 ", 8).unwrap();
+        assert_eq!(c.expose(), "ABCD1234");
+        assert_eq!(c.display_grouped(), "ABCD-1234");
+        assert_eq!(OtpCode::parse("ABCD123", 8), Err(CodeError::Length { expected: 8 }));
+        assert_eq!(OtpCode::parse("ABCD12345", 8), Err(CodeError::Length { expected: 8 }));
+        assert_eq!(OtpCode::parse("ABCD123_", 8), Err(CodeError::Alphabet));
+        assert_eq!(OtpCode::parse("ABCD123É", 8), Err(CodeError::Alphabet));
+        assert_eq!(format!("{c:?}"), "OtpCode([redacted])");
+    }
+
+    #[test]
+    fn hash_is_bound_to_attempt_secret_and_code() {
+        let h = CodeHasher::new(&[7u8; 32]).unwrap();
+        let a = AttemptId::random(&OsRng);
+        let b = AttemptId::random(&OsRng);
+        let s = ClientSecret::generate(&OsRng);
+        let t = ClientSecret::generate(&OsRng);
+        let c = OtpCode::parse("ABCD1234", 8).unwrap();
+        let d = OtpCode::parse("ABCD1235", 8).unwrap();
+        let base = h.hash(&a, &s, &c);
+        assert!(base.matches(&h.hash(&a, &s, &c)));
+        assert!(!base.matches(&h.hash(&b, &s, &c)));
+        assert!(!base.matches(&h.hash(&a, &t, &c)));
+        assert!(!base.matches(&h.hash(&a, &s, &d)));
+        let other_pepper = CodeHasher::new(&[8u8; 32]).unwrap();
+        assert!(!base.matches(&other_pepper.hash(&a, &s, &c)));
+        assert!(CodeHasher::new(&[1u8; 31]).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_accepts_only_canonical_symbols(s in "\\PC{0,40}") {
+            if let Ok(c) = OtpCode::parse(&s, 8) {
+                prop_assert_eq!(c.expose().len(), 8);
+                prop_assert!(c.expose().bytes().all(|b| ALPHABET.contains(&b)));
+            }
+        }
+    }
+}

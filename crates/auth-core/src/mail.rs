@@ -1,0 +1,81 @@
+//! The mail the service sends, in domain terms. Rendering and delivery belong to a `Mailer` adapter.
+
+use crate::code::OtpCode;
+use crate::email::EmailAddress;
+use crate::user::DisplayName;
+
+/// One message to one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    /// The single recipient.
+    pub to: EmailAddress,
+    /// What it says.
+    pub message: Message,
+}
+
+/// The kinds of mail, each rendered by the mailer from its own template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A code that proves the address and creates the account.
+    SignupCode {
+        /// The code.
+        code: OtpCode,
+        /// The name given at sign-up.
+        display_name: DisplayName,
+        /// How long the code lasts, in minutes.
+        valid_minutes: u64,
+    },
+    /// A sign-in code for an existing account.
+    LoginCode {
+        /// The code.
+        code: OtpCode,
+        /// How long the code lasts, in minutes.
+        valid_minutes: u64,
+    },
+    /// Someone signed up with an address that already has an account: a sign-in code instead.
+    AlreadyRegistered {
+        /// A sign-in code.
+        code: OtpCode,
+        /// How long the code lasts, in minutes.
+        valid_minutes: u64,
+    },
+    /// A recovery code (lost passkey).
+    RecoveryCode {
+        /// The code.
+        code: OtpCode,
+        /// How long the code lasts, in minutes.
+        valid_minutes: u64,
+    },
+    /// Someone asked to sign in or recover with an address that has no account.
+    NoAccount,
+    /// A code to confirm moving an account to this address.
+    EmailChangeCode {
+        /// The code.
+        code: OtpCode,
+        /// How long the code lasts, in minutes.
+        valid_minutes: u64,
+    },
+    /// Someone tried to move an account to this address, which already has one.
+    EmailChangeTaken,
+    /// The account's address was changed away from this one.
+    EmailChanged {
+        /// The new address, masked.
+        new_address_masked: String,
+    },
+}
+
+impl Message {
+    /// A stable name for logs and metrics (never the content).
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Message::SignupCode { .. } => "signup_code",
+            Message::LoginCode { .. } => "login_code",
+            Message::AlreadyRegistered { .. } => "already_registered",
+            Message::RecoveryCode { .. } => "recovery_code",
+            Message::NoAccount => "no_account",
+            Message::EmailChangeCode { .. } => "email_change_code",
+            Message::EmailChangeTaken => "email_change_taken",
+            Message::EmailChanged { .. } => "email_changed",
+        }
+    }
+}

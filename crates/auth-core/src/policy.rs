@@ -1,0 +1,246 @@
+//! The numbers behind the rules, with safe defaults and the bounds configuration may not cross.
+
+use crate::code::{MAX_CODE_LEN, MIN_CODE_LEN};
+use crate::rate::{Backoff, Quota};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Every tunable number of the service. `Policy::default()` is the documented default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Symbols per code (8 to 16; 8 is about 41 bits).
+    pub code_length: usize,
+    /// How long a code is valid.
+    #[serde(with = "duration_serde")]
+    pub code_ttl: Duration,
+    /// Guesses evaluated per attempt before it is dead.
+    pub max_guesses: u32,
+    /// How long an attempt token is accepted (it can ask for a new code after the old one expires).
+    #[serde(with = "duration_serde")]
+    pub attempt_token_ttl: Duration,
+    /// Access-token lifetime.
+    #[serde(with = "duration_serde")]
+    pub access_ttl: Duration,
+    /// A session ends if its refresh token is not used for this long.
+    #[serde(with = "duration_serde")]
+    pub session_idle_ttl: Duration,
+    /// A session ends this long after sign-in, whatever happens.
+    #[serde(with = "duration_serde")]
+    pub session_max_ttl: Duration,
+    /// How recent a sign-in must be for sensitive changes (email change, account deletion).
+    #[serde(with = "duration_serde")]
+    pub recent_auth: Duration,
+    /// Rate limits.
+    pub limits: Limits,
+}
+
+/// Rate limits. Every one applies the same whether or not an address has an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Codes sent on behalf of one client IP.
+    pub send_per_ip: Quota,
+    /// Codes sent to one address.
+    pub send_per_address: Quota,
+    /// The minimum gap between two codes to one address.
+    #[serde(with = "duration_serde")]
+    pub send_gap_per_address: Duration,
+    /// All mail the service sends: a guard against mail bombing and cost.
+    pub send_global: Quota,
+    /// Code guesses from one client IP.
+    pub guesses_per_ip: Quota,
+    /// Wrong codes for one address, across all its attempts. A new code does not reset it; a
+    /// success does.
+    pub address_failures: Backoff,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            code_length: MIN_CODE_LEN,
+            code_ttl: Duration::from_secs(10 * 60),
+            max_guesses: 5,
+            attempt_token_ttl: Duration::from_secs(30 * 60),
+            access_ttl: Duration::from_secs(15 * 60),
+            session_idle_ttl: Duration::from_secs(30 * 86_400),
+            session_max_ttl: Duration::from_secs(90 * 86_400),
+            recent_auth: Duration::from_secs(10 * 60),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            send_per_ip: Quota::new(20, Duration::from_secs(3600)),
+            send_per_address: Quota::new(5, Duration::from_secs(3600)),
+            send_gap_per_address: Duration::from_secs(30),
+            send_global: Quota::new(1000, Duration::from_secs(60)),
+            guesses_per_ip: Quota::new(60, Duration::from_secs(600)),
+            address_failures: Backoff {
+                budget: 20,
+                window: Duration::from_secs(86_400),
+                free: 3,
+                base: Duration::from_secs(2),
+                max: Duration::from_secs(300),
+            },
+        }
+    }
+}
+
+/// A setting outside its safe bounds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting} {problem}")]
+pub struct PolicyError {
+    /// The setting's name.
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl Policy {
+    /// Checks every bound. Codes may be lengthened but never below about 40 bits.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let err = |setting, problem: &str| Err(PolicyError { setting, problem: problem.to_owned() });
+        let min = Duration::from_secs(60);
+        if !(MIN_CODE_LEN..=MAX_CODE_LEN).contains(&self.code_length) {
+            return err("code_length", "must be between 8 and 16");
+        }
+        if self.code_ttl < min || self.code_ttl > Duration::from_secs(3600) {
+            return err("code_ttl", "must be between 1 minute and 1 hour");
+        }
+        if !(1..=10).contains(&self.max_guesses) {
+            return err("max_guesses", "must be between 1 and 10");
+        }
+        if self.attempt_token_ttl < self.code_ttl || self.attempt_token_ttl > Duration::from_secs(86_400) {
+            return err("attempt_token_ttl", "must be at least code_ttl and at most 1 day");
+        }
+        if self.access_ttl < min || self.access_ttl > Duration::from_secs(3600) {
+            return err("access_ttl", "must be between 1 minute and 1 hour");
+        }
+        if self.session_idle_ttl < self.access_ttl || self.session_idle_ttl > self.session_max_ttl {
+            return err("session_idle_ttl", "must be at least access_ttl and at most session_max_ttl");
+        }
+        if self.session_max_ttl > Duration::from_secs(400 * 86_400) {
+            return err("session_max_ttl", "must be at most 400 days");
+        }
+        if self.recent_auth < min || self.recent_auth > Duration::from_secs(86_400) {
+            return err("recent_auth", "must be between 1 minute and 1 day");
+        }
+        let l = &self.limits;
+        for (name, q) in [
+            ("limits.send_per_ip", l.send_per_ip),
+            ("limits.send_per_address", l.send_per_address),
+            ("limits.send_global", l.send_global),
+            ("limits.guesses_per_ip", l.guesses_per_ip),
+        ] {
+            if q.limit == 0 || q.period.is_zero() {
+                return err(name, "needs a limit and a period above zero");
+            }
+        }
+        let b = &l.address_failures;
+        if b.budget == 0 || b.window.is_zero() || b.max < b.base {
+            return err("limits.address_failures", "needs a budget and window above zero and max >= base");
+        }
+        Ok(())
+    }
+}
+
+/// Durations as text: `"500ms"`, `"30s"`, `"10m"`, `"2h"`, `"30d"`, or a bare number of seconds.
+pub mod duration_serde {
+    use serde::{Deserialize, Deserializer, Serializer, de};
+    use std::time::Duration;
+
+    /// Writes the shortest exact form.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*d))
+    }
+
+    /// Reads text or a number of seconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(s) => Ok(Duration::from_secs(s)),
+            Raw::Text(t) => parse(&t).ok_or_else(|| de::Error::custom(format!("`{t}` is not a duration like 30s, 10m, 2h or 7d"))),
+        }
+    }
+
+    /// Parses one duration.
+    pub fn parse(t: &str) -> Option<Duration> {
+        let t = t.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit())?;
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num.parse().ok()?;
+        let ms = match unit.trim() {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return None,
+        };
+        Some(Duration::from_millis(n.checked_mul(ms)?))
+    }
+
+    /// Formats one duration.
+    pub fn format(d: Duration) -> String {
+        let ms = d.as_millis();
+        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+            if ms >= size && ms.is_multiple_of(size) {
+                return format!("{}{unit}", ms / size);
+            }
+        }
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_is_valid_and_round_trips() {
+        let p = Policy::default();
+        p.validate().unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains("\"code_ttl\":\"10m\""), "{json}");
+        assert_eq!(serde_json::from_str::<Policy>(&json).unwrap(), p);
+    }
+
+    #[test]
+    fn codes_can_be_lengthened_but_not_weakened() {
+        let mut p = Policy { code_length: 12, ..Policy::default() };
+        p.validate().unwrap();
+        p.code_length = 7;
+        assert_eq!(p.validate().unwrap_err().setting, "code_length");
+        p = Policy { max_guesses: 0, ..Policy::default() };
+        assert_eq!(p.validate().unwrap_err().setting, "max_guesses");
+        p = Policy::default();
+        p.limits.guesses_per_ip.limit = 0;
+        assert_eq!(p.validate().unwrap_err().to_string(), "limits.guesses_per_ip needs a limit and a period above zero");
+    }
+
+    #[test]
+    fn durations_parse_from_text_and_numbers() {
+        use duration_serde::{format, parse};
+        assert_eq!(parse("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse("7d"), Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse("10 m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse("ten minutes"), None);
+        assert_eq!(parse("10y"), None);
+        assert_eq!(parse("99999999999999999999d"), None);
+        assert_eq!(format(Duration::from_secs(90)), "90s");
+        assert_eq!(format(Duration::from_millis(1500)), "1500ms");
+        let p: Policy = serde_json::from_str(r#"{"code_ttl": 300}"#).unwrap();
+        assert_eq!(p.code_ttl, Duration::from_secs(300));
+        assert!(serde_json::from_str::<Policy>(r#"{"code_tl": 300}"#).is_err());
+    }
+}

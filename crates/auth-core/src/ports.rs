@@ -1,0 +1,332 @@
+//! The ports: what the domain needs from the outside world, named by role. Adapters implement them
+//! by technology; every port has a contract suite in [`crate::testkit`] that each adapter runs.
+
+use crate::attempt::Attempt;
+use crate::email::EmailAddress;
+use crate::ids::{AttemptId, SessionId, UserId};
+use crate::mail::Mail;
+use crate::rate::{Failures, Quota, RateDecision};
+use crate::session::{Rotation, Session, TokenHash};
+use crate::time::Timestamp;
+use crate::token::{AccessClaims, AttemptTicket, TokenError};
+use crate::user::{DisplayName, PublicProfile, User};
+use async_trait::async_trait;
+use std::error::Error as StdError;
+use std::time::Duration;
+
+/// Any error from the technology behind a port.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A store failed. Every port method that touches a store returns this for technology failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or timed out; the request may succeed later.
+    #[error("store unavailable")]
+    Unavailable(#[source] BoxError),
+    /// The store answered with something the adapter cannot make sense of.
+    #[error("store returned unusable data: {0}")]
+    Corrupt(String),
+}
+
+/// The address is already used by another account.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailTakenOr {
+    /// Taken.
+    #[error("the email address belongs to another account")]
+    Taken,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Accounts.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Creates `user` together with its first session, atomically: either both exist afterwards or
+    /// neither does.
+    ///
+    /// # Errors
+    /// [`EmailTakenOr::Taken`] if another account has the address (nothing is written).
+    async fn create(&self, user: &User, first_session: &Session, refresh: &TokenHash) -> Result<(), EmailTakenOr>;
+
+    /// The account with this address.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError>;
+
+    /// The account with this id.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+
+    /// Sets the display name and the public flag; `None` if there is no such account.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn update_profile(&self, id: &UserId, name: &DisplayName, public: bool) -> Result<Option<User>, StoreError>;
+
+    /// Moves the account to `email`; `false` if there is no such account.
+    ///
+    /// # Errors
+    /// [`EmailTakenOr::Taken`] if another account has the address (nothing is written).
+    async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr>;
+
+    /// Deletes the account and, with it, its sessions and audit trail; `false` if it did not exist.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn delete(&self, id: &UserId) -> Result<bool, StoreError>;
+
+    /// Public profiles ordered by id, strictly after `after`, at most `limit` (1 to 100).
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn list_public(&self, after: Option<UserId>, limit: u32) -> Result<Vec<PublicProfile>, StoreError>;
+}
+
+/// Email-code attempts. Guess counting and consumption are atomic: under any number of parallel
+/// calls, at most `max_guesses` guesses are handed out per attempt and exactly one `consume` wins.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait AttemptStore: Send + Sync {
+    /// Stores a new active attempt and, in the same atomic step, supersedes every other active
+    /// attempt with the same address and purpose.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn create(&self, attempt: &Attempt) -> Result<(), StoreError>;
+
+    /// The attempt, in whatever state; `None` if unknown or already purged.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn get(&self, id: &AttemptId) -> Result<Option<Attempt>, StoreError>;
+
+    /// Atomically takes one guess: if the attempt is active, unexpired at `now` and has evaluated
+    /// fewer than `max_guesses`, its guess count goes up by one and the attempt (with the new count)
+    /// is returned; otherwise nothing changes and `None` comes back.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn take_guess(&self, id: &AttemptId, now: Timestamp, max_guesses: u32) -> Result<Option<Attempt>, StoreError>;
+
+    /// Atomically marks an active, unexpired attempt consumed. `true` for exactly one caller.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn consume(&self, id: &AttemptId, now: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// Sessions and their refresh-token families.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a new session whose current refresh token hashes to `refresh`.
+    ///
+    /// # Errors
+    /// Store failures only (the account must exist; adapters may reject an unknown one as corrupt).
+    async fn create(&self, session: &Session, refresh: &TokenHash) -> Result<(), StoreError>;
+
+    /// The session, in whatever state.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+
+    /// Presents a refresh token, atomically. If `old` is the current token of a session that is
+    /// active at `now`, it is spent, `new` becomes current, `last_seen_at` becomes `now` and
+    /// `expires_at` becomes `min(now + idle, created_at + max)`: [`Rotation::Rotated`] with the
+    /// updated session. If `old` was already spent, the whole session is revoked:
+    /// [`Rotation::Reused`]. Otherwise [`Rotation::Invalid`]. Under parallel presentation of the same
+    /// token exactly one caller sees `Rotated`.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn rotate(&self, old: &TokenHash, new: &TokenHash, now: Timestamp, idle: Duration, max: Duration) -> Result<Rotation, StoreError>;
+
+    /// The account's sessions that are active at `now`, newest first.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn list_active(&self, user: &UserId, now: Timestamp) -> Result<Vec<Session>, StoreError>;
+
+    /// Revokes one of the account's sessions; `false` if it is not the account's or already revoked.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn revoke(&self, user: &UserId, id: &SessionId, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Revokes all the account's active sessions but `keep`; returns how many.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn revoke_all(&self, user: &UserId, keep: Option<SessionId>, now: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Rate limits and failure counters, atomic in the store so every node shares them.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// One GCRA step ([`crate::rate::gcra`]) under `key`: consumes capacity only when allowed.
+    /// Under N parallel calls against a fresh key with `quota.limit = L`, exactly `min(N, L)` are
+    /// allowed.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn acquire(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, StoreError>;
+
+    /// The failures recorded under `key` whose window has not ended at `now`.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn failures(&self, key: &str, now: Timestamp) -> Result<Failures, StoreError>;
+
+    /// Records one failure at `now`, atomically. A key with no open window starts one of `window`.
+    /// Returns the state after counting it.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn record_failure(&self, key: &str, now: Timestamp, window: Duration) -> Result<Failures, StoreError>;
+
+    /// Forgets the failures under `key`.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Outgoing mail. Implementations queue and return at once: a slow or dead relay must never slow
+/// or fail the request that caused the mail.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Queues one message.
+    ///
+    /// # Errors
+    /// [`MailError::QueueFull`] when the queue cannot take it; callers log and carry on.
+    async fn send(&self, mail: Mail) -> Result<(), MailError>;
+}
+
+/// Mail that could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The queue is full or closed.
+    #[error("the mail queue is full")]
+    QueueFull,
+}
+
+/// Signs and verifies tokens. Signing is CPU work, not I/O, so these methods are synchronous.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+pub trait TokenIssuer: Send + Sync {
+    /// A signed access token.
+    ///
+    /// # Errors
+    /// [`TokenError::Signing`] only if the key material is unusable.
+    fn issue_access(&self, claims: &AccessClaims) -> Result<String, TokenError>;
+
+    /// The claims of a valid access token: signature, algorithm, `kid`, issuer, audience, `exp` and
+    /// `nbf` are all checked.
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`] for anything else.
+    fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError>;
+
+    /// A signed attempt token.
+    ///
+    /// # Errors
+    /// [`TokenError::Signing`] only if the key material is unusable.
+    fn issue_attempt(&self, ticket: &AttemptTicket) -> Result<String, TokenError>;
+
+    /// The ticket of a valid, unexpired attempt token.
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`] for anything else.
+    fn verify_attempt(&self, token: &str) -> Result<AttemptTicket, TokenError>;
+
+    /// The public keys that verify access tokens, as a JWKS document.
+    fn jwks(&self) -> serde_json::Value;
+}
+
+/// Security activity of accounts.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends one event.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn record(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// The account's most recent events, newest first, at most `limit`.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn recent(&self, user: &UserId, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// One security event of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// The account.
+    pub user_id: UserId,
+    /// When.
+    pub at: Timestamp,
+    /// What happened: a stable snake_case name such as `signed_in` or `email_changed`.
+    pub kind: String,
+    /// The client IP, if known.
+    pub ip: Option<String>,
+    /// A short, secret-free detail (the sign-in method, a masked address, a session id).
+    pub detail: Option<String>,
+}
+
+/// A store that `/readyz` checks.
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// A short name for the report (`sqlite`, `postgres`, `redis`).
+    fn name(&self) -> &'static str;
+
+    /// Answers once the store can serve requests.
+    ///
+    /// # Errors
+    /// The reason it cannot.
+    async fn check(&self) -> Result<(), StoreError>;
+}
+
+/// The time.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// Randomness for codes, secrets, ids and tokens. Must be a CSPRNG outside tests.
+pub trait Rng: Send + Sync {
+    /// Fills `buf` with random bytes.
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Timestamp::from_millis(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+    }
+}
+
+/// The operating system's CSPRNG.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRng;
+
+impl Rng for OsRng {
+    fn fill(&self, buf: &mut [u8]) {
+        // Without OS randomness no code or token can be safe, so there is nothing sensible to
+        // fall back to; getrandom only fails on broken platforms.
+        #[allow(clippy::expect_used, reason = "no safe fallback exists for a missing CSPRNG")]
+        getrandom::fill(buf).expect("the operating system's random number generator failed");
+    }
+}

@@ -1,0 +1,159 @@
+//! Sessions and refresh tokens: a session is one refresh-token family.
+
+use crate::ids::{SessionId, UserId};
+use crate::ports::Rng;
+use crate::time::Timestamp;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// How a session was signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// An email code (sign-up or login).
+    EmailCode,
+    /// An email code on the recovery path.
+    Recovery,
+    /// A passkey.
+    Passkey,
+}
+
+impl AuthMethod {
+    /// Stable name, as stored.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::EmailCode => "email_code",
+            AuthMethod::Recovery => "recovery",
+            AuthMethod::Passkey => "passkey",
+        }
+    }
+
+    /// Inverse of [`AuthMethod::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "email_code" => AuthMethod::EmailCode,
+            "recovery" => AuthMethod::Recovery,
+            "passkey" => AuthMethod::Passkey,
+            _ => return None,
+        })
+    }
+
+    /// RFC 8176 `amr` values for the access token.
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            AuthMethod::EmailCode => &["otp"],
+            AuthMethod::Recovery => &["otp", "rec"],
+            AuthMethod::Passkey => &["hwk", "user"],
+        }
+    }
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Its id (`sid` in access tokens).
+    pub id: SessionId,
+    /// Its account.
+    pub user_id: UserId,
+    /// How it was signed in.
+    pub method: AuthMethod,
+    /// When it was signed in (`auth_time`); refreshing does not move it.
+    pub created_at: Timestamp,
+    /// When its refresh token was last used.
+    pub last_seen_at: Timestamp,
+    /// When it ends unless refreshed.
+    pub expires_at: Timestamp,
+    /// The client's user agent at sign-in, truncated.
+    pub user_agent: Option<String>,
+    /// The client's IP address at sign-in.
+    pub ip: Option<String>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl Session {
+    /// Whether it can still be used at `now`.
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// A refresh token as the client holds it: 256 random bits. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    /// A fresh token.
+    pub fn generate(rng: &dyn Rng) -> Self {
+        let mut b = [0u8; 32];
+        rng.fill(&mut b);
+        Self(URL_SAFE_NO_PAD.encode(b))
+    }
+
+    /// Parses a token presented by a client (43 base64url characters).
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = s.len() == 43 && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == 32);
+        ok.then(|| Self(s.to_owned()))
+    }
+
+    /// The token, to hand to the client.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What stores keep: SHA-256 of the token. A fast hash suffices for 256 random bits.
+    pub fn hash(&self) -> TokenHash {
+        TokenHash(Sha256::digest(self.0.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken([redacted])")
+    }
+}
+
+/// The stored hash of a refresh token.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenHash([redacted])")
+    }
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// It was the family's current token: it is now spent and `new` is current.
+    Rotated(Session),
+    /// It had already been rotated: someone replayed it, so the whole family was revoked.
+    Reused {
+        /// The revoked session.
+        session_id: SessionId,
+        /// Its account.
+        user_id: UserId,
+    },
+    /// Unknown, or its session is revoked or expired.
+    Invalid,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::OsRng;
+
+    #[test]
+    fn refresh_tokens_parse_only_their_own_shape() {
+        let t = RefreshToken::generate(&OsRng);
+        assert_eq!(RefreshToken::parse(t.expose()), Some(t.clone()));
+        assert_eq!(RefreshToken::parse("short"), None);
+        assert_eq!(RefreshToken::parse(&"*".repeat(43)), None);
+        assert_ne!(t.hash(), RefreshToken::generate(&OsRng).hash());
+        assert_eq!(format!("{t:?}"), "RefreshToken([redacted])");
+    }
+}
