@@ -250,6 +250,17 @@ pub trait TokenIssuer: Send + Sync {
     fn jwks(&self) -> serde_json::Value;
 }
 
+/// Verifies access tokens only: what a service that accepts our tokens needs (for example from the
+/// published JWKS), without the power to issue any.
+pub trait AccessVerifier: Send + Sync {
+    /// The claims of a valid access token (signature, algorithm, `kid`, issuer, audience, `exp` and
+    /// `nbf` checked).
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`] for anything else.
+    fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError>;
+}
+
 /// Security activity of accounts.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
