@@ -275,7 +275,7 @@ pub async fn attempt_store(store: Arc<dyn AttemptStore>) {
 /// The [`SessionRepository`] contract, including parallel rotation and reuse detection.
 pub async fn session_repository(users: Arc<dyn UserRepository>, sessions: Arc<dyn SessionRepository>) {
     let t0 = now();
-    let idle = Duration::from_secs(3600);
+    let idle = Duration::from_secs(5000);
     let max = Duration::from_secs(7200);
     let (user, first) = stored_user(&*users, "sessions").await;
     let r1 = RefreshToken::generate(&OsRng);
@@ -298,7 +298,7 @@ pub async fn session_repository(users: Arc<dyn UserRepository>, sessions: Arc<dy
 
     // The absolute cap.
     let r3 = RefreshToken::generate(&OsRng);
-    let near_cap = t0.plus(Duration::from_secs(7000));
+    let near_cap = t0.plus(Duration::from_secs(5000));
     let Rotation::Rotated(capped) = sessions.rotate(&r2.hash(), &r3.hash(), near_cap, idle, max).await.unwrap() else {
         panic!("the current token rotates");
     };

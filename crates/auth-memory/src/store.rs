@@ -1,0 +1,383 @@
+//! `MemoryStore`: every storage port in process memory, with the same atomicity as the real stores.
+
+use async_trait::async_trait;
+use auth_core::attempt::{Attempt, AttemptState, Purpose};
+use auth_core::email::EmailAddress;
+use auth_core::ids::{AttemptId, SessionId, UserId};
+use auth_core::ports::{
+    AttemptStore, AuditEvent, AuditLog, EmailTakenOr, HealthCheck, RateLimiter, SessionRepository, StoreError, UserRepository,
+};
+use auth_core::rate::{Failures, Quota, RateDecision, gcra};
+use auth_core::session::{Rotation, Session, TokenHash};
+use auth_core::time::Timestamp;
+use auth_core::user::{DisplayName, PublicProfile, User};
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+const SHARDS: usize = 16;
+/// Expired entries of a shard are swept after this many inserts into it.
+const SWEEP_EVERY: u32 = 256;
+/// How long an attempt is kept after it expires, so late guesses still find (and fail on) it.
+const ATTEMPT_GRACE: Duration = Duration::from_secs(3600);
+
+/// A map split into independently locked shards, so unrelated keys never wait on each other.
+struct Shards<K, V>(Vec<Mutex<Shard<K, V>>>);
+
+struct Shard<K, V> {
+    map: HashMap<K, V>,
+    inserts: u32,
+}
+
+impl<K: Hash + Eq, V> Shards<K, V> {
+    fn new() -> Self {
+        Self((0..SHARDS).map(|_| Mutex::new(Shard { map: HashMap::new(), inserts: 0 })).collect())
+    }
+
+    fn lock(&self, key: &K) -> MutexGuard<'_, Shard<K, V>> {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        let i = usize::try_from(h.finish() % SHARDS as u64).unwrap_or(0);
+        // A panic while holding a shard cannot leave a map half-updated (every update is one
+        // insert or field write), so a poisoned lock is still safe to use.
+        self.0[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<K: Hash + Eq, V> Shard<K, V> {
+    /// Inserts, sweeping entries for which `dead` holds every `SWEEP_EVERY` inserts.
+    fn insert_sweeping(&mut self, k: K, v: V, dead: impl Fn(&V) -> bool) {
+        self.inserts = self.inserts.wrapping_add(1);
+        if self.inserts.is_multiple_of(SWEEP_EVERY) {
+            self.map.retain(|_, v| !dead(v));
+        }
+        self.map.insert(k, v);
+    }
+}
+
+#[derive(Default)]
+struct Accounts {
+    users: HashMap<UserId, User>,
+    by_email: HashMap<EmailAddress, UserId>,
+    sessions: HashMap<SessionId, Session>,
+    refresh: HashMap<TokenHash, Refresh>,
+    audit: HashMap<UserId, Vec<AuditEvent>>,
+}
+
+struct Refresh {
+    session: SessionId,
+    spent: bool,
+}
+
+impl Accounts {
+    fn remove_sessions_of(&mut self, user: &UserId) {
+        self.sessions.retain(|_, s| s.user_id != *user);
+        let sessions = &self.sessions;
+        self.refresh.retain(|_, r| sessions.contains_key(&r.session));
+    }
+}
+
+struct Inner {
+    accounts: RwLock<Accounts>,
+    attempts: Shards<AttemptId, Attempt>,
+    latest: Shards<(EmailAddress, Purpose), AttemptId>,
+    rates: Shards<String, i64>,
+    failures: Shards<String, Failures>,
+}
+
+/// Every storage port in memory. Clones share the same state.
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryStore { .. }")
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                accounts: RwLock::new(Accounts::default()),
+                attempts: Shards::new(),
+                latest: Shards::new(),
+                rates: Shards::new(),
+                failures: Shards::new(),
+            }),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Accounts> {
+        self.inner.accounts.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Accounts> {
+        self.inner.accounts.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl UserRepository for MemoryStore {
+    async fn create(&self, user: &User, first_session: &Session, refresh: &TokenHash) -> Result<(), EmailTakenOr> {
+        let mut acc = self.write();
+        if acc.by_email.contains_key(&user.email) || acc.users.contains_key(&user.id) {
+            return Err(EmailTakenOr::Taken);
+        }
+        acc.by_email.insert(user.email.clone(), user.id);
+        acc.users.insert(user.id, user.clone());
+        acc.sessions.insert(first_session.id, first_session.clone());
+        acc.refresh.insert(*refresh, Refresh { session: first_session.id, spent: false });
+        Ok(())
+    }
+
+    async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
+        let acc = self.read();
+        Ok(acc.by_email.get(email).and_then(|id| acc.users.get(id)).cloned())
+    }
+
+    async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.read().users.get(id).cloned())
+    }
+
+    async fn update_profile(&self, id: &UserId, name: &DisplayName, public: bool) -> Result<Option<User>, StoreError> {
+        let mut acc = self.write();
+        Ok(acc.users.get_mut(id).map(|u| {
+            u.display_name = name.clone();
+            u.public = public;
+            u.clone()
+        }))
+    }
+
+    async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr> {
+        let mut acc = self.write();
+        if acc.by_email.get(email).is_some_and(|owner| owner != id) {
+            return Err(EmailTakenOr::Taken);
+        }
+        let Some(user) = acc.users.get_mut(id) else { return Ok(false) };
+        let old = std::mem::replace(&mut user.email, email.clone());
+        acc.by_email.remove(&old);
+        acc.by_email.insert(email.clone(), *id);
+        Ok(true)
+    }
+
+    async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
+        let mut acc = self.write();
+        let Some(user) = acc.users.remove(id) else { return Ok(false) };
+        acc.by_email.remove(&user.email);
+        acc.remove_sessions_of(id);
+        acc.audit.remove(id);
+        Ok(true)
+    }
+
+    async fn list_public(&self, after: Option<UserId>, limit: u32) -> Result<Vec<PublicProfile>, StoreError> {
+        let acc = self.read();
+        let mut page: Vec<PublicProfile> = acc
+            .users
+            .values()
+            .filter(|u| u.public && after.is_none_or(|a| u.id > a))
+            .map(|u| PublicProfile { id: u.id, display_name: u.display_name.clone() })
+            .collect();
+        page.sort_by_key(|p| p.id);
+        page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(page)
+    }
+}
+
+#[async_trait]
+impl AttemptStore for MemoryStore {
+    async fn create(&self, attempt: &Attempt) -> Result<(), StoreError> {
+        let index_key = (attempt.email.clone(), attempt.purpose);
+        // Lock order: the address index, then attempt shards one at a time.
+        let mut latest = self.inner.latest.lock(&index_key);
+        if let Some(old) = latest.map.get(&index_key).copied() {
+            let mut shard = self.inner.attempts.lock(&old);
+            if let Some(a) = shard.map.get_mut(&old).filter(|a| a.state == AttemptState::Active) {
+                a.state = AttemptState::Superseded;
+            }
+        }
+        {
+            let cutoff = attempt.created_at.minus(ATTEMPT_GRACE);
+            let mut shard = self.inner.attempts.lock(&attempt.id);
+            shard.insert_sweeping(attempt.id, attempt.clone(), |a| a.expires_at < cutoff);
+        }
+        let attempts = &self.inner.attempts;
+        latest.insert_sweeping(index_key, attempt.id, |id| !attempts.lock(id).map.contains_key(id));
+        Ok(())
+    }
+
+    async fn get(&self, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
+        Ok(self.inner.attempts.lock(id).map.get(id).cloned())
+    }
+
+    async fn take_guess(&self, id: &AttemptId, now: Timestamp, max_guesses: u32) -> Result<Option<Attempt>, StoreError> {
+        let mut shard = self.inner.attempts.lock(id);
+        Ok(shard.map.get_mut(id).filter(|a| a.accepts_guess(now, max_guesses)).map(|a| {
+            a.guesses += 1;
+            a.clone()
+        }))
+    }
+
+    async fn consume(&self, id: &AttemptId, now: Timestamp) -> Result<bool, StoreError> {
+        let mut shard = self.inner.attempts.lock(id);
+        match shard.map.get_mut(id) {
+            Some(a) if a.state == AttemptState::Active && now < a.expires_at => {
+                a.state = AttemptState::Consumed;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionRepository for MemoryStore {
+    async fn create(&self, session: &Session, refresh: &TokenHash) -> Result<(), StoreError> {
+        let mut acc = self.write();
+        if !acc.users.contains_key(&session.user_id) {
+            return Err(StoreError::Corrupt("session for an unknown account".to_owned()));
+        }
+        acc.sessions.insert(session.id, session.clone());
+        acc.refresh.insert(*refresh, Refresh { session: session.id, spent: false });
+        Ok(())
+    }
+
+    async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        Ok(self.read().sessions.get(id).cloned())
+    }
+
+    async fn rotate(&self, old: &TokenHash, new: &TokenHash, now: Timestamp, idle: Duration, max: Duration) -> Result<Rotation, StoreError> {
+        let mut acc = self.write();
+        let Some((sid, spent)) = acc.refresh.get(old).map(|r| (r.session, r.spent)) else {
+            return Ok(Rotation::Invalid);
+        };
+        let Some(session) = acc.sessions.get_mut(&sid) else { return Ok(Rotation::Invalid) };
+        if spent {
+            if session.revoked_at.is_some() {
+                return Ok(Rotation::Invalid);
+            }
+            session.revoked_at = Some(now);
+            return Ok(Rotation::Reused { session_id: sid, user_id: session.user_id });
+        }
+        if !session.is_active(now) {
+            return Ok(Rotation::Invalid);
+        }
+        session.last_seen_at = now;
+        session.expires_at = now.plus(idle).min(session.created_at.plus(max));
+        let rotated = session.clone();
+        if let Some(r) = acc.refresh.get_mut(old) {
+            r.spent = true;
+        }
+        acc.refresh.insert(*new, Refresh { session: sid, spent: false });
+        Ok(Rotation::Rotated(rotated))
+    }
+
+    async fn list_active(&self, user: &UserId, now: Timestamp) -> Result<Vec<Session>, StoreError> {
+        let mut list: Vec<Session> = self.read().sessions.values().filter(|s| s.user_id == *user && s.is_active(now)).cloned().collect();
+        list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(list)
+    }
+
+    async fn revoke(&self, user: &UserId, id: &SessionId, now: Timestamp) -> Result<bool, StoreError> {
+        let mut acc = self.write();
+        match acc.sessions.get_mut(id) {
+            Some(s) if s.user_id == *user && s.revoked_at.is_none() => {
+                s.revoked_at = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn revoke_all(&self, user: &UserId, keep: Option<SessionId>, now: Timestamp) -> Result<u64, StoreError> {
+        let mut acc = self.write();
+        let mut n = 0;
+        for s in acc.sessions.values_mut() {
+            if s.user_id == *user && Some(s.id) != keep && s.is_active(now) {
+                s.revoked_at = Some(now);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl RateLimiter for MemoryStore {
+    async fn acquire(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, StoreError> {
+        let key = key.to_owned();
+        let mut shard = self.inner.rates.lock(&key);
+        let stored = shard.map.get(&key).copied();
+        let (decision, next) = gcra(stored, now, quota);
+        if let Some(next) = next {
+            let now_ms = now.as_millis();
+            shard.insert_sweeping(key, next.tat, |tat| *tat < now_ms);
+        }
+        Ok(decision)
+    }
+
+    async fn failures(&self, key: &str, now: Timestamp) -> Result<Failures, StoreError> {
+        let key = key.to_owned();
+        let shard = self.inner.failures.lock(&key);
+        Ok(shard.map.get(&key).filter(|f| f.window_ends.is_some_and(|end| now < end)).copied().unwrap_or_default())
+    }
+
+    async fn record_failure(&self, key: &str, now: Timestamp, window: Duration) -> Result<Failures, StoreError> {
+        let key = key.to_owned();
+        let mut shard = self.inner.failures.lock(&key);
+        let open = shard.map.get(&key).filter(|f| f.window_ends.is_some_and(|end| now < end)).copied();
+        let next = match open {
+            Some(f) => Failures { count: f.count.saturating_add(1), last_at: Some(now), window_ends: f.window_ends },
+            None => Failures { count: 1, last_at: Some(now), window_ends: Some(now.plus(window)) },
+        };
+        shard.insert_sweeping(key, next, |f| f.window_ends.is_none_or(|end| end < now));
+        Ok(next)
+    }
+
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.inner.failures.lock(&key).map.remove(&key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut acc = self.write();
+        if acc.users.contains_key(&event.user_id) {
+            acc.audit.entry(event.user_id).or_default().push(event.clone());
+        }
+        Ok(())
+    }
+
+    async fn recent(&self, user: &UserId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let acc = self.read();
+        let mut events: Vec<AuditEvent> = acc.audit.get(user).cloned().unwrap_or_default();
+        events.sort_by(|a, b| b.at.cmp(&a.at));
+        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(events)
+    }
+}
+
+#[async_trait]
+impl HealthCheck for MemoryStore {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
