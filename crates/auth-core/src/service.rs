@@ -731,6 +731,15 @@ impl AuthService {
         self.ports.users.list_public(after, limit.clamp(1, 100)).await
     }
 
+    /// One public profile; `None` if the account does not exist or is not public.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn public_profile(&self, id: &UserId) -> Result<Option<PublicProfile>, StoreError> {
+        let user = self.ports.users.by_id(id).await?;
+        Ok(user.filter(|u| u.public).map(|u| PublicProfile { id: u.id, display_name: u.display_name }))
+    }
+
     async fn record(&self, user_id: UserId, kind: &str, client: &ClientInfo, detail: Option<String>) {
         let event = AuditEvent { user_id, at: self.now(), kind: kind.to_owned(), ip: client.ip.clone(), detail };
         if let Err(e) = self.ports.audit.record(&event).await {

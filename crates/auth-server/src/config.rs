@@ -1,0 +1,263 @@
+//! Settings: built-in defaults, then a TOML file, then `AUTH_`-prefixed environment variables
+//! (`AUTH_SERVER__BIND`, `AUTH_POLICY__CODE_TTL`, ...), validated into one typed struct. An invalid
+//! setting is a one-line error at start-up.
+
+use anyhow::{Context, bail};
+use auth_core::Policy;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP listener and public identity.
+    pub server: ServerSettings,
+    /// Durable storage.
+    pub database: DatabaseSettings,
+    /// Outgoing mail.
+    pub mail: MailSettings,
+    /// Token identity.
+    pub tokens: TokenSettings,
+    /// Where secrets come from.
+    pub secrets: SecretSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// The rules' numbers (code length and lifetime, guesses, rate limits, session lifetimes).
+    pub policy: Policy,
+}
+
+/// HTTP listener and public identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub bind: String,
+    /// The public URL people and mail links use; its origin is the CSRF origin.
+    pub public_url: String,
+    /// Proxies whose `X-Forwarded-For` is trusted.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+    /// Where generated secrets, the SQLite database and the mail outbox live by default.
+    pub data_dir: PathBuf,
+    /// Largest JSON body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            public_url: "http://localhost:8080".to_owned(),
+            trusted_proxies: Vec::new(),
+            workers: 0,
+            data_dir: PathBuf::from("data"),
+            max_body_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Durable storage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` (default: `sqlite://<data_dir>/auth.db`).
+    pub url: Option<String>,
+    /// Run pending migrations when serving starts.
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: None, migrate_on_start: true }
+    }
+}
+
+/// Outgoing mail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// The sender, e.g. `Example <no-reply@example.com>`.
+    pub from: String,
+    /// The product name used in mail.
+    pub product_name: String,
+    /// Where mail is written as `.eml` files when no SMTP relay is configured
+    /// (default: `<data_dir>/outbox`).
+    pub outbox_dir: Option<PathBuf>,
+    /// How many mails may wait in the queue.
+    pub queue_capacity: usize,
+    /// An SMTP relay, e.g. `smtp://relay:25` (plain), `smtp://relay:587?tls=required` (STARTTLS)
+    /// or `smtps://relay:465` (implicit TLS). Without it, mail goes to the outbox directory.
+    pub smtp_url: Option<String>,
+    /// The SMTP user name, if the relay wants one.
+    pub smtp_username: Option<String>,
+    /// A file holding the SMTP password.
+    pub smtp_password_file: Option<PathBuf>,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            from: "Passwordless Auth <no-reply@localhost>".to_owned(),
+            product_name: "Passwordless Auth".to_owned(),
+            outbox_dir: None,
+            queue_capacity: 10_000,
+            smtp_url: None,
+            smtp_username: None,
+            smtp_password_file: None,
+        }
+    }
+}
+
+/// Token identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// `iss` of access tokens (default: the public URL).
+    pub issuer: Option<String>,
+    /// `aud` of access tokens.
+    pub audience: String,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self { issuer: None, audience: "auth".to_owned() }
+    }
+}
+
+/// Where secrets come from. Each is read from its file if set, else generated once into
+/// `<data_dir>/secrets` with owner-only permissions. Every node of one deployment must share them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretSettings {
+    /// File holding the code pepper (at least 32 bytes, base64).
+    pub pepper_file: Option<PathBuf>,
+    /// File holding the attempt-token key (at least 32 bytes, base64).
+    pub attempt_key_file: Option<PathBuf>,
+    /// Directory of Ed25519 signing keys (PKCS#8 PEM); the newest signs, all verify.
+    pub signing_keys_dir: Option<PathBuf>,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `auth_core=debug,info`; `RUST_LOG` wins if set.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: "text".to_owned(), filter: "info".to_owned() }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` (if given, it must exist; else `auth.toml` if present), then the
+    /// environment; then validated.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(f) if !f.exists() => bail!("configuration file {} does not exist", f.display()),
+            Some(f) => fig = fig.merge(Toml::file(f)),
+            None => fig = fig.merge(Toml::file("auth.toml")),
+        }
+        fig = fig.merge(Env::prefixed("AUTH_").split("__"));
+        let settings: Settings = fig.extract().map_err(|e| anyhow::anyhow!(one_line(&e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.bind_addr()?;
+        self.public_origin()?;
+        if self.server.max_body_bytes < 1024 || self.server.max_body_bytes > 1024 * 1024 {
+            bail!("server.max_body_bytes must be between 1024 and 1048576");
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!("log.format must be text or json");
+        }
+        if let Some(url) = &self.database.url
+            && !url.starts_with("sqlite:")
+        {
+            bail!("database.url must start with sqlite:");
+        }
+        if self.mail.queue_capacity == 0 {
+            bail!("mail.queue_capacity must be above zero");
+        }
+        if self.tokens.audience.trim().is_empty() {
+            bail!("tokens.audience must not be empty");
+        }
+        self.policy.validate().map_err(|e| anyhow::anyhow!("policy.{e}"))?;
+        Ok(())
+    }
+
+    /// The listen address.
+    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.server.bind.parse().with_context(|| format!("server.bind `{}` is not an address like 127.0.0.1:8080", self.server.bind))
+    }
+
+    /// `scheme://host[:port]` of the public URL.
+    pub fn public_origin(&self) -> anyhow::Result<String> {
+        let url = self.server.public_url.trim_end_matches('/');
+        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains('/') && !host.contains(['?', '#', '@', ' ']) => Ok(url.to_owned()),
+            _ => bail!("server.public_url must be an origin like https://auth.example.com (no path)"),
+        }
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database.url.clone().unwrap_or_else(|| format!("sqlite://{}", self.server.data_dir.join("auth.db").display()))
+    }
+
+    /// The mail outbox directory.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.mail.outbox_dir.clone().unwrap_or_else(|| self.server.data_dir.join("outbox"))
+    }
+
+    /// The access-token issuer.
+    pub fn issuer(&self) -> String {
+        self.tokens.issuer.clone().unwrap_or_else(|| self.server.public_url.trim_end_matches('/').to_owned())
+    }
+}
+
+/// Figment errors can span lines; the start-up error is one line.
+fn one_line(e: &figment::Error) -> String {
+    e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_derive_paths_from_the_data_dir() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert_eq!(s.database_url(), "sqlite://data/auth.db");
+        assert_eq!(s.outbox_dir(), PathBuf::from("data/outbox"));
+        assert_eq!(s.issuer(), "http://localhost:8080");
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_the_setting_named() {
+        let mut s = Settings::default();
+        s.server.public_url = "https://auth.example.com/path".to_owned();
+        assert!(s.validate().unwrap_err().to_string().starts_with("server.public_url"));
+        let mut s = Settings::default();
+        s.server.bind = "localhost".to_owned();
+        assert!(s.validate().unwrap_err().to_string().starts_with("server.bind"));
+        let mut s = Settings::default();
+        s.policy.code_length = 6;
+        assert_eq!(s.validate().unwrap_err().to_string(), "policy.code_length must be between 8 and 16");
+    }
+}
