@@ -1,0 +1,147 @@
+//! SQLite adapter: the embedded, persistent default store of the auth service.
+//!
+//! [`SqliteStore`] implements the storage ports of `auth-core` ([`UserRepository`],
+//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`]) and [`HealthCheck`] on one SQLite file
+//! through sqlx. The schema lives in `migrations/sqlite/` at the top of the repository and is
+//! embedded here; [`SqliteStore::migrate`] applies it.
+//!
+//! Atomicity comes from SQLite itself: every guess and every consumption is one conditional
+//! `UPDATE`, and every operation of several statements runs in one `BEGIN IMMEDIATE` transaction,
+//! which takes the write lock up front so concurrent writers queue on the busy timeout instead of
+//! failing on a lock upgrade.
+//!
+//! [`UserRepository`]: auth_core::ports::UserRepository
+//! [`AttemptStore`]: auth_core::ports::AttemptStore
+//! [`SessionRepository`]: auth_core::ports::SessionRepository
+//! [`AuditLog`]: auth_core::ports::AuditLog
+#![warn(missing_docs)]
+
+mod attempts;
+mod audit;
+mod error;
+mod sessions;
+mod users;
+
+use crate::error::store_error;
+use async_trait::async_trait;
+use auth_core::ports::{HealthCheck, StoreError};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The schema, embedded at build time.
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// How long a statement waits for another connection's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a caller waits for a free connection before the store counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// SQLite has one writer at a time and, in WAL mode, readers that never block it: a handful of
+/// connections serves the readers, more would only queue on the same write lock.
+const POOL_SIZE: u32 = 8;
+
+/// Accounts, sessions, attempts and the audit trail in one SQLite database. Clones share the
+/// same connection pool.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database at `url` (`sqlite://data/auth.db`, or `sqlite::memory:` for a private
+    /// in-memory database), creating the file if it is missing. File databases use the WAL
+    /// journal and full fsync on commit; foreign keys are always enforced. The schema is not
+    /// touched: call [`SqliteStore::migrate`].
+    ///
+    /// The parent directory of a file database must exist. An in-memory database lives on one
+    /// connection that the pool keeps open, and dies with the store.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the URL is malformed or the database cannot be opened;
+    /// [`StoreError::Corrupt`] if the file is not a SQLite database.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(store_error)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = if in_memory {
+            // Every connection to a named in-memory database shares it, but it vanishes with the
+            // last one, and shared-cache table locks are not covered by the busy timeout: one
+            // connection that never expires avoids both.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+        } else {
+            // Losing a committed revocation on power failure would bring a session back, so
+            // commits are fully synced even in WAL mode.
+            let options = options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full);
+            SqlitePoolOptions::new()
+                .max_connections(POOL_SIZE)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+        };
+        Ok(Self {
+            pool: pool.map_err(store_error)?,
+        })
+    }
+
+    /// Applies every embedded migration that the database has not seen yet. Running it again is
+    /// harmless.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the database cannot be reached or a migration fails;
+    /// [`StoreError::Corrupt`] if the database holds migrations this build does not know or whose
+    /// text has changed since they were applied.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => store_error(e),
+            MigrateError::Source(e) => StoreError::Unavailable(e),
+            other => StoreError::Corrupt(other.to_string()),
+        })
+    }
+
+    /// Closes every connection, waiting for the ones in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a transaction that holds the write lock from its first statement on. A deferred
+    /// transaction that reads first and writes later fails at once with `SQLITE_BUSY` when another
+    /// connection wrote in between; an immediate one waits its turn on the busy timeout instead.
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)
+    }
+}
+
+#[async_trait]
+impl HealthCheck for SqliteStore {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    /// Reads from the schema, so an unmigrated database does not count as ready.
+    async fn check(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1 FROM users LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+}

@@ -1,0 +1,372 @@
+//! The auth-core contract suites against a real SQLite file, and the schema rules they leave out.
+
+use auth_core::attempt::{Purpose, Subject};
+use auth_core::ports::{
+    AttemptStore, AuditEvent, AuditLog, HealthCheck, SessionRepository, StoreError, UserRepository,
+};
+use auth_core::session::RefreshToken;
+use auth_core::testkit;
+use auth_core::{Timestamp, UserId};
+use auth_sqlite::SqliteStore;
+use sqlx::{Connection, SqliteConnection};
+use std::path::Path;
+use std::sync::Arc;
+use tempfile::TempDir;
+
+/// A migrated store on a fresh file; the directory goes when the guard drops.
+async fn fresh() -> (TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::connect(&url(&dir.path().join("auth.db")))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    (dir, store)
+}
+
+fn url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// A plain connection beside the store, for looking at (and tampering with) the schema.
+async fn raw(dir: &TempDir) -> SqliteConnection {
+    let mut conn = SqliteConnection::connect(&url(&dir.path().join("auth.db")))
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA busy_timeout = 5000")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+async fn stored_user(store: &SqliteStore) -> UserId {
+    let user = testkit::sample_user("raw");
+    let session = testkit::sample_session(user.id, user.created_at);
+    let refresh = RefreshToken::generate(&auth_core::ports::OsRng).hash();
+    UserRepository::create(store, &user, &session, &refresh)
+        .await
+        .unwrap();
+    user.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_repository_contract() {
+    let (_dir, s) = fresh().await;
+    testkit::user_repository(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempt_store_contract() {
+    let (_dir, s) = fresh().await;
+    testkit::attempt_store(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_repository_contract() {
+    let (_dir, s) = fresh().await;
+    testkit::session_repository(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_log_contract() {
+    let (_dir, s) = fresh().await;
+    testkit::audit_log(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
+/// All suites at once on one file: writers of different tables queue on the same lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_suites_share_one_file_in_parallel() {
+    let (_dir, s) = fresh().await;
+    let users = || -> Arc<dyn UserRepository> { Arc::new(s.clone()) };
+    let sessions = || -> Arc<dyn SessionRepository> { Arc::new(s.clone()) };
+    let suites = [
+        tokio::spawn(testkit::user_repository(users(), sessions())),
+        tokio::spawn(testkit::attempt_store(Arc::new(s.clone()))),
+        tokio::spawn(testkit::session_repository(users(), sessions())),
+        tokio::spawn(testkit::audit_log(users(), Arc::new(s.clone()))),
+    ];
+    for suite in suites {
+        suite.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_store_keeps_its_data_across_calls() {
+    let s = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    s.migrate().await.unwrap();
+    testkit::attempt_store(Arc::new(s.clone())).await;
+    testkit::user_repository(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_idempotent_and_data_survives_a_reopen() {
+    let (dir, s) = fresh().await;
+    s.migrate()
+        .await
+        .expect("migrating a migrated database again is harmless");
+    let id = stored_user(&s).await;
+    s.close().await;
+
+    let reopened = SqliteStore::connect(&url(&dir.path().join("auth.db")))
+        .await
+        .unwrap();
+    reopened
+        .migrate()
+        .await
+        .expect("migrating on every start is harmless");
+    assert!(
+        reopened.by_id(&id).await.unwrap().is_some(),
+        "the file keeps its accounts"
+    );
+
+    let mut conn = raw(&dir).await;
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let embedded = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../migrations/sqlite"
+    ))
+    .unwrap()
+    .filter(|e| {
+        e.as_ref()
+            .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+    })
+    .count();
+    assert_eq!(
+        applied,
+        i64::try_from(embedded).unwrap(),
+        "each migration is applied exactly once"
+    );
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(journal, "wal", "file databases use the write-ahead log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_id_belongs_to_one_passkey_only() {
+    let (dir, s) = fresh().await;
+    let (alice, bob) = (stored_user(&s).await, stored_user(&s).await);
+    let mut conn = raw(&dir).await;
+    let insert = |id: &'static str, user: UserId| {
+        sqlx::query(
+            "INSERT INTO passkeys (id, user_id, credential_id, public_key, sign_count, transports, \
+             backup_eligible, backup_state, name, created_at) \
+             VALUES (?, ?, x'0102030405060708090a0b0c0d0e0f10', x'a501', 0, '[\"internal\"]', \
+                     1, 1, 'Phone', 0)",
+        )
+        .bind(id)
+        .bind(user.to_string())
+    };
+    insert("00000000-0000-4000-8000-000000000001", alice)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let twin = insert("00000000-0000-4000-8000-000000000002", bob)
+        .execute(&mut conn)
+        .await;
+    let Err(sqlx::Error::Database(e)) = twin else {
+        panic!("a second passkey with the same credential id was stored")
+    };
+    assert!(
+        e.is_unique_violation() && e.message().contains("passkeys.credential_id"),
+        "{e}"
+    );
+
+    UserRepository::delete(&s, &alice).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM passkeys")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "deleting an account deletes its passkeys");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_for_an_unknown_account_is_refused() {
+    let (_dir, s) = fresh().await;
+    let session = testkit::sample_session(
+        UserId::random(&auth_core::ports::OsRng),
+        Timestamp::from_millis(0),
+    );
+    let refresh = RefreshToken::generate(&auth_core::ports::OsRng).hash();
+    let refused = SessionRepository::create(&s, &session, &refresh).await;
+    assert!(
+        matches!(refused, Err(StoreError::Corrupt(_))),
+        "foreign keys are enforced: {refused:?}"
+    );
+    assert_eq!(
+        SessionRepository::get(&s, &session.id).await.unwrap(),
+        None,
+        "nothing was written"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_events_for_a_deleted_account_are_dropped_not_failed() {
+    let (_dir, s) = fresh().await;
+    let gone = UserId::random(&auth_core::ports::OsRng);
+    let event = AuditEvent {
+        user_id: gone,
+        at: Timestamp::from_millis(0),
+        kind: "signed_in".to_owned(),
+        ip: None,
+        detail: None,
+    };
+    s.record(&event)
+        .await
+        .expect("an event for a missing account is not an error");
+    assert!(
+        s.recent(&gone, 10).await.unwrap().is_empty(),
+        "and it is not kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_the_domain_refuses_is_corrupt_not_a_panic() {
+    let (dir, s) = fresh().await;
+    let id = stored_user(&s).await;
+    let mut conn = raw(&dir).await;
+    // Passes the table's checks, fails the domain's parser (no dot in the domain).
+    sqlx::query("UPDATE users SET email = 'someone@localhost' WHERE id = ?")
+        .bind(id.to_string())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let read = s.by_id(&id).await;
+    assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+
+    let (attempt, _) = testkit::sample_attempt(
+        &testkit::unique_email("bad"),
+        Purpose::Login,
+        Subject::Decoy,
+        Timestamp::from_millis(0),
+    );
+    AttemptStore::create(&s, &attempt).await.unwrap();
+    sqlx::query(
+        "UPDATE attempts SET subject_kind = 'account', \
+         subject_user_id = 'zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz' WHERE id = ?",
+    )
+    .bind(attempt.id.to_string())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let read = AttemptStore::get(&s, &attempt.id).await;
+    assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_refuses_values_outside_the_domain() {
+    let (dir, s) = fresh().await;
+    let id = stored_user(&s).await;
+    let at = Timestamp::from_millis(0);
+    let (attempt, _) = testkit::sample_attempt(
+        &testkit::unique_email("schema"),
+        Purpose::Login,
+        Subject::Decoy,
+        at,
+    );
+    AttemptStore::create(&s, &attempt).await.unwrap();
+    let mut conn = raw(&dir).await;
+    for (what, sql, refusal) in [
+        (
+            "an unknown attempt state",
+            "UPDATE attempts SET state = 'paused'",
+            "CHECK constraint failed",
+        ),
+        (
+            "an un-normalised address",
+            "UPDATE users SET email = 'Someone@Example.test' WHERE id = ?1",
+            "CHECK constraint failed",
+        ),
+        (
+            "an empty display name",
+            "UPDATE users SET display_name = '' WHERE id = ?1",
+            "CHECK constraint failed",
+        ),
+        (
+            "an unknown sign-in method",
+            "UPDATE sessions SET method = 'password' WHERE user_id = ?1",
+            "CHECK constraint failed",
+        ),
+        (
+            "a subject without its user id",
+            "UPDATE attempts SET subject_kind = 'account'",
+            "CHECK constraint failed",
+        ),
+        (
+            "a refresh token hash of the wrong size",
+            "UPDATE refresh_tokens SET hash = x'00'",
+            "CHECK constraint failed",
+        ),
+        (
+            "a second current refresh token",
+            "INSERT INTO refresh_tokens (hash, session_id) \
+             SELECT zeroblob(32), session_id FROM refresh_tokens",
+            "UNIQUE constraint failed: refresh_tokens.session_id",
+        ),
+        (
+            "text in an integer column",
+            "UPDATE users SET created_at = 'yesterday' WHERE id = ?1",
+            "cannot store TEXT value",
+        ),
+    ] {
+        let refused = sqlx::query(sql)
+            .bind(id.to_string())
+            .execute(&mut conn)
+            .await;
+        let Err(sqlx::Error::Database(e)) = refused else {
+            panic!("the schema accepted {what}: {refused:?}")
+        };
+        assert!(e.message().contains(refusal), "{what}: {e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_is_a_store_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    for path in [
+        file.join("auth.db"),
+        dir.path().join("missing").join("auth.db"),
+    ] {
+        let opened = SqliteStore::connect(&url(&path)).await;
+        assert!(
+            matches!(opened, Err(StoreError::Unavailable(_))),
+            "{path:?}: {opened:?}"
+        );
+    }
+    let not_sqlite = SqliteStore::connect(&url(&file)).await;
+    assert!(
+        matches!(not_sqlite, Err(StoreError::Corrupt(_))),
+        "a file that is not a database: {not_sqlite:?}"
+    );
+    let bad_url = SqliteStore::connect("sqlite://x.db?mode=sideways").await;
+    assert!(
+        matches!(bad_url, Err(StoreError::Unavailable(_))),
+        "{bad_url:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_check_needs_a_migrated_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::connect(&url(&dir.path().join("auth.db")))
+        .await
+        .unwrap();
+    assert_eq!(s.name(), "sqlite");
+    assert!(
+        matches!(s.check().await, Err(StoreError::Unavailable(_))),
+        "an empty database is not ready"
+    );
+    s.migrate().await.unwrap();
+    s.check().await.expect("a migrated database is ready");
+    s.close().await;
+    assert!(
+        matches!(s.check().await, Err(StoreError::Unavailable(_))),
+        "a closed store is not ready"
+    );
+}
