@@ -1,0 +1,523 @@
+//! Turns a domain [`Message`] into a subject, a plain-text and an HTML body from the templates in
+//! `templates/`, and then into a multipart/alternative mail ready for a transport.
+//!
+//! Every link is built from the configured public URL. The HTML part escapes every value; the
+//! only unescaped insertion is the rendered inner template into the layout.
+
+use crate::config::MailConfig;
+use crate::template::{Format, Value, fill};
+use crate::transport::Outgoing;
+use auth_core::mail::{Mail, Message};
+use lettre::Address;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use std::fmt;
+
+/// A template pair: the plain-text and the HTML version of one kind of mail.
+#[derive(Debug, Clone, Copy)]
+struct Template {
+    text: &'static str,
+    html: &'static str,
+}
+
+macro_rules! template {
+    ($name:literal) => {
+        Template {
+            text: include_str!(concat!("../templates/", $name, ".txt")),
+            html: include_str!(concat!("../templates/", $name, ".html")),
+        }
+    };
+}
+
+const LAYOUT: Template = template!("layout");
+const SIGNUP_CODE: Template = template!("signup_code");
+const LOGIN_CODE: Template = template!("login_code");
+const ALREADY_REGISTERED: Template = template!("already_registered");
+const RECOVERY_CODE: Template = template!("recovery_code");
+const NO_ACCOUNT: Template = template!("no_account");
+const EMAIL_CHANGE_CODE: Template = template!("email_change_code");
+const EMAIL_CHANGE_TAKEN: Template = template!("email_change_taken");
+const EMAIL_CHANGED: Template = template!("email_changed");
+
+/// Renders and builds mail for one sender configuration.
+#[derive(Debug, Clone)]
+pub struct Renderer {
+    config: MailConfig,
+}
+
+/// One rendered message. `Debug` hides everything, since subject and bodies may hold a code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text part.
+    pub text: String,
+    /// The HTML part, a whole document.
+    pub html: String,
+}
+
+/// Why a mail cannot be built. Retrying cannot help.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// lettre does not accept the recipient address (the error says which rule, not the address).
+    #[error("the recipient address cannot be used in a mail header")]
+    Recipient(#[source] lettre::address::AddressError),
+    /// lettre cannot assemble the message.
+    #[error("the mail cannot be assembled")]
+    Build(#[source] lettre::error::Error),
+}
+
+/// What one kind of mail fills in, before the layout.
+struct Parts<'a> {
+    template: Template,
+    subject: String,
+    code: Option<String>,
+    minutes: Option<String>,
+    name: Option<&'a str>,
+    new_address: Option<&'a str>,
+    link: String,
+}
+
+impl Renderer {
+    /// A renderer for `config`.
+    pub fn new(config: MailConfig) -> Self {
+        Self { config }
+    }
+
+    /// The sender configuration.
+    pub fn config(&self) -> &MailConfig {
+        &self.config
+    }
+
+    /// Subject and both bodies of `message`.
+    pub fn render(&self, message: &Message) -> Rendered {
+        let product = self.config.product_name();
+        let home = format!("{}/", self.config.public_url());
+        let parts = self.parts(message, &home);
+        let mut vars = vec![
+            ("product", Value::Text(product)),
+            ("home", Value::Text(&home)),
+            ("link", Value::Text(&parts.link)),
+            ("subject", Value::Text(&parts.subject)),
+        ];
+        let optional = [
+            ("code", parts.code.as_deref()),
+            ("minutes", parts.minutes.as_deref()),
+            ("name", parts.name),
+            ("new_address", parts.new_address),
+        ];
+        vars.extend(
+            optional
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, Value::Text(v)))),
+        );
+
+        let text_inner = fill(parts.template.text, &vars, Format::Text);
+        let html_inner = fill(parts.template.html, &vars, Format::Html);
+        vars.push(("content", Value::Text(&text_inner)));
+        let text = fill(LAYOUT.text, &vars, Format::Text);
+        vars.pop();
+        vars.push(("content", Value::Html(&html_inner)));
+        let html = fill(LAYOUT.html, &vars, Format::Html);
+        Rendered {
+            subject: parts.subject,
+            text,
+            html,
+        }
+    }
+
+    /// The whole mail, ready for a transport: `From` the configured sender, `To` the single
+    /// recipient, a Message-ID in the sender's domain, `Auto-Submitted: auto-generated`, and a
+    /// multipart/alternative body.
+    ///
+    /// # Errors
+    /// [`RenderError`] if lettre refuses the recipient or the message; retrying cannot help.
+    pub fn build(&self, mail: &Mail) -> Result<Outgoing, RenderError> {
+        let rendered = self.render(&mail.message);
+        let to: Address = mail.to.as_str().parse().map_err(RenderError::Recipient)?;
+        let from = self.config.from().clone();
+        // The Message-ID names the sender's domain rather than this machine's host name.
+        let id: String = std::iter::repeat_with(fastrand::alphanumeric)
+            .take(32)
+            .collect();
+        let message_id = format!("<{id}@{}>", from.email.domain());
+        let message = lettre::Message::builder()
+            .from(from)
+            .to(Mailbox::new(None, to))
+            .subject(rendered.subject)
+            .message_id(Some(message_id))
+            .header(AutoSubmitted)
+            .multipart(MultiPart::alternative_plain_html(
+                rendered.text,
+                rendered.html,
+            ))
+            .map_err(RenderError::Build)?;
+        Ok(Outgoing::new(
+            mail.message.kind(),
+            mail.to.masked(),
+            message.envelope().clone(),
+            message.formatted(),
+        ))
+    }
+
+    fn parts<'a>(&self, message: &'a Message, home: &str) -> Parts<'a> {
+        let product = self.config.product_name();
+        let code_parts = |template,
+                          subject: &dyn Fn(&str) -> String,
+                          code: &auth_core::code::OtpCode,
+                          minutes: u64| {
+            let grouped = code.display_grouped();
+            Parts {
+                template,
+                subject: subject(&grouped),
+                code: Some(grouped),
+                minutes: Some(minutes.to_string()),
+                name: None,
+                new_address: None,
+                link: home.to_owned(),
+            }
+        };
+        let notice = |template, subject: String, link: String| Parts {
+            template,
+            subject,
+            code: None,
+            minutes: None,
+            name: None,
+            new_address: None,
+            link,
+        };
+        match message {
+            Message::SignupCode {
+                code,
+                display_name,
+                valid_minutes,
+            } => Parts {
+                name: Some(display_name.as_str()),
+                ..code_parts(
+                    SIGNUP_CODE,
+                    &|c| format!("Your {product} sign-up code: {c}"),
+                    code,
+                    *valid_minutes,
+                )
+            },
+            Message::LoginCode {
+                code,
+                valid_minutes,
+            } => code_parts(
+                LOGIN_CODE,
+                &|c| format!("Your {product} sign-in code: {c}"),
+                code,
+                *valid_minutes,
+            ),
+            Message::AlreadyRegistered {
+                code,
+                valid_minutes,
+            } => code_parts(
+                ALREADY_REGISTERED,
+                &|c| format!("You already have a {product} account: sign-in code {c}"),
+                code,
+                *valid_minutes,
+            ),
+            Message::RecoveryCode {
+                code,
+                valid_minutes,
+            } => code_parts(
+                RECOVERY_CODE,
+                &|c| format!("Your {product} recovery code: {c}"),
+                code,
+                *valid_minutes,
+            ),
+            Message::EmailChangeCode {
+                code,
+                valid_minutes,
+            } => code_parts(
+                EMAIL_CHANGE_CODE,
+                &|c| format!("Confirm your new email address for {product}: {c}"),
+                code,
+                *valid_minutes,
+            ),
+            Message::NoAccount => notice(
+                NO_ACCOUNT,
+                format!("No {product} account for this email address"),
+                format!("{}/#signup", self.config.public_url()),
+            ),
+            Message::EmailChangeTaken => notice(
+                EMAIL_CHANGE_TAKEN,
+                format!("Someone tried to move a {product} account to this email address"),
+                home.to_owned(),
+            ),
+            Message::EmailChanged { new_address_masked } => Parts {
+                new_address: Some(new_address_masked.as_str()),
+                ..notice(
+                    EMAIL_CHANGED,
+                    format!("The email address of your {product} account was changed"),
+                    home.to_owned(),
+                )
+            },
+        }
+    }
+}
+
+impl fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Rendered([redacted])")
+    }
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834), so that vacation responders stay quiet.
+#[derive(Debug, Clone, Copy)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auth_core::EmailAddress;
+    use auth_core::code::OtpCode;
+    use auth_core::user::DisplayName;
+
+    fn renderer() -> Renderer {
+        Renderer::new(
+            MailConfig::new(
+                "Example Auth <no-reply@example.com>",
+                "https://auth.example.com",
+                "Example",
+            )
+            .unwrap(),
+        )
+    }
+
+    fn code() -> OtpCode {
+        OtpCode::parse("ABCD2345", 8).unwrap()
+    }
+
+    /// Every kind of mail, each with a marker for what must appear in it.
+    fn every_kind() -> Vec<Message> {
+        let name = DisplayName::parse("Ada Lovelace").unwrap();
+        vec![
+            Message::SignupCode {
+                code: code(),
+                display_name: name,
+                valid_minutes: 10,
+            },
+            Message::LoginCode {
+                code: code(),
+                valid_minutes: 10,
+            },
+            Message::AlreadyRegistered {
+                code: code(),
+                valid_minutes: 10,
+            },
+            Message::RecoveryCode {
+                code: code(),
+                valid_minutes: 10,
+            },
+            Message::NoAccount,
+            Message::EmailChangeCode {
+                code: code(),
+                valid_minutes: 10,
+            },
+            Message::EmailChangeTaken,
+            Message::EmailChanged {
+                new_address_masked: "n***@example.org".to_owned(),
+            },
+        ]
+    }
+
+    const fn has_code(m: &Message) -> bool {
+        matches!(
+            m,
+            Message::SignupCode { .. }
+                | Message::LoginCode { .. }
+                | Message::AlreadyRegistered { .. }
+                | Message::RecoveryCode { .. }
+                | Message::EmailChangeCode { .. }
+        )
+    }
+
+    #[test]
+    fn every_kind_renders_completely_in_text_and_html() {
+        let r = renderer();
+        let kinds = every_kind();
+        assert_eq!(
+            kinds.len(),
+            8,
+            "a new kind of mail needs a template and a case here"
+        );
+        for m in &kinds {
+            let out = r.render(m);
+            let kind = m.kind();
+            for (part, body) in [
+                ("subject", &out.subject),
+                ("text", &out.text),
+                ("html", &out.html),
+            ] {
+                assert!(
+                    !body.contains("{{") && !body.contains("}}"),
+                    "{kind} {part} has an unfilled placeholder"
+                );
+                assert!(
+                    body.contains("Example"),
+                    "{kind} {part} does not name the product"
+                );
+            }
+            assert!(
+                out.text.contains("https://auth.example.com/"),
+                "{kind} text has no link"
+            );
+            assert!(
+                out.html.contains("href=\"https://auth.example.com/"),
+                "{kind} html has no link"
+            );
+            assert!(out.html.starts_with("<!DOCTYPE html>"), "{kind}");
+            assert!(
+                out.text.len() > 150,
+                "{kind} text is too short to help anyone"
+            );
+        }
+    }
+
+    #[test]
+    fn code_mails_carry_the_grouped_code_and_notices_carry_none() {
+        let r = renderer();
+        for m in every_kind() {
+            let out = r.render(&m);
+            let kind = m.kind();
+            for (part, body) in [("text", &out.text), ("html", &out.html)] {
+                if has_code(&m) {
+                    assert!(body.contains("ABCD-2345"), "{kind} {part} lacks the code");
+                    assert!(
+                        body.contains("10 minutes"),
+                        "{kind} {part} lacks the lifetime"
+                    );
+                } else {
+                    assert!(
+                        !body.contains("ABCD") && !body.contains("2345"),
+                        "{kind} {part} shows a code"
+                    );
+                    assert!(
+                        !body.contains("minutes"),
+                        "{kind} {part} talks about a code's lifetime"
+                    );
+                }
+            }
+            assert_eq!(
+                out.subject.contains("ABCD-2345"),
+                has_code(&m),
+                "{kind} subject"
+            );
+        }
+    }
+
+    #[test]
+    fn links_come_from_the_public_url_only() {
+        let r = renderer();
+        let no_account = r.render(&Message::NoAccount);
+        assert!(no_account.text.contains("https://auth.example.com/#signup"));
+        assert!(
+            no_account
+                .html
+                .contains("href=\"https://auth.example.com/#signup\"")
+        );
+        let login = r.render(&Message::LoginCode {
+            code: code(),
+            valid_minutes: 10,
+        });
+        assert!(login.html.contains("href=\"https://auth.example.com/\""));
+        for m in every_kind() {
+            let out = r.render(&m);
+            let hosts: Vec<&str> = out.html.split("href=\"").skip(1).collect();
+            assert!(!hosts.is_empty());
+            assert!(
+                hosts
+                    .iter()
+                    .all(|h| h.starts_with("https://auth.example.com/")),
+                "{}",
+                m.kind()
+            );
+        }
+    }
+
+    #[test]
+    fn a_display_name_is_escaped_in_html_and_kept_in_text() {
+        let name = DisplayName::parse("<script>alert('x')</script> & {{code}}").unwrap();
+        let out = renderer().render(&Message::SignupCode {
+            code: code(),
+            display_name: name,
+            valid_minutes: 10,
+        });
+        assert!(!out.html.contains("<script>"));
+        assert!(
+            out.html
+                .contains("Hi &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; {{code}},")
+        );
+        assert!(
+            out.text
+                .contains("Hi <script>alert('x')</script> & {{code}},")
+        );
+    }
+
+    #[test]
+    fn the_email_changed_notice_names_only_the_masked_address() {
+        let out = renderer().render(&Message::EmailChanged {
+            new_address_masked: "n***@example.org".to_owned(),
+        });
+        assert!(out.text.contains("n***@example.org"));
+        assert!(out.html.contains("<strong>n***@example.org</strong>"));
+    }
+
+    #[test]
+    fn build_makes_a_multipart_alternative_mail_to_one_recipient() {
+        let mail = Mail {
+            to: EmailAddress::parse("bob@example.net").unwrap(),
+            message: Message::LoginCode {
+                code: code(),
+                valid_minutes: 10,
+            },
+        };
+        let out = renderer().build(&mail).unwrap();
+        assert_eq!(out.kind(), "login_code");
+        assert_eq!(out.to_masked(), "b***@example.net");
+        assert_eq!(out.envelope().to().len(), 1);
+        assert_eq!(out.envelope().to()[0].to_string(), "bob@example.net");
+        assert_eq!(
+            out.envelope().from().map(ToString::to_string).as_deref(),
+            Some("no-reply@example.com")
+        );
+        let parsed = mail_parser::MessageParser::default()
+            .parse(out.formatted())
+            .unwrap();
+        assert_eq!(
+            parsed.subject(),
+            Some("Your Example sign-in code: ABCD-2345")
+        );
+        assert!(parsed.body_text(0).unwrap().contains("ABCD-2345"));
+        assert!(parsed.body_html(0).unwrap().contains("ABCD-2345"));
+        let raw = String::from_utf8_lossy(out.formatted());
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("Auto-Submitted: auto-generated"));
+        assert!(
+            parsed
+                .message_id()
+                .is_some_and(|id| id.ends_with("@example.com"))
+        );
+        assert_eq!(
+            format!("{:?}", renderer().render(&mail.message)),
+            "Rendered([redacted])"
+        );
+        assert!(!format!("{out:?}").contains("ABCD"));
+    }
+}
