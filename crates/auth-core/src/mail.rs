@@ -2,7 +2,6 @@
 
 use crate::code::OtpCode;
 use crate::email::EmailAddress;
-use crate::user::DisplayName;
 
 /// One message to one address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,12 +15,12 @@ pub struct Mail {
 /// The kinds of mail, each rendered by the mailer from its own template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// A code that proves the address and creates the account.
+    /// A code that proves the address and creates the account. It carries nothing the requester
+    /// chose (not even the display name): the address is not proven yet, so anything the requester
+    /// typed would let them write into mail to a stranger.
     SignupCode {
         /// The code.
         code: OtpCode,
-        /// The name given at sign-up.
-        display_name: DisplayName,
         /// How long the code lasts, in minutes.
         valid_minutes: u64,
     },

@@ -43,7 +43,7 @@ pub struct Limits {
     pub send_per_ip: Quota,
     /// Codes sent to one address.
     pub send_per_address: Quota,
-    /// The minimum gap between two codes to one address.
+    /// The minimum gap between two codes to one address (`0s` turns it off).
     #[serde(with = "duration_serde")]
     pub send_gap_per_address: Duration,
     /// All mail the service sends: a guard against mail bombing and cost.

@@ -374,13 +374,14 @@ impl AuthService {
 
     async fn check_send_limits(&self, email: &EmailAddress, client: &ClientInfo) -> Result<(), StartError> {
         let l = &self.policy.limits;
-        let gap = Quota::new(1, l.send_gap_per_address);
-        for (k, quota) in [
-            (key(Key::SendIp(client)), l.send_per_ip),
-            (key(Key::SendGap(email)), gap),
-            (key(Key::SendAddress(email)), l.send_per_address),
-            ("send:global".to_owned(), l.send_global),
-        ] {
+        let gap = (!l.send_gap_per_address.is_zero()).then(|| (key(Key::SendGap(email)), Quota::new(1, l.send_gap_per_address)));
+        let quotas = [
+            Some((key(Key::SendIp(client)), l.send_per_ip)),
+            gap,
+            Some((key(Key::SendAddress(email)), l.send_per_address)),
+            Some(("send:global".to_owned(), l.send_global)),
+        ];
+        for (k, quota) in quotas.into_iter().flatten() {
             if let RateDecision::Limited { retry_after } = self.ports.limiter.acquire(&k, quota, self.now()).await? {
                 return Err(StartError::RateLimited { retry_after });
             }
@@ -417,7 +418,7 @@ impl AuthService {
     fn message_for(&self, attempt: &Attempt, code: OtpCode, why: Why) -> Message {
         let valid_minutes = self.policy.code_ttl.as_secs().div_ceil(60);
         match (&attempt.subject, attempt.purpose) {
-            (Subject::NewAccount { display_name }, _) => Message::SignupCode { code, display_name: display_name.clone(), valid_minutes },
+            (Subject::NewAccount { .. }, _) => Message::SignupCode { code, valid_minutes },
             (Subject::Account { .. }, Purpose::Login) if why == Why::SignupWithTakenAddress => Message::AlreadyRegistered { code, valid_minutes },
             (Subject::Account { .. }, Purpose::Login | Purpose::Signup) => Message::LoginCode { code, valid_minutes },
             (Subject::Account { .. }, Purpose::Recovery) => Message::RecoveryCode { code, valid_minutes },

@@ -73,7 +73,6 @@ struct Parts<'a> {
     subject: String,
     code: Option<String>,
     minutes: Option<String>,
-    name: Option<&'a str>,
     new_address: Option<&'a str>,
     link: String,
 }
@@ -103,7 +102,6 @@ impl Renderer {
         let optional = [
             ("code", parts.code.as_deref()),
             ("minutes", parts.minutes.as_deref()),
-            ("name", parts.name),
             ("new_address", parts.new_address),
         ];
         vars.extend(
@@ -172,7 +170,6 @@ impl Renderer {
                 subject: subject(&grouped),
                 code: Some(grouped),
                 minutes: Some(minutes.to_string()),
-                name: None,
                 new_address: None,
                 link: home.to_owned(),
             }
@@ -182,24 +179,19 @@ impl Renderer {
             subject,
             code: None,
             minutes: None,
-            name: None,
             new_address: None,
             link,
         };
         match message {
             Message::SignupCode {
                 code,
-                display_name,
                 valid_minutes,
-            } => Parts {
-                name: Some(display_name.as_str()),
-                ..code_parts(
-                    SIGNUP_CODE,
-                    &|c| format!("Your {product} sign-up code: {c}"),
-                    code,
-                    *valid_minutes,
-                )
-            },
+            } => code_parts(
+                SIGNUP_CODE,
+                &|c| format!("Your {product} sign-up code: {c}"),
+                code,
+                *valid_minutes,
+            ),
             Message::LoginCode {
                 code,
                 valid_minutes,
@@ -287,7 +279,6 @@ mod tests {
     use super::*;
     use auth_core::EmailAddress;
     use auth_core::code::OtpCode;
-    use auth_core::user::DisplayName;
 
     fn renderer() -> Renderer {
         Renderer::new(
@@ -306,11 +297,9 @@ mod tests {
 
     /// Every kind of mail, each with a marker for what must appear in it.
     fn every_kind() -> Vec<Message> {
-        let name = DisplayName::parse("Ada Lovelace").unwrap();
         vec![
             Message::SignupCode {
                 code: code(),
-                display_name: name,
                 valid_minutes: 10,
             },
             Message::LoginCode {
@@ -449,25 +438,6 @@ mod tests {
                 m.kind()
             );
         }
-    }
-
-    #[test]
-    fn a_display_name_is_escaped_in_html_and_kept_in_text() {
-        let name = DisplayName::parse("<script>alert('x')</script> & {{code}}").unwrap();
-        let out = renderer().render(&Message::SignupCode {
-            code: code(),
-            display_name: name,
-            valid_minutes: 10,
-        });
-        assert!(!out.html.contains("<script>"));
-        assert!(
-            out.html
-                .contains("Hi &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; {{code}},")
-        );
-        assert!(
-            out.text
-                .contains("Hi <script>alert('x')</script> & {{code}},")
-        );
     }
 
     #[test]
