@@ -15,8 +15,16 @@ use auth_sqlite::SqliteStore;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Creates the data directory (owner-only) if it is missing.
+fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = &settings.server.data_dir;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))
+}
+
 /// Opens the database and runs its migrations.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    ensure_data_dir(settings)?;
     let db = SqliteStore::connect(&settings.database_url()).await.context("cannot open the database")?;
     db.migrate().await.context("migrations failed")?;
     tracing::info!("migrations applied");
@@ -41,6 +49,7 @@ fn mail_transport(settings: &Settings) -> anyhow::Result<TransportConfig> {
 
 /// Serves until SIGINT or SIGTERM, then drains in-flight requests and the mail queue.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    ensure_data_dir(&settings)?;
     let secrets = secrets::load_or_create(&settings)?;
     let db = SqliteStore::connect(&settings.database_url()).await.context("cannot open the database")?;
     if settings.database.migrate_on_start {
