@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod observe;
 pub mod openapi;
 pub(crate) mod routes;
 mod wire;
@@ -22,6 +23,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use error::ApiError;
+pub use observe::{Metrics, observe};
 pub use routes::not_found;
 
 /// Cookie names. The `__Host-` prefix pins them to this host, path `/`, and HTTPS (browsers treat
@@ -62,6 +64,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// The stores `/readyz` checks.
     pub health: Arc<Vec<Arc<dyn HealthCheck>>>,
+    /// The metrics served at `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         routes::account::delete_account, routes::account::start_email_change, routes::account::verify_email_change,
         routes::account::sessions, routes::account::revoke_all, routes::account::revoke_session, routes::account::activity,
         routes::public::profiles, routes::public::profile, routes::public::jwks, routes::public::healthz,
-        routes::public::readyz, routes::public::openapi,
+        routes::public::readyz, routes::public::openapi, routes::public::metrics,
     ),
     components(schemas(Problem, SignupRequest, EmailRequest, AttemptStarted, ResendRequest, VerifyRequest, RefreshRequest, Me, Tokens,
         SignedInResponse, ProfilePatch, EmailVerifyRequest, SessionView, SessionList, Revoked, ActivityEvent, ActivityList,

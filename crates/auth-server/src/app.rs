@@ -4,12 +4,14 @@ use crate::config::Settings;
 use crate::secrets;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use auth_core::ports::{Clock, HealthCheck, OsRng, SystemClock};
+use auth_core::ports::{AttemptStore, AuditLog, Clock, HealthCheck, OsRng, RateLimiter, SessionRepository, SystemClock, UserRepository};
 use auth_core::service::Ports;
 use auth_core::AuthService;
-use auth_http::{AppState, HttpConfig};
+use auth_http::{AppState, HttpConfig, Metrics};
+use prometheus_client::metrics::gauge::Gauge;
 use auth_jwt::JwtIssuer;
 use auth_memory::MemoryStore;
+use auth_redis::RedisStore;
 use auth_smtp::{MailConfig, MailQueue, QueueConfig, Renderer, SmtpConfig, SmtpPassword, TransportConfig};
 use auth_sqlite::SqliteStore;
 use std::sync::Arc;
@@ -47,15 +49,71 @@ fn mail_transport(settings: &Settings) -> anyhow::Result<TransportConfig> {
     })
 }
 
+/// The storage ports, chosen by the settings.
+struct Stores {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    audit: Arc<dyn AuditLog>,
+    attempts: Arc<dyn AttemptStore>,
+    limiter: Arc<dyn RateLimiter>,
+    health: Vec<Arc<dyn HealthCheck>>,
+    sqlite: Option<SqliteStore>,
+}
+
+/// Durable state in the database; ephemeral state in Redis if configured, else in process.
+async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
+    let url = settings.database_url();
+    let db = SqliteStore::connect(&url).await.context("cannot open the database")?;
+    if settings.database.migrate_on_start {
+        db.migrate().await.context("migrations failed")?;
+    }
+    let db_arc = Arc::new(db.clone());
+    let mut health: Vec<Arc<dyn HealthCheck>> = vec![db_arc.clone()];
+    let (attempts, limiter): (Arc<dyn AttemptStore>, Arc<dyn RateLimiter>) = match &settings.redis.url {
+        Some(redis_url) => {
+            let redis = Arc::new(RedisStore::connect(redis_url, &settings.redis.key_prefix).await.context("cannot reach Redis")?);
+            health.push(redis.clone());
+            (redis.clone(), redis)
+        }
+        None => {
+            let memory = Arc::new(MemoryStore::new());
+            (memory.clone(), memory)
+        }
+    };
+    Ok(Stores { users: db_arc.clone(), sessions: db_arc.clone(), audit: db_arc, attempts, limiter, health, sqlite: Some(db) })
+}
+
+/// The HTTP metrics plus the mail queue's counters, copied in at every scrape.
+fn mail_metrics(mailer: &Arc<MailQueue>) -> Metrics {
+    let gauges: [(&str, &str, Gauge); 6] = [
+        ("mail_queued", "Mails accepted into the queue", Gauge::default()),
+        ("mail_rejected", "Mails turned away because the queue was full", Gauge::default()),
+        ("mail_sent", "Mails the transport accepted", Gauge::default()),
+        ("mail_failed", "Mails given up on", Gauge::default()),
+        ("mail_retries", "Delivery retries", Gauge::default()),
+        ("mail_queue_depth", "Mails waiting in the queue", Gauge::default()),
+    ];
+    let handles: Vec<Gauge> = gauges.iter().map(|(_, _, g)| g.clone()).collect();
+    let metrics = Metrics::new(|registry| {
+        for (name, help, gauge) in gauges {
+            registry.register(name, help, gauge);
+        }
+    });
+    let mailer = mailer.clone();
+    metrics.on_scrape(move || {
+        let s = mailer.stats();
+        for (gauge, value) in handles.iter().zip([s.queued, s.rejected, s.sent, s.failed, s.retries, s.depth]) {
+            gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
+    });
+    metrics
+}
+
 /// Serves until SIGINT or SIGTERM, then drains in-flight requests and the mail queue.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     ensure_data_dir(&settings)?;
     let secrets = secrets::load_or_create(&settings)?;
-    let db = SqliteStore::connect(&settings.database_url()).await.context("cannot open the database")?;
-    if settings.database.migrate_on_start {
-        db.migrate().await.context("migrations failed")?;
-    }
-    let memory = MemoryStore::new();
+    let stores = stores(&settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let mail_config = MailConfig::new(&settings.mail.from, &settings.server.public_url, &settings.mail.product_name)
@@ -67,13 +125,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let tokens = JwtIssuer::new(&settings.issuer(), &settings.tokens.audience, secrets.current, secrets.older, &secrets.attempt_key)
         .context("invalid token settings")?
         .with_clock(clock.clone());
-    let db_arc = Arc::new(db.clone());
     let ports = Ports {
-        users: db_arc.clone(),
-        sessions: db_arc.clone(),
-        audit: db_arc.clone(),
-        attempts: Arc::new(memory.clone()),
-        limiter: Arc::new(memory),
+        users: stores.users,
+        sessions: stores.sessions,
+        audit: stores.audit,
+        attempts: stores.attempts,
+        limiter: stores.limiter,
         mailer: mailer.clone(),
         tokens: Arc::new(tokens),
         clock,
@@ -85,12 +142,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         trusted_proxies: settings.server.trusted_proxies.clone(),
         max_body_bytes: settings.server.max_body_bytes,
     };
-    let health: Vec<Arc<dyn HealthCheck>> = vec![db_arc];
-    let state = AppState { service: Arc::new(service), config: Arc::new(http.clone()), health: Arc::new(health) };
+    let metrics = Arc::new(mail_metrics(&mailer));
+    let state = AppState { service: Arc::new(service), config: Arc::new(http.clone()), health: Arc::new(stores.health), metrics };
 
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(auth_http::security_headers(&http))
+            .wrap(actix_web::middleware::from_fn(auth_http::observe))
             .configure(auth_http::configure(state.clone()))
             .default_service(web::to(auth_http::not_found))
     })
@@ -108,6 +166,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if mailer.shutdown(Duration::from_secs(10)).await.is_err() {
         tracing::warn!("mail still queued at shutdown was dropped");
     }
-    db.close().await;
+    if let Some(db) = stores.sqlite {
+        db.close().await;
+    }
     Ok(())
 }

@@ -18,6 +18,8 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Durable storage.
     pub database: DatabaseSettings,
+    /// Shared ephemeral storage.
+    pub redis: RedisSettings,
     /// Outgoing mail.
     pub mail: MailSettings,
     /// Token identity.
@@ -65,15 +67,34 @@ impl Default for ServerSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
-    /// `sqlite://path` (default: `sqlite://<data_dir>/auth.db`).
+    /// `sqlite://path` (default: `sqlite://<data_dir>/auth.db`) or `postgres://user@host/db`.
     pub url: Option<String>,
+    /// Most connections per node (PostgreSQL).
+    pub max_connections: u32,
     /// Run pending migrations when serving starts.
     pub migrate_on_start: bool,
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: None, migrate_on_start: true }
+        Self { url: None, max_connections: 16, migrate_on_start: true }
+    }
+}
+
+/// Shared ephemeral storage (attempts, rate limits, ceremonies) for several nodes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://host:6379/0`; unset keeps ephemeral state in the database (PostgreSQL) or in
+    /// process (SQLite).
+    pub url: Option<String>,
+    /// Prefix of every key, so several deployments can share one Redis.
+    pub key_prefix: String,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self { url: None, key_prefix: "auth".to_owned() }
     }
 }
 
@@ -185,9 +206,17 @@ impl Settings {
             bail!("log.format must be text or json");
         }
         if let Some(url) = &self.database.url
-            && !url.starts_with("sqlite:")
+            && !["sqlite:", "postgres://", "postgresql://"].iter().any(|p| url.starts_with(p))
         {
-            bail!("database.url must start with sqlite:");
+            bail!("database.url must start with sqlite:, postgres:// or postgresql://");
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            bail!("database.max_connections must be between 1 and 1000");
+        }
+        if let Some(url) = &self.redis.url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            bail!("redis.url must start with redis:// or rediss://");
         }
         if self.mail.queue_capacity == 0 {
             bail!("mail.queue_capacity must be above zero");
