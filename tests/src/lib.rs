@@ -2,6 +2,8 @@
 //! talks to it over HTTP, and reads the codes it sends from delivered mail (the outbox `.eml`
 //! files, or an SMTP server's mailbox) — never from a back door.
 
+pub mod services;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -37,8 +39,90 @@ pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     /// Its data directory (deleted on drop).
-    pub data: tempfile::TempDir,
+    pub data: std::sync::Arc<tempfile::TempDir>,
+    /// Where its mail is delivered.
+    pub mailbox: Mailbox,
+    /// The production services it uses, if any.
+    pub production: Option<std::sync::Arc<Production>>,
     agent: ureq::Agent,
+}
+
+/// A required test service setting, or a loud failure that says how to provide it.
+pub fn service_env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{name} is not set: these tests need the real PostgreSQL, Redis and SMTP server. Start them and export \
+             their addresses with `eval \"$(cargo xtask services --env)\"` (cargo xtask ci does this itself)"
+        ),
+    }
+}
+
+/// One fresh PostgreSQL database and Redis key prefix, shared by the nodes of one test and dropped
+/// after them.
+#[derive(Debug)]
+pub struct Production {
+    admin_url: String,
+    /// The database name.
+    pub database: String,
+    /// `postgres://.../<database>`.
+    pub database_url: String,
+    /// `redis://...`.
+    pub redis_url: String,
+    /// The Redis key prefix.
+    pub key_prefix: String,
+    /// `smtp://host:port` of the SMTP server.
+    pub smtp_url: String,
+    /// The SMTP server's Maildir.
+    pub maildir: PathBuf,
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql]).output().expect("run psql");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl Production {
+    /// A fresh database (created now) and key prefix on the test services.
+    pub fn new() -> Self {
+        let admin_url = service_env("AUTH_TEST_DATABASE_URL");
+        let suffix = unique_email("x").replace(['@', '.', '-'], "_");
+        let database = format!("e2e_{}", &suffix[..suffix.len().min(50)]).to_lowercase();
+        psql(&admin_url, &format!("CREATE DATABASE {database}"));
+        let (base, _) = admin_url.rsplit_once('/').expect("the admin URL names a database");
+        Self {
+            database_url: format!("{base}/{database}"),
+            database,
+            admin_url,
+            redis_url: service_env("AUTH_TEST_REDIS_URL"),
+            key_prefix: format!("e2e-{}", &suffix[..suffix.len().min(40)]),
+            smtp_url: format!("smtp://{}", service_env("AUTH_TEST_SMTP_ADDR")),
+            maildir: PathBuf::from(service_env("AUTH_TEST_SMTP_MAILDIR")),
+        }
+    }
+
+    /// The settings that point a node at these services.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AUTH_DATABASE__URL".to_owned(), self.database_url.clone()),
+            ("AUTH_DATABASE__MAX_CONNECTIONS".to_owned(), "8".to_owned()),
+            ("AUTH_REDIS__URL".to_owned(), self.redis_url.clone()),
+            ("AUTH_REDIS__KEY_PREFIX".to_owned(), self.key_prefix.clone()),
+            ("AUTH_MAIL__SMTP_URL".to_owned(), self.smtp_url.clone()),
+        ]
+    }
+}
+
+impl Default for Production {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Production {
+    fn drop(&mut self) {
+        psql(&self.admin_url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database));
+    }
 }
 
 impl Server {
@@ -49,7 +133,42 @@ impl Server {
 
     /// A server on the embedded defaults with relaxed limits, plus `env` settings.
     pub fn start_with(env: &[(&str, &str)]) -> Self {
-        let data = tempfile::tempdir().expect("temp dir");
+        let data = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+        let outbox = Mailbox::Outbox(data.path().join("outbox"));
+        Self::spawn(data, env, &[], outbox, None)
+    }
+
+    /// A server on PostgreSQL, Redis and the SMTP server (fresh database and key prefix).
+    pub fn start_production(env: &[(&str, &str)]) -> Self {
+        let production = std::sync::Arc::new(Production::new());
+        Self::start_node(&production, std::sync::Arc::new(tempfile::tempdir().expect("temp dir")), env)
+    }
+
+    /// Another node on the same services and secrets (the same data directory holds the secrets).
+    pub fn start_node(production: &std::sync::Arc<Production>, data: std::sync::Arc<tempfile::TempDir>, env: &[(&str, &str)]) -> Self {
+        let mailbox = Mailbox::Maildir(production.maildir.clone());
+        Self::spawn(data, env, &production.env(), mailbox, Some(production.clone()))
+    }
+
+    /// A second node beside this one: same services, same secrets, plus `env`.
+    pub fn another_node(&self, env: &[(&str, &str)]) -> Self {
+        let production = self.production.as_ref().expect("a second node needs the production services");
+        Self::start_node(production, self.data.clone(), env)
+    }
+
+    /// A server on services the caller names (`services`, e.g. `AUTH_REDIS__URL`), reading mail
+    /// from `mailbox`.
+    pub fn start_on(services: &[(String, String)], mailbox: Mailbox, env: &[(&str, &str)]) -> Self {
+        Self::spawn(std::sync::Arc::new(tempfile::tempdir().expect("temp dir")), env, services, mailbox, None)
+    }
+
+    fn spawn(
+        data: std::sync::Arc<tempfile::TempDir>,
+        env: &[(&str, &str)],
+        services: &[(String, String)],
+        mailbox: Mailbox,
+        production: Option<std::sync::Arc<Production>>,
+    ) -> Self {
         let mut cmd = Command::new(server_binary());
         cmd.arg("serve")
             .env_clear()
@@ -60,6 +179,9 @@ impl Server {
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        for (k, v) in services {
+            cmd.env(k, v);
+        }
         for (k, v) in RELAXED.iter().chain(env) {
             cmd.env(k, v);
         }
@@ -88,7 +210,7 @@ impl Server {
             }
         };
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build().into();
-        Self { child, base, data, agent }
+        Self { child, base, data, mailbox, production, agent }
     }
 
     /// The public origin the server expects on cookie-authenticated changes (its default).
@@ -138,7 +260,12 @@ impl Server {
 
     /// Waits for the next mail to `to` that was not read before, up to 10 s.
     pub fn mail_to(&self, to: &str) -> Mail {
-        Mailbox::Outbox(self.outbox()).next_for(to)
+        self.mailbox.next_for(to, Duration::from_secs(10))
+    }
+
+    /// Waits for the next mail to `to` that was not read before, up to `limit`.
+    pub fn mail_to_within(&self, to: &str, limit: Duration) -> Mail {
+        self.mailbox.next_for(to, limit)
     }
 
     /// Signs up `email` and returns the verified session.
@@ -349,9 +476,9 @@ impl Mailbox {
             .collect()
     }
 
-    /// Waits up to 10 s for a mail to `to` that no earlier call returned, and marks it read.
-    pub fn next_for(&self, to: &str) -> Mail {
-        let deadline = Instant::now() + Duration::from_secs(10);
+    /// Waits up to `limit` for a mail to `to` that no earlier call returned, and marks it read.
+    pub fn next_for(&self, to: &str, limit: Duration) -> Mail {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some((path, mail)) = self.all_for(to).into_iter().next() {
                 // Reading a mail moves it aside so the next call finds the next one.
@@ -360,7 +487,7 @@ impl Mailbox {
                 let _ = std::fs::rename(&path, &read);
                 return mail;
             }
-            assert!(Instant::now() < deadline, "no mail to {to} arrived within 10 s in {}", self.dir().display());
+            assert!(Instant::now() < deadline, "no mail to {to} arrived within {limit:?} in {}", self.dir().display());
             std::thread::sleep(Duration::from_millis(25));
         }
     }
