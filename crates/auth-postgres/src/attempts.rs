@@ -1,0 +1,178 @@
+//! [`AttemptStore`] on `attempts`: each guess and each consumption is one conditional `UPDATE`.
+
+use crate::PgStore;
+use crate::error::{corrupt, count, hash32, store_error};
+use crate::users::display_name;
+use async_trait::async_trait;
+use auth_core::attempt::{Attempt, AttemptState, Purpose, Subject};
+use auth_core::code::CodeHash;
+use auth_core::email::EmailAddress;
+use auth_core::ids::{AttemptId, UserId};
+use auth_core::ports::{AttemptStore, StoreError};
+use auth_core::time::Timestamp;
+use sqlx::types::Uuid;
+
+/// The first key of the advisory locks that serialise creating attempts for one address and
+/// purpose; the second is a hash of the two. A key space of its own: sqlx's migration lock uses
+/// the single-`bigint` form, which never meets the two-`integer` one.
+const ATTEMPT_LOCK_CLASS: i32 = 0x6175_7468; // "auth"
+
+macro_rules! attempt_columns {
+    () => {
+        "id, purpose, email, subject_kind, subject_user_id, subject_display_name, code_hash, \
+         created_at, expires_at, guesses, state"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    id: Uuid,
+    purpose: String,
+    email: String,
+    subject_kind: String,
+    subject_user_id: Option<Uuid>,
+    subject_display_name: Option<String>,
+    code_hash: Vec<u8>,
+    created_at: i64,
+    expires_at: i64,
+    guesses: i32,
+    state: String,
+}
+
+impl AttemptRow {
+    fn into_attempt(self) -> Result<Attempt, StoreError> {
+        let subject = match (
+            self.subject_kind.as_str(),
+            self.subject_user_id,
+            self.subject_display_name,
+        ) {
+            ("account", Some(id), None) => Subject::Account {
+                user_id: UserId::from_uuid(id),
+            },
+            ("new_account", None, Some(name)) => Subject::NewAccount {
+                display_name: display_name("attempts.subject_display_name", &name)?,
+            },
+            ("decoy", None, None) => Subject::Decoy,
+            _ => return Err(corrupt("attempts.subject_kind")),
+        };
+        Ok(Attempt {
+            id: AttemptId::from_uuid(self.id),
+            purpose: Purpose::parse(&self.purpose).ok_or_else(|| corrupt("attempts.purpose"))?,
+            email: EmailAddress::parse(&self.email).map_err(|_| corrupt("attempts.email"))?,
+            subject,
+            code_hash: CodeHash(hash32("attempts.code_hash", &self.code_hash)?),
+            created_at: Timestamp::from_millis(self.created_at),
+            expires_at: Timestamp::from_millis(self.expires_at),
+            guesses: count("attempts.guesses", self.guesses)?,
+            state: AttemptState::parse(&self.state).ok_or_else(|| corrupt("attempts.state"))?,
+        })
+    }
+}
+
+#[async_trait]
+impl AttemptStore for PgStore {
+    async fn create(&self, attempt: &Attempt) -> Result<(), StoreError> {
+        let (kind, user_id, name) = match &attempt.subject {
+            Subject::Account { user_id } => ("account", Some(*user_id.as_uuid()), None),
+            Subject::NewAccount { display_name } => {
+                ("new_account", None, Some(display_name.as_str()))
+            }
+            Subject::Decoy => ("decoy", None, None),
+        };
+        let mut tx = self.begin().await?;
+        // Two parallel creates for one address and purpose would each supersede what they can
+        // see, which is not the other's uncommitted attempt. The lock makes the second wait for
+        // the first to commit; it is its own statement so that the `UPDATE` after it starts with
+        // a snapshot that includes the first's attempt. (`attempts_one_active` would refuse the
+        // second insert anyway, but as an error rather than by superseding.)
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(ATTEMPT_LOCK_CLASS)
+            .bind(format!(
+                "{} {}",
+                attempt.email.as_str(),
+                attempt.purpose.as_str()
+            ))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query(
+            "UPDATE attempts SET state = 'superseded' \
+             WHERE email = $1 AND purpose = $2 AND state = 'active'",
+        )
+        .bind(attempt.email.as_str())
+        .bind(attempt.purpose.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(concat!(
+            "INSERT INTO attempts (",
+            attempt_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(attempt.id.as_uuid())
+        .bind(attempt.purpose.as_str())
+        .bind(attempt.email.as_str())
+        .bind(kind)
+        .bind(user_id)
+        .bind(name)
+        .bind(attempt.code_hash.0.as_slice())
+        .bind(attempt.created_at.as_millis())
+        .bind(attempt.expires_at.as_millis())
+        .bind(i64::from(attempt.guesses))
+        .bind(attempt.state.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn get(&self, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
+        let row: Option<AttemptRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            attempt_columns!(),
+            " FROM attempts WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(AttemptRow::into_attempt).transpose()
+    }
+
+    async fn take_guess(
+        &self,
+        id: &AttemptId,
+        now: Timestamp,
+        max_guesses: u32,
+    ) -> Result<Option<Attempt>, StoreError> {
+        // Check and count in one statement: parallel guesses queue on the row lock and each
+        // re-checks the budget against the count the one before it left, so together they can
+        // never exceed it.
+        let row: Option<AttemptRow> = sqlx::query_as(concat!(
+            "UPDATE attempts SET guesses = guesses + 1 \
+             WHERE id = $1 AND state = 'active' AND expires_at > $2 AND guesses < $3 \
+             RETURNING ",
+            attempt_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(now.as_millis())
+        .bind(i64::from(max_guesses))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(AttemptRow::into_attempt).transpose()
+    }
+
+    async fn consume(&self, id: &AttemptId, now: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE attempts SET state = 'consumed' \
+             WHERE id = $1 AND state = 'active' AND expires_at > $2",
+        )
+        .bind(id.as_uuid())
+        .bind(now.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,158 @@
+//! PostgreSQL adapter: the production store of the auth service, shared by every server node.
+//!
+//! [`PgStore`] implements the storage ports of `auth-core` ([`UserRepository`],
+//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`]), the [`RateLimiter`] (so a deployment
+//! without Redis still shares its limits between nodes) and [`HealthCheck`] on one PostgreSQL
+//! database through sqlx. The schema lives in `migrations/postgres/` at the top of the repository
+//! and is embedded here; [`PgStore::migrate`] applies it.
+//!
+//! Atomicity comes from PostgreSQL's row locks under the default READ COMMITTED isolation. Every
+//! guess, every consumption, every GCRA step and every failure count is one conditional statement
+//! (`UPDATE ... WHERE <allowed> RETURNING`, `INSERT ... ON CONFLICT DO UPDATE ... WHERE`): a
+//! concurrent writer of the same row waits for the first and then re-checks the condition
+//! against the row as the first left it. Operations of several statements run in one
+//! transaction in which every write is conditional on the state it changes, so none of them
+//! relies on something it read earlier. Creating an attempt, whose rows do not exist yet, first
+//! takes a transaction-scoped advisory lock on its address and purpose; rotating a refresh token
+//! locks its session before the token, the order in which deleting an account cascades.
+//!
+//! [`UserRepository`]: auth_core::ports::UserRepository
+//! [`AttemptStore`]: auth_core::ports::AttemptStore
+//! [`SessionRepository`]: auth_core::ports::SessionRepository
+//! [`AuditLog`]: auth_core::ports::AuditLog
+//! [`RateLimiter`]: auth_core::ports::RateLimiter
+#![warn(missing_docs)]
+
+mod attempts;
+mod audit;
+mod error;
+mod limits;
+mod sessions;
+mod users;
+
+use crate::error::store_error;
+use async_trait::async_trait;
+use auth_core::ports::{HealthCheck, StoreError};
+use auth_core::time::Timestamp;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The schema, embedded at build time.
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// How long a caller waits for a connection (including opening a new one) before the store counts
+/// as unavailable: a database that is down answers within this, never hangs a request.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long [`PgStore::purge_expired`] keeps an attempt after it expires, readable in whatever
+/// state; the other stores keep them as long.
+pub const ATTEMPT_GRACE: Duration = Duration::from_secs(3600);
+
+/// Accounts, sessions, attempts, rate limits and the audit trail in one PostgreSQL database.
+/// Cheap to clone: clones share the same connection pool.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`, with
+    /// any of libpq's URL parameters such as `sslmode`) with a pool of at most `max_connections`
+    /// connections (at least one), and opens the first one to prove the settings. The schema is
+    /// not touched: call [`PgStore::migrate`].
+    ///
+    /// A server that refuses connections, or is still starting, is retried until
+    /// [`ACQUIRE_TIMEOUT`]; so is every later call that needs a new connection.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the URL is malformed or no connection could be opened within
+    /// [`ACQUIRE_TIMEOUT`] (server down or silent, unknown database, authentication refused).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(store_error)?
+            .application_name("auth-postgres");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(store_error)?;
+        Ok(Self { pool })
+    }
+
+    /// Applies every embedded migration that the database has not seen yet. Running it again is
+    /// harmless, and so is running it from several nodes at once: sqlx serialises them on an
+    /// advisory lock.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the database cannot be reached or a migration fails;
+    /// [`StoreError::Corrupt`] if the database holds migrations this build does not know or whose
+    /// text has changed since they were applied.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => store_error(e),
+            MigrateError::Source(e) => StoreError::Unavailable(e),
+            other => StoreError::Corrupt(other.to_string()),
+        })
+    }
+
+    /// Deletes state that can no longer matter at `now`: rate-limit entries whose theoretical
+    /// arrival time has passed, failure windows that have ended, and attempts that expired more
+    /// than [`ATTEMPT_GRACE`] ago. None of it changes what any port method answers (an expired
+    /// limiter entry is equivalent to none, and expired attempts refuse every guess); it only keeps
+    /// the tables small. Meant to be called now and then, from any node; returns how many rows
+    /// went.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        // Three independent statements: each deletes only what is dead on its own, so there is
+        // nothing to keep consistent between them.
+        let mut purged = 0;
+        for (sql, before) in [
+            ("DELETE FROM rate_limits WHERE tat <= $1", now),
+            ("DELETE FROM failures WHERE window_ends <= $1", now),
+            (
+                "DELETE FROM attempts WHERE expires_at < $1",
+                now.minus(ATTEMPT_GRACE),
+            ),
+        ] {
+            let done = sqlx::query(sql)
+                .bind(before.as_millis())
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+            purged += done.rows_affected();
+        }
+        Ok(purged)
+    }
+
+    /// Closes every connection, waiting for the ones in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a READ COMMITTED transaction.
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(store_error)
+    }
+}
+
+#[async_trait]
+impl HealthCheck for PgStore {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    /// Reads from the schema, so an unmigrated database does not count as ready.
+    async fn check(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1 FROM users LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+}

@@ -1,0 +1,241 @@
+//! [`SessionRepository`] on `sessions` and `refresh_tokens`: rotation with reuse detection.
+
+use crate::PgStore;
+use crate::error::{corrupt, store_error};
+use async_trait::async_trait;
+use auth_core::ids::{SessionId, UserId};
+use auth_core::ports::{SessionRepository, StoreError};
+use auth_core::session::{AuthMethod, Rotation, Session, TokenHash};
+use auth_core::time::{Timestamp, duration_ms};
+use sqlx::PgConnection;
+use sqlx::types::Uuid;
+use std::time::Duration;
+
+macro_rules! session_columns {
+    () => {
+        "id, user_id, method, created_at, last_seen_at, expires_at, user_agent, ip, revoked_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: Uuid,
+    user_id: Uuid,
+    method: String,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    revoked_at: Option<i64>,
+}
+
+impl SessionRow {
+    fn into_session(self) -> Result<Session, StoreError> {
+        Ok(Session {
+            id: SessionId::from_uuid(self.id),
+            user_id: UserId::from_uuid(self.user_id),
+            method: AuthMethod::parse(&self.method).ok_or_else(|| corrupt("sessions.method"))?,
+            created_at: Timestamp::from_millis(self.created_at),
+            last_seen_at: Timestamp::from_millis(self.last_seen_at),
+            expires_at: Timestamp::from_millis(self.expires_at),
+            user_agent: self.user_agent,
+            ip: self.ip,
+            revoked_at: self.revoked_at.map(Timestamp::from_millis),
+        })
+    }
+}
+
+/// Inserts a session and its first, current refresh token. Callers run it inside a transaction.
+pub(crate) async fn insert_session(
+    conn: &mut PgConnection,
+    session: &Session,
+    refresh: &TokenHash,
+) -> Result<(), StoreError> {
+    sqlx::query(concat!(
+        "INSERT INTO sessions (",
+        session_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(session.id.as_uuid())
+    .bind(session.user_id.as_uuid())
+    .bind(session.method.as_str())
+    .bind(session.created_at.as_millis())
+    .bind(session.last_seen_at.as_millis())
+    .bind(session.expires_at.as_millis())
+    .bind(session.user_agent.as_deref())
+    .bind(session.ip.as_deref())
+    .bind(session.revoked_at.map(Timestamp::as_millis))
+    .execute(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    sqlx::query("INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2)")
+        .bind(refresh.0.as_slice())
+        .bind(session.id.as_uuid())
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+#[async_trait]
+impl SessionRepository for PgStore {
+    async fn create(&self, session: &Session, refresh: &TokenHash) -> Result<(), StoreError> {
+        // An unknown account fails the foreign key and comes back as `StoreError::Corrupt`.
+        let mut tx = self.begin().await?;
+        insert_session(&mut tx, session, refresh).await?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(SessionRow::into_session).transpose()
+    }
+
+    async fn rotate(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        now: Timestamp,
+        idle: Duration,
+        max: Duration,
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = self.begin().await?;
+
+        // Spend `old` only if it is current and its session is active. The session row is locked
+        // first (`FOR UPDATE OF s`), then the token row: the order in which deleting an account
+        // cascades, so the two never deadlock. Of any number of parallel callers, the first gets
+        // both locks; the others wait, and once it commits they find the token spent.
+        let spent: Option<Uuid> = sqlx::query_scalar(
+            "WITH s AS ( \
+                 SELECT s.id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+                 WHERE t.hash = $2 AND s.revoked_at IS NULL AND s.expires_at > $1 \
+                 FOR UPDATE OF s) \
+             UPDATE refresh_tokens t SET spent_at = $1 FROM s \
+             WHERE t.hash = $2 AND t.spent_at IS NULL AND t.session_id = s.id \
+             RETURNING t.session_id",
+        )
+        .bind(now.as_millis())
+        .bind(old.0.as_slice())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+
+        let outcome = if let Some(session_id) = spent {
+            // The session is locked and was active when locked; the condition is repeated so
+            // that this write, too, states what it relies on. The expiry is
+            // `min(now + idle, created_at + max)`, summed as `numeric` so that huge lifetimes
+            // saturate as the domain's arithmetic does instead of overflowing.
+            let row: Option<SessionRow> = sqlx::query_as(concat!(
+                "UPDATE sessions SET last_seen_at = $1, \
+                     expires_at = LEAST($2, created_at::numeric + $3)::bigint \
+                 WHERE id = $4 AND revoked_at IS NULL AND expires_at > $1 \
+                 RETURNING ",
+                session_columns!()
+            ))
+            .bind(now.as_millis())
+            .bind(now.plus(idle).as_millis())
+            .bind(duration_ms(max))
+            .bind(session_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            let Some(row) = row else {
+                return Ok(Rotation::Invalid);
+            };
+            sqlx::query("INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2)")
+                .bind(new.0.as_slice())
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            Rotation::Rotated(row.into_session()?)
+        } else {
+            // A spent token presented again: someone kept a copy, so the whole family goes, once.
+            // Later replays find the session revoked already and are merely invalid.
+            let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
+                "UPDATE sessions SET revoked_at = $1 \
+                 WHERE revoked_at IS NULL AND id = ( \
+                     SELECT session_id FROM refresh_tokens \
+                     WHERE hash = $2 AND spent_at IS NOT NULL) \
+                 RETURNING id, user_id",
+            )
+            .bind(now.as_millis())
+            .bind(old.0.as_slice())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            match revoked {
+                Some((session_id, user_id)) => Rotation::Reused {
+                    session_id: SessionId::from_uuid(session_id),
+                    user_id: UserId::from_uuid(user_id),
+                },
+                None => Rotation::Invalid,
+            }
+        };
+        tx.commit().await.map_err(store_error)?;
+        Ok(outcome)
+    }
+
+    async fn list_active(&self, user: &UserId, now: Timestamp) -> Result<Vec<Session>, StoreError> {
+        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(user.as_uuid())
+        .bind(now.as_millis())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(SessionRow::into_session).collect()
+    }
+
+    async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 \
+             WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now.as_millis())
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_all(
+        &self,
+        user: &UserId,
+        keep: Option<SessionId>,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 \
+             WHERE user_id = $2 AND ($3::uuid IS NULL OR id <> $3) \
+             AND revoked_at IS NULL AND expires_at > $1",
+        )
+        .bind(now.as_millis())
+        .bind(user.as_uuid())
+        .bind(keep.map(|id| *id.as_uuid()))
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,169 @@
+//! [`UserRepository`] on the `users` table; accounts are created together with their first session.
+
+use crate::PgStore;
+use crate::error::{corrupt, is_email_taken, store_error};
+use crate::sessions::insert_session;
+use async_trait::async_trait;
+use auth_core::email::EmailAddress;
+use auth_core::ids::UserId;
+use auth_core::ports::{EmailTakenOr, StoreError, UserRepository};
+use auth_core::session::{Session, TokenHash};
+use auth_core::time::Timestamp;
+use auth_core::user::{DisplayName, PublicProfile, User};
+use sqlx::types::Uuid;
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    email: String,
+    display_name: String,
+    public: bool,
+    created_at: i64,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<User, StoreError> {
+        Ok(User {
+            id: UserId::from_uuid(self.id),
+            email: EmailAddress::parse(&self.email).map_err(|_| corrupt("users.email"))?,
+            display_name: display_name("users.display_name", &self.display_name)?,
+            public: self.public,
+            created_at: Timestamp::from_millis(self.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    id: Uuid,
+    display_name: String,
+}
+
+pub(crate) fn display_name(what: &str, s: &str) -> Result<DisplayName, StoreError> {
+    DisplayName::parse(s).map_err(|_| corrupt(what))
+}
+
+#[async_trait]
+impl UserRepository for PgStore {
+    async fn create(
+        &self,
+        user: &User,
+        first_session: &Session,
+        refresh: &TokenHash,
+    ) -> Result<(), EmailTakenOr> {
+        let mut tx = self.begin().await?;
+        // Of parallel creates with one address, all but the first wait on the unique constraint
+        // until it commits, then fail it.
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, email, display_name, public, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(user.id.as_uuid())
+        .bind(user.email.as_str())
+        .bind(user.display_name.as_str())
+        .bind(user.public)
+        .bind(user.created_at.as_millis())
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // Dropping the transaction rolls it back: nothing was written.
+            Err(e) if is_email_taken(&e) => return Err(EmailTakenOr::Taken),
+            Err(e) => return Err(store_error(e).into()),
+        }
+        insert_session(&mut tx, first_session, refresh).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT id, email, display_name, public, created_at FROM users WHERE email = $1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT id, email, display_name, public, created_at FROM users WHERE id = $1",
+        )
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn update_profile(
+        &self,
+        id: &UserId,
+        name: &DisplayName,
+        public: bool,
+    ) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "UPDATE users SET display_name = $1, public = $2 WHERE id = $3 \
+             RETURNING id, email, display_name, public, created_at",
+        )
+        .bind(name.as_str())
+        .bind(public)
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr> {
+        // One statement: the unique constraint decides, so two accounts can never race to one
+        // address.
+        let changed = sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
+            .bind(email.as_str())
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await;
+        match changed {
+            Ok(done) => Ok(done.rows_affected() == 1),
+            Err(e) if is_email_taken(&e) => Err(EmailTakenOr::Taken),
+            Err(e) => Err(store_error(e).into()),
+        }
+    }
+
+    async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
+        // Sessions, their refresh tokens, the audit trail and passkeys go with it (ON DELETE
+        // CASCADE).
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn list_public(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<PublicProfile>, StoreError> {
+        let rows: Vec<ProfileRow> = sqlx::query_as(
+            "SELECT id, display_name FROM users \
+             WHERE public AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind(after.map(|id| *id.as_uuid()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(PublicProfile {
+                    id: UserId::from_uuid(r.id),
+                    display_name: display_name("users.display_name", &r.display_name)?,
+                })
+            })
+            .collect()
+    }
+}

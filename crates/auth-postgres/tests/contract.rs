@@ -1,0 +1,864 @@
+//! The auth-core contract suites against a real PostgreSQL (`AUTH_TEST_DATABASE_URL`, by default
+//! the local one with trust authentication), and the schema rules they leave out.
+//!
+//! Each test creates a database of its own through that URL, migrates it, and drops it when the
+//! test ends, even when the test fails; so the tests run in parallel and leave nothing behind.
+//! Without a reachable PostgreSQL every test fails, saying how to start one.
+
+use auth_core::attempt::{AttemptState, Purpose, Subject};
+use auth_core::ports::{
+    AttemptStore, AuditEvent, AuditLog, Clock, HealthCheck, OsRng, RateLimiter, SessionRepository,
+    StoreError, SystemClock, UserRepository,
+};
+use auth_core::rate::{Quota, RateDecision, gcra};
+use auth_core::session::RefreshToken;
+use auth_core::testkit;
+use auth_core::{Timestamp, UserId};
+use auth_postgres::{ATTEMPT_GRACE, PgStore};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use std::fmt::Display;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Connections per test store: enough for the 64-way cases to queue briefly, few enough that
+/// parallel tests stay far below the server's limit.
+const POOL_SIZE: u32 = 8;
+
+/// The adapter's acquire timeout with room to spare, far below a hang.
+const QUICK: Duration = Duration::from_secs(6);
+
+fn admin_url() -> String {
+    std::env::var("AUTH_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
+/// Why the tests cannot run, and how to fix that.
+fn no_postgres(what: &dyn Display) -> String {
+    format!(
+        "these tests need a real PostgreSQL, but {} is not reachable ({what}); start the local \
+         cluster with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+         (or `cargo xtask services`), or point AUTH_TEST_DATABASE_URL at a server that trusts \
+         its user to create databases",
+        admin_url()
+    )
+}
+
+/// `url` with its database replaced by `name`, keeping any parameters.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, params) = url
+        .split_once('?')
+        .map_or((url, None), |(b, p)| (b, Some(p)));
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[host_start..]
+        .find('/')
+        .map_or(base.len(), |i| host_start + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(params) = params {
+        out.push('?');
+        out.push_str(params);
+    }
+    out
+}
+
+/// A plain connection to the server's administrative database.
+async fn admin() -> PgConnection {
+    PgConnection::connect(&admin_url())
+        .await
+        .unwrap_or_else(|e| panic!("{}", no_postgres(&e)))
+}
+
+/// A database of its own for one test, dropped (with whatever is still connected to it) when the
+/// guard goes.
+struct TestDb {
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    async fn create() -> Self {
+        let name = format!("auth_test_{}", UserId::random(&OsRng).as_uuid().simple());
+        let mut admin = admin().await;
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("creating the test database {name}: {e}"));
+        admin.close().await.ok();
+        let url = with_database(&admin_url(), &name);
+        Self { name, url }
+    }
+
+    /// A plain connection beside the store, for looking at (and tampering with) the schema.
+    async fn raw(&self) -> PgConnection {
+        PgConnection::connect(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // `drop` cannot await, and it may run while the test's runtime is unwinding a panic: the
+        // database is dropped from a thread with a runtime of its own.
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await
+                .map_err(|e| e.to_string())?;
+                admin.close().await.ok();
+                Ok::<_, String>(())
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the dropping thread panicked".to_owned()));
+        if let Err(e) = dropped {
+            if std::thread::panicking() {
+                eprintln!("could not drop the test database {}: {e}", self.name);
+            } else {
+                panic!("could not drop the test database {}: {e}", self.name);
+            }
+        }
+    }
+}
+
+/// A migrated store on a fresh database; the database goes when the guard drops.
+async fn fresh() -> (TestDb, PgStore) {
+    let db = TestDb::create().await;
+    let store = PgStore::connect(&db.url, POOL_SIZE)
+        .await
+        .unwrap_or_else(|e| panic!("{}", no_postgres(&e)));
+    store.migrate().await.unwrap();
+    (db, store)
+}
+
+async fn stored_user(store: &PgStore) -> UserId {
+    let user = testkit::sample_user("raw");
+    let session = testkit::sample_session(user.id, user.created_at);
+    let refresh = RefreshToken::generate(&OsRng).hash();
+    UserRepository::create(store, &user, &session, &refresh)
+        .await
+        .unwrap();
+    user.id
+}
+
+async fn count(conn: &mut PgConnection, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(conn).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_repository_contract() {
+    let (_db, s) = fresh().await;
+    testkit::user_repository(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempt_store_contract() {
+    let (_db, s) = fresh().await;
+    testkit::attempt_store(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_repository_contract() {
+    let (_db, s) = fresh().await;
+    testkit::session_repository(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limiter_contract() {
+    let (_db, s) = fresh().await;
+    testkit::rate_limiter(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_log_contract() {
+    let (_db, s) = fresh().await;
+    testkit::audit_log(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
+/// All suites at once on one database and one pool, as the nodes of a deployment share it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_suites_share_one_database_in_parallel() {
+    let (_db, s) = fresh().await;
+    let users = || -> Arc<dyn UserRepository> { Arc::new(s.clone()) };
+    let sessions = || -> Arc<dyn SessionRepository> { Arc::new(s.clone()) };
+    let suites = [
+        tokio::spawn(testkit::user_repository(users(), sessions())),
+        tokio::spawn(testkit::attempt_store(Arc::new(s.clone()))),
+        tokio::spawn(testkit::session_repository(users(), sessions())),
+        tokio::spawn(testkit::rate_limiter(Arc::new(s.clone()))),
+        tokio::spawn(testkit::audit_log(users(), Arc::new(s.clone()))),
+    ];
+    for suite in suites {
+        suite.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_idempotent_and_data_survives_a_reconnect() {
+    let (db, s) = fresh().await;
+    s.migrate()
+        .await
+        .expect("migrating a migrated database again is harmless");
+    let id = stored_user(&s).await;
+    s.close().await;
+
+    let reopened = PgStore::connect(&db.url, POOL_SIZE).await.unwrap();
+    reopened
+        .migrate()
+        .await
+        .expect("migrating on every start is harmless");
+    assert!(
+        reopened.by_id(&id).await.unwrap().is_some(),
+        "the database keeps its accounts"
+    );
+
+    // Several nodes starting at once all migrate; sqlx serialises them.
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move { PgStore::connect(&url, 2).await?.migrate().await })
+        })
+        .collect();
+    for racer in racers {
+        racer
+            .await
+            .unwrap()
+            .expect("parallel migrations are harmless");
+    }
+
+    let mut conn = db.raw().await;
+    let applied = count(&mut conn, "SELECT count(*) FROM _sqlx_migrations").await;
+    let embedded = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../migrations/postgres"
+    ))
+    .unwrap()
+    .filter(|e| {
+        e.as_ref()
+            .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+    })
+    .count();
+    assert_eq!(
+        applied,
+        i64::try_from(embedded).unwrap(),
+        "each migration is applied exactly once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_id_belongs_to_one_passkey_only() {
+    let (db, s) = fresh().await;
+    let (alice, bob) = (stored_user(&s).await, stored_user(&s).await);
+    let mut conn = db.raw().await;
+    let insert = |id: &'static str, user: UserId| {
+        sqlx::query(
+            "INSERT INTO passkeys (id, user_id, credential_id, public_key, sign_count, transports, \
+             backup_eligible, backup_state, name, created_at) \
+             VALUES ($1::uuid, $2, '\\x0102030405060708090a0b0c0d0e0f10', '\\xa501', 0, \
+                     '[\"internal\"]', true, true, 'Phone', 0)",
+        )
+        .bind(id)
+        .bind(*user.as_uuid())
+    };
+    insert("00000000-0000-4000-8000-000000000001", alice)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let twin = insert("00000000-0000-4000-8000-000000000002", bob)
+        .execute(&mut conn)
+        .await;
+    let Err(sqlx::Error::Database(e)) = twin else {
+        panic!("a second passkey with the same credential id was stored")
+    };
+    assert!(
+        e.is_unique_violation() && e.constraint() == Some("passkeys_credential_id_key"),
+        "{e}"
+    );
+
+    UserRepository::delete(&s, &alice).await.unwrap();
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) FROM passkeys").await,
+        0,
+        "deleting an account deletes its passkeys"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_account_cascades_to_everything_it_owns() {
+    let (db, s) = fresh().await;
+    let user = stored_user(&s).await;
+    let keep = stored_user(&s).await;
+    for id in [user, keep] {
+        s.record(&AuditEvent {
+            user_id: id,
+            at: Timestamp::from_millis(0),
+            kind: "signed_in".to_owned(),
+            ip: None,
+            detail: None,
+        })
+        .await
+        .unwrap();
+    }
+    let mut conn = db.raw().await;
+    for table in ["sessions", "refresh_tokens", "audit_events"] {
+        assert_eq!(
+            owned_rows(&mut conn, table, user).await,
+            1,
+            "the account has rows in {table} to begin with"
+        );
+    }
+    assert!(UserRepository::delete(&s, &user).await.unwrap());
+    for table in ["sessions", "refresh_tokens", "audit_events"] {
+        let gone = owned_rows(&mut conn, table, user).await;
+        let kept = owned_rows(&mut conn, table, keep).await;
+        assert_eq!(
+            (gone, kept),
+            (0, 1),
+            "deleting one account empties its {table} and no other's"
+        );
+    }
+}
+
+/// How many rows of `table` belong to `user`.
+async fn owned_rows(conn: &mut PgConnection, table: &str, user: UserId) -> i64 {
+    let sql = match table {
+        "sessions" => "SELECT count(*) FROM sessions WHERE user_id = $1",
+        "refresh_tokens" => {
+            "SELECT count(*) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+             WHERE s.user_id = $1"
+        }
+        _ => "SELECT count(*) FROM audit_events WHERE user_id = $1",
+    };
+    sqlx::query_scalar(sql)
+        .bind(*user.as_uuid())
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_for_an_unknown_account_is_refused() {
+    let (_db, s) = fresh().await;
+    let session = testkit::sample_session(UserId::random(&OsRng), Timestamp::from_millis(0));
+    let refresh = RefreshToken::generate(&OsRng).hash();
+    let refused = SessionRepository::create(&s, &session, &refresh).await;
+    assert!(
+        matches!(refused, Err(StoreError::Corrupt(_))),
+        "foreign keys are enforced: {refused:?}"
+    );
+    assert_eq!(
+        SessionRepository::get(&s, &session.id).await.unwrap(),
+        None,
+        "nothing was written"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_events_for_a_deleted_account_are_dropped_not_failed() {
+    let (_db, s) = fresh().await;
+    let gone = UserId::random(&OsRng);
+    let event = AuditEvent {
+        user_id: gone,
+        at: Timestamp::from_millis(0),
+        kind: "signed_in".to_owned(),
+        ip: None,
+        detail: None,
+    };
+    s.record(&event)
+        .await
+        .expect("an event for a missing account is not an error");
+    assert!(
+        s.recent(&gone, 10).await.unwrap().is_empty(),
+        "and it is not kept"
+    );
+
+    // Events racing the deletion of their account: none fails, none outlives it.
+    let user = stored_user(&s).await;
+    let recorders: Vec<_> = (0..testkit::PARALLEL)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let event = AuditEvent {
+                    user_id: user,
+                    at: Timestamp::from_millis(i64::try_from(i).unwrap()),
+                    kind: "signed_in".to_owned(),
+                    ip: None,
+                    detail: None,
+                };
+                s.record(&event).await
+            })
+        })
+        .collect();
+    assert!(UserRepository::delete(&s, &user).await.unwrap());
+    for recorder in recorders {
+        recorder
+            .await
+            .unwrap()
+            .expect("an event racing its account's deletion is not an error");
+    }
+    assert!(
+        s.recent(&user, 100).await.unwrap().is_empty(),
+        "no event outlives its account"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_the_domain_refuses_is_corrupt_not_a_panic() {
+    let (db, s) = fresh().await;
+    let id = stored_user(&s).await;
+    let mut conn = db.raw().await;
+    // Passes the table's checks, fails the domain's parser (no dot in the domain).
+    sqlx::query("UPDATE users SET email = 'someone@localhost' WHERE id = $1")
+        .bind(*id.as_uuid())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let read = s.by_id(&id).await;
+    assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+
+    let (attempt, _) = testkit::sample_attempt(
+        &testkit::unique_email("bad"),
+        Purpose::Signup,
+        Subject::NewAccount {
+            display_name: auth_core::user::DisplayName::parse("Fine").unwrap(),
+        },
+        Timestamp::from_millis(0),
+    );
+    AttemptStore::create(&s, &attempt).await.unwrap();
+    // A control character: within the length check, refused by the domain.
+    sqlx::query("UPDATE attempts SET subject_display_name = E'a\\x01b' WHERE id = $1")
+        .bind(*attempt.id.as_uuid())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let read = AttemptStore::get(&s, &attempt.id).await;
+    assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_refuses_values_outside_the_domain() {
+    let (db, s) = fresh().await;
+    stored_user(&s).await;
+    let at = Timestamp::from_millis(0);
+    let (attempt, _) = testkit::sample_attempt(
+        &testkit::unique_email("schema"),
+        Purpose::Login,
+        Subject::Decoy,
+        at,
+    );
+    AttemptStore::create(&s, &attempt).await.unwrap();
+    let mut conn = db.raw().await;
+    const CHECK: &str = "23514";
+    const UNIQUE: &str = "23505";
+    for (what, sql, code) in [
+        (
+            "an unknown attempt state",
+            "UPDATE attempts SET state = 'paused'",
+            CHECK,
+        ),
+        (
+            "an un-normalised address",
+            "UPDATE users SET email = 'Someone@Example.test'",
+            CHECK,
+        ),
+        (
+            "an address without a local part",
+            "UPDATE users SET email = '@example.test'",
+            CHECK,
+        ),
+        (
+            "an empty display name",
+            "UPDATE users SET display_name = ''",
+            CHECK,
+        ),
+        (
+            "an unknown sign-in method",
+            "UPDATE sessions SET method = 'password'",
+            CHECK,
+        ),
+        (
+            "a subject without its user id",
+            "UPDATE attempts SET subject_kind = 'account'",
+            CHECK,
+        ),
+        (
+            "a negative guess count",
+            "UPDATE attempts SET guesses = -1",
+            CHECK,
+        ),
+        (
+            "a refresh token hash of the wrong size",
+            "UPDATE refresh_tokens SET hash = '\\x00'",
+            CHECK,
+        ),
+        (
+            "a second current refresh token",
+            "INSERT INTO refresh_tokens (hash, session_id) \
+             SELECT sha256(hash), session_id FROM refresh_tokens",
+            UNIQUE,
+        ),
+        (
+            "a second active attempt for one address and purpose",
+            "INSERT INTO attempts (id, purpose, email, subject_kind, code_hash, created_at, \
+                 expires_at, state) \
+             SELECT gen_random_uuid(), purpose, email, subject_kind, code_hash, created_at, \
+                 expires_at, 'active' FROM attempts",
+            UNIQUE,
+        ),
+        (
+            "a backed-up passkey that cannot be backed up",
+            "INSERT INTO passkeys (id, user_id, credential_id, public_key, backup_eligible, \
+                 backup_state, name, created_at) \
+             SELECT gen_random_uuid(), id, '\\x01', '\\x01', false, true, 'Key', 0 FROM users",
+            CHECK,
+        ),
+        (
+            "passkey transports that are not a list",
+            "INSERT INTO passkeys (id, user_id, credential_id, public_key, transports, \
+                 backup_eligible, backup_state, name, created_at) \
+             SELECT gen_random_uuid(), id, '\\x01', '\\x01', '{}', false, false, 'Key', 0 \
+             FROM users",
+            CHECK,
+        ),
+        (
+            "a failure count of zero",
+            "INSERT INTO failures (key, count, last_at, window_ends) VALUES ('k', 0, 0, 1)",
+            CHECK,
+        ),
+        (
+            "text in a time column",
+            "UPDATE users SET created_at = 'yesterday'",
+            "22P02",
+        ),
+    ] {
+        let refused = sqlx::query(sql).execute(&mut conn).await;
+        let Err(sqlx::Error::Database(e)) = refused else {
+            panic!("the schema accepted {what}: {refused:?}")
+        };
+        assert_eq!(e.code().as_deref(), Some(code), "{what}: {e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_codes_for_one_address_leave_exactly_one_active() {
+    let (db, s) = fresh().await;
+    let email = testkit::unique_email("burst");
+    let now = SystemClock.now();
+    let attempts: Vec<_> = (0..testkit::PARALLEL)
+        .map(|_| testkit::sample_attempt(&email, Purpose::Login, Subject::Decoy, now).0)
+        .collect();
+    let creators: Vec<_> = attempts
+        .iter()
+        .cloned()
+        .map(|a| {
+            let s = s.clone();
+            tokio::spawn(async move { AttemptStore::create(&s, &a).await })
+        })
+        .collect();
+    for creator in creators {
+        creator
+            .await
+            .unwrap()
+            .expect("parallel codes for one address all succeed");
+    }
+    let mut states = Vec::new();
+    for a in &attempts {
+        states.push(AttemptStore::get(&s, &a.id).await.unwrap().unwrap().state);
+    }
+    let active = states
+        .iter()
+        .filter(|&&st| st == AttemptState::Active)
+        .count();
+    assert_eq!(active, 1, "exactly one of the parallel codes stays active");
+    assert_eq!(
+        states
+            .iter()
+            .filter(|&&st| st == AttemptState::Superseded)
+            .count(),
+        testkit::PARALLEL - 1,
+        "every other one is superseded"
+    );
+    let mut conn = db.raw().await;
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) FROM attempts WHERE state = 'active'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acquire_follows_the_core_gcra_rule_step_by_step() {
+    let (_db, s) = fresh().await;
+    let t0 = SystemClock.now().as_millis();
+    // A small deterministic generator: the same sequence on every run.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut quotas: Vec<Quota> = (0..8)
+        .map(|_| Quota::new(1 + next(5) as u32, Duration::from_millis(1 + next(120_000))))
+        .collect();
+    // The edges: an interval rounded up to 1 ms, and sums that only saturation keeps in range.
+    quotas.push(Quota::new(u32::MAX, Duration::from_millis(1)));
+    quotas.push(Quota::new(1, Duration::MAX));
+    quotas.push(Quota::new(3, Duration::MAX));
+    for (round, quota) in quotas.into_iter().enumerate() {
+        let key = format!("gcra-rule-{round}");
+        let mut tat = None;
+        let mut t = t0;
+        for step in 0..40 {
+            t += i64::try_from(next(quota.interval_ms().clamp(1, 1_000_000) as u64 * 2)).unwrap();
+            let now = Timestamp::from_millis(t);
+            let (expected, state) = gcra(tat, now, quota);
+            if let Some(st) = state {
+                tat = Some(st.tat);
+            }
+            let got = s.acquire(&key, quota, now).await.unwrap();
+            assert_eq!(
+                got, expected,
+                "round {round} ({quota:?}) step {step}: PostgreSQL and auth_core::rate::gcra agree"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purging_forgets_only_what_no_longer_matters() {
+    let (db, s) = fresh().await;
+    let t0 = SystemClock.now();
+    let minute = Duration::from_secs(60);
+    let q = Quota::new(1, minute);
+    assert!(s.acquire("short", q, t0).await.unwrap().is_allowed());
+    assert!(
+        s.acquire("long", Quota::new(1, minute * 10), t0)
+            .await
+            .unwrap()
+            .is_allowed()
+    );
+    s.record_failure("f-short", t0, minute).await.unwrap();
+    s.record_failure("f-long", t0, minute * 10).await.unwrap();
+    let (old, _) = testkit::sample_attempt(
+        &testkit::unique_email("old"),
+        Purpose::Login,
+        Subject::Decoy,
+        t0,
+    );
+    let (young, _) = testkit::sample_attempt(
+        &testkit::unique_email("young"),
+        Purpose::Login,
+        Subject::Decoy,
+        t0.plus(ATTEMPT_GRACE),
+    );
+    AttemptStore::create(&s, &old).await.unwrap();
+    AttemptStore::create(&s, &young).await.unwrap();
+
+    // Two minutes on, the short limit and the short window are dead; nothing a port answers
+    // changes by purging them.
+    let t2 = t0.plus(minute * 2);
+    let failures_before = (
+        s.failures("f-short", t2).await.unwrap(),
+        s.failures("f-long", t2).await.unwrap(),
+    );
+    assert_eq!(s.purge_expired(t2).await.unwrap(), 2);
+    assert_eq!(
+        (
+            s.failures("f-short", t2).await.unwrap(),
+            s.failures("f-long", t2).await.unwrap(),
+        ),
+        failures_before,
+        "purging changes no answer"
+    );
+    assert_eq!(
+        s.acquire("long", Quota::new(1, minute * 10), t2)
+            .await
+            .unwrap(),
+        RateDecision::Limited {
+            retry_after: minute * 8
+        },
+        "a live limit stays"
+    );
+    assert!(
+        s.acquire("short", q, t2).await.unwrap().is_allowed(),
+        "a purged limit is as good as a spent one"
+    );
+
+    // Past the old attempt's grace: it goes, with the long limit and window.
+    let later = old
+        .expires_at
+        .plus(ATTEMPT_GRACE)
+        .plus(Duration::from_millis(1));
+    assert_eq!(s.purge_expired(later).await.unwrap(), 4);
+    assert_eq!(
+        AttemptStore::get(&s, &old.id).await.unwrap(),
+        None,
+        "an attempt past its grace is gone"
+    );
+    assert!(
+        AttemptStore::get(&s, &young.id).await.unwrap().is_some(),
+        "a younger one stays"
+    );
+    let mut conn = db.raw().await;
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) FROM rate_limits").await,
+        0,
+        "no limit is left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_is_unavailable_quickly() {
+    let started = Instant::now();
+    let refused = PgStore::connect("postgres://postgres@127.0.0.1:1/x", 2).await;
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "nothing listening: {refused:?}"
+    );
+    assert!(
+        started.elapsed() < QUICK,
+        "a refused connection answers within the acquire timeout, took {:?}",
+        started.elapsed()
+    );
+
+    // A server that accepts connections and never says a word.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let started = Instant::now();
+    let result = PgStore::connect(&format!("postgres://postgres@{addr}/x"), 2).await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "a silent server: {result:?}"
+    );
+    assert!(
+        started.elapsed() < QUICK,
+        "a silent server answers within the acquire timeout, took {:?}",
+        started.elapsed()
+    );
+    hold.abort();
+
+    let missing = PgStore::connect(&with_database(&admin_url(), "auth_test_missing"), 2).await;
+    assert!(
+        matches!(missing, Err(StoreError::Unavailable(_))),
+        "an unknown database: {missing:?}"
+    );
+    let bad_url = PgStore::connect("postgres://127.0.0.1:notaport/x", 2).await;
+    assert!(
+        matches!(bad_url, Err(StoreError::Unavailable(_))),
+        "a malformed URL: {bad_url:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_database_refuses_connections_calls_fail_fast_and_the_store_recovers() {
+    let (db, s) = fresh().await;
+    let user = stored_user(&s).await;
+    let now = SystemClock.now();
+    let mut admin = admin().await;
+    let set_allowed = |allowed: bool| {
+        sqlx::query(AssertSqlSafe(format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allowed}",
+            db.name
+        )))
+    };
+    set_allowed(false).execute(&mut admin).await.unwrap();
+    // Every pooled connection dies with its server process.
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+         WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(&db.name)
+    .execute(&mut admin)
+    .await
+    .unwrap();
+
+    for round in 0..3 {
+        let started = Instant::now();
+        let read = s.by_id(&user).await;
+        let limit = s
+            .acquire("k", Quota::new(1, Duration::from_secs(60)), now)
+            .await;
+        let health = s.check().await;
+        assert!(
+            matches!(read, Err(StoreError::Unavailable(_))),
+            "round {round}: read while down, got {read:?}"
+        );
+        assert!(
+            matches!(limit, Err(StoreError::Unavailable(_))),
+            "round {round}: acquire while down, got {limit:?}"
+        );
+        assert!(
+            matches!(health, Err(StoreError::Unavailable(_))),
+            "round {round}: check while down, got {health:?}"
+        );
+        assert!(
+            started.elapsed() < QUICK,
+            "round {round}: three calls while down took {:?}",
+            started.elapsed()
+        );
+    }
+
+    set_allowed(true).execute(&mut admin).await.unwrap();
+    s.check()
+        .await
+        .expect("the first call after the database is back works");
+    assert!(
+        s.by_id(&user).await.unwrap().is_some(),
+        "the account survived the outage"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_check_needs_a_migrated_database() {
+    let db = TestDb::create().await;
+    let s = PgStore::connect(&db.url, 2).await.unwrap();
+    assert_eq!(s.name(), "postgres");
+    assert!(
+        matches!(s.check().await, Err(StoreError::Unavailable(_))),
+        "an empty database is not ready"
+    );
+    s.migrate().await.unwrap();
+    s.check().await.expect("a migrated database is ready");
+    s.close().await;
+    assert!(
+        matches!(s.check().await, Err(StoreError::Unavailable(_))),
+        "a closed store is not ready"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_databases_are_dropped_when_their_test_ends() {
+    let db = TestDb::create().await;
+    let name = db.name.clone();
+    let s = PgStore::connect(&db.url, 2).await.unwrap();
+    s.migrate().await.unwrap();
+    // Dropped with the store still connected to it.
+    drop(db);
+    let mut admin = admin().await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "{name} is gone");
+}
