@@ -14,7 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Where cargo put the server binary: beside this test's `deps` folder.
+/// Where cargo put the server binary: beside this test's `deps` folder (or, for an example, the
+/// `examples` folder), in the same profile.
 pub fn server_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target directory");

@@ -59,6 +59,14 @@ uuid_id!(
     /// One email-code attempt.
     AttemptId
 );
+uuid_id!(
+    /// A registered passkey.
+    PasskeyId
+);
+uuid_id!(
+    /// One WebAuthn ceremony (registration or sign-in) in progress.
+    CeremonyId
+);
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ pub mod code;
 pub mod email;
 pub mod ids;
 pub mod mail;
+pub mod passkey;
 pub mod policy;
 pub mod ports;
 pub mod rate;
@@ -24,7 +25,7 @@ pub mod user;
 pub mod testkit;
 
 pub use email::EmailAddress;
-pub use ids::{AttemptId, SessionId, UserId};
+pub use ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
 pub use policy::Policy;
 pub use service::AuthService;
 pub use time::Timestamp;

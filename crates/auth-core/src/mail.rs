@@ -56,6 +56,16 @@ pub enum Message {
     },
     /// Someone tried to move an account to this address, which already has one.
     EmailChangeTaken,
+    /// A passkey was added to the account.
+    PasskeyAdded {
+        /// Its name.
+        name: String,
+    },
+    /// A passkey was removed from the account.
+    PasskeyRemoved {
+        /// Its name.
+        name: String,
+    },
     /// The account's address was changed away from this one.
     EmailChanged {
         /// The new address, masked.
@@ -75,6 +85,8 @@ impl Message {
             Message::EmailChangeCode { .. } => "email_change_code",
             Message::EmailChangeTaken => "email_change_taken",
             Message::EmailChanged { .. } => "email_changed",
+            Message::PasskeyAdded { .. } => "passkey_added",
+            Message::PasskeyRemoved { .. } => "passkey_removed",
         }
     }
 }

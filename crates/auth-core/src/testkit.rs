@@ -440,3 +440,97 @@ impl Rng for CountingRng {
         }
     }
 }
+
+/// A passkey of `user` with a fresh random credential id, not yet stored.
+pub fn sample_passkey(user: UserId) -> crate::passkey::Passkey {
+    let mut credential_id = vec![0u8; 32];
+    OsRng.fill(&mut credential_id);
+    crate::passkey::Passkey {
+        id: crate::ids::PasskeyId::random(&OsRng),
+        user_id: user,
+        credential_id,
+        name: crate::passkey::PasskeyName::parse("Laptop").expect("valid name"),
+        created_at: now(),
+        last_used_at: None,
+        backup_eligible: true,
+        backed_up: false,
+        transports: vec!["internal".to_owned(), "hybrid".to_owned()],
+        sign_count: 0,
+        credential: b"{\"opaque\":\"adapter record\"}".to_vec(),
+    }
+}
+
+/// The [`crate::ports::PasskeyRepository`] contract.
+pub async fn passkey_repository(users: Arc<dyn UserRepository>, passkeys: Arc<dyn crate::ports::PasskeyRepository>) {
+    use crate::ports::CredentialTakenOr;
+    let (user, _) = stored_user(&*users, "passkeys").await;
+    let (other, _) = stored_user(&*users, "passkeys-other").await;
+    let first = sample_passkey(user.id);
+    let mut second = sample_passkey(user.id);
+    second.created_at = first.created_at.plus(Duration::from_secs(1));
+    passkeys.add(&first).await.unwrap();
+    passkeys.add(&second).await.unwrap();
+    let listed = passkeys.list(&user.id).await.unwrap();
+    assert_eq!(listed, vec![first.clone(), second.clone()], "list returns what add stored, oldest first");
+    assert!(passkeys.list(&other.id).await.unwrap().is_empty(), "list shows one account's passkeys only");
+    assert_eq!(passkeys.by_credential_id(&first.credential_id).await.unwrap(), Some(first.clone()));
+    assert_eq!(passkeys.by_credential_id(b"unknown").await.unwrap(), None);
+
+    // A credential id is unique across all accounts, even under parallel adds.
+    let mut stolen = sample_passkey(other.id);
+    stolen.credential_id = first.credential_id.clone();
+    assert!(matches!(passkeys.add(&stolen).await, Err(CredentialTakenOr::Taken)), "a credential id is unique across accounts");
+    let shared = sample_passkey(other.id).credential_id;
+    let results = join_all((0..PARALLEL).map(|_| {
+        let passkeys = passkeys.clone();
+        let mut p = sample_passkey(other.id);
+        p.credential_id = shared.clone();
+        async move { passkeys.add(&p).await }
+    }))
+    .await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{PARALLEL} parallel adds of one credential: exactly one");
+
+    // Use, rename, delete.
+    let at = now().plus(Duration::from_secs(5));
+    assert!(passkeys.record_use(&first.id, b"updated", 7, true, at).await.unwrap());
+    let used = passkeys.by_credential_id(&first.credential_id).await.unwrap().unwrap();
+    assert_eq!((used.sign_count, used.backed_up, used.last_used_at, used.credential.as_slice()), (7, true, Some(at), &b"updated"[..]));
+    assert!(!passkeys.record_use(&crate::ids::PasskeyId::random(&OsRng), b"x", 1, false, at).await.unwrap());
+    let name = crate::passkey::PasskeyName::parse("Work phone").unwrap();
+    assert!(!passkeys.rename(&other.id, &first.id, &name).await.unwrap(), "cannot rename another account's passkey");
+    assert!(passkeys.rename(&user.id, &first.id, &name).await.unwrap());
+    assert_eq!(passkeys.list(&user.id).await.unwrap()[0].name, name);
+    assert!(!passkeys.delete(&other.id, &first.id).await.unwrap(), "cannot delete another account's passkey");
+    assert!(passkeys.delete(&user.id, &first.id).await.unwrap());
+    assert!(!passkeys.delete(&user.id, &first.id).await.unwrap(), "delete twice is false");
+    assert_eq!(passkeys.list(&user.id).await.unwrap(), vec![second.clone()]);
+
+    // Deleting the account deletes its passkeys, and frees their credential ids.
+    users.delete(&user.id).await.unwrap();
+    assert_eq!(passkeys.by_credential_id(&second.credential_id).await.unwrap(), None, "passkeys go with their account");
+}
+
+/// The [`crate::ports::CeremonyStore`] contract.
+pub async fn ceremony_store(store: Arc<dyn crate::ports::CeremonyStore>) {
+    use crate::ids::CeremonyId;
+    let id = CeremonyId::random(&OsRng);
+    let state = vec![0u8, 159, 146, 150, 255];
+    store.put(&id, &state, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(store.take(&id).await.unwrap(), Some(state.clone()), "take returns what put kept, bytes intact");
+    assert_eq!(store.take(&id).await.unwrap(), None, "a ceremony is single use");
+    assert_eq!(store.take(&CeremonyId::random(&OsRng)).await.unwrap(), None, "unknown ceremonies give None");
+
+    let short = CeremonyId::random(&OsRng);
+    store.put(&short, b"soon gone", Duration::from_millis(200)).await.unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(store.take(&short).await.unwrap(), None, "an expired ceremony is gone");
+
+    let par = CeremonyId::random(&OsRng);
+    store.put(&par, b"once", Duration::from_secs(60)).await.unwrap();
+    let got = join_all((0..PARALLEL).map(|_| {
+        let store = store.clone();
+        async move { store.take(&par).await.unwrap().is_some() }
+    }))
+    .await;
+    assert_eq!(got.iter().filter(|&&g| g).count(), 1, "{PARALLEL} parallel takes: exactly one gets the state");
+}

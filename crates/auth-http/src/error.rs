@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use auth_core::code::CodeError;
 use auth_core::email::EmailError;
 use auth_core::ports::StoreError;
-use auth_core::service::{AccountError, AuthError, RefreshError, StartError, VerifyError};
+use auth_core::service::{AccountError, AuthError, PasskeyError, RefreshError, StartError, VerifyError};
 use auth_core::token::TokenError;
 use auth_core::user::DisplayNameError;
 use serde::Serialize;
@@ -58,6 +58,10 @@ pub enum ApiError {
     AttemptInvalid,
     /// The refresh token is not valid.
     RefreshInvalid,
+    /// A passkey ceremony failed: one answer for every reason.
+    PasskeyInvalid,
+    /// This passkey is already registered.
+    PasskeyExists,
     /// Not signed in.
     Unauthorized,
     /// A recent sign-in is needed.
@@ -109,6 +113,18 @@ impl ApiError {
                 "attempt_invalid",
                 "The sign-in attempt is not valid",
                 "this attempt has ended; start again".to_owned(),
+            ),
+            PasskeyInvalid => (
+                StatusCode::BAD_REQUEST,
+                "passkey_invalid",
+                "The passkey could not be verified",
+                "the passkey was not accepted; try again or use an email code".to_owned(),
+            ),
+            PasskeyExists => (
+                StatusCode::CONFLICT,
+                "passkey_exists",
+                "Passkey already registered",
+                "this passkey is already registered".to_owned(),
             ),
             RefreshInvalid => (StatusCode::UNAUTHORIZED, "refresh_invalid", "Not signed in", "sign in again".to_owned()),
             Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Not signed in", "a valid access token is required".to_owned()),
@@ -292,9 +308,27 @@ impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Gone => ApiError::Unauthorized,
-            AccountError::NoSuchSession => ApiError::NotFound,
+            AccountError::NoSuchSession | AccountError::NoSuchPasskey => ApiError::NotFound,
             AccountError::ReauthRequired => ApiError::ReauthRequired,
             AccountError::Store(e) => store(e),
+        }
+    }
+}
+
+impl From<PasskeyError> for ApiError {
+    fn from(e: PasskeyError) -> Self {
+        match e {
+            PasskeyError::Invalid => ApiError::PasskeyInvalid,
+            PasskeyError::Malformed => ApiError::bad_request("the credential is not a WebAuthn response"),
+            PasskeyError::AlreadyRegistered => ApiError::PasskeyExists,
+            PasskeyError::ReauthRequired => ApiError::ReauthRequired,
+            PasskeyError::RateLimited { retry_after } => ApiError::RateLimited(retry_after),
+            PasskeyError::Store(e) => store(e),
+            PasskeyError::Token(e) => token(e),
+            PasskeyError::Internal(what) => {
+                tracing::error!(error = %what, "webauthn failed");
+                ApiError::Internal
+            }
         }
     }
 }

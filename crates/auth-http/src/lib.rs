@@ -35,6 +35,8 @@ pub mod cookie_names {
     pub const ACCESS: &str = "__Host-auth_access";
     /// The refresh token.
     pub const REFRESH: &str = "__Host-auth_refresh";
+    /// The id of a passkey sign-in ceremony.
+    pub const CEREMONY: &str = "__Host-auth_ceremony";
 }
 
 /// How the HTTP layer behaves.

@@ -15,12 +15,15 @@ use utoipa::{Modify, OpenApi};
         routes::codes::refresh, routes::account::logout, routes::account::me, routes::account::update_profile,
         routes::account::delete_account, routes::account::start_email_change, routes::account::verify_email_change,
         routes::account::sessions, routes::account::revoke_all, routes::account::revoke_session, routes::account::activity,
+        routes::passkeys::register_options, routes::passkeys::register_finish, routes::passkeys::login_options,
+        routes::passkeys::login_finish, routes::passkeys::list, routes::passkeys::rename, routes::passkeys::delete,
         routes::public::profiles, routes::public::profile, routes::public::jwks, routes::public::healthz,
         routes::public::readyz, routes::public::openapi, routes::public::metrics,
     ),
     components(schemas(Problem, SignupRequest, EmailRequest, AttemptStarted, ResendRequest, VerifyRequest, RefreshRequest, Me, Tokens,
         SignedInResponse, ProfilePatch, EmailVerifyRequest, SessionView, SessionList, Revoked, ActivityEvent, ActivityList,
-        PublicProfileView, ProfilePage, Readiness)),
+        PublicProfileView, ProfilePage, Readiness, PasskeyOptions, PasskeyRegisterFinish, PasskeyLoginFinish, PasskeyView, PasskeyList,
+        PasskeyRename)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

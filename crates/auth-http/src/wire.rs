@@ -287,3 +287,123 @@ pub struct Readiness {
     /// Each store: `ok` or `unavailable`.
     pub checks: BTreeMap<&'static str, &'static str>,
 }
+
+/// The start of a passkey ceremony.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyOptions {
+    /// Bring it back to the finish call (sign-in also sets it as the `__Host-auth_ceremony` cookie).
+    pub ceremony_id: String,
+    /// Pass to `navigator.credentials.create()` / `.get()` (after decoding the base64url fields).
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+    /// Seconds the ceremony may take.
+    pub expires_in: u64,
+}
+
+/// Finish registering a passkey.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyRegisterFinish {
+    /// From the options call.
+    pub ceremony_id: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.create()`, as JSON (`toJSON()`).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+    /// A name for it; a default from the browser is used if absent.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Finish a passkey sign-in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyLoginFinish {
+    /// From the options call; if absent, the ceremony cookie is used and tokens come back as cookies.
+    #[serde(default)]
+    pub ceremony_id: Option<String>,
+    /// The `PublicKeyCredential` from `navigator.credentials.get()`, as JSON (`toJSON()`).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+/// One passkey.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyView {
+    /// Passkey id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// When it was added.
+    pub created_at: String,
+    /// When it last signed in.
+    pub last_used_at: Option<String>,
+    /// Whether it may sync to other devices.
+    pub backup_eligible: bool,
+    /// Whether it is synced now.
+    pub backed_up: bool,
+    /// How the authenticator is reached.
+    pub transports: Vec<String>,
+}
+
+impl From<&auth_core::passkey::Passkey> for PasskeyView {
+    fn from(p: &auth_core::passkey::Passkey) -> Self {
+        Self {
+            id: p.id.to_string(),
+            name: p.name.to_string(),
+            created_at: rfc3339(p.created_at),
+            last_used_at: p.last_used_at.map(rfc3339),
+            backup_eligible: p.backup_eligible,
+            backed_up: p.backed_up,
+            transports: p.transports.clone(),
+        }
+    }
+}
+
+/// The account's passkeys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyList {
+    /// Oldest first.
+    pub passkeys: Vec<PasskeyView>,
+}
+
+/// Rename a passkey.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyRename {
+    /// The new name (1 to 64 characters).
+    pub name: String,
+}
+
+/// A short name for the device a browser runs on, from its user agent: `Chrome on Android`.
+pub fn device_hint(user_agent: Option<&str>) -> Option<String> {
+    let ua = user_agent?;
+    let os = [("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("CrOS", "ChromeOS"), ("Mac OS X", "Mac"), ("Windows", "Windows"), ("Linux", "Linux")]
+        .iter()
+        .find(|(needle, _)| ua.contains(needle))
+        .map(|(_, name)| *name);
+    let browser = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
+        .iter()
+        .find(|(needle, _)| ua.contains(needle))
+        .map(|(_, name)| *name);
+    match (browser, os) {
+        (Some(b), Some(o)) => Some(format!("{b} on {o}")),
+        (None, Some(o)) => Some(o.to_owned()),
+        (Some(b), None) => Some(b.to_owned()),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_hints_name_browser_and_system() {
+        let chrome_linux = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+        assert_eq!(device_hint(Some(chrome_linux)).as_deref(), Some("Chrome on Linux"));
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_hint(Some(iphone)).as_deref(), Some("Safari on iPhone"));
+        assert_eq!(device_hint(Some("curl/8.0")), None);
+        assert_eq!(device_hint(None), None);
+    }
+}

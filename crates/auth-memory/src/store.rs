@@ -3,9 +3,11 @@
 use async_trait::async_trait;
 use auth_core::attempt::{Attempt, AttemptState, Purpose};
 use auth_core::email::EmailAddress;
-use auth_core::ids::{AttemptId, SessionId, UserId};
+use auth_core::ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
+use auth_core::passkey::{Passkey, PasskeyName};
 use auth_core::ports::{
-    AttemptStore, AuditEvent, AuditLog, EmailTakenOr, HealthCheck, RateLimiter, SessionRepository, StoreError, UserRepository,
+    AttemptStore, AuditEvent, AuditLog, CeremonyStore, CredentialTakenOr, EmailTakenOr, HealthCheck, PasskeyRepository, RateLimiter,
+    SessionRepository, StoreError, UserRepository,
 };
 use auth_core::rate::{Failures, Quota, RateDecision, gcra};
 use auth_core::session::{Rotation, Session, TokenHash};
@@ -15,7 +17,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SHARDS: usize = 16;
 /// Expired entries of a shard are swept after this many inserts into it.
@@ -64,6 +66,8 @@ struct Accounts {
     sessions: HashMap<SessionId, Session>,
     refresh: HashMap<TokenHash, Refresh>,
     audit: HashMap<UserId, Vec<AuditEvent>>,
+    passkeys: HashMap<PasskeyId, Passkey>,
+    by_credential: HashMap<Vec<u8>, PasskeyId>,
 }
 
 struct Refresh {
@@ -72,6 +76,12 @@ struct Refresh {
 }
 
 impl Accounts {
+    fn remove_passkeys_of(&mut self, user: &UserId) {
+        self.passkeys.retain(|_, p| p.user_id != *user);
+        let passkeys = &self.passkeys;
+        self.by_credential.retain(|_, id| passkeys.contains_key(id));
+    }
+
     fn remove_sessions_of(&mut self, user: &UserId) {
         self.sessions.retain(|_, s| s.user_id != *user);
         let sessions = &self.sessions;
@@ -85,6 +95,7 @@ struct Inner {
     latest: Shards<(EmailAddress, Purpose), AttemptId>,
     rates: Shards<String, i64>,
     failures: Shards<String, Failures>,
+    ceremonies: Shards<CeremonyId, (Instant, Vec<u8>)>,
 }
 
 /// Every storage port in memory. Clones share the same state.
@@ -115,6 +126,7 @@ impl MemoryStore {
                 latest: Shards::new(),
                 rates: Shards::new(),
                 failures: Shards::new(),
+                ceremonies: Shards::new(),
             }),
         }
     }
@@ -178,6 +190,7 @@ impl UserRepository for MemoryStore {
         acc.by_email.remove(&user.email);
         acc.remove_sessions_of(id);
         acc.audit.remove(id);
+        acc.remove_passkeys_of(id);
         Ok(true)
     }
 
@@ -379,5 +392,81 @@ impl HealthCheck for MemoryStore {
 
     async fn check(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl PasskeyRepository for MemoryStore {
+    async fn add(&self, passkey: &Passkey) -> Result<(), CredentialTakenOr> {
+        let mut acc = self.write();
+        if acc.by_credential.contains_key(&passkey.credential_id) {
+            return Err(CredentialTakenOr::Taken);
+        }
+        if !acc.users.contains_key(&passkey.user_id) {
+            return Err(StoreError::Corrupt("passkey for an unknown account".to_owned()).into());
+        }
+        acc.by_credential.insert(passkey.credential_id.clone(), passkey.id);
+        acc.passkeys.insert(passkey.id, passkey.clone());
+        Ok(())
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<Passkey>, StoreError> {
+        let mut list: Vec<Passkey> = self.read().passkeys.values().filter(|p| p.user_id == *user).cloned().collect();
+        list.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(list)
+    }
+
+    async fn by_credential_id(&self, credential_id: &[u8]) -> Result<Option<Passkey>, StoreError> {
+        let acc = self.read();
+        Ok(acc.by_credential.get(credential_id).and_then(|id| acc.passkeys.get(id)).cloned())
+    }
+
+    async fn record_use(&self, id: &PasskeyId, credential: &[u8], sign_count: u32, backed_up: bool, at: Timestamp) -> Result<bool, StoreError> {
+        let mut acc = self.write();
+        Ok(acc.passkeys.get_mut(id).map(|p| {
+            p.credential = credential.to_vec();
+            p.sign_count = sign_count;
+            p.backed_up = backed_up;
+            p.last_used_at = Some(at);
+        }).is_some())
+    }
+
+    async fn rename(&self, user: &UserId, id: &PasskeyId, name: &PasskeyName) -> Result<bool, StoreError> {
+        let mut acc = self.write();
+        match acc.passkeys.get_mut(id) {
+            Some(p) if p.user_id == *user => {
+                p.name = name.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn delete(&self, user: &UserId, id: &PasskeyId) -> Result<bool, StoreError> {
+        let mut acc = self.write();
+        match acc.passkeys.get(id) {
+            Some(p) if p.user_id == *user => {
+                let credential_id = p.credential_id.clone();
+                acc.passkeys.remove(id);
+                acc.by_credential.remove(&credential_id);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl CeremonyStore for MemoryStore {
+    async fn put(&self, id: &CeremonyId, state: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut shard = self.inner.ceremonies.lock(id);
+        shard.insert_sweeping(*id, (now + ttl, state.to_vec()), |(until, _)| *until <= now);
+        Ok(())
+    }
+
+    async fn take(&self, id: &CeremonyId) -> Result<Option<Vec<u8>>, StoreError> {
+        let taken = self.inner.ceremonies.lock(id).map.remove(id);
+        Ok(taken.filter(|(until, _)| Instant::now() < *until).map(|(_, state)| state))
     }
 }

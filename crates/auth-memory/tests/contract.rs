@@ -31,3 +31,14 @@ async fn audit_log_contract() {
     let s = MemoryStore::new();
     testkit::audit_log(Arc::new(s.clone()), Arc::new(s)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_repository_contract() {
+    let s = MemoryStore::new();
+    testkit::passkey_repository(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ceremony_store_contract() {
+    testkit::ceremony_store(Arc::new(MemoryStore::new())).await;
+}

@@ -39,7 +39,12 @@ fn world_with(policy: Policy, adjust: impl FnOnce(Ports) -> Ports) -> World {
         attempts: s.clone(),
         sessions: s.clone(),
         limiter: s.clone(),
-        audit: s,
+        audit: s.clone(),
+        passkeys: s.clone(),
+        ceremonies: s,
+        // These tests are about email codes; passkey ceremonies are tested with a software
+        // authenticator in auth-webauthn and end to end.
+        webauthn: Arc::new(auth_core::ports::MockWebAuthn::new()),
         mailer: mailer.clone(),
         tokens: Arc::new(issuer),
         clock: clock.clone(),

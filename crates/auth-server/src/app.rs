@@ -4,7 +4,12 @@ use crate::config::Settings;
 use crate::secrets;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use auth_core::ports::{AttemptStore, AuditLog, Clock, HealthCheck, OsRng, RateLimiter, SessionRepository, SystemClock, UserRepository};
+use auth_core::ports::{
+    AttemptStore, AuditLog, CeremonyStore, Clock, HealthCheck, OsRng, PasskeyRepository, RateLimiter, SessionRepository, SystemClock,
+    UserRepository,
+};
+use auth_postgres::PgStore;
+use auth_webauthn::{Attachment, RelyingParty, WebAuthnAdapter};
 use auth_core::service::Ports;
 use auth_core::AuthService;
 use auth_http::{AppState, HttpConfig, Metrics};
@@ -27,10 +32,44 @@ fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
 /// Opens the database and runs its migrations.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     ensure_data_dir(settings)?;
-    let db = SqliteStore::connect(&settings.database_url()).await.context("cannot open the database")?;
-    db.migrate().await.context("migrations failed")?;
+    let db = Database::open(settings).await?;
+    db.migrate().await?;
+    db.close().await;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+/// The durable store: SQLite on one node, PostgreSQL for many.
+#[derive(Clone)]
+enum Database {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl Database {
+    async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let url = settings.database_url();
+        Ok(if url.starts_with("sqlite:") {
+            Database::Sqlite(SqliteStore::connect(&url).await.context("cannot open the SQLite database")?)
+        } else {
+            Database::Postgres(PgStore::connect(&url, settings.database.max_connections).await.context("cannot reach PostgreSQL")?)
+        })
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Database::Sqlite(db) => db.migrate().await,
+            Database::Postgres(db) => db.migrate().await,
+        }
+        .context("migrations failed")
+    }
+
+    async fn close(&self) {
+        match self {
+            Database::Sqlite(db) => db.close().await,
+            Database::Postgres(db) => db.close().await,
+        }
+    }
 }
 
 fn mail_transport(settings: &Settings) -> anyhow::Result<TransportConfig> {
@@ -54,33 +93,80 @@ struct Stores {
     users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
     audit: Arc<dyn AuditLog>,
+    passkeys: Arc<dyn PasskeyRepository>,
     attempts: Arc<dyn AttemptStore>,
     limiter: Arc<dyn RateLimiter>,
+    ceremonies: Arc<dyn CeremonyStore>,
     health: Vec<Arc<dyn HealthCheck>>,
-    sqlite: Option<SqliteStore>,
+    database: Database,
 }
 
-/// Durable state in the database; ephemeral state in Redis if configured, else in process.
+/// Durable state in the database. Ephemeral state in Redis if configured; else in PostgreSQL
+/// (still shared by every node); else, with SQLite on one node, in process.
 async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
-    let url = settings.database_url();
-    let db = SqliteStore::connect(&url).await.context("cannot open the database")?;
+    let database = Database::open(settings).await?;
     if settings.database.migrate_on_start {
-        db.migrate().await.context("migrations failed")?;
+        database.migrate().await?;
     }
-    let db_arc = Arc::new(db.clone());
-    let mut health: Vec<Arc<dyn HealthCheck>> = vec![db_arc.clone()];
-    let (attempts, limiter): (Arc<dyn AttemptStore>, Arc<dyn RateLimiter>) = match &settings.redis.url {
-        Some(redis_url) => {
-            let redis = Arc::new(RedisStore::connect(redis_url, &settings.redis.key_prefix).await.context("cannot reach Redis")?);
-            health.push(redis.clone());
-            (redis.clone(), redis)
+    let redis = match &settings.redis.url {
+        Some(url) => Some(Arc::new(RedisStore::connect(url, &settings.redis.key_prefix).await.context("cannot reach Redis")?)),
+        None => None,
+    };
+    let memory = Arc::new(MemoryStore::new());
+    let mut stores = match &database {
+        Database::Sqlite(db) => {
+            let db = Arc::new(db.clone());
+            Stores {
+                users: db.clone(),
+                sessions: db.clone(),
+                audit: db.clone(),
+                passkeys: db.clone(),
+                attempts: memory.clone(),
+                limiter: memory.clone(),
+                ceremonies: memory,
+                health: vec![db],
+                database: database.clone(),
+            }
         }
-        None => {
-            let memory = Arc::new(MemoryStore::new());
-            (memory.clone(), memory)
+        Database::Postgres(db) => {
+            let db = Arc::new(db.clone());
+            Stores {
+                users: db.clone(),
+                sessions: db.clone(),
+                audit: db.clone(),
+                passkeys: db.clone(),
+                attempts: db.clone(),
+                limiter: db.clone(),
+                ceremonies: db.clone(),
+                health: vec![db],
+                database: database.clone(),
+            }
         }
     };
-    Ok(Stores { users: db_arc.clone(), sessions: db_arc.clone(), audit: db_arc, attempts, limiter, health, sqlite: Some(db) })
+    if let Some(redis) = redis {
+        stores.attempts = redis.clone();
+        stores.limiter = redis.clone();
+        stores.ceremonies = redis.clone();
+        stores.health.push(redis);
+    }
+    Ok(stores)
+}
+
+/// Deletes expired attempts, limiter rows and ceremonies from PostgreSQL every few minutes.
+fn spawn_purge(database: &Database) {
+    if let Database::Postgres(db) = database {
+        let db = db.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(Duration::from_secs(300));
+            loop {
+                tick.tick().await;
+                match db.purge_expired(SystemClock.now()).await {
+                    Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
+                    Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
+                }
+            }
+        });
+    }
 }
 
 /// The HTTP metrics plus the mail queue's counters, copied in at every scrape.
@@ -125,12 +211,23 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let tokens = JwtIssuer::new(&settings.issuer(), &settings.tokens.audience, secrets.current, secrets.older, &secrets.attempt_key)
         .context("invalid token settings")?
         .with_clock(clock.clone());
+    let webauthn = WebAuthnAdapter::new(RelyingParty {
+        id: settings.rp_id()?,
+        origin: settings.public_origin()?,
+        name: settings.mail.product_name.clone(),
+        attachment: if settings.webauthn.platform_only { Attachment::Platform } else { Attachment::Any },
+    })
+    .context("invalid WebAuthn settings")?;
+    spawn_purge(&stores.database);
     let ports = Ports {
         users: stores.users,
         sessions: stores.sessions,
         audit: stores.audit,
+        passkeys: stores.passkeys,
         attempts: stores.attempts,
         limiter: stores.limiter,
+        ceremonies: stores.ceremonies,
+        webauthn: Arc::new(webauthn),
         mailer: mailer.clone(),
         tokens: Arc::new(tokens),
         clock,
@@ -166,8 +263,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if mailer.shutdown(Duration::from_secs(10)).await.is_err() {
         tracing::warn!("mail still queued at shutdown was dropped");
     }
-    if let Some(db) = stores.sqlite {
-        db.close().await;
-    }
+    stores.database.close().await;
     Ok(())
 }

@@ -24,7 +24,20 @@ pub struct Settings {
     pub mail: MailSettings,
     /// Token identity.
     pub tokens: TokenSettings,
-    /// Where secrets come from.
+    /// Passkeys.
+    pub webauthn: WebAuthnSettings,
+    /// Passkeys (WebAuthn relying party).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebAuthnSettings {
+    /// The relying-party id: the public URL's host (default) or a parent domain of it.
+    pub rp_id: Option<String>,
+    /// Accept only platform authenticators (built into the device); by default security keys
+    /// are allowed too, though platform ones are preferred.
+    pub platform_only: bool,
+}
+
+/// Where secrets come from.
     pub secrets: SecretSettings,
     /// Logging.
     pub log: LogSettings,
@@ -199,6 +212,7 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.bind_addr()?;
         self.public_origin()?;
+        self.rp_id()?;
         if self.server.max_body_bytes < 1024 || self.server.max_body_bytes > 1024 * 1024 {
             bail!("server.max_body_bytes must be between 1024 and 1048576");
         }
@@ -213,10 +227,11 @@ impl Settings {
         if !(1..=1000).contains(&self.database.max_connections) {
             bail!("database.max_connections must be between 1 and 1000");
         }
+        // TLS to Redis is not built in yet: keep Redis on a private network.
         if let Some(url) = &self.redis.url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+            && !url.starts_with("redis://")
         {
-            bail!("redis.url must start with redis:// or rediss://");
+            bail!("redis.url must start with redis://");
         }
         if self.mail.queue_capacity == 0 {
             bail!("mail.queue_capacity must be above zero");
@@ -240,6 +255,18 @@ impl Settings {
         match rest {
             Some(host) if !host.is_empty() && !host.contains('/') && !host.contains(['?', '#', '@', ' ']) => Ok(url.to_owned()),
             _ => bail!("server.public_url must be an origin like https://auth.example.com (no path)"),
+        }
+    }
+
+    /// The WebAuthn relying-party id: configured, or the public URL's host.
+    pub fn rp_id(&self) -> anyhow::Result<String> {
+        let origin = self.public_origin()?;
+        let host = origin.split_once("://").map(|(_, h)| h).unwrap_or_default();
+        let host = host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
+        match &self.webauthn.rp_id {
+            None => Ok(host.to_owned()),
+            Some(id) if host == id || host.ends_with(&format!(".{id}")) => Ok(id.clone()),
+            Some(id) => bail!("webauthn.rp_id `{id}` must be the public URL's host or a parent domain of it"),
         }
     }
 
@@ -275,6 +302,18 @@ mod tests {
         assert_eq!(s.database_url(), "sqlite://data/auth.db");
         assert_eq!(s.outbox_dir(), PathBuf::from("data/outbox"));
         assert_eq!(s.issuer(), "http://localhost:8080");
+        assert_eq!(s.rp_id().unwrap(), "localhost");
+    }
+
+    #[test]
+    fn the_rp_id_is_the_host_or_a_parent_domain() {
+        let mut s = Settings::default();
+        s.server.public_url = "https://login.example.com".to_owned();
+        assert_eq!(s.rp_id().unwrap(), "login.example.com");
+        s.webauthn.rp_id = Some("example.com".to_owned());
+        assert_eq!(s.rp_id().unwrap(), "example.com");
+        s.webauthn.rp_id = Some("other.com".to_owned());
+        assert!(s.validate().unwrap_err().to_string().starts_with("webauthn.rp_id"));
     }
 
     #[test]

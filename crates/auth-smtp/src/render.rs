@@ -38,6 +38,8 @@ const NO_ACCOUNT: Template = template!("no_account");
 const EMAIL_CHANGE_CODE: Template = template!("email_change_code");
 const EMAIL_CHANGE_TAKEN: Template = template!("email_change_taken");
 const EMAIL_CHANGED: Template = template!("email_changed");
+const PASSKEY_ADDED: Template = template!("passkey_added");
+const PASSKEY_REMOVED: Template = template!("passkey_removed");
 
 /// Renders and builds mail for one sender configuration.
 #[derive(Debug, Clone)]
@@ -74,6 +76,7 @@ struct Parts<'a> {
     code: Option<String>,
     minutes: Option<String>,
     new_address: Option<&'a str>,
+    passkey: Option<&'a str>,
     link: String,
 }
 
@@ -103,6 +106,7 @@ impl Renderer {
             ("code", parts.code.as_deref()),
             ("minutes", parts.minutes.as_deref()),
             ("new_address", parts.new_address),
+            ("passkey", parts.passkey),
         ];
         vars.extend(
             optional
@@ -171,6 +175,7 @@ impl Renderer {
                 code: Some(grouped),
                 minutes: Some(minutes.to_string()),
                 new_address: None,
+                passkey: None,
                 link: home.to_owned(),
             }
         };
@@ -180,6 +185,7 @@ impl Renderer {
             code: None,
             minutes: None,
             new_address: None,
+            passkey: None,
             link,
         };
         match message {
@@ -245,6 +251,14 @@ impl Renderer {
                     format!("The email address of your {product} account was changed"),
                     home.to_owned(),
                 )
+            },
+            Message::PasskeyAdded { name } => Parts {
+                passkey: Some(name.as_str()),
+                ..notice(PASSKEY_ADDED, format!("A passkey was added to your {product} account"), home.to_owned())
+            },
+            Message::PasskeyRemoved { name } => Parts {
+                passkey: Some(name.as_str()),
+                ..notice(PASSKEY_REMOVED, format!("A passkey was removed from your {product} account"), home.to_owned())
             },
         }
     }
@@ -323,6 +337,12 @@ mod tests {
             Message::EmailChanged {
                 new_address_masked: "n***@example.org".to_owned(),
             },
+            Message::PasskeyAdded {
+                name: "Laptop".to_owned(),
+            },
+            Message::PasskeyRemoved {
+                name: "Old phone".to_owned(),
+            },
         ]
     }
 
@@ -343,7 +363,7 @@ mod tests {
         let kinds = every_kind();
         assert_eq!(
             kinds.len(),
-            8,
+            10,
             "a new kind of mail needs a template and a case here"
         );
         for m in &kinds {
@@ -438,6 +458,16 @@ mod tests {
                 m.kind()
             );
         }
+    }
+
+    #[test]
+    fn passkey_notices_name_the_passkey_escaped() {
+        let out = renderer().render(&Message::PasskeyAdded {
+            name: "<b>Laptop</b>".to_owned(),
+        });
+        assert!(out.text.contains("\"<b>Laptop</b>\""));
+        assert!(out.html.contains("&lt;b&gt;Laptop&lt;/b&gt;"));
+        assert!(!out.html.contains("<b>Laptop"));
     }
 
     #[test]

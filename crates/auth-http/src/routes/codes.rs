@@ -8,7 +8,7 @@ use crate::wire::{AttemptStarted, EmailRequest, Me, RefreshRequest, ResendReques
 use crate::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::EmailAddress;
-use auth_core::service::Started;
+use auth_core::service::{SignedIn, Started};
 use auth_core::user::DisplayName;
 
 /// Every start answers exactly alike — same status, body shape and cookie — whatever the address.
@@ -77,6 +77,14 @@ pub(crate) async fn verify(req: HttpRequest, state: web::Data<AppState>, body: w
     let body = body.into_inner();
     let (token, browser) = attempt_token(&req, &state, body.attempt_token)?;
     let signed = state.service.verify_code(&token, &body.code, &client_info(&req, &state.config)).await?;
+    let mut res = signed_in_response(&state, &signed, browser)?;
+    add_cookies(&mut res, [expired(ATTEMPT)])?;
+    Ok(res)
+}
+
+/// The answer to any sign-in: the account and tokens in JSON, and for browsers the session cookies
+/// instead of the refresh token.
+pub(crate) fn signed_in_response(state: &AppState, signed: &SignedIn, browser: bool) -> Result<HttpResponse, ApiError> {
     let tokens = Tokens {
         session_id: signed.session.id.to_string(),
         access_token: signed.access_token.clone(),
@@ -85,15 +93,13 @@ pub(crate) async fn verify(req: HttpRequest, state: web::Data<AppState>, body: w
         refresh_token: (!browser).then(|| signed.refresh_token.expose().to_owned()),
     };
     let mut res = HttpResponse::Ok().json(SignedInResponse { user: Me::from(&signed.user), created: signed.created, tokens });
-    let mut cookies = vec![expired(ATTEMPT)];
     if browser {
-        cookies.extend(session_cookies(&state, &signed.access_token, signed.refresh_token.expose(), signed.access_ttl));
+        add_cookies(&mut res, session_cookies(state, &signed.access_token, signed.refresh_token.expose(), signed.access_ttl))?;
     }
-    add_cookies(&mut res, cookies)?;
     Ok(res)
 }
 
-pub(super) fn session_cookies(
+pub(crate) fn session_cookies(
     state: &AppState,
     access: &str,
     refresh: &str,
