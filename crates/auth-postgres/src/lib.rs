@@ -1,10 +1,11 @@
 //! PostgreSQL adapter: the production store of the auth service, shared by every server node.
 //!
 //! [`PgStore`] implements the storage ports of `auth-core` ([`UserRepository`],
-//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`]), the [`RateLimiter`] (so a deployment
-//! without Redis still shares its limits between nodes) and [`HealthCheck`] on one PostgreSQL
-//! database through sqlx. The schema lives in `migrations/postgres/` at the top of the repository
-//! and is embedded here; [`PgStore::migrate`] applies it.
+//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`]), the
+//! [`RateLimiter`] and the [`CeremonyStore`] (so a deployment without Redis still shares its
+//! limits and passkey ceremonies between nodes) and [`HealthCheck`] on one PostgreSQL database
+//! through sqlx. The schema lives in `migrations/postgres/` at the top of the repository and is
+//! embedded here; [`PgStore::migrate`] applies it.
 //!
 //! Atomicity comes from PostgreSQL's row locks under the default READ COMMITTED isolation. Every
 //! guess, every consumption, every GCRA step and every failure count is one conditional statement
@@ -14,19 +15,24 @@
 //! transaction in which every write is conditional on the state it changes, so none of them
 //! relies on something it read earlier. Creating an attempt, whose rows do not exist yet, first
 //! takes a transaction-scoped advisory lock on its address and purpose; rotating a refresh token
-//! locks its session before the token, the order in which deleting an account cascades.
+//! locks its session before the token, the order in which deleting an account cascades. Taking
+//! a ceremony is one `DELETE ... RETURNING`, so exactly one of parallel takes gets it.
 //!
 //! [`UserRepository`]: auth_core::ports::UserRepository
 //! [`AttemptStore`]: auth_core::ports::AttemptStore
 //! [`SessionRepository`]: auth_core::ports::SessionRepository
 //! [`AuditLog`]: auth_core::ports::AuditLog
 //! [`RateLimiter`]: auth_core::ports::RateLimiter
+//! [`PasskeyRepository`]: auth_core::ports::PasskeyRepository
+//! [`CeremonyStore`]: auth_core::ports::CeremonyStore
 #![warn(missing_docs)]
 
 mod attempts;
 mod audit;
+mod ceremonies;
 mod error;
 mod limits;
+mod passkeys;
 mod sessions;
 mod users;
 
@@ -51,7 +57,8 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// state; the other stores keep them as long.
 pub const ATTEMPT_GRACE: Duration = Duration::from_secs(3600);
 
-/// Accounts, sessions, attempts, rate limits and the audit trail in one PostgreSQL database.
+/// Accounts, sessions, attempts, rate limits, the audit trail, passkeys and ceremonies in one
+/// PostgreSQL database.
 /// Cheap to clone: clones share the same connection pool.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -101,17 +108,25 @@ impl PgStore {
 
     /// Deletes state that can no longer matter at `now`: rate-limit entries whose theoretical
     /// arrival time has passed, failure windows that have ended, and attempts that expired more
-    /// than [`ATTEMPT_GRACE`] ago. None of it changes what any port method answers (an expired
-    /// limiter entry is equivalent to none, and expired attempts refuse every guess); it only keeps
-    /// the tables small. Meant to be called now and then, from any node; returns how many rows
-    /// went.
+    /// than [`ATTEMPT_GRACE`] ago; and ceremonies that expired untaken, judged by the database's
+    /// clock that set their expiry, not by `now`. None of it changes what any port method answers
+    /// (an expired limiter entry is equivalent to none, expired attempts refuse every guess, and
+    /// an expired ceremony cannot be taken); it only keeps the tables small. Meant to be called
+    /// now and then, from any node; returns how many rows went.
     ///
     /// # Errors
     /// Store failures only.
     pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-        // Three independent statements: each deletes only what is dead on its own, so there is
-        // nothing to keep consistent between them.
-        let mut purged = 0;
+        // Independent statements: each deletes only what is dead on its own, so there is nothing
+        // to keep consistent between them.
+        let ceremonies = sqlx::query(concat!(
+            "DELETE FROM ceremonies WHERE expires_at <= ",
+            ceremonies::db_now_ms!()
+        ))
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let mut purged = ceremonies.rows_affected();
         for (sql, before) in [
             ("DELETE FROM rate_limits WHERE tat <= $1", now),
             ("DELETE FROM failures WHERE window_ends <= $1", now),

@@ -6,9 +6,10 @@
 //! Without a reachable PostgreSQL every test fails, saying how to start one.
 
 use auth_core::attempt::{AttemptState, Purpose, Subject};
+use auth_core::ids::CeremonyId;
 use auth_core::ports::{
-    AttemptStore, AuditEvent, AuditLog, Clock, HealthCheck, OsRng, RateLimiter, SessionRepository,
-    StoreError, SystemClock, UserRepository,
+    AttemptStore, AuditEvent, AuditLog, CeremonyStore, Clock, HealthCheck, OsRng,
+    PasskeyRepository, RateLimiter, SessionRepository, StoreError, SystemClock, UserRepository,
 };
 use auth_core::rate::{Quota, RateDecision, gcra};
 use auth_core::session::RefreshToken;
@@ -185,6 +186,18 @@ async fn audit_log_contract() {
     testkit::audit_log(Arc::new(s.clone()), Arc::new(s)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_repository_contract() {
+    let (_db, s) = fresh().await;
+    testkit::passkey_repository(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ceremony_store_contract() {
+    let (_db, s) = fresh().await;
+    testkit::ceremony_store(Arc::new(s)).await;
+}
+
 /// All suites at once on one database and one pool, as the nodes of a deployment share it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_suites_share_one_database_in_parallel() {
@@ -197,6 +210,8 @@ async fn all_suites_share_one_database_in_parallel() {
         tokio::spawn(testkit::session_repository(users(), sessions())),
         tokio::spawn(testkit::rate_limiter(Arc::new(s.clone()))),
         tokio::spawn(testkit::audit_log(users(), Arc::new(s.clone()))),
+        tokio::spawn(testkit::passkey_repository(users(), Arc::new(s.clone()))),
+        tokio::spawn(testkit::ceremony_store(Arc::new(s.clone()))),
     ];
     for suite in suites {
         suite.await.unwrap();
@@ -262,7 +277,7 @@ async fn a_credential_id_belongs_to_one_passkey_only() {
     let mut conn = db.raw().await;
     let insert = |id: &'static str, user: UserId| {
         sqlx::query(
-            "INSERT INTO passkeys (id, user_id, credential_id, public_key, sign_count, transports, \
+            "INSERT INTO passkeys (id, user_id, credential_id, credential, sign_count, transports, \
              backup_eligible, backup_state, name, created_at) \
              VALUES ($1::uuid, $2, '\\x0102030405060708090a0b0c0d0e0f10', '\\xa501', 0, \
                      '[\"internal\"]', true, true, 'Phone', 0)",
@@ -443,6 +458,16 @@ async fn a_row_the_domain_refuses_is_corrupt_not_a_panic() {
         .unwrap();
     let read = AttemptStore::get(&s, &attempt.id).await;
     assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+
+    let passkey = testkit::sample_passkey(id);
+    PasskeyRepository::add(&s, &passkey).await.unwrap();
+    // A JSON array, as the table checks, but not of strings.
+    sqlx::query("UPDATE passkeys SET transports = '[1]'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let read = s.by_credential_id(&passkey.credential_id).await;
+    assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -517,17 +542,24 @@ async fn the_schema_refuses_values_outside_the_domain() {
         ),
         (
             "a backed-up passkey that cannot be backed up",
-            "INSERT INTO passkeys (id, user_id, credential_id, public_key, backup_eligible, \
+            "INSERT INTO passkeys (id, user_id, credential_id, credential, backup_eligible, \
                  backup_state, name, created_at) \
              SELECT gen_random_uuid(), id, '\\x01', '\\x01', false, true, 'Key', 0 FROM users",
             CHECK,
         ),
         (
             "passkey transports that are not a list",
-            "INSERT INTO passkeys (id, user_id, credential_id, public_key, transports, \
+            "INSERT INTO passkeys (id, user_id, credential_id, credential, transports, \
                  backup_eligible, backup_state, name, created_at) \
              SELECT gen_random_uuid(), id, '\\x01', '\\x01', '{}', false, false, 'Key', 0 \
              FROM users",
+            CHECK,
+        ),
+        (
+            "a passkey with an empty credential record",
+            "INSERT INTO passkeys (id, user_id, credential_id, credential, backup_eligible, \
+                 backup_state, name, created_at) \
+             SELECT gen_random_uuid(), id, '\\x01', '\\x', false, false, 'Key', 0 FROM users",
             CHECK,
         ),
         (
@@ -719,6 +751,95 @@ async fn purging_forgets_only_what_no_longer_matters() {
         0,
         "no limit is left"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purging_removes_ceremonies_that_expired_untaken() {
+    let (db, s) = fresh().await;
+    let (gone, kept) = (CeremonyId::random(&OsRng), CeremonyId::random(&OsRng));
+    s.put(&gone, b"abandoned", Duration::from_millis(1))
+        .await
+        .unwrap();
+    s.put(&kept, b"in progress", Duration::from_secs(60))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Ceremonies go by the database's clock, whatever instant the caller passes.
+    assert_eq!(
+        s.purge_expired(Timestamp::from_millis(0)).await.unwrap(),
+        1,
+        "only the expired ceremony goes"
+    );
+    let mut conn = db.raw().await;
+    assert_eq!(count(&mut conn, "SELECT count(*) FROM ceremonies").await, 1);
+    assert_eq!(
+        s.take(&kept).await.unwrap().as_deref(),
+        Some(&b"in progress"[..]),
+        "a live ceremony survives the purge"
+    );
+}
+
+/// A database migrated by a build from before passkeys kept the adapter's record: accounts made
+/// then survive the upgrade, and a passkey row made by hand (nothing wrote them then) stops it
+/// rather than being dropped or kept without a record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_from_before_passkey_records_is_upgraded_in_place() {
+    let first_schema_only = async |db: &TestDb| {
+        let mut conn = db.raw().await;
+        sqlx::migrate!("../../migrations/postgres")
+            .run_to(1, &mut conn)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO users (id, email, display_name, created_at) \
+             VALUES ('00000000-0000-4000-8000-000000000001', 'old@example.test', 'Old', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn
+    };
+    let old = UserId::parse("00000000-0000-4000-8000-000000000001").unwrap();
+
+    let db = TestDb::create().await;
+    first_schema_only(&db).await;
+    let s = PgStore::connect(&db.url, POOL_SIZE).await.unwrap();
+    s.migrate().await.expect("the upgrade applies");
+    assert!(
+        s.by_id(&old).await.unwrap().is_some(),
+        "accounts survive it"
+    );
+    let passkey = testkit::sample_passkey(old);
+    PasskeyRepository::add(&s, &passkey).await.unwrap();
+    assert_eq!(s.list(&old).await.unwrap(), vec![passkey]);
+    s.close().await;
+
+    let db = TestDb::create().await;
+    let mut conn = first_schema_only(&db).await;
+    sqlx::query(
+        "INSERT INTO passkeys (id, user_id, credential_id, public_key, backup_eligible, \
+         backup_state, name, created_at) \
+         VALUES ('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000001', \
+                 '\\x01', '\\xa501', false, false, 'Key', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let s = PgStore::connect(&db.url, POOL_SIZE).await.unwrap();
+    assert!(
+        s.migrate().await.is_err(),
+        "a passkey without the adapter's record stops the upgrade"
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) FROM passkeys WHERE public_key IS NOT NULL"
+        )
+        .await,
+        1,
+        "and the failed upgrade changed nothing"
+    );
+    s.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

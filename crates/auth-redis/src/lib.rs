@@ -2,12 +2,12 @@
 //! rate limits and failure counters, and passkey ceremony state.
 //!
 //! [`RedisStore`] implements [`AttemptStore`](auth_core::ports::AttemptStore),
-//! [`RateLimiter`](auth_core::ports::RateLimiter) and [`HealthCheck`] over one auto-reconnecting
-//! multiplexed connection. Every operation that reads and then writes is a single Lua script, so it
-//! is atomic however many nodes call it at once. Times always come from the caller's `now` (never
-//! from the Redis clock), so Redis behaves exactly like the other stores and the contract suites;
-//! for the same reason TTLs are set relative to `now` (`PX`, `PEXPIRE`) rather than as instants
-//! on the Redis clock, which need not agree with the nodes' clocks.
+//! [`RateLimiter`](auth_core::ports::RateLimiter), [`CeremonyStore`] and [`HealthCheck`] over one
+//! auto-reconnecting multiplexed connection. Every operation that reads and then writes is a
+//! single Lua script, so it is atomic however many nodes call it at once. Times always come from
+//! the caller's `now` (never from the Redis clock), so Redis behaves exactly like the other stores
+//! and the contract suites; for the same reason TTLs are set relative to `now` (`PX`, `PEXPIRE`)
+//! rather than as instants on the Redis clock, which need not agree with the nodes' clocks.
 //!
 //! # Keys
 //!
@@ -61,7 +61,8 @@ mod limits;
 use crate::errors::{store_error, unavailable, unexpected};
 use crate::keys::Keys;
 use async_trait::async_trait;
-use auth_core::ports::{HealthCheck, StoreError};
+use auth_core::ids::CeremonyId;
+use auth_core::ports::{CeremonyStore, HealthCheck, StoreError};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
 use redis::{Client, IntoConnectionInfo, RedisResult, Script, Value};
@@ -220,6 +221,19 @@ impl RedisStore {
             }
             result => result.map_err(store_error),
         }
+    }
+}
+
+/// Ceremonies under the text form of their id; `take` is one `GETDEL`, so exactly one of
+/// parallel takes gets the state, and Redis expires what is never taken.
+#[async_trait]
+impl CeremonyStore for RedisStore {
+    async fn put(&self, id: &CeremonyId, state: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.put_ceremony(&id.to_string(), state, ttl).await
+    }
+
+    async fn take(&self, id: &CeremonyId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.take_ceremony(&id.to_string()).await
     }
 }
 

@@ -6,9 +6,9 @@
 //! parallel. Without a reachable Redis every test fails, saying how to start one.
 
 use auth_core::attempt::{AttemptState, Purpose, Subject};
-use auth_core::ids::{AttemptId, UserId};
+use auth_core::ids::{AttemptId, CeremonyId, UserId};
 use auth_core::ports::{
-    AttemptStore, Clock, HealthCheck, OsRng, RateLimiter, StoreError, SystemClock,
+    AttemptStore, CeremonyStore, Clock, HealthCheck, OsRng, RateLimiter, StoreError, SystemClock,
 };
 use auth_core::rate::{Quota, gcra};
 use auth_core::testkit::{self, sample_attempt, unique_email};
@@ -156,6 +156,33 @@ async fn the_rate_limiter_contract_holds_and_every_key_expires() {
             "the suite wrote {kind} keys, and they were checked"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ceremony_store_contract_holds_and_every_key_expires() {
+    let (store, prefix) = store("ceremonies").await;
+    let left = CeremonyId::random(&OsRng);
+    CeremonyStore::put(&store, &left, b"left", Duration::from_secs(60))
+        .await
+        .unwrap();
+    testkit::ceremony_store(Arc::new(store.clone())).await;
+
+    // The suite took or outlived all of its own; the one left behind still expires.
+    let keys = assert_every_key_expires(&prefix).await;
+    assert_eq!(count_matching(&keys, ":ceremony:{"), 1, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| !k.contains(&left.to_string())),
+        "no key name holds a ceremony id: {keys:?}"
+    );
+    assert_eq!(
+        store
+            .take_ceremony(&left.to_string())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"left"[..]),
+        "the port keeps a ceremony under the text form of its id"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

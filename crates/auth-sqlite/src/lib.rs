@@ -1,24 +1,34 @@
 //! SQLite adapter: the embedded, persistent default store of the auth service.
 //!
 //! [`SqliteStore`] implements the storage ports of `auth-core` ([`UserRepository`],
-//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`]) and [`HealthCheck`] on one SQLite file
-//! through sqlx. The schema lives in `migrations/sqlite/` at the top of the repository and is
-//! embedded here; [`SqliteStore::migrate`] applies it.
+//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`]) and
+//! [`HealthCheck`] on one SQLite file through sqlx. The schema lives in `migrations/sqlite/` at
+//! the top of the repository and is embedded here; [`SqliteStore::migrate`] applies it.
 //!
 //! Atomicity comes from SQLite itself: every guess and every consumption is one conditional
 //! `UPDATE`, and every operation of several statements runs in one `BEGIN IMMEDIATE` transaction,
 //! which takes the write lock up front so concurrent writers queue on the busy timeout instead of
 //! failing on a lock upgrade.
 //!
+//! Passkey ceremonies ([`CeremonyStore`]) are deliberately not kept here. A single node keeps
+//! them in process, as it keeps email-code attempts and rate limits: they live for minutes, and a
+//! restart costs a person one more tap. In SQLite every anonymous request for sign-in options
+//! (which a page with conditional UI makes on every visit) would be a fully synced write on the one
+//! write lock that sessions and accounts queue on, and abandoned ceremonies would pile up with
+//! nothing to purge them.
+//!
 //! [`UserRepository`]: auth_core::ports::UserRepository
 //! [`AttemptStore`]: auth_core::ports::AttemptStore
 //! [`SessionRepository`]: auth_core::ports::SessionRepository
 //! [`AuditLog`]: auth_core::ports::AuditLog
+//! [`PasskeyRepository`]: auth_core::ports::PasskeyRepository
+//! [`CeremonyStore`]: auth_core::ports::CeremonyStore
 #![warn(missing_docs)]
 
 mod attempts;
 mod audit;
 mod error;
+mod passkeys;
 mod sessions;
 mod users;
 
@@ -44,8 +54,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// connections serves the readers, more would only queue on the same write lock.
 const POOL_SIZE: u32 = 8;
 
-/// Accounts, sessions, attempts and the audit trail in one SQLite database. Clones share the
-/// same connection pool.
+/// Accounts, sessions, attempts, the audit trail and passkeys in one SQLite database. Clones
+/// share the same connection pool.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,

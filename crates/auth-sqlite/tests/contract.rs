@@ -2,7 +2,8 @@
 
 use auth_core::attempt::{Purpose, Subject};
 use auth_core::ports::{
-    AttemptStore, AuditEvent, AuditLog, HealthCheck, SessionRepository, StoreError, UserRepository,
+    AttemptStore, AuditEvent, AuditLog, HealthCheck, PasskeyRepository, SessionRepository,
+    StoreError, UserRepository,
 };
 use auth_core::session::RefreshToken;
 use auth_core::testkit;
@@ -73,6 +74,12 @@ async fn audit_log_contract() {
     testkit::audit_log(Arc::new(s.clone()), Arc::new(s)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_repository_contract() {
+    let (_dir, s) = fresh().await;
+    testkit::passkey_repository(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
 /// All suites at once on one file: writers of different tables queue on the same lock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_suites_share_one_file_in_parallel() {
@@ -84,6 +91,7 @@ async fn all_suites_share_one_file_in_parallel() {
         tokio::spawn(testkit::attempt_store(Arc::new(s.clone()))),
         tokio::spawn(testkit::session_repository(users(), sessions())),
         tokio::spawn(testkit::audit_log(users(), Arc::new(s.clone()))),
+        tokio::spawn(testkit::passkey_repository(users(), Arc::new(s.clone()))),
     ];
     for suite in suites {
         suite.await.unwrap();
@@ -146,6 +154,68 @@ async fn migrations_are_idempotent_and_data_survives_a_reopen() {
     assert_eq!(journal, "wal", "file databases use the write-ahead log");
 }
 
+/// A database migrated by a build from before passkeys kept the adapter's record: accounts made
+/// then survive the upgrade, and a passkey row made by hand (nothing wrote them then) stops it
+/// rather than being dropped or kept without a record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_from_before_passkey_records_is_upgraded_in_place() {
+    let open = async |dir: &TempDir| {
+        SqliteStore::connect(&url(&dir.path().join("auth.db")))
+            .await
+            .unwrap()
+    };
+    // The store creates the file; a plain connection applies the first migration only.
+    let first_schema_only = async |dir: &TempDir| {
+        let s = open(dir).await;
+        let mut conn = raw(dir).await;
+        sqlx::migrate!("../../migrations/sqlite")
+            .run_to(1, &mut conn)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO users (id, email, display_name, created_at) \
+             VALUES ('00000000-0000-4000-8000-000000000001', 'old@example.test', 'Old', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        (s, conn)
+    };
+    let old = UserId::parse("00000000-0000-4000-8000-000000000001").unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _conn) = first_schema_only(&dir).await;
+    s.migrate().await.expect("the upgrade applies");
+    assert!(
+        s.by_id(&old).await.unwrap().is_some(),
+        "accounts survive it"
+    );
+    let passkey = testkit::sample_passkey(old);
+    PasskeyRepository::add(&s, &passkey).await.unwrap();
+    assert_eq!(s.list(&old).await.unwrap(), vec![passkey]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (s, mut conn) = first_schema_only(&dir).await;
+    sqlx::query(
+        "INSERT INTO passkeys (id, user_id, credential_id, public_key, backup_eligible, \
+         backup_state, name, created_at) \
+         VALUES ('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000001', \
+                 x'01', x'a501', 0, 0, 'Key', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        s.migrate().await.is_err(),
+        "a passkey without the adapter's record stops the upgrade"
+    );
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM passkeys")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, 1, "and the failed upgrade changed nothing");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_id_belongs_to_one_passkey_only() {
     let (dir, s) = fresh().await;
@@ -153,7 +223,7 @@ async fn a_credential_id_belongs_to_one_passkey_only() {
     let mut conn = raw(&dir).await;
     let insert = |id: &'static str, user: UserId| {
         sqlx::query(
-            "INSERT INTO passkeys (id, user_id, credential_id, public_key, sign_count, transports, \
+            "INSERT INTO passkeys (id, user_id, credential_id, credential, sign_count, transports, \
              backup_eligible, backup_state, name, created_at) \
              VALUES (?, ?, x'0102030405060708090a0b0c0d0e0f10', x'a501', 0, '[\"internal\"]', \
                      1, 1, 'Phone', 0)",
@@ -255,6 +325,16 @@ async fn a_row_the_domain_refuses_is_corrupt_not_a_panic() {
     .unwrap();
     let read = AttemptStore::get(&s, &attempt.id).await;
     assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+
+    let passkey = testkit::sample_passkey(id);
+    PasskeyRepository::add(&s, &passkey).await.unwrap();
+    // A JSON array, as the table checks, but not of strings.
+    sqlx::query("UPDATE passkeys SET transports = '[1]'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let read = s.by_credential_id(&passkey.credential_id).await;
+    assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -306,6 +386,13 @@ async fn the_schema_refuses_values_outside_the_domain() {
             "INSERT INTO refresh_tokens (hash, session_id) \
              SELECT zeroblob(32), session_id FROM refresh_tokens",
             "UNIQUE constraint failed: refresh_tokens.session_id",
+        ),
+        (
+            "a passkey with an empty credential record",
+            "INSERT INTO passkeys (id, user_id, credential_id, credential, backup_eligible, \
+                 backup_state, name, created_at) \
+             VALUES ('00000000-0000-4000-8000-0000000000aa', ?1, x'01', x'', 0, 0, 'Key', 0)",
+            "CHECK constraint failed",
         ),
         (
             "text in an integer column",

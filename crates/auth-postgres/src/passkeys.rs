@@ -1,0 +1,167 @@
+//! [`PasskeyRepository`] on the `passkeys` table; the unique credential id is the table's.
+
+use crate::PgStore;
+use crate::error::{corrupt, count, store_error, violates};
+use async_trait::async_trait;
+use auth_core::ids::{PasskeyId, UserId};
+use auth_core::passkey::{Passkey, PasskeyName};
+use auth_core::ports::{CredentialTakenOr, PasskeyRepository, StoreError};
+use auth_core::time::Timestamp;
+use sqlx::types::Uuid;
+
+macro_rules! passkey_columns {
+    () => {
+        "id, user_id, credential_id, credential, sign_count, transports::text AS transports, \
+         backup_eligible, backup_state, name, created_at, last_used_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct PasskeyRow {
+    id: Uuid,
+    user_id: Uuid,
+    credential_id: Vec<u8>,
+    credential: Vec<u8>,
+    sign_count: i64,
+    transports: String,
+    backup_eligible: bool,
+    backup_state: bool,
+    name: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl PasskeyRow {
+    fn into_passkey(self) -> Result<Passkey, StoreError> {
+        Ok(Passkey {
+            id: PasskeyId::from_uuid(self.id),
+            user_id: UserId::from_uuid(self.user_id),
+            credential_id: self.credential_id,
+            name: PasskeyName::parse(&self.name).map_err(|_| corrupt("passkeys.name"))?,
+            created_at: Timestamp::from_millis(self.created_at),
+            last_used_at: self.last_used_at.map(Timestamp::from_millis),
+            backup_eligible: self.backup_eligible,
+            backed_up: self.backup_state,
+            // The table checks for an array; the domain wants one of strings.
+            transports: serde_json::from_str(&self.transports)
+                .map_err(|_| corrupt("passkeys.transports"))?,
+            sign_count: count("passkeys.sign_count", self.sign_count)?,
+            credential: self.credential,
+        })
+    }
+}
+
+#[async_trait]
+impl PasskeyRepository for PgStore {
+    async fn add(&self, passkey: &Passkey) -> Result<(), CredentialTakenOr> {
+        let transports = serde_json::to_string(&passkey.transports)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // One statement: of parallel adds of one credential, all but the first wait on the unique
+        // constraint until it commits, then fail it. An unknown account fails the foreign key,
+        // which is corrupt data, not "taken".
+        let inserted = sqlx::query(
+            "INSERT INTO passkeys (id, user_id, credential_id, credential, sign_count, transports, \
+             backup_eligible, backup_state, name, created_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11)",
+        )
+        .bind(passkey.id.as_uuid())
+        .bind(passkey.user_id.as_uuid())
+        .bind(passkey.credential_id.as_slice())
+        .bind(passkey.credential.as_slice())
+        .bind(i64::from(passkey.sign_count))
+        .bind(transports)
+        .bind(passkey.backup_eligible)
+        .bind(passkey.backed_up)
+        .bind(passkey.name.as_str())
+        .bind(passkey.created_at.as_millis())
+        .bind(passkey.last_used_at.map(Timestamp::as_millis))
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e)
+                if violates(&e, "passkeys_credential_id_key", |db| {
+                    db.is_unique_violation()
+                }) =>
+            {
+                Err(CredentialTakenOr::Taken)
+            }
+            Err(e) => Err(store_error(e).into()),
+        }
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<Passkey>, StoreError> {
+        let rows: Vec<PasskeyRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(PasskeyRow::into_passkey).collect()
+    }
+
+    async fn by_credential_id(&self, credential_id: &[u8]) -> Result<Option<Passkey>, StoreError> {
+        let row: Option<PasskeyRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE credential_id = $1"
+        ))
+        .bind(credential_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(PasskeyRow::into_passkey).transpose()
+    }
+
+    async fn record_use(
+        &self,
+        id: &PasskeyId,
+        credential: &[u8],
+        sign_count: u32,
+        backed_up: bool,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE passkeys SET credential = $1, sign_count = $2, backup_state = $3, \
+             last_used_at = $4 WHERE id = $5",
+        )
+        .bind(credential)
+        .bind(i64::from(sign_count))
+        .bind(backed_up)
+        .bind(at.as_millis())
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rename(
+        &self,
+        user: &UserId,
+        id: &PasskeyId,
+        name: &PasskeyName,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2 AND user_id = $3")
+            .bind(name.as_str())
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete(&self, user: &UserId, id: &PasskeyId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

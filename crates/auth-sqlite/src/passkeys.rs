@@ -1,0 +1,171 @@
+//! [`PasskeyRepository`] on the `passkeys` table; the unique credential id is the table's.
+
+use crate::SqliteStore;
+use crate::error::{corrupt, count, parse, store_error};
+use async_trait::async_trait;
+use auth_core::ids::{PasskeyId, UserId};
+use auth_core::passkey::{Passkey, PasskeyName};
+use auth_core::ports::{CredentialTakenOr, PasskeyRepository, StoreError};
+use auth_core::time::Timestamp;
+
+macro_rules! passkey_columns {
+    () => {
+        "id, user_id, credential_id, credential, sign_count, transports, backup_eligible, \
+         backup_state, name, created_at, last_used_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct PasskeyRow {
+    id: String,
+    user_id: String,
+    credential_id: Vec<u8>,
+    credential: Vec<u8>,
+    sign_count: i64,
+    transports: String,
+    backup_eligible: bool,
+    backup_state: bool,
+    name: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl PasskeyRow {
+    fn into_passkey(self) -> Result<Passkey, StoreError> {
+        Ok(Passkey {
+            id: parse("passkeys.id", &self.id, PasskeyId::parse)?,
+            user_id: parse("passkeys.user_id", &self.user_id, UserId::parse)?,
+            credential_id: self.credential_id,
+            name: PasskeyName::parse(&self.name).map_err(|_| corrupt("passkeys.name"))?,
+            created_at: Timestamp::from_millis(self.created_at),
+            last_used_at: self.last_used_at.map(Timestamp::from_millis),
+            backup_eligible: self.backup_eligible,
+            backed_up: self.backup_state,
+            transports: serde_json::from_str(&self.transports)
+                .map_err(|_| corrupt("passkeys.transports"))?,
+            sign_count: count("passkeys.sign_count", self.sign_count)?,
+            credential: self.credential,
+        })
+    }
+}
+
+/// Whether `e` is the unique index on `passkeys.credential_id` refusing a second passkey for a
+/// credential.
+fn is_credential_taken(e: &sqlx::Error) -> bool {
+    // SQLite names the violated columns, which tells the credential id apart from a (vanishingly
+    // unlikely) clash of our own ids.
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() && db.message().contains("passkeys.credential_id")
+        }
+        _ => false,
+    }
+}
+
+#[async_trait]
+impl PasskeyRepository for SqliteStore {
+    async fn add(&self, passkey: &Passkey) -> Result<(), CredentialTakenOr> {
+        let transports = serde_json::to_string(&passkey.transports)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // One statement: the unique index decides, so parallel adds of one credential cannot both
+        // succeed. An unknown account fails the foreign key, which is corrupt data, not "taken".
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO passkeys (",
+            passkey_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(passkey.id.to_string())
+        .bind(passkey.user_id.to_string())
+        .bind(passkey.credential_id.as_slice())
+        .bind(passkey.credential.as_slice())
+        .bind(i64::from(passkey.sign_count))
+        .bind(transports)
+        .bind(passkey.backup_eligible)
+        .bind(passkey.backed_up)
+        .bind(passkey.name.as_str())
+        .bind(passkey.created_at.as_millis())
+        .bind(passkey.last_used_at.map(Timestamp::as_millis))
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e) if is_credential_taken(&e) => Err(CredentialTakenOr::Taken),
+            Err(e) => Err(store_error(e).into()),
+        }
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<Passkey>, StoreError> {
+        let rows: Vec<PasskeyRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE user_id = ? ORDER BY created_at, id"
+        ))
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(PasskeyRow::into_passkey).collect()
+    }
+
+    async fn by_credential_id(&self, credential_id: &[u8]) -> Result<Option<Passkey>, StoreError> {
+        let row: Option<PasskeyRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE credential_id = ?"
+        ))
+        .bind(credential_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(PasskeyRow::into_passkey).transpose()
+    }
+
+    async fn record_use(
+        &self,
+        id: &PasskeyId,
+        credential: &[u8],
+        sign_count: u32,
+        backed_up: bool,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE passkeys SET credential = ?, sign_count = ?, backup_state = ?, \
+             last_used_at = ? WHERE id = ?",
+        )
+        .bind(credential)
+        .bind(i64::from(sign_count))
+        .bind(backed_up)
+        .bind(at.as_millis())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rename(
+        &self,
+        user: &UserId,
+        id: &PasskeyId,
+        name: &PasskeyName,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE passkeys SET name = ? WHERE id = ? AND user_id = ?")
+            .bind(name.as_str())
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete(&self, user: &UserId, id: &PasskeyId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM passkeys WHERE id = ? AND user_id = ?")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
