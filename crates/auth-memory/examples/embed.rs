@@ -10,6 +10,7 @@ use auth_core::user::DisplayName;
 use auth_core::{AuthService, EmailAddress, Policy};
 use auth_jwt::{JwtIssuer, SigningKey};
 use auth_memory::{MemoryMailer, MemoryStore};
+use auth_webauthn::{Attachment, RelyingParty, WebAuthnAdapter};
 use std::sync::Arc;
 
 /// The code in the newest mail; a real service would hand `Mail` to its own mailer instead.
@@ -33,7 +34,15 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
         attempts: store.clone(),
         sessions: store.clone(),
         limiter: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        passkeys: store.clone(),
+        ceremonies: store,
+        webauthn: Arc::new(WebAuthnAdapter::new(RelyingParty {
+            id: "auth.example.com".to_owned(),
+            origin: "https://auth.example.com".to_owned(),
+            name: "Example".to_owned(),
+            attachment: Attachment::PreferPlatform,
+        })?),
         mailer: mailer.clone(),
         tokens: Arc::new(tokens),
         clock: Arc::new(SystemClock),

@@ -215,7 +215,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         id: settings.rp_id()?,
         origin: settings.public_origin()?,
         name: settings.mail.product_name.clone(),
-        attachment: if settings.webauthn.platform_only { Attachment::Platform } else { Attachment::Any },
+        attachment: if settings.webauthn.platform_only { Attachment::PlatformOnly } else { Attachment::PreferPlatform },
     })
     .context("invalid WebAuthn settings")?;
     spawn_purge(&stores.database);

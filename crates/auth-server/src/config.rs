@@ -26,18 +26,7 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// Passkeys.
     pub webauthn: WebAuthnSettings,
-    /// Passkeys (WebAuthn relying party).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WebAuthnSettings {
-    /// The relying-party id: the public URL's host (default) or a parent domain of it.
-    pub rp_id: Option<String>,
-    /// Accept only platform authenticators (built into the device); by default security keys
-    /// are allowed too, though platform ones are preferred.
-    pub platform_only: bool,
-}
-
-/// Where secrets come from.
+    /// Where secrets come from.
     pub secrets: SecretSettings,
     /// Logging.
     pub log: LogSettings,
@@ -161,6 +150,17 @@ impl Default for TokenSettings {
     fn default() -> Self {
         Self { issuer: None, audience: "auth".to_owned() }
     }
+}
+
+/// Passkeys (WebAuthn relying party).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebAuthnSettings {
+    /// The relying-party id: the public URL's host (default) or a parent domain of it.
+    pub rp_id: Option<String>,
+    /// Accept only platform authenticators (built into the device); by default security keys
+    /// are allowed too, though platform ones are preferred.
+    pub platform_only: bool,
 }
 
 /// Where secrets come from. Each is read from its file if set, else generated once into
