@@ -20,7 +20,7 @@ use passkey_types::webauthn::{
 };
 use passkey_types::{Bytes, Passkey};
 use serde_json::{Value, json};
-use webauthn_rs::prelude::Url;
+use url::Url;
 
 /// Offset of the flags byte in authenticator data, after the 32-byte RP id hash.
 const FLAGS_AT: usize = 32;
