@@ -2,6 +2,8 @@
 
 pub(crate) mod account;
 pub(crate) mod codes;
+pub(crate) mod page;
+pub(crate) mod passkeys;
 pub(crate) mod public;
 
 use crate::error::ApiError;
@@ -24,7 +26,8 @@ fn resource(path: &str) -> Resource {
 }
 
 pub(crate) fn register(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/signup").route(web::post().to(codes::signup)))
+    cfg.service(page::resources())
+        .service(resource("/v1/signup").route(web::post().to(codes::signup)))
         .service(resource("/v1/login/email").route(web::post().to(codes::login)))
         .service(resource("/v1/recovery").route(web::post().to(codes::recovery)))
         .service(resource("/v1/codes/resend").route(web::post().to(codes::resend)))
@@ -41,6 +44,12 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/me/email/verify").route(web::post().to(account::verify_email_change)))
         .service(resource("/v1/me/sessions").route(web::get().to(account::sessions)).route(web::delete().to(account::revoke_all)))
         .service(resource("/v1/me/sessions/{id}").route(web::delete().to(account::revoke_session)))
+        .service(resource("/v1/passkeys/register/options").route(web::post().to(passkeys::register_options)))
+        .service(resource("/v1/passkeys/register/finish").route(web::post().to(passkeys::register_finish)))
+        .service(resource("/v1/passkeys/login/options").route(web::post().to(passkeys::login_options)))
+        .service(resource("/v1/passkeys/login/finish").route(web::post().to(passkeys::login_finish)))
+        .service(resource("/v1/me/passkeys").route(web::get().to(passkeys::list)))
+        .service(resource("/v1/me/passkeys/{id}").route(web::patch().to(passkeys::rename)).route(web::delete().to(passkeys::delete)))
         .service(resource("/v1/me/activity").route(web::get().to(account::activity)))
         .service(resource("/v1/profiles").route(web::get().to(public::profiles)))
         .service(resource("/v1/profiles/{id}").route(web::get().to(public::profile)))

@@ -1,0 +1,231 @@
+//! The bundled web page: one HTML document, its script and its style, compiled into the binary.
+//!
+//! The files live in `crates/auth-http/static/` and need no build step. They are served with a
+//! page CSP stricter than usual for a page (no inline script or style at all), which replaces the
+//! API's `default-src 'none'` on these three answers only.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, Resource, guard, web};
+
+/// Only our own script, style and API; images only from us or `data:` (the favicon placeholder).
+pub(crate) const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// One embedded file and how to serve it.
+struct Asset {
+    body: &'static str,
+    content_type: &'static str,
+    etag: &'static str,
+}
+
+/// A strong validator from the content, so `no-cache` costs a 304 instead of the whole file.
+/// FNV-1a: not for security, only to notice that a file changed between two builds.
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+/// `"` + 16 hex digits + `"`, computed at compile time.
+const fn etag_bytes(body: &str) -> [u8; 18] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hash = fnv1a(body.as_bytes());
+    let mut out = [b'"'; 18];
+    let mut i = 0;
+    while i < 16 {
+        out[1 + i] = HEX[((hash >> (60 - 4 * i)) & 0xf) as usize];
+        i += 1;
+    }
+    out
+}
+
+macro_rules! asset {
+    ($file:literal, $content_type:literal) => {{
+        const BODY: &str = include_str!(concat!("../../static/", $file));
+        const ETAG: [u8; 18] = etag_bytes(BODY);
+        Asset {
+            body: BODY,
+            content_type: $content_type,
+            // Hex digits and quotes are always UTF-8; the fallback is unreachable but keeps this
+            // free of panics.
+            etag: match std::str::from_utf8(&ETAG) {
+                Ok(s) => s,
+                Err(_) => "\"0\"",
+            },
+        }
+    }};
+}
+
+const INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
+const SCRIPT: Asset = asset!("app.js", "text/javascript; charset=utf-8");
+const STYLE: Asset = asset!("app.css", "text/css; charset=utf-8");
+
+fn serve(req: &HttpRequest, asset: &Asset) -> HttpResponse {
+    let not_modified = req
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == asset.etag || tag.trim() == "*");
+    let mut res = if not_modified {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    res.insert_header((
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    ))
+    // Always revalidate, so a new server version is picked up at once; the ETag keeps it cheap.
+    .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+    .insert_header((header::ETAG, HeaderValue::from_static(asset.etag)));
+    if not_modified {
+        res.finish()
+    } else {
+        res.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(asset.content_type),
+        ))
+        .body(asset.body)
+    }
+}
+
+async fn index(req: HttpRequest) -> HttpResponse {
+    serve(&req, &INDEX)
+}
+
+async fn script(req: HttpRequest) -> HttpResponse {
+    serve(&req, &SCRIPT)
+}
+
+async fn style(req: HttpRequest) -> HttpResponse {
+    serve(&req, &STYLE)
+}
+
+/// The page's routes, answering GET and HEAD (other methods get the usual `problem+json` 405).
+pub(crate) fn resources() -> Vec<Resource> {
+    let read = || guard::Any(guard::Get()).or(guard::Head());
+    vec![
+        super::resource("/").route(web::route().guard(read()).to(index)),
+        super::resource("/app.js").route(web::route().guard(read()).to(script)),
+        super::resource("/app.css").route(web::route().guard(read()).to(style)),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::App;
+    use actix_web::test as http;
+
+    #[actix_web::test]
+    async fn the_page_its_script_and_its_style_are_served_with_the_page_csp() {
+        let app = http::init_service(App::new().service(resources())).await;
+        for (path, content_type, needle) in [
+            (
+                "/",
+                "text/html; charset=utf-8",
+                "<script type=\"module\" src=\"/app.js\">",
+            ),
+            (
+                "/app.js",
+                "text/javascript; charset=utf-8",
+                "navigator.credentials",
+            ),
+            ("/app.css", "text/css; charset=utf-8", "[hidden]"),
+        ] {
+            let res =
+                http::call_service(&app, http::TestRequest::get().uri(path).to_request()).await;
+            assert_eq!(res.status(), 200, "{path}");
+            let h = res.headers();
+            assert_eq!(
+                h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+                Some(content_type),
+                "{path}"
+            );
+            assert_eq!(
+                h.get(header::CONTENT_SECURITY_POLICY)
+                    .and_then(|v| v.to_str().ok()),
+                Some(PAGE_CSP),
+                "{path}"
+            );
+            assert_eq!(
+                h.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()),
+                Some("no-cache"),
+                "{path}"
+            );
+            let etag = h
+                .get(header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .expect("an etag");
+            let body = http::read_body(res).await;
+            assert!(
+                String::from_utf8_lossy(&body).contains(needle),
+                "{path} holds {needle}"
+            );
+
+            let again = http::TestRequest::get()
+                .uri(path)
+                .insert_header((header::IF_NONE_MATCH, etag.as_str()))
+                .to_request();
+            let res = http::call_service(&app, again).await;
+            assert_eq!(res.status(), 304, "{path} revalidates");
+            assert!(http::read_body(res).await.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_page_has_no_inline_script_or_style() {
+        let html = INDEX.body.to_ascii_lowercase();
+        // The CSP would block them anyway; this catches them before a browser does.
+        assert!(!html.contains(" style="), "a style attribute");
+        assert!(!html.contains("<style"), "a style element");
+        assert!(
+            !has_event_handler_attribute(&html),
+            "an event handler attribute"
+        );
+        assert!(!html.contains("javascript:"), "a javascript: URL");
+        for (i, _) in html.match_indices("<script") {
+            let tag = &html[i..html[i..].find('>').map_or(html.len(), |end| i + end)];
+            assert!(tag.contains("src="), "inline script: {tag}");
+        }
+    }
+
+    /// Whether some tag carries an `on...=` attribute (text between tags may say "on" freely).
+    fn has_event_handler_attribute(html: &str) -> bool {
+        html.split('<')
+            .filter_map(|rest| rest.split('>').next())
+            .any(|tag| {
+                tag.split_whitespace().skip(1).any(|attr| {
+                    let name = attr.split('=').next().unwrap_or_default();
+                    attr.contains('=')
+                        && name.len() > 2
+                        && name.starts_with("on")
+                        && name[2..].chars().all(|c| c.is_ascii_alphabetic())
+                })
+            })
+    }
+
+    #[test]
+    fn the_event_handler_check_sees_handlers_only_in_tags() {
+        assert!(has_event_handler_attribute(
+            "<button onclick=\"x()\">go</button>"
+        ));
+        assert!(!has_event_handler_attribute(
+            "<p>sign in on this device</p><input id=\"one\">"
+        ));
+    }
+
+    #[test]
+    fn etags_follow_the_content() {
+        assert_ne!(etag_bytes("a"), etag_bytes("b"));
+        assert_eq!(INDEX.etag.len(), 18);
+        assert!(INDEX.etag.starts_with('"') && INDEX.etag.ends_with('"'));
+    }
+}

@@ -1,0 +1,161 @@
+//! The bundled web page in a real headless Chromium with a virtual WebAuthn authenticator: sign-up by
+//! email code, passkeys (add, sign in by button and by autofill, rename, delete), recovery, sessions.
+//!
+//! This test starts the server and hands the browser part to `tests/browser/flows.mjs` (Node's test
+//! runner driving Chromium through `playwright-core`), which reads the codes from the delivered mail.
+//! Missing Node, npm packages or Chromium fail the test with the command that installs them: a
+//! browser test that skips itself would pass without testing anything.
+
+use e2e::Server;
+use e2e::services::free_port;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where Debian's `chromium` package puts the browser (`cargo xtask browser-deps` installs it).
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// The flows take seconds; a browser that hangs must not hang `cargo test`.
+const FLOWS_DEADLINE: Duration = Duration::from_secs(300);
+const INSTALL: &str =
+    "run `cargo xtask browser-deps` (it installs Chromium and runs `npm ci` in tests/browser)";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the e2e package sits in the repository")
+        .to_path_buf()
+}
+
+/// `target/browser-artifacts`, beside the build output (which may live elsewhere than `target/`).
+fn artifacts_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/browser-<hash>
+    let target = exe.ancestors().nth(3).expect("the target directory");
+    target.join("browser-artifacts")
+}
+
+/// Fails loudly, naming the fix, when something the browser test needs is missing.
+fn require_browser_deps(root: &Path) {
+    let node = Command::new("node").arg("--version").output();
+    assert!(
+        node.as_ref().is_ok_and(|o| o.status.success()),
+        "node is not installed: install Node.js 20 or newer, then {INSTALL}"
+    );
+    let playwright = root.join("tests/browser/node_modules/playwright-core/package.json");
+    assert!(
+        playwright.is_file(),
+        "the browser test's npm packages are missing: {INSTALL}"
+    );
+    assert!(
+        Path::new(CHROMIUM).is_file(),
+        "Chromium is missing: {INSTALL}"
+    );
+}
+
+/// Reads `pipe` to its end on a thread of its own.
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Runs `cmd` to the end, or kills it after `deadline`, and returns its status and output.
+fn run_with_deadline(mut cmd: Command, deadline: Duration) -> (ExitStatus, String, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start node");
+    // Read both pipes while waiting, so a chatty child never blocks on a full pipe.
+    let out = drain(child.stdout.take().expect("piped stdout"));
+    let err = drain(child.stderr.take().expect("piped stderr"));
+    let end = Instant::now() + deadline;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            let (out, err) = (
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default(),
+            );
+            panic!("the browser flows did not finish within {deadline:?}:\n{out}\n{err}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    (
+        status,
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn the_page_works_in_a_real_browser_with_passkeys() {
+    let root = repo_root();
+    require_browser_deps(&root);
+
+    // The browser must reach the server at its configured public origin: WebAuthn binds passkeys to
+    // it (RP id `localhost`) and cookie-authenticated changes must carry it as `Origin`. So the
+    // port is chosen before the start. `localhost` is a secure context, so `__Host-` cookies and
+    // WebAuthn work over plain HTTP there.
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let origin = format!("http://localhost:{port}");
+    let server = Server::start_with(&[
+        ("AUTH_SERVER__BIND", &bind),
+        ("AUTH_SERVER__PUBLIC_URL", &origin),
+    ]);
+
+    let artifacts = artifacts_dir();
+    std::fs::create_dir_all(&artifacts).expect("create the artifacts directory");
+    let mut node = Command::new("node");
+    node.arg("--test-reporter=spec")
+        .arg(root.join("tests/browser/flows.mjs"))
+        .current_dir(root.join("tests/browser"))
+        .env("AUTH_BASE_URL", &origin)
+        .env("AUTH_OUTBOX", server.outbox())
+        .env("AUTH_ARTIFACTS", &artifacts)
+        .env("AUTH_CHROMIUM", CHROMIUM);
+    let (status, stdout, stderr) = run_with_deadline(node, FLOWS_DEADLINE);
+    assert!(
+        status.success(),
+        "the browser flows failed ({status}):\n{stdout}\n{stderr}"
+    );
+
+    // The flows report the passkey sign-in timing as a diagnostic; show it with the test's output
+    // (`cargo test -p e2e --test browser -- --nocapture`) and keep it beside the screenshots.
+    let timing = stdout
+        .lines()
+        .find_map(|l| {
+            l.split_once("passkey sign-in:")
+                .map(|(_, t)| format!("passkey sign-in:{t}"))
+        })
+        .unwrap_or_else(|| {
+            panic!("the flows did not report the passkey sign-in timing:\n{stdout}")
+        });
+    eprintln!("{timing}");
+    std::fs::write(artifacts.join("passkey-timing.txt"), format!("{timing}\n"))
+        .expect("write the timing");
+    // Node's summary (`ℹ pass 12`): every test written must have run and passed.
+    let count = |label: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label)?.trim().parse::<u32>().ok())
+    };
+    let flows =
+        std::fs::read_to_string(root.join("tests/browser/flows.mjs")).expect("read flows.mjs");
+    let written = u32::try_from(flows.matches("\ntest(").count()).expect("a few tests");
+    assert_eq!(
+        count("ℹ pass "),
+        Some(written),
+        "not every browser flow ran and passed:\n{stdout}"
+    );
+    assert_eq!(count("ℹ fail "), Some(0), "{stdout}");
+    assert_eq!(count("ℹ skipped "), Some(0), "{stdout}");
+}
