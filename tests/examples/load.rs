@@ -76,65 +76,133 @@ fn main() {
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(32);
     let limits = [
-        ("AUTH_POLICY__LIMITS__SEND_GLOBAL", "{limit=100000000,period=\"1m\"}"),
-        ("AUTH_POLICY__LIMITS__SEND_PER_IP", "{limit=100000000,period=\"1m\"}"),
-        ("AUTH_POLICY__LIMITS__GUESSES_PER_IP", "{limit=100000000,period=\"1m\"}"),
-        ("AUTH_POLICY__LIMITS__SEND_PER_ADDRESS", "{limit=100000000,period=\"1m\"}"),
+        (
+            "AUTH_POLICY__LIMITS__SEND_GLOBAL",
+            "{limit=100000000,period=\"1m\"}",
+        ),
+        (
+            "AUTH_POLICY__LIMITS__SEND_PER_IP",
+            "{limit=100000000,period=\"1m\"}",
+        ),
+        (
+            "AUTH_POLICY__LIMITS__GUESSES_PER_IP",
+            "{limit=100000000,period=\"1m\"}",
+        ),
+        (
+            "AUTH_POLICY__LIMITS__SEND_PER_ADDRESS",
+            "{limit=100000000,period=\"1m\"}",
+        ),
         ("AUTH_POLICY__LIMITS__ADDRESS_FAILURES__FREE", "1000000"),
         ("AUTH_POLICY__LIMITS__ADDRESS_FAILURES__BUDGET", "1000000"),
         ("AUTH_LOG__FILTER", "warn"),
         ("AUTH_MAIL__QUEUE_CAPACITY", "1000000"),
     ];
     let server = Arc::new(Server::start_with(&limits));
-    println!("server {} — {threads} client threads, {seconds} s per scenario, 2 server workers", server.base);
+    println!(
+        "server {} — {threads} client threads, {seconds} s per scenario, 2 server workers",
+        server.base
+    );
 
     // One account per client thread, signed up through the real flow.
     let sessions: Arc<Vec<std::sync::Mutex<e2e::Session>>> = Arc::new(
-        (0..threads).map(|t| std::sync::Mutex::new(server.sign_up(&unique_email(&format!("load{t}")), "Load"))).collect(),
+        (0..threads)
+            .map(|t| {
+                std::sync::Mutex::new(server.sign_up(&unique_email(&format!("load{t}")), "Load"))
+            })
+            .collect(),
     );
-    let known: Arc<Vec<String>> = Arc::new((0..threads).map(|t| unique_email(&format!("known{t}"))).collect());
+    let known: Arc<Vec<String>> = Arc::new(
+        (0..threads)
+            .map(|t| unique_email(&format!("known{t}")))
+            .collect(),
+    );
     for email in known.iter() {
         server.sign_up(email, "Known");
     }
 
     let k = known.clone();
-    run("POST /v1/login/email", &server, threads, seconds, Box::new(move |s, t, i| {
-        // Alternate an account holder and an unknown address: both paths do the same work.
-        let email = if i % 2 == 0 { k[t].clone() } else { format!("nobody{t}-{i}@example.test") };
-        s.post("/v1/login/email", json!({ "email": email })).status == 202
-    }));
+    run(
+        "POST /v1/login/email",
+        &server,
+        threads,
+        seconds,
+        Box::new(move |s, t, i| {
+            // Alternate an account holder and an unknown address: both paths do the same work.
+            let email = if i % 2 == 0 {
+                k[t].clone()
+            } else {
+                format!("nobody{t}-{i}@example.test")
+            };
+            s.post("/v1/login/email", json!({ "email": email })).status == 202
+        }),
+    );
 
     let attempts: Arc<Vec<String>> = Arc::new(
         (0..threads)
             .map(|t| s_attempt(&server, &known[t]))
             .collect(),
     );
-    run("POST /v1/codes/verify (wrong)", &server, threads, seconds, Box::new(move |s, t, _| {
-        s.post("/v1/codes/verify", json!({ "attempt_token": attempts[t], "code": "ZZZZ9999" })).status == 400
-    }));
+    run(
+        "POST /v1/codes/verify (wrong)",
+        &server,
+        threads,
+        seconds,
+        Box::new(move |s, t, _| {
+            s.post(
+                "/v1/codes/verify",
+                json!({ "attempt_token": attempts[t], "code": "ZZZZ9999" }),
+            )
+            .status
+                == 400
+        }),
+    );
 
     let sess = sessions.clone();
-    run("POST /v1/token/refresh", &server, threads, seconds, Box::new(move |s, t, _| {
-        let mut current = sess[t].lock().expect("session");
-        let r = s.post("/v1/token/refresh", json!({ "refresh_token": current.refresh }));
-        let ok = r.status == 200;
-        if ok {
-            *current = e2e::Session::from_reply(&r);
-        }
-        ok
-    }));
+    run(
+        "POST /v1/token/refresh",
+        &server,
+        threads,
+        seconds,
+        Box::new(move |s, t, _| {
+            let mut current = sess[t].lock().expect("session");
+            let r = s.post(
+                "/v1/token/refresh",
+                json!({ "refresh_token": current.refresh }),
+            );
+            let ok = r.status == 200;
+            if ok {
+                *current = e2e::Session::from_reply(&r);
+            }
+            ok
+        }),
+    );
 
     let sess = sessions.clone();
-    run("GET /v1/me", &server, threads, seconds, Box::new(move |s, t, _| {
-        let access = sess[t].lock().expect("session").access.clone();
-        s.authed("GET", "/v1/me", &access, None).status == 200
-    }));
+    run(
+        "GET /v1/me",
+        &server,
+        threads,
+        seconds,
+        Box::new(move |s, t, _| {
+            let access = sess[t].lock().expect("session").access.clone();
+            s.authed("GET", "/v1/me", &access, None).status == 200
+        }),
+    );
 
-    run("GET /.well-known/jwks.json", &server, threads, seconds, Box::new(|s, _, _| s.request("GET", "/.well-known/jwks.json", &[], None).status == 200));
+    run(
+        "GET /.well-known/jwks.json",
+        &server,
+        threads,
+        seconds,
+        Box::new(|s, _, _| s.request("GET", "/.well-known/jwks.json", &[], None).status == 200),
+    );
 }
 
 /// An attempt token for `email` whose code is never used (so wrong guesses stay wrong guesses).
 fn s_attempt(server: &Server, email: &str) -> String {
     let r = server.post("/v1/login/email", json!({ "email": email }));
-    r.json["attempt_token"].as_str().unwrap_or_default().to_owned()
+    r.json["attempt_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }

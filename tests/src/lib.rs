@@ -18,9 +18,16 @@ use std::time::{Duration, Instant};
 /// `examples` folder), in the same profile.
 pub fn server_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
     let bin = dir.join("auth-server");
-    assert!(bin.exists(), "{} is missing: build it with `cargo build -p auth-server` (cargo xtask ci does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p auth-server` (cargo xtask ci does)",
+        bin.display()
+    );
     bin
 }
 
@@ -28,9 +35,18 @@ pub fn server_binary() -> PathBuf {
 /// the tests about limits meet them.
 pub const RELAXED: &[(&str, &str)] = &[
     ("AUTH_POLICY__LIMITS__SEND_GAP_PER_ADDRESS", "0s"),
-    ("AUTH_POLICY__LIMITS__SEND_PER_IP", "{limit=100000,period=\"1h\"}"),
-    ("AUTH_POLICY__LIMITS__SEND_PER_ADDRESS", "{limit=1000,period=\"1h\"}"),
-    ("AUTH_POLICY__LIMITS__GUESSES_PER_IP", "{limit=100000,period=\"1h\"}"),
+    (
+        "AUTH_POLICY__LIMITS__SEND_PER_IP",
+        "{limit=100000,period=\"1h\"}",
+    ),
+    (
+        "AUTH_POLICY__LIMITS__SEND_PER_ADDRESS",
+        "{limit=1000,period=\"1h\"}",
+    ),
+    (
+        "AUTH_POLICY__LIMITS__GUESSES_PER_IP",
+        "{limit=100000,period=\"1h\"}",
+    ),
 ];
 
 /// A running server process.
@@ -79,8 +95,15 @@ pub struct Production {
 }
 
 fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql]).output().expect("run psql");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Production {
@@ -90,7 +113,9 @@ impl Production {
         let suffix = unique_email("x").replace(['@', '.', '-'], "_");
         let database = format!("e2e_{}", &suffix[..suffix.len().min(50)]).to_lowercase();
         psql(&admin_url, &format!("CREATE DATABASE {database}"));
-        let (base, _) = admin_url.rsplit_once('/').expect("the admin URL names a database");
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("the admin URL names a database");
         Self {
             database_url: format!("{base}/{database}"),
             database,
@@ -122,7 +147,10 @@ impl Default for Production {
 
 impl Drop for Production {
     fn drop(&mut self) {
-        psql(&self.admin_url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database));
+        psql(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database),
+        );
     }
 }
 
@@ -142,25 +170,48 @@ impl Server {
     /// A server on PostgreSQL, Redis and the SMTP server (fresh database and key prefix).
     pub fn start_production(env: &[(&str, &str)]) -> Self {
         let production = std::sync::Arc::new(Production::new());
-        Self::start_node(&production, std::sync::Arc::new(tempfile::tempdir().expect("temp dir")), env)
+        Self::start_node(
+            &production,
+            std::sync::Arc::new(tempfile::tempdir().expect("temp dir")),
+            env,
+        )
     }
 
     /// Another node on the same services and secrets (the same data directory holds the secrets).
-    pub fn start_node(production: &std::sync::Arc<Production>, data: std::sync::Arc<tempfile::TempDir>, env: &[(&str, &str)]) -> Self {
+    pub fn start_node(
+        production: &std::sync::Arc<Production>,
+        data: std::sync::Arc<tempfile::TempDir>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mailbox = Mailbox::Maildir(production.maildir.clone());
-        Self::spawn(data, env, &production.env(), mailbox, Some(production.clone()))
+        Self::spawn(
+            data,
+            env,
+            &production.env(),
+            mailbox,
+            Some(production.clone()),
+        )
     }
 
     /// A second node beside this one: same services, same secrets, plus `env`.
     pub fn another_node(&self, env: &[(&str, &str)]) -> Self {
-        let production = self.production.as_ref().expect("a second node needs the production services");
+        let production = self
+            .production
+            .as_ref()
+            .expect("a second node needs the production services");
         Self::start_node(production, self.data.clone(), env)
     }
 
     /// A server on services the caller names (`services`, e.g. `AUTH_REDIS__URL`), reading mail
     /// from `mailbox`.
     pub fn start_on(services: &[(String, String)], mailbox: Mailbox, env: &[(&str, &str)]) -> Self {
-        Self::spawn(std::sync::Arc::new(tempfile::tempdir().expect("temp dir")), env, services, mailbox, None)
+        Self::spawn(
+            std::sync::Arc::new(tempfile::tempdir().expect("temp dir")),
+            env,
+            services,
+            mailbox,
+            None,
+        )
     }
 
     fn spawn(
@@ -207,11 +258,24 @@ impl Server {
             Ok(Err(line)) => panic!("the server refused its configuration: {line}"),
             Err(_) => {
                 let _ = child.kill();
-                panic!("the server did not report its address within 30 s (run with TEST_LOG=1 to see its log)");
+                panic!(
+                    "the server did not report its address within 30 s (run with TEST_LOG=1 to see its log)"
+                );
             }
         };
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build().into();
-        Self { child, base, data, mailbox, production, agent }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Self {
+            child,
+            base,
+            data,
+            mailbox,
+            production,
+            agent,
+        }
     }
 
     /// The public origin the server expects on cookie-authenticated changes (its default).
@@ -220,7 +284,13 @@ impl Server {
     }
 
     /// Sends a request. `body` is sent as JSON when present.
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Reply {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Reply {
         let url = format!("{}{path}", self.base);
         let mut req = ureq::http::Request::builder().method(method).uri(&url);
         for (k, v) in headers {
@@ -228,7 +298,10 @@ impl Server {
         }
         let res = match body {
             Some(b) => {
-                let req = req.header("content-type", "application/json").body(serde_json::to_vec(b).expect("json")).expect("request");
+                let req = req
+                    .header("content-type", "application/json")
+                    .body(serde_json::to_vec(b).expect("json"))
+                    .expect("request");
                 self.agent.run(req)
             }
             None => self.agent.run(req.body(()).expect("request")),
@@ -239,8 +312,17 @@ impl Server {
     /// Sends raw bytes with a content type.
     pub fn raw(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> Reply {
         let url = format!("{}{path}", self.base);
-        let req = ureq::http::Request::builder().method(method).uri(&url).header("content-type", content_type).body(body.to_vec()).expect("request");
-        Reply::from(self.agent.run(req).unwrap_or_else(|e| panic!("{method} {path}: {e}")))
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("content-type", content_type)
+            .body(body.to_vec())
+            .expect("request");
+        Reply::from(
+            self.agent
+                .run(req)
+                .unwrap_or_else(|e| panic!("{method} {path}: {e}")),
+        )
     }
 
     /// POST JSON.
@@ -271,7 +353,10 @@ impl Server {
 
     /// Signs up `email` and returns the verified session.
     pub fn sign_up(&self, email: &str, name: &str) -> Session {
-        let started = self.post("/v1/signup", json!({ "email": email, "display_name": name }));
+        let started = self.post(
+            "/v1/signup",
+            json!({ "email": email, "display_name": name }),
+        );
         assert_eq!(started.status, 202, "{}", started.text);
         let code = self.mail_to(email).code().expect("a signup code");
         self.verify(&started, &code)
@@ -287,7 +372,10 @@ impl Server {
 
     /// Verifies `code` for the attempt `started` began; the answer must be 200.
     pub fn verify(&self, started: &Reply, code: &str) -> Session {
-        let r = self.post("/v1/codes/verify", json!({ "attempt_token": started.json["attempt_token"], "code": code }));
+        let r = self.post(
+            "/v1/codes/verify",
+            json!({ "attempt_token": started.json["attempt_token"], "code": code }),
+        );
         assert_eq!(r.status, 200, "verify: {}", r.text);
         Session::from_reply(&r)
     }
@@ -295,7 +383,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -354,18 +445,29 @@ impl From<ureq::http::Response<ureq::Body>> for Reply {
     fn from(mut res: ureq::http::Response<ureq::Body>) -> Self {
         let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (k, v) in res.headers() {
-            headers.entry(k.as_str().to_owned()).or_default().push(v.to_str().unwrap_or("").to_owned());
+            headers
+                .entry(k.as_str().to_owned())
+                .or_default()
+                .push(v.to_str().unwrap_or("").to_owned());
         }
         let text = res.body_mut().read_to_string().unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Self { status: res.status().as_u16(), headers, text, json }
+        Self {
+            status: res.status().as_u16(),
+            headers,
+            text,
+            json,
+        }
     }
 }
 
 impl Reply {
     /// The first value of a header.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.first()).map(String::as_str)
+        self.headers
+            .get(name)
+            .and_then(|v| v.first())
+            .map(String::as_str)
     }
 
     /// `name=value` of every Set-Cookie, by name.
@@ -374,35 +476,61 @@ impl Reply {
             .get("set-cookie")
             .into_iter()
             .flatten()
-            .filter_map(|c| c.split(';').next()?.split_once('=').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
+            .filter_map(|c| {
+                c.split(';')
+                    .next()?
+                    .split_once('=')
+                    .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            })
             .collect()
     }
 
     /// The full Set-Cookie line for `name`.
     pub fn set_cookie(&self, name: &str) -> Option<&str> {
-        self.headers.get("set-cookie")?.iter().find(|c| c.starts_with(&format!("{name}="))).map(String::as_str)
+        self.headers
+            .get("set-cookie")?
+            .iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(String::as_str)
     }
 
     /// The header names, without the ones that differ on every answer.
     pub fn header_names(&self) -> BTreeSet<String> {
-        self.headers.keys().filter(|k| *k != "date").cloned().collect()
+        self.headers
+            .keys()
+            .filter(|k| *k != "date")
+            .cloned()
+            .collect()
     }
 
     /// Asserts a `problem+json` answer with this status and code.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) {
-        assert_eq!(self.status, status, "expected {status} {code}, got: {}", self.text);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text);
+        assert_eq!(
+            self.status, status,
+            "expected {status} {code}, got: {}",
+            self.text
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text
+        );
         assert_eq!(self.json["code"], code, "{}", self.text);
         assert_eq!(self.json["status"], status);
-        assert!(self.json["detail"].as_str().is_some_and(|d| !d.is_empty()), "a problem says what went wrong");
+        assert!(
+            self.json["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "a problem says what went wrong"
+        );
     }
 }
 
 /// The claims of a JWT, decoded without verifying (verification is the server's and JWKS's job).
 pub fn jwt_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT has three parts");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url payload")).expect("json payload")
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url payload"))
+        .expect("json payload")
 }
 
 /// A mail as delivered.
@@ -432,7 +560,9 @@ pub fn find_code(text: &str) -> Option<String> {
         .find(|w| {
             let plain: String = w.chars().filter(|c| *c != '-').collect();
             plain.len() == 8
-                && plain.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                && plain
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
                 && (w.len() == 9 && w.as_bytes()[4] == b'-' || w.len() == 8)
                 && (w.contains('-') || plain.chars().any(|c| c.is_ascii_digit()))
         })
@@ -458,7 +588,9 @@ impl Mailbox {
 
     /// Every mail to `to`, oldest first (by file modification time).
     pub fn all_for(&self, to: &str) -> Vec<(PathBuf, Mail)> {
-        let Ok(entries) = std::fs::read_dir(self.dir()) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(self.dir()) else {
+            return Vec::new();
+        };
         let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
             .filter_map(Result::ok)
             .filter(|e| {
@@ -472,7 +604,10 @@ impl Mailbox {
             .into_iter()
             .filter_map(|(_, p)| {
                 let mail = parse_mail(&std::fs::read(&p).ok()?)?;
-                mail.to.iter().any(|t| t.eq_ignore_ascii_case(to)).then_some((p, mail))
+                mail.to
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(to))
+                    .then_some((p, mail))
             })
             .collect()
     }
@@ -488,7 +623,11 @@ impl Mailbox {
                 let _ = std::fs::rename(&path, &read);
                 return mail;
             }
-            assert!(Instant::now() < deadline, "no mail to {to} arrived within {limit:?} in {}", self.dir().display());
+            assert!(
+                Instant::now() < deadline,
+                "no mail to {to} arrived within {limit:?} in {}",
+                self.dir().display()
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
@@ -498,7 +637,11 @@ fn parse_mail(bytes: &[u8]) -> Option<Mail> {
     let msg = mail_parser::MessageParser::default().parse(bytes)?;
     let to = msg
         .to()
-        .map(|a| a.iter().filter_map(|x| x.address().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.address().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     Some(Mail {
         to,
@@ -512,6 +655,9 @@ fn parse_mail(bytes: &[u8]) -> Option<Mail> {
 pub fn unique_email(tag: &str) -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{tag}-{t}-{n}@example.test")
 }

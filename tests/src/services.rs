@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn wait_for_port(port: u16, up: bool) {
@@ -21,12 +24,20 @@ fn wait_for_port(port: u16, up: bool) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("port {port} did not go {} within 20 s", if up { "up" } else { "down" });
+    panic!(
+        "port {port} did not go {} within 20 s",
+        if up { "up" } else { "down" }
+    );
 }
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A PostgreSQL cluster of its own (initdb, run as the `postgres` system user).
@@ -38,9 +49,11 @@ pub struct Postgres {
 }
 
 fn pg_bin(name: &str) -> PathBuf {
-    let found = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()
-        .and_then(|d| d.filter_map(Result::ok).map(|e| e.path().join("bin").join(name)).find(|p| p.exists()));
+    let found = std::fs::read_dir("/usr/lib/postgresql").ok().and_then(|d| {
+        d.filter_map(Result::ok)
+            .map(|e| e.path().join("bin").join(name))
+            .find(|p| p.exists())
+    });
     found.unwrap_or_else(|| PathBuf::from(name))
 }
 
@@ -50,8 +63,15 @@ impl Postgres {
         let dir = tempfile::tempdir().expect("temp dir");
         run(Command::new("chown").arg("postgres").arg(dir.path()));
         let data = dir.path().join("data");
-        run(Command::new("runuser").args(["-u", "postgres", "--"]).arg(pg_bin("initdb")).args(["-A", "trust", "-U", "postgres", "-D"]).arg(&data));
-        let pg = Self { dir, port: free_port() };
+        run(Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(pg_bin("initdb"))
+            .args(["-A", "trust", "-U", "postgres", "-D"])
+            .arg(&data));
+        let pg = Self {
+            dir,
+            port: free_port(),
+        };
         pg.start_again();
         pg
     }
@@ -63,7 +83,11 @@ impl Postgres {
 
     /// Starts it (again) on the same port.
     pub fn start_again(&self) {
-        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
         run(Command::new("runuser")
             .args(["-u", "postgres", "--"])
             .arg(pg_bin("pg_ctl"))
@@ -77,7 +101,12 @@ impl Postgres {
 
     /// Stops it abruptly, as a crash would.
     pub fn stop(&self) {
-        run(Command::new("runuser").args(["-u", "postgres", "--"]).arg(pg_bin("pg_ctl")).arg("-D").arg(self.dir.path().join("data")).args(["-m", "immediate", "-w", "stop"]));
+        run(Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(pg_bin("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "-w", "stop"]));
         wait_for_port(self.port, false);
     }
 }
@@ -105,7 +134,10 @@ pub struct Redis {
 impl Redis {
     /// A running server on a free port.
     pub fn start() -> Self {
-        let mut r = Self { child: None, port: free_port() };
+        let mut r = Self {
+            child: None,
+            port: free_port(),
+        };
         r.start_again();
         r
     }
@@ -118,7 +150,16 @@ impl Redis {
     /// Starts it (again, empty) on the same port.
     pub fn start_again(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -163,14 +204,26 @@ impl Smtp {
         for sub in ["cur", "new", "tmp"] {
             std::fs::create_dir_all(maildir.path().join(sub)).expect("maildir");
         }
-        Self { child: None, port: free_port(), maildir }
+        Self {
+            child: None,
+            port: free_port(),
+            maildir,
+        }
     }
 
     /// Starts it on its port.
     pub fn start(&mut self) {
         let python = crate::service_env("AUTH_TEST_SMTP_PYTHON");
         let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{}", self.port), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{}", self.port),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
             .arg(self.maildir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

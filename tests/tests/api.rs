@@ -16,16 +16,28 @@ fn every_operation_in_the_openapi_document_is_served() {
         for method in ops.as_object().unwrap().keys() {
             let r = s.request(&method.to_uppercase(), &concrete, &[], None);
             // Whatever the answer (401 without a token, 415 without a body...), the route exists.
-            assert_ne!(r.json["code"], "method_not_allowed", "{method} {path} is documented but not served");
+            assert_ne!(
+                r.json["code"], "method_not_allowed",
+                "{method} {path} is documented but not served"
+            );
             if r.status == 404 {
-                assert!(concrete.contains("0000-0000"), "{method} {path} is documented but not served");
+                assert!(
+                    concrete.contains("0000-0000"),
+                    "{method} {path} is documented but not served"
+                );
             }
             checked += 1;
         }
     }
     assert!(checked >= 20, "{checked} operations checked");
     // And the other way round: a few routes we know the server serves are documented.
-    for p in ["/v1/codes/verify", "/v1/token/refresh", "/v1/me/sessions/{id}", "/.well-known/jwks.json", "/readyz"] {
+    for p in [
+        "/v1/codes/verify",
+        "/v1/token/refresh",
+        "/v1/me/sessions/{id}",
+        "/.well-known/jwks.json",
+        "/readyz",
+    ] {
         assert!(paths.contains_key(p), "{p} is served but not documented");
     }
 }
@@ -44,24 +56,64 @@ fn health_and_readiness_answer() {
 #[test]
 fn metrics_count_requests_by_route_and_every_answer_has_a_request_id() {
     let s = Server::start();
-    let started = s.post("/v1/login/email", serde_json::json!({ "email": e2e::unique_email("metrics") }));
+    let started = s.post(
+        "/v1/login/email",
+        serde_json::json!({ "email": e2e::unique_email("metrics") }),
+    );
     assert_eq!(started.status, 202);
     let id = started.header("x-request-id").expect("a request id");
     assert!(id.len() >= 16, "{id}");
-    let echoed = s.request("GET", "/healthz", &[("x-request-id", "trace-abc_123")], None);
-    assert_eq!(echoed.header("x-request-id"), Some("trace-abc_123"), "a plain caller id is kept");
-    let replaced = s.request("GET", "/healthz", &[("x-request-id", "bad id\twith spaces")], None);
+    let echoed = s.request(
+        "GET",
+        "/healthz",
+        &[("x-request-id", "trace-abc_123")],
+        None,
+    );
+    assert_eq!(
+        echoed.header("x-request-id"),
+        Some("trace-abc_123"),
+        "a plain caller id is kept"
+    );
+    let replaced = s.request(
+        "GET",
+        "/healthz",
+        &[("x-request-id", "bad id\twith spaces")],
+        None,
+    );
     assert_ne!(replaced.header("x-request-id"), Some("bad id\twith spaces"));
-    s.post("/v1/codes/verify", serde_json::json!({ "attempt_token": started.json["attempt_token"], "code": "ZZZZ9999" }));
+    s.post(
+        "/v1/codes/verify",
+        serde_json::json!({ "attempt_token": started.json["attempt_token"], "code": "ZZZZ9999" }),
+    );
 
     let m = s.request("GET", "/metrics", &[], None);
     assert_eq!(m.status, 200);
     let text = &m.text;
-    assert!(text.contains(r#"auth_http_requests_total{method="POST",route="/v1/login/email",status="202"} 1"#), "{text}");
-    assert!(text.contains(r#"auth_codes_requested_total{route="/v1/login/email"} 1"#), "{text}");
-    assert!(text.contains(r#"auth_code_verifications_total{outcome="invalid"} 1"#), "{text}");
-    assert!(text.contains("auth_http_request_duration_seconds_bucket"), "{text}");
-    assert!(text.contains("auth_mail_queued 1") || text.contains("auth_mail_queued 0"), "{text}");
+    assert!(
+        text.contains(
+            r#"auth_http_requests_total{method="POST",route="/v1/login/email",status="202"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"auth_codes_requested_total{route="/v1/login/email"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"auth_code_verifications_total{outcome="invalid"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("auth_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains("auth_mail_queued 1") || text.contains("auth_mail_queued 0"),
+        "{text}"
+    );
     assert!(text.contains("auth_mail_queue_depth"), "{text}");
-    assert!(!text.contains("@example.test"), "metrics never name an address");
+    assert!(
+        !text.contains("@example.test"),
+        "metrics never name an address"
+    );
 }

@@ -12,20 +12,37 @@ fn two_nodes_share_codes_refresh_tokens_limits_and_revocations() {
 
     // A code started on A is verified on B.
     let email = unique_email("nodes");
-    let started = a.post("/v1/signup", json!({ "email": email, "display_name": "Two Nodes" }));
+    let started = a.post(
+        "/v1/signup",
+        json!({ "email": email, "display_name": "Two Nodes" }),
+    );
     assert_eq!(started.status, 202);
     let code = a.mail_to(&email).code().expect("a code");
     let session = b.verify(&started, &code);
     assert!(session.created);
-    assert_eq!(a.authed("GET", "/v1/me", &session.access, None).json["email"], email, "A accepts B's access token");
+    assert_eq!(
+        a.authed("GET", "/v1/me", &session.access, None).json["email"],
+        email,
+        "A accepts B's access token"
+    );
 
     // A refresh token issued by one node rotates on the other; replaying it on the first is caught.
-    let on_a = a.post("/v1/token/refresh", json!({ "refresh_token": session.refresh }));
+    let on_a = a.post(
+        "/v1/token/refresh",
+        json!({ "refresh_token": session.refresh }),
+    );
     assert_eq!(on_a.status, 200, "{}", on_a.text);
     let rotated = e2e::Session::from_reply(&on_a);
-    let on_b = b.post("/v1/token/refresh", json!({ "refresh_token": rotated.refresh }));
+    let on_b = b.post(
+        "/v1/token/refresh",
+        json!({ "refresh_token": rotated.refresh }),
+    );
     assert_eq!(on_b.status, 200, "{}", on_b.text);
-    a.post("/v1/token/refresh", json!({ "refresh_token": rotated.refresh })).assert_problem(401, "refresh_invalid");
+    a.post(
+        "/v1/token/refresh",
+        json!({ "refresh_token": rotated.refresh }),
+    )
+    .assert_problem(401, "refresh_invalid");
 
     // Rate limits hit on A count on B: the 60 s gap for an address started by the sign-up on A.
     let limited = b.post("/v1/login/email", json!({ "email": email }));
@@ -36,6 +53,11 @@ fn two_nodes_share_codes_refresh_tokens_limits_and_revocations() {
     assert_eq!(a.authed("GET", "/v1/me", &other.access, None).status, 200);
     let path = format!("/v1/me/sessions/{}", other.id);
     assert_eq!(b.authed("DELETE", &path, &other.access, None).status, 204);
-    a.authed("GET", "/v1/me", &other.access, None).assert_problem(401, "unauthorized");
-    a.post("/v1/token/refresh", json!({ "refresh_token": other.refresh })).assert_problem(401, "refresh_invalid");
+    a.authed("GET", "/v1/me", &other.access, None)
+        .assert_problem(401, "unauthorized");
+    a.post(
+        "/v1/token/refresh",
+        json!({ "refresh_token": other.refresh }),
+    )
+    .assert_problem(401, "refresh_invalid");
 }

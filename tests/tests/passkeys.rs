@@ -3,7 +3,10 @@
 //! security notices, and every kind of bad response answered with a clear 4xx.
 
 #[path = "../../crates/auth-webauthn/tests/webauthn/device.rs"]
-#[allow(dead_code, reason = "the shared device offers more kinds of authenticator than these tests use")]
+#[allow(
+    dead_code,
+    reason = "the shared device offers more kinds of authenticator than these tests use"
+)]
 mod device;
 
 use device::Device;
@@ -14,18 +17,33 @@ use serde_json::{Value, json};
 const ORIGIN: &str = "http://localhost:8080";
 
 fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }
 
 fn register(s: &Server, session: &Session, device: &mut Device, name: Option<&str>) -> Reply {
-    let options = s.authed("POST", "/v1/passkeys/register/options", &session.access, None);
+    let options = s.authed(
+        "POST",
+        "/v1/passkeys/register/options",
+        &session.access,
+        None,
+    );
     assert_eq!(options.status, 200, "{}", options.text);
-    let credential = block_on(device.create(&options.json["options"])).expect("the device creates a credential");
+    let credential =
+        block_on(device.create(&options.json["options"])).expect("the device creates a credential");
     let mut body = json!({ "ceremony_id": options.json["ceremony_id"], "credential": credential });
     if let Some(n) = name {
         body["name"] = json!(n);
     }
-    s.authed("POST", "/v1/passkeys/register/finish", &session.access, Some(body))
+    s.authed(
+        "POST",
+        "/v1/passkeys/register/finish",
+        &session.access,
+        Some(body),
+    )
 }
 
 /// A sign-in ceremony: the options, and the device's answer to them.
@@ -37,7 +55,10 @@ fn assertion(s: &Server, device: &mut Device) -> (Value, Value) {
 }
 
 fn finish(s: &Server, ceremony: &Value, credential: &Value) -> Reply {
-    s.post("/v1/passkeys/login/finish", json!({ "ceremony_id": ceremony, "credential": credential }))
+    s.post(
+        "/v1/passkeys/login/finish",
+        json!({ "ceremony_id": ceremony, "credential": credential }),
+    )
 }
 
 macro_rules! suite {

@@ -1,5 +1,8 @@
 //! Criterion benchmarks of the code hot path: generate, hash, parse and verify.
-#![allow(missing_docs, reason = "criterion's macros generate undocumented items")]
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented items"
+)]
 
 use auth_core::code::{ClientSecret, CodeHasher, OtpCode};
 use auth_core::ids::AttemptId;
@@ -14,8 +17,12 @@ fn codes(c: &mut Criterion) {
     let code = OtpCode::generate(&OsRng, 8);
     let stored = hasher.hash(&id, &secret, &code);
 
-    c.bench_function("code/generate", |b| b.iter(|| OtpCode::generate(black_box(&OsRng), 8)));
-    c.bench_function("code/hash", |b| b.iter(|| hasher.hash(black_box(&id), black_box(&secret), black_box(&code))));
+    c.bench_function("code/generate", |b| {
+        b.iter(|| OtpCode::generate(black_box(&OsRng), 8))
+    });
+    c.bench_function("code/hash", |b| {
+        b.iter(|| hasher.hash(black_box(&id), black_box(&secret), black_box(&code)))
+    });
     c.bench_function("code/generate+hash", |b| {
         b.iter(|| {
             let code = OtpCode::generate(&OsRng, 8);

@@ -211,7 +211,10 @@ mod tests {
             }
         }
         // 16000 draws, 444 expected per symbol; a biased generator lands far outside this band.
-        assert!(counts.iter().all(|&n| (300..600).contains(&n)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&n| (300..600).contains(&n)),
+            "{counts:?}"
+        );
     }
 
     #[test]
@@ -219,8 +222,14 @@ mod tests {
         let c = OtpCode::parse(" abcd-12 34 ", 8).unwrap();
         assert_eq!(c.expose(), "ABCD1234");
         assert_eq!(c.display_grouped(), "ABCD-1234");
-        assert_eq!(OtpCode::parse("ABCD123", 8), Err(CodeError::Length { expected: 8 }));
-        assert_eq!(OtpCode::parse("ABCD12345", 8), Err(CodeError::Length { expected: 8 }));
+        assert_eq!(
+            OtpCode::parse("ABCD123", 8),
+            Err(CodeError::Length { expected: 8 })
+        );
+        assert_eq!(
+            OtpCode::parse("ABCD12345", 8),
+            Err(CodeError::Length { expected: 8 })
+        );
         assert_eq!(OtpCode::parse("ABCD123_", 8), Err(CodeError::Alphabet));
         assert_eq!(OtpCode::parse("ABCD123É", 8), Err(CodeError::Alphabet));
         assert_eq!(format!("{c:?}"), "OtpCode([redacted])");

@@ -49,7 +49,9 @@ impl EmailAddress {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local.chars().all(|c| c.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(c));
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(c));
         if !local_ok || !valid_domain(domain) {
             return Err(EmailError::Invalid);
         }
@@ -80,7 +82,9 @@ fn valid_domain(domain: &str) -> bool {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
-        && labels.last().is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()))
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()))
 }
 
 impl fmt::Debug for EmailAddress {

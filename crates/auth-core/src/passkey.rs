@@ -47,7 +47,12 @@ impl PasskeyName {
 
     /// A name made from what the authenticator or browser said, cut to fit; `Passkey` if nothing usable.
     pub fn or_default(hint: Option<&str>) -> Self {
-        let cleaned: String = hint.unwrap_or_default().chars().filter(|c| !c.is_control()).take(64).collect();
+        let cleaned: String = hint
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect();
         Self::parse(&cleaned).unwrap_or_else(|_| Self("Passkey".to_owned()))
     }
 
@@ -147,7 +152,15 @@ mod tests {
         assert!(PasskeyName::parse("").is_err());
         assert_eq!(PasskeyName::or_default(None).as_str(), "Passkey");
         assert_eq!(PasskeyName::or_default(Some("  ")).as_str(), "Passkey");
-        assert_eq!(PasskeyName::or_default(Some("iCloud\u{0} Keychain")).as_str(), "iCloud Keychain");
-        assert_eq!(PasskeyName::or_default(Some(&"x".repeat(100))).as_str().len(), 64);
+        assert_eq!(
+            PasskeyName::or_default(Some("iCloud\u{0} Keychain")).as_str(),
+            "iCloud Keychain"
+        );
+        assert_eq!(
+            PasskeyName::or_default(Some(&"x".repeat(100)))
+                .as_str()
+                .len(),
+            64
+        );
     }
 }

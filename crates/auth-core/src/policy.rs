@@ -103,7 +103,12 @@ pub struct PolicyError {
 impl Policy {
     /// Checks every bound. Codes may be lengthened but never below about 40 bits.
     pub fn validate(&self) -> Result<(), PolicyError> {
-        let err = |setting, problem: &str| Err(PolicyError { setting, problem: problem.to_owned() });
+        let err = |setting, problem: &str| {
+            Err(PolicyError {
+                setting,
+                problem: problem.to_owned(),
+            })
+        };
         let min = Duration::from_secs(60);
         if !(MIN_CODE_LEN..=MAX_CODE_LEN).contains(&self.code_length) {
             return err("code_length", "must be between 8 and 16");
@@ -114,14 +119,22 @@ impl Policy {
         if !(1..=10).contains(&self.max_guesses) {
             return err("max_guesses", "must be between 1 and 10");
         }
-        if self.attempt_token_ttl < self.code_ttl || self.attempt_token_ttl > Duration::from_secs(86_400) {
-            return err("attempt_token_ttl", "must be at least code_ttl and at most 1 day");
+        if self.attempt_token_ttl < self.code_ttl
+            || self.attempt_token_ttl > Duration::from_secs(86_400)
+        {
+            return err(
+                "attempt_token_ttl",
+                "must be at least code_ttl and at most 1 day",
+            );
         }
         if self.access_ttl < min || self.access_ttl > Duration::from_secs(3600) {
             return err("access_ttl", "must be between 1 minute and 1 hour");
         }
         if self.session_idle_ttl < self.access_ttl || self.session_idle_ttl > self.session_max_ttl {
-            return err("session_idle_ttl", "must be at least access_ttl and at most session_max_ttl");
+            return err(
+                "session_idle_ttl",
+                "must be at least access_ttl and at most session_max_ttl",
+            );
         }
         if self.session_max_ttl > Duration::from_secs(400 * 86_400) {
             return err("session_max_ttl", "must be at most 400 days");
@@ -142,7 +155,10 @@ impl Policy {
         }
         let b = &l.address_failures;
         if b.budget == 0 || b.window.is_zero() || b.max < b.base {
-            return err("limits.address_failures", "needs a budget and window above zero and max >= base");
+            return err(
+                "limits.address_failures",
+                "needs a budget and window above zero and max >= base",
+            );
         }
         Ok(())
     }
@@ -168,7 +184,9 @@ pub mod duration_serde {
         }
         match Raw::deserialize(d)? {
             Raw::Secs(s) => Ok(Duration::from_secs(s)),
-            Raw::Text(t) => parse(&t).ok_or_else(|| de::Error::custom(format!("`{t}` is not a duration like 30s, 10m, 2h or 7d"))),
+            Raw::Text(t) => parse(&t).ok_or_else(|| {
+                de::Error::custom(format!("`{t}` is not a duration like 30s, 10m, 2h or 7d"))
+            }),
         }
     }
 
@@ -192,7 +210,12 @@ pub mod duration_serde {
     /// Formats one duration.
     pub fn format(d: Duration) -> String {
         let ms = d.as_millis();
-        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+        ] {
             if ms >= size && ms.is_multiple_of(size) {
                 return format!("{}{unit}", ms / size);
             }
@@ -216,15 +239,24 @@ mod tests {
 
     #[test]
     fn codes_can_be_lengthened_but_not_weakened() {
-        let mut p = Policy { code_length: 12, ..Policy::default() };
+        let mut p = Policy {
+            code_length: 12,
+            ..Policy::default()
+        };
         p.validate().unwrap();
         p.code_length = 7;
         assert_eq!(p.validate().unwrap_err().setting, "code_length");
-        p = Policy { max_guesses: 0, ..Policy::default() };
+        p = Policy {
+            max_guesses: 0,
+            ..Policy::default()
+        };
         assert_eq!(p.validate().unwrap_err().setting, "max_guesses");
         p = Policy::default();
         p.limits.guesses_per_ip.limit = 0;
-        assert_eq!(p.validate().unwrap_err().to_string(), "limits.guesses_per_ip needs a limit and a period above zero");
+        assert_eq!(
+            p.validate().unwrap_err().to_string(),
+            "limits.guesses_per_ip needs a limit and a period above zero"
+        );
     }
 
     #[test]

@@ -50,7 +50,12 @@ pub trait UserRepository: Send + Sync {
     ///
     /// # Errors
     /// [`EmailTakenOr::Taken`] if another account has the address (nothing is written).
-    async fn create(&self, user: &User, first_session: &Session, refresh: &TokenHash) -> Result<(), EmailTakenOr>;
+    async fn create(
+        &self,
+        user: &User,
+        first_session: &Session,
+        refresh: &TokenHash,
+    ) -> Result<(), EmailTakenOr>;
 
     /// The account with this address.
     ///
@@ -68,7 +73,12 @@ pub trait UserRepository: Send + Sync {
     ///
     /// # Errors
     /// Store failures only.
-    async fn update_profile(&self, id: &UserId, name: &DisplayName, public: bool) -> Result<Option<User>, StoreError>;
+    async fn update_profile(
+        &self,
+        id: &UserId,
+        name: &DisplayName,
+        public: bool,
+    ) -> Result<Option<User>, StoreError>;
 
     /// Moves the account to `email`; `false` if there is no such account.
     ///
@@ -86,7 +96,11 @@ pub trait UserRepository: Send + Sync {
     ///
     /// # Errors
     /// Store failures only.
-    async fn list_public(&self, after: Option<UserId>, limit: u32) -> Result<Vec<PublicProfile>, StoreError>;
+    async fn list_public(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<PublicProfile>, StoreError>;
 }
 
 /// Email-code attempts. Guess counting and consumption are atomic: under any number of parallel
@@ -113,7 +127,12 @@ pub trait AttemptStore: Send + Sync {
     ///
     /// # Errors
     /// Store failures only.
-    async fn take_guess(&self, id: &AttemptId, now: Timestamp, max_guesses: u32) -> Result<Option<Attempt>, StoreError>;
+    async fn take_guess(
+        &self,
+        id: &AttemptId,
+        now: Timestamp,
+        max_guesses: u32,
+    ) -> Result<Option<Attempt>, StoreError>;
 
     /// Atomically marks an active, unexpired attempt consumed. `true` for exactly one caller.
     ///
@@ -147,7 +166,14 @@ pub trait SessionRepository: Send + Sync {
     ///
     /// # Errors
     /// Store failures only.
-    async fn rotate(&self, old: &TokenHash, new: &TokenHash, now: Timestamp, idle: Duration, max: Duration) -> Result<Rotation, StoreError>;
+    async fn rotate(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        now: Timestamp,
+        idle: Duration,
+        max: Duration,
+    ) -> Result<Rotation, StoreError>;
 
     /// The account's sessions that are active at `now`, newest first.
     ///
@@ -159,13 +185,23 @@ pub trait SessionRepository: Send + Sync {
     ///
     /// # Errors
     /// Store failures only.
-    async fn revoke(&self, user: &UserId, id: &SessionId, now: Timestamp) -> Result<bool, StoreError>;
+    async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// Revokes all the account's active sessions but `keep`; returns how many.
     ///
     /// # Errors
     /// Store failures only.
-    async fn revoke_all(&self, user: &UserId, keep: Option<SessionId>, now: Timestamp) -> Result<u64, StoreError>;
+    async fn revoke_all(
+        &self,
+        user: &UserId,
+        keep: Option<SessionId>,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Rate limits and failure counters, atomic in the store so every node shares them.
@@ -178,7 +214,12 @@ pub trait RateLimiter: Send + Sync {
     ///
     /// # Errors
     /// Store failures only.
-    async fn acquire(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, StoreError>;
+    async fn acquire(
+        &self,
+        key: &str,
+        quota: Quota,
+        now: Timestamp,
+    ) -> Result<RateDecision, StoreError>;
 
     /// The failures recorded under `key` whose window has not ended at `now`.
     ///
@@ -191,7 +232,12 @@ pub trait RateLimiter: Send + Sync {
     ///
     /// # Errors
     /// Store failures only.
-    async fn record_failure(&self, key: &str, now: Timestamp, window: Duration) -> Result<Failures, StoreError>;
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window: Duration,
+    ) -> Result<Failures, StoreError>;
 
     /// Forgets the failures under `key`.
     ///
@@ -302,13 +348,25 @@ pub trait PasskeyRepository: Send + Sync {
     ///
     /// # Errors
     /// Store failures only.
-    async fn record_use(&self, id: &PasskeyId, credential: &[u8], sign_count: u32, backed_up: bool, at: Timestamp) -> Result<bool, StoreError>;
+    async fn record_use(
+        &self,
+        id: &PasskeyId,
+        credential: &[u8],
+        sign_count: u32,
+        backed_up: bool,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// Renames one of the account's passkeys; `false` if it is not the account's.
     ///
     /// # Errors
     /// Store failures only.
-    async fn rename(&self, user: &UserId, id: &PasskeyId, name: &PasskeyName) -> Result<bool, StoreError>;
+    async fn rename(
+        &self,
+        user: &UserId,
+        id: &PasskeyId,
+        name: &PasskeyName,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes one of the account's passkeys; `false` if it is not the account's.
     ///
@@ -343,13 +401,21 @@ pub trait WebAuthn: Send + Sync {
     ///
     /// # Errors
     /// [`WebAuthnError::Internal`] only.
-    fn start_registration(&self, user: &User, existing: &[Passkey]) -> Result<Ceremony, WebAuthnError>;
+    fn start_registration(
+        &self,
+        user: &User,
+        existing: &[Passkey],
+    ) -> Result<Ceremony, WebAuthnError>;
 
     /// Verifies a registration response against the kept `state`.
     ///
     /// # Errors
     /// [`WebAuthnError::Malformed`] or [`WebAuthnError::Rejected`] for a bad response.
-    fn finish_registration(&self, state: &[u8], response: &serde_json::Value) -> Result<NewCredential, WebAuthnError>;
+    fn finish_registration(
+        &self,
+        state: &[u8],
+        response: &serde_json::Value,
+    ) -> Result<NewCredential, WebAuthnError>;
 
     /// Options for a usernameless (discoverable) sign-in, usable with conditional UI.
     ///
@@ -369,7 +435,12 @@ pub trait WebAuthn: Send + Sync {
     /// # Errors
     /// [`WebAuthnError::Rejected`] for a bad response, [`WebAuthnError::PossibleClone`] for a counter
     /// that went backwards on a credential that is not backed up.
-    fn finish_login(&self, state: &[u8], response: &serde_json::Value, passkey: &Passkey) -> Result<CredentialUse, WebAuthnError>;
+    fn finish_login(
+        &self,
+        state: &[u8],
+        response: &serde_json::Value,
+        passkey: &Passkey,
+    ) -> Result<CredentialUse, WebAuthnError>;
 }
 
 /// Security activity of accounts.
@@ -435,7 +506,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         Timestamp::from_millis(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
     }
 }
@@ -448,7 +521,10 @@ impl Rng for OsRng {
     fn fill(&self, buf: &mut [u8]) {
         // Without OS randomness no code or token can be safe, so there is nothing sensible to
         // fall back to; getrandom only fails on broken platforms.
-        #[allow(clippy::expect_used, reason = "no safe fallback exists for a missing CSPRNG")]
+        #[allow(
+            clippy::expect_used,
+            reason = "no safe fallback exists for a missing CSPRNG"
+        )]
         getrandom::fill(buf).expect("the operating system's random number generator failed");
     }
 }

@@ -64,7 +64,13 @@ pub fn gcra(stored_tat: Option<i64>, now: Timestamp, quota: Quota) -> (RateDecis
     let new_tat = tat.saturating_add(t);
     let allow_at = new_tat.saturating_sub(quota.period_ms());
     if allow_at <= now {
-        (RateDecision::Allowed, Some(Gcra { tat: new_tat, ttl_ms: new_tat - now }))
+        (
+            RateDecision::Allowed,
+            Some(Gcra {
+                tat: new_tat,
+                ttl_ms: new_tat - now,
+            }),
+        )
     } else {
         let wait = Duration::from_millis(u64::try_from(allow_at - now).unwrap_or(u64::MAX));
         (RateDecision::Limited { retry_after: wait }, None)
@@ -119,11 +125,15 @@ impl Backoff {
             return RateDecision::Allowed;
         }
         if f.count >= self.budget {
-            return RateDecision::Limited { retry_after: window_ends.since(now) };
+            return RateDecision::Limited {
+                retry_after: window_ends.since(now),
+            };
         }
         let ready_at = last.plus(self.wait_after(f.count));
         if now < ready_at {
-            return RateDecision::Limited { retry_after: ready_at.since(now) };
+            return RateDecision::Limited {
+                retry_after: ready_at.since(now),
+            };
         }
         RateDecision::Allowed
     }
@@ -160,8 +170,14 @@ mod tests {
     fn gcra_allows_the_burst_then_one_per_interval() {
         let q = Quota::new(3, Duration::from_secs(3));
         assert_eq!(run(q, &[0, 0, 0, 0]), [true, true, true, false]);
-        assert_eq!(run(q, &[0, 0, 0, 999, 1000, 1001]), [true, true, true, false, true, false]);
-        assert_eq!(run(q, &[0, 0, 0, 10_000, 10_000, 10_000, 10_000]), [true, true, true, true, true, true, false]);
+        assert_eq!(
+            run(q, &[0, 0, 0, 999, 1000, 1001]),
+            [true, true, true, false, true, false]
+        );
+        assert_eq!(
+            run(q, &[0, 0, 0, 10_000, 10_000, 10_000, 10_000]),
+            [true, true, true, true, true, true, false]
+        );
     }
 
     #[test]
@@ -170,7 +186,12 @@ mod tests {
         let (first, state) = gcra(None, Timestamp::from_millis(0), q);
         assert!(first.is_allowed());
         let (second, none) = gcra(state.map(|s| s.tat), Timestamp::from_millis(20_000), q);
-        assert_eq!(second, RateDecision::Limited { retry_after: Duration::from_secs(40) });
+        assert_eq!(
+            second,
+            RateDecision::Limited {
+                retry_after: Duration::from_secs(40)
+            }
+        );
         assert!(none.is_none());
         assert_eq!(state.unwrap().ttl_ms, 60_000);
     }
@@ -205,9 +226,25 @@ mod tests {
         };
         assert!(b.decide(&Failures::default(), t0).is_allowed());
         assert!(b.decide(&f(1, 0), t0).is_allowed());
-        assert_eq!(b.decide(&f(2, 0), t0.plus(Duration::from_secs(4))), RateDecision::Limited { retry_after: Duration::from_secs(6) });
-        assert!(b.decide(&f(2, 0), t0.plus(Duration::from_secs(10))).is_allowed());
-        assert_eq!(b.decide(&f(5, 0), t0.plus(Duration::from_secs(3000))), RateDecision::Limited { retry_after: Duration::from_secs(600) });
-        assert!(b.decide(&f(5, 0), t0.plus(Duration::from_secs(3600))).is_allowed());
+        assert_eq!(
+            b.decide(&f(2, 0), t0.plus(Duration::from_secs(4))),
+            RateDecision::Limited {
+                retry_after: Duration::from_secs(6)
+            }
+        );
+        assert!(
+            b.decide(&f(2, 0), t0.plus(Duration::from_secs(10)))
+                .is_allowed()
+        );
+        assert_eq!(
+            b.decide(&f(5, 0), t0.plus(Duration::from_secs(3000))),
+            RateDecision::Limited {
+                retry_after: Duration::from_secs(600)
+            }
+        );
+        assert!(
+            b.decide(&f(5, 0), t0.plus(Duration::from_secs(3600)))
+                .is_allowed()
+        );
     }
 }

@@ -5,13 +5,14 @@ use crate::attempt::{Attempt, AttemptState, Purpose, Subject};
 use crate::code::{ClientSecret, CodeError, CodeHasher, OtpCode, PepperTooShort};
 use crate::email::EmailAddress;
 use crate::ids::{AttemptId, SessionId, UserId};
-use crate::mail::{Mail, Message};
-use crate::policy::Policy;
 use crate::ids::{CeremonyId, PasskeyId};
+use crate::mail::{Mail, Message};
 use crate::passkey::{Passkey, PasskeyName, WebAuthnError};
+use crate::policy::Policy;
 use crate::ports::{
-    AuditEvent, AuditLog, AttemptStore, CeremonyStore, Clock, CredentialTakenOr, EmailTakenOr, Mailer, PasskeyRepository, RateLimiter, Rng,
-    SessionRepository, StoreError, TokenIssuer, UserRepository, WebAuthn,
+    AttemptStore, AuditEvent, AuditLog, CeremonyStore, Clock, CredentialTakenOr, EmailTakenOr,
+    Mailer, PasskeyRepository, RateLimiter, Rng, SessionRepository, StoreError, TokenIssuer,
+    UserRepository, WebAuthn,
 };
 use crate::rate::{Quota, RateDecision};
 use crate::session::{AuthMethod, RefreshToken, Rotation, Session};
@@ -294,7 +295,9 @@ pub struct AuthService {
 
 impl std::fmt::Debug for AuthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthService").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("AuthService")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -330,10 +333,12 @@ enum Key<'a> {
 fn key(k: Key<'_>) -> String {
     let addr = |e: &EmailAddress| {
         let digest = Sha256::digest(e.as_str().as_bytes());
-        digest[..12].iter().fold(String::with_capacity(24), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        digest[..12]
+            .iter()
+            .fold(String::with_capacity(24), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            })
     };
     let ip = |c: &ClientInfo| c.ip.clone().unwrap_or_else(|| "unknown".to_owned());
     match k {
@@ -352,7 +357,11 @@ impl AuthService {
     /// An invalid policy or a short pepper.
     pub fn new(ports: Ports, policy: Policy, pepper: &[u8]) -> Result<Self, BuildError> {
         policy.validate()?;
-        Ok(Self { hasher: CodeHasher::new(pepper)?, ports, policy })
+        Ok(Self {
+            hasher: CodeHasher::new(pepper)?,
+            ports,
+            policy,
+        })
     }
 
     /// The policy in force.
@@ -376,13 +385,32 @@ impl AuthService {
     ///
     /// # Errors
     /// Rate limits and store failures, the same for both cases.
-    pub async fn start_signup(&self, email: EmailAddress, name: DisplayName, client: &ClientInfo) -> Result<Started, StartError> {
+    pub async fn start_signup(
+        &self,
+        email: EmailAddress,
+        name: DisplayName,
+        client: &ClientInfo,
+    ) -> Result<Started, StartError> {
         self.check_send_limits(&email, client).await?;
         match self.ports.users.by_email(&email).await? {
-            None => self.open_attempt(email, Purpose::Signup, Subject::NewAccount { display_name: name }, Why::Asked).await,
+            None => {
+                self.open_attempt(
+                    email,
+                    Purpose::Signup,
+                    Subject::NewAccount { display_name: name },
+                    Why::Asked,
+                )
+                .await
+            }
             // Stored as a plain login, so it verifies as one; only its mail says why it came.
             Some(user) => {
-                self.open_attempt(email, Purpose::Login, Subject::Account { user_id: user.id }, Why::SignupWithTakenAddress).await
+                self.open_attempt(
+                    email,
+                    Purpose::Login,
+                    Subject::Account { user_id: user.id },
+                    Why::SignupWithTakenAddress,
+                )
+                .await
             }
         }
     }
@@ -392,7 +420,11 @@ impl AuthService {
     ///
     /// # Errors
     /// Rate limits and store failures, the same for both cases.
-    pub async fn start_login(&self, email: EmailAddress, client: &ClientInfo) -> Result<Started, StartError> {
+    pub async fn start_login(
+        &self,
+        email: EmailAddress,
+        client: &ClientInfo,
+    ) -> Result<Started, StartError> {
         self.start_for_account(email, Purpose::Login, client).await
     }
 
@@ -400,11 +432,21 @@ impl AuthService {
     ///
     /// # Errors
     /// Rate limits and store failures, the same for both cases.
-    pub async fn start_recovery(&self, email: EmailAddress, client: &ClientInfo) -> Result<Started, StartError> {
-        self.start_for_account(email, Purpose::Recovery, client).await
+    pub async fn start_recovery(
+        &self,
+        email: EmailAddress,
+        client: &ClientInfo,
+    ) -> Result<Started, StartError> {
+        self.start_for_account(email, Purpose::Recovery, client)
+            .await
     }
 
-    async fn start_for_account(&self, email: EmailAddress, purpose: Purpose, client: &ClientInfo) -> Result<Started, StartError> {
+    async fn start_for_account(
+        &self,
+        email: EmailAddress,
+        purpose: Purpose,
+        client: &ClientInfo,
+    ) -> Result<Started, StartError> {
         self.check_send_limits(&email, client).await?;
         let subject = match self.ports.users.by_email(&email).await? {
             Some(user) => Subject::Account { user_id: user.id },
@@ -417,14 +459,28 @@ impl AuthService {
     ///
     /// # Errors
     /// [`StartError::InvalidAttempt`] for a bad token or a used attempt; rate limits; store failures.
-    pub async fn resend(&self, attempt_token: &str, client: &ClientInfo) -> Result<Started, StartError> {
-        let ticket = self.ports.tokens.verify_attempt(attempt_token).map_err(|_| StartError::InvalidAttempt)?;
-        let old = self.ports.attempts.get(&ticket.attempt_id).await?.ok_or(StartError::InvalidAttempt)?;
+    pub async fn resend(
+        &self,
+        attempt_token: &str,
+        client: &ClientInfo,
+    ) -> Result<Started, StartError> {
+        let ticket = self
+            .ports
+            .tokens
+            .verify_attempt(attempt_token)
+            .map_err(|_| StartError::InvalidAttempt)?;
+        let old = self
+            .ports
+            .attempts
+            .get(&ticket.attempt_id)
+            .await?
+            .ok_or(StartError::InvalidAttempt)?;
         if old.state == AttemptState::Consumed {
             return Err(StartError::InvalidAttempt);
         }
         self.check_send_limits(&old.email, client).await?;
-        self.open_attempt(old.email, old.purpose, old.subject, Why::Asked).await
+        self.open_attempt(old.email, old.purpose, old.subject, Why::Asked)
+            .await
     }
 
     /// Starts moving the signed-in account to `new_email`: a code goes to the new address (or, if
@@ -432,26 +488,54 @@ impl AuthService {
     ///
     /// # Errors
     /// A stale sign-in, the same address, rate limits, store failures.
-    pub async fn start_email_change(&self, who: &Principal, new_email: EmailAddress, client: &ClientInfo) -> Result<Started, StartError> {
+    pub async fn start_email_change(
+        &self,
+        who: &Principal,
+        new_email: EmailAddress,
+        client: &ClientInfo,
+    ) -> Result<Started, StartError> {
         if !self.is_recent(who) {
             return Err(StartError::ReauthRequired);
         }
-        let me = self.ports.users.by_id(&who.user_id).await?.ok_or(StartError::InvalidAttempt)?;
+        let me = self
+            .ports
+            .users
+            .by_id(&who.user_id)
+            .await?
+            .ok_or(StartError::InvalidAttempt)?;
         if me.email == new_email {
             return Err(StartError::SameAddress);
         }
         self.check_send_limits(&new_email, client).await?;
         let subject = match self.ports.users.by_email(&new_email).await? {
-            None => Subject::Account { user_id: who.user_id },
+            None => Subject::Account {
+                user_id: who.user_id,
+            },
             Some(_) => Subject::Decoy,
         };
-        self.record(who.user_id, "email_change_requested", client, Some(new_email.masked())).await;
-        self.open_attempt(new_email, Purpose::EmailChange, subject, Why::Asked).await
+        self.record(
+            who.user_id,
+            "email_change_requested",
+            client,
+            Some(new_email.masked()),
+        )
+        .await;
+        self.open_attempt(new_email, Purpose::EmailChange, subject, Why::Asked)
+            .await
     }
 
-    async fn check_send_limits(&self, email: &EmailAddress, client: &ClientInfo) -> Result<(), StartError> {
+    async fn check_send_limits(
+        &self,
+        email: &EmailAddress,
+        client: &ClientInfo,
+    ) -> Result<(), StartError> {
         let l = &self.policy.limits;
-        let gap = (!l.send_gap_per_address.is_zero()).then(|| (key(Key::SendGap(email)), Quota::new(1, l.send_gap_per_address)));
+        let gap = (!l.send_gap_per_address.is_zero()).then(|| {
+            (
+                key(Key::SendGap(email)),
+                Quota::new(1, l.send_gap_per_address),
+            )
+        });
         let quotas = [
             Some((key(Key::SendIp(client)), l.send_per_ip)),
             gap,
@@ -459,7 +543,9 @@ impl AuthService {
             Some(("send:global".to_owned(), l.send_global)),
         ];
         for (k, quota) in quotas.into_iter().flatten() {
-            if let RateDecision::Limited { retry_after } = self.ports.limiter.acquire(&k, quota, self.now()).await? {
+            if let RateDecision::Limited { retry_after } =
+                self.ports.limiter.acquire(&k, quota, self.now()).await?
+            {
                 return Err(StartError::RateLimited { retry_after });
             }
         }
@@ -467,7 +553,13 @@ impl AuthService {
     }
 
     /// Makes, stores and mails one attempt. Real and decoy attempts do the same work.
-    async fn open_attempt(&self, email: EmailAddress, purpose: Purpose, subject: Subject, why: Why) -> Result<Started, StartError> {
+    async fn open_attempt(
+        &self,
+        email: EmailAddress,
+        purpose: Purpose,
+        subject: Subject,
+        why: Why,
+    ) -> Result<Started, StartError> {
         let rng = &*self.ports.rng;
         let now = self.now();
         let id = AttemptId::random(rng);
@@ -484,22 +576,47 @@ impl AuthService {
             state: AttemptState::Active,
             subject,
         };
-        let ticket = AttemptTicket { attempt_id: id, secret, expires_at: now.plus(self.policy.attempt_token_ttl) };
+        let ticket = AttemptTicket {
+            attempt_id: id,
+            secret,
+            expires_at: now.plus(self.policy.attempt_token_ttl),
+        };
         let attempt_token = self.ports.tokens.issue_attempt(&ticket)?;
         self.ports.attempts.create(&attempt).await?;
         let message = self.message_for(&attempt, code, why);
         self.mail(email, message).await;
-        Ok(Started { attempt_token, code_ttl: self.policy.code_ttl, token_ttl: self.policy.attempt_token_ttl })
+        Ok(Started {
+            attempt_token,
+            code_ttl: self.policy.code_ttl,
+            token_ttl: self.policy.attempt_token_ttl,
+        })
     }
 
     fn message_for(&self, attempt: &Attempt, code: OtpCode, why: Why) -> Message {
         let valid_minutes = self.policy.code_ttl.as_secs().div_ceil(60);
         match (&attempt.subject, attempt.purpose) {
-            (Subject::NewAccount { .. }, _) => Message::SignupCode { code, valid_minutes },
-            (Subject::Account { .. }, Purpose::Login) if why == Why::SignupWithTakenAddress => Message::AlreadyRegistered { code, valid_minutes },
-            (Subject::Account { .. }, Purpose::Login | Purpose::Signup) => Message::LoginCode { code, valid_minutes },
-            (Subject::Account { .. }, Purpose::Recovery) => Message::RecoveryCode { code, valid_minutes },
-            (Subject::Account { .. }, Purpose::EmailChange) => Message::EmailChangeCode { code, valid_minutes },
+            (Subject::NewAccount { .. }, _) => Message::SignupCode {
+                code,
+                valid_minutes,
+            },
+            (Subject::Account { .. }, Purpose::Login) if why == Why::SignupWithTakenAddress => {
+                Message::AlreadyRegistered {
+                    code,
+                    valid_minutes,
+                }
+            }
+            (Subject::Account { .. }, Purpose::Login | Purpose::Signup) => Message::LoginCode {
+                code,
+                valid_minutes,
+            },
+            (Subject::Account { .. }, Purpose::Recovery) => Message::RecoveryCode {
+                code,
+                valid_minutes,
+            },
+            (Subject::Account { .. }, Purpose::EmailChange) => Message::EmailChangeCode {
+                code,
+                valid_minutes,
+            },
             (Subject::Decoy, Purpose::EmailChange) => Message::EmailChangeTaken,
             (Subject::Decoy, _) => Message::NoAccount,
         }
@@ -520,15 +637,37 @@ impl AuthService {
     ///
     /// # Errors
     /// [`VerifyError::Invalid`] for every kind of wrong (see its docs); malformed codes; rate limits.
-    pub async fn verify_code(&self, attempt_token: &str, code: &str, client: &ClientInfo) -> Result<SignedIn, VerifyError> {
+    pub async fn verify_code(
+        &self,
+        attempt_token: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, VerifyError> {
         let attempt = self
-            .check_code(attempt_token, code, client, |a| matches!(a.purpose, Purpose::Signup | Purpose::Login | Purpose::Recovery))
+            .check_code(attempt_token, code, client, |a| {
+                matches!(
+                    a.purpose,
+                    Purpose::Signup | Purpose::Login | Purpose::Recovery
+                )
+            })
             .await?;
-        let method = if attempt.purpose == Purpose::Recovery { AuthMethod::Recovery } else { AuthMethod::EmailCode };
+        let method = if attempt.purpose == Purpose::Recovery {
+            AuthMethod::Recovery
+        } else {
+            AuthMethod::EmailCode
+        };
         match attempt.subject {
-            Subject::NewAccount { display_name } => self.create_account(attempt.email, display_name, client).await,
+            Subject::NewAccount { display_name } => {
+                self.create_account(attempt.email, display_name, client)
+                    .await
+            }
             Subject::Account { user_id } => {
-                let user = self.ports.users.by_id(&user_id).await?.ok_or(VerifyError::Invalid)?;
+                let user = self
+                    .ports
+                    .users
+                    .by_id(&user_id)
+                    .await?
+                    .ok_or(VerifyError::Invalid)?;
                 self.sign_in(user, method, client).await
             }
             Subject::Decoy => Err(VerifyError::Invalid),
@@ -541,23 +680,58 @@ impl AuthService {
     /// # Errors
     /// As [`AuthService::verify_code`], plus [`VerifyError::EmailTaken`] if the address was taken
     /// in the meantime.
-    pub async fn verify_email_change(&self, who: &Principal, attempt_token: &str, code: &str, client: &ClientInfo) -> Result<User, VerifyError> {
+    pub async fn verify_email_change(
+        &self,
+        who: &Principal,
+        attempt_token: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<User, VerifyError> {
         let attempt = self
             .check_code(attempt_token, code, client, |a| {
-                a.purpose == Purpose::EmailChange && matches!(a.subject, Subject::Account { user_id } if user_id == who.user_id)
+                a.purpose == Purpose::EmailChange
+                    && matches!(a.subject, Subject::Account { user_id } if user_id == who.user_id)
             })
             .await?;
-        let old = self.ports.users.by_id(&who.user_id).await?.ok_or(VerifyError::Invalid)?;
-        match self.ports.users.change_email(&who.user_id, &attempt.email).await {
+        let old = self
+            .ports
+            .users
+            .by_id(&who.user_id)
+            .await?
+            .ok_or(VerifyError::Invalid)?;
+        match self
+            .ports
+            .users
+            .change_email(&who.user_id, &attempt.email)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => return Err(VerifyError::Invalid),
             Err(EmailTakenOr::Taken) => return Err(VerifyError::EmailTaken),
             Err(EmailTakenOr::Store(e)) => return Err(e.into()),
         }
-        self.mail(old.email.clone(), Message::EmailChanged { new_address_masked: attempt.email.masked() }).await;
-        self.record(who.user_id, "email_changed", client, Some(format!("{} -> {}", old.email.masked(), attempt.email.masked())))
-            .await;
-        Ok(User { email: attempt.email, ..old })
+        self.mail(
+            old.email.clone(),
+            Message::EmailChanged {
+                new_address_masked: attempt.email.masked(),
+            },
+        )
+        .await;
+        self.record(
+            who.user_id,
+            "email_changed",
+            client,
+            Some(format!(
+                "{} -> {}",
+                old.email.masked(),
+                attempt.email.masked()
+            )),
+        )
+        .await;
+        Ok(User {
+            email: attempt.email,
+            ..old
+        })
     }
 
     /// The shared heart of code verification: limits, one atomic guess, a constant-time compare,
@@ -571,12 +745,23 @@ impl AuthService {
     ) -> Result<Attempt, VerifyError> {
         let code = OtpCode::parse(code, self.policy.code_length)?;
         let limits = &self.policy.limits;
-        if let RateDecision::Limited { retry_after } =
-            self.ports.limiter.acquire(&key(Key::GuessIp(client)), limits.guesses_per_ip, self.now()).await?
+        if let RateDecision::Limited { retry_after } = self
+            .ports
+            .limiter
+            .acquire(
+                &key(Key::GuessIp(client)),
+                limits.guesses_per_ip,
+                self.now(),
+            )
+            .await?
         {
             return Err(VerifyError::RateLimited { retry_after });
         }
-        let ticket = self.ports.tokens.verify_attempt(attempt_token).map_err(|_| VerifyError::Invalid)?;
+        let ticket = self
+            .ports
+            .tokens
+            .verify_attempt(attempt_token)
+            .map_err(|_| VerifyError::Invalid)?;
         let Some(stored) = self.ports.attempts.get(&ticket.attempt_id).await? else {
             return Err(VerifyError::Invalid);
         };
@@ -585,42 +770,91 @@ impl AuthService {
         }
         let fail_key = key(Key::Failures(&stored.email));
         let failures = self.ports.limiter.failures(&fail_key, self.now()).await?;
-        if let RateDecision::Limited { retry_after } = limits.address_failures.decide(&failures, self.now()) {
+        if let RateDecision::Limited { retry_after } =
+            limits.address_failures.decide(&failures, self.now())
+        {
             return Err(VerifyError::RateLimited { retry_after });
         }
-        let Some(taken) = self.ports.attempts.take_guess(&ticket.attempt_id, self.now(), self.policy.max_guesses).await? else {
+        let Some(taken) = self
+            .ports
+            .attempts
+            .take_guess(&ticket.attempt_id, self.now(), self.policy.max_guesses)
+            .await?
+        else {
             return Err(VerifyError::Invalid);
         };
         let candidate = self.hasher.hash(&ticket.attempt_id, &ticket.secret, &code);
         let right = taken.code_hash.matches(&candidate) && taken.subject != Subject::Decoy;
         if !right {
-            self.ports.limiter.record_failure(&fail_key, self.now(), limits.address_failures.window).await?;
+            self.ports
+                .limiter
+                .record_failure(&fail_key, self.now(), limits.address_failures.window)
+                .await?;
             if let Subject::Account { user_id } = taken.subject {
-                self.record(user_id, "code_rejected", client, Some(taken.purpose.as_str().to_owned())).await;
+                self.record(
+                    user_id,
+                    "code_rejected",
+                    client,
+                    Some(taken.purpose.as_str().to_owned()),
+                )
+                .await;
             }
             return Err(VerifyError::Invalid);
         }
-        if !self.ports.attempts.consume(&ticket.attempt_id, self.now()).await? {
+        if !self
+            .ports
+            .attempts
+            .consume(&ticket.attempt_id, self.now())
+            .await?
+        {
             return Err(VerifyError::Invalid);
         }
         self.ports.limiter.clear_failures(&fail_key).await?;
         Ok(taken)
     }
 
-    async fn create_account(&self, email: EmailAddress, display_name: DisplayName, client: &ClientInfo) -> Result<SignedIn, VerifyError> {
+    async fn create_account(
+        &self,
+        email: EmailAddress,
+        display_name: DisplayName,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, VerifyError> {
         let now = self.now();
-        let user = User { id: UserId::random(&*self.ports.rng), email: email.clone(), display_name, public: false, created_at: now };
+        let user = User {
+            id: UserId::random(&*self.ports.rng),
+            email: email.clone(),
+            display_name,
+            public: false,
+            created_at: now,
+        };
         let (session, refresh) = self.new_session(user.id, AuthMethod::EmailCode, client);
-        match self.ports.users.create(&user, &session, &refresh.hash()).await {
+        match self
+            .ports
+            .users
+            .create(&user, &session, &refresh.hash())
+            .await
+        {
             Ok(()) => {
                 self.record(user.id, "signed_up", client, None).await;
                 let access_token = self.access_token(&session)?;
-                Ok(SignedIn { user, session, created: true, access_token, access_ttl: self.policy.access_ttl, refresh_token: refresh })
+                Ok(SignedIn {
+                    user,
+                    session,
+                    created: true,
+                    access_token,
+                    access_ttl: self.policy.access_ttl,
+                    refresh_token: refresh,
+                })
             }
             // Someone else proved the same address first; this person proved it too, so they may
             // sign in to that account.
             Err(EmailTakenOr::Taken) => {
-                let existing = self.ports.users.by_email(&email).await?.ok_or(VerifyError::Invalid)?;
+                let existing = self
+                    .ports
+                    .users
+                    .by_email(&email)
+                    .await?
+                    .ok_or(VerifyError::Invalid)?;
                 self.sign_in(existing, AuthMethod::EmailCode, client).await
             }
             Err(EmailTakenOr::Store(e)) => Err(e.into()),
@@ -631,15 +865,41 @@ impl AuthService {
     ///
     /// # Errors
     /// Store failures and signing failures.
-    pub async fn sign_in(&self, user: User, method: AuthMethod, client: &ClientInfo) -> Result<SignedIn, VerifyError> {
+    pub async fn sign_in(
+        &self,
+        user: User,
+        method: AuthMethod,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, VerifyError> {
         let (session, refresh) = self.new_session(user.id, method, client);
-        self.ports.sessions.create(&session, &refresh.hash()).await?;
-        self.record(user.id, "signed_in", client, Some(method.as_str().to_owned())).await;
+        self.ports
+            .sessions
+            .create(&session, &refresh.hash())
+            .await?;
+        self.record(
+            user.id,
+            "signed_in",
+            client,
+            Some(method.as_str().to_owned()),
+        )
+        .await;
         let access_token = self.access_token(&session)?;
-        Ok(SignedIn { user, session, created: false, access_token, access_ttl: self.policy.access_ttl, refresh_token: refresh })
+        Ok(SignedIn {
+            user,
+            session,
+            created: false,
+            access_token,
+            access_ttl: self.policy.access_ttl,
+            refresh_token: refresh,
+        })
     }
 
-    fn new_session(&self, user_id: UserId, method: AuthMethod, client: &ClientInfo) -> (Session, RefreshToken) {
+    fn new_session(
+        &self,
+        user_id: UserId,
+        method: AuthMethod,
+        client: &ClientInfo,
+    ) -> (Session, RefreshToken) {
         let now = self.now();
         let session = Session {
             id: SessionId::random(&*self.ports.rng),
@@ -647,7 +907,11 @@ impl AuthService {
             method,
             created_at: now,
             last_seen_at: now,
-            expires_at: now.plus(self.policy.session_idle_ttl.min(self.policy.session_max_ttl)),
+            expires_at: now.plus(
+                self.policy
+                    .session_idle_ttl
+                    .min(self.policy.session_max_ttl),
+            ),
             user_agent: client.user_agent.clone(),
             ip: client.ip.clone(),
             revoked_at: None,
@@ -673,18 +937,47 @@ impl AuthService {
     ///
     /// # Errors
     /// [`RefreshError::Invalid`] for every kind of wrong; store and signing failures.
-    pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<Refreshed, RefreshError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        client: &ClientInfo,
+    ) -> Result<Refreshed, RefreshError> {
         let old = RefreshToken::parse(refresh_token).ok_or(RefreshError::Invalid)?;
         let new = RefreshToken::generate(&*self.ports.rng);
         let p = &self.policy;
-        match self.ports.sessions.rotate(&old.hash(), &new.hash(), self.now(), p.session_idle_ttl, p.session_max_ttl).await? {
+        match self
+            .ports
+            .sessions
+            .rotate(
+                &old.hash(),
+                &new.hash(),
+                self.now(),
+                p.session_idle_ttl,
+                p.session_max_ttl,
+            )
+            .await?
+        {
             Rotation::Rotated(session) => {
                 let access_token = self.access_token(&session)?;
-                Ok(Refreshed { session, access_token, access_ttl: p.access_ttl, refresh_token: new })
+                Ok(Refreshed {
+                    session,
+                    access_token,
+                    access_ttl: p.access_ttl,
+                    refresh_token: new,
+                })
             }
-            Rotation::Reused { session_id, user_id } => {
+            Rotation::Reused {
+                session_id,
+                user_id,
+            } => {
                 tracing::warn!(session = %session_id, "refresh token reused; session revoked");
-                self.record(user_id, "refresh_token_reused", client, Some(session_id.to_string())).await;
+                self.record(
+                    user_id,
+                    "refresh_token_reused",
+                    client,
+                    Some(session_id.to_string()),
+                )
+                .await;
                 Err(RefreshError::Invalid)
             }
             Rotation::Invalid => Err(RefreshError::Invalid),
@@ -696,12 +989,26 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::Unauthenticated`] for every kind of wrong; store failures.
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
-        let claims = self.ports.tokens.verify_access(access_token).map_err(|_| AuthError::Unauthenticated)?;
-        let session = self.ports.sessions.get(&claims.session_id).await?.ok_or(AuthError::Unauthenticated)?;
+        let claims = self
+            .ports
+            .tokens
+            .verify_access(access_token)
+            .map_err(|_| AuthError::Unauthenticated)?;
+        let session = self
+            .ports
+            .sessions
+            .get(&claims.session_id)
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
         if session.user_id != claims.user_id || !session.is_active(self.now()) {
             return Err(AuthError::Unauthenticated);
         }
-        Ok(Principal { user_id: session.user_id, session_id: session.id, method: session.method, auth_time: session.created_at })
+        Ok(Principal {
+            user_id: session.user_id,
+            session_id: session.id,
+            method: session.method,
+            auth_time: session.created_at,
+        })
     }
 
     fn is_recent(&self, who: &Principal) -> bool {
@@ -713,7 +1020,10 @@ impl AuthService {
     /// # Errors
     /// Store failures.
     pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<(), AccountError> {
-        self.ports.sessions.revoke(&who.user_id, &who.session_id, self.now()).await?;
+        self.ports
+            .sessions
+            .revoke(&who.user_id, &who.session_id, self.now())
+            .await?;
         self.record(who.user_id, "signed_out", client, None).await;
         Ok(())
     }
@@ -723,18 +1033,33 @@ impl AuthService {
     /// # Errors
     /// Store failures.
     pub async fn sessions(&self, who: &Principal) -> Result<Vec<Session>, AccountError> {
-        Ok(self.ports.sessions.list_active(&who.user_id, self.now()).await?)
+        Ok(self
+            .ports
+            .sessions
+            .list_active(&who.user_id, self.now())
+            .await?)
     }
 
     /// Revokes one of the account's sessions.
     ///
     /// # Errors
     /// [`AccountError::NoSuchSession`] if it is not one of the account's active sessions.
-    pub async fn revoke_session(&self, who: &Principal, id: &SessionId, client: &ClientInfo) -> Result<(), AccountError> {
-        if !self.ports.sessions.revoke(&who.user_id, id, self.now()).await? {
+    pub async fn revoke_session(
+        &self,
+        who: &Principal,
+        id: &SessionId,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        if !self
+            .ports
+            .sessions
+            .revoke(&who.user_id, id, self.now())
+            .await?
+        {
             return Err(AccountError::NoSuchSession);
         }
-        self.record(who.user_id, "session_revoked", client, Some(id.to_string())).await;
+        self.record(who.user_id, "session_revoked", client, Some(id.to_string()))
+            .await;
         Ok(())
     }
 
@@ -742,10 +1067,20 @@ impl AuthService {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn revoke_all_sessions(&self, who: &Principal, keep_current: bool, client: &ClientInfo) -> Result<u64, AccountError> {
+    pub async fn revoke_all_sessions(
+        &self,
+        who: &Principal,
+        keep_current: bool,
+        client: &ClientInfo,
+    ) -> Result<u64, AccountError> {
         let keep = keep_current.then_some(who.session_id);
-        let n = self.ports.sessions.revoke_all(&who.user_id, keep, self.now()).await?;
-        self.record(who.user_id, "sessions_revoked", client, Some(n.to_string())).await;
+        let n = self
+            .ports
+            .sessions
+            .revoke_all(&who.user_id, keep, self.now())
+            .await?;
+        self.record(who.user_id, "sessions_revoked", client, Some(n.to_string()))
+            .await;
         Ok(n)
     }
 
@@ -756,7 +1091,11 @@ impl AuthService {
     /// # Errors
     /// [`AccountError::Gone`] if it was deleted; store failures.
     pub async fn me(&self, who: &Principal) -> Result<User, AccountError> {
-        self.ports.users.by_id(&who.user_id).await?.ok_or(AccountError::Gone)
+        self.ports
+            .users
+            .by_id(&who.user_id)
+            .await?
+            .ok_or(AccountError::Gone)
     }
 
     /// Changes the display name and/or the public flag.
@@ -773,8 +1112,14 @@ impl AuthService {
         let me = self.me(who).await?;
         let name = name.unwrap_or(me.display_name);
         let public = public.unwrap_or(me.public);
-        let user = self.ports.users.update_profile(&who.user_id, &name, public).await?.ok_or(AccountError::Gone)?;
-        self.record(who.user_id, "profile_updated", client, None).await;
+        let user = self
+            .ports
+            .users
+            .update_profile(&who.user_id, &name, public)
+            .await?
+            .ok_or(AccountError::Gone)?;
+        self.record(who.user_id, "profile_updated", client, None)
+            .await;
         Ok(user)
     }
 
@@ -797,16 +1142,31 @@ impl AuthService {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn activity(&self, who: &Principal, limit: u32) -> Result<Vec<AuditEvent>, AccountError> {
-        Ok(self.ports.audit.recent(&who.user_id, limit.clamp(1, 100)).await?)
+    pub async fn activity(
+        &self,
+        who: &Principal,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, AccountError> {
+        Ok(self
+            .ports
+            .audit
+            .recent(&who.user_id, limit.clamp(1, 100))
+            .await?)
     }
 
     /// Public profiles, by id, after the cursor.
     ///
     /// # Errors
     /// Store failures.
-    pub async fn public_profiles(&self, after: Option<UserId>, limit: u32) -> Result<Vec<PublicProfile>, StoreError> {
-        self.ports.users.list_public(after, limit.clamp(1, 100)).await
+    pub async fn public_profiles(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<PublicProfile>, StoreError> {
+        self.ports
+            .users
+            .list_public(after, limit.clamp(1, 100))
+            .await
     }
 
     // ---- passkeys -----------------------------------------------------------------------------
@@ -816,13 +1176,25 @@ impl AuthService {
     ///
     /// # Errors
     /// [`PasskeyError::ReauthRequired`]; store and adapter failures.
-    pub async fn start_passkey_registration(&self, who: &Principal) -> Result<PasskeyStart, PasskeyError> {
+    pub async fn start_passkey_registration(
+        &self,
+        who: &Principal,
+    ) -> Result<PasskeyStart, PasskeyError> {
         if who.method == AuthMethod::Recovery && !self.is_recent(who) {
             return Err(PasskeyError::ReauthRequired);
         }
-        let user = self.ports.users.by_id(&who.user_id).await?.ok_or(PasskeyError::Invalid)?;
+        let user = self
+            .ports
+            .users
+            .by_id(&who.user_id)
+            .await?
+            .ok_or(PasskeyError::Invalid)?;
         let existing = self.ports.passkeys.list(&who.user_id).await?;
-        let ceremony = self.ports.webauthn.start_registration(&user, &existing).map_err(webauthn_error)?;
+        let ceremony = self
+            .ports
+            .webauthn
+            .start_registration(&user, &existing)
+            .map_err(webauthn_error)?;
         // The kept state starts with the account it is for, so no other account can finish it.
         let mut state = who.user_id.as_uuid().as_bytes().to_vec();
         state.extend_from_slice(&ceremony.state);
@@ -842,13 +1214,27 @@ impl AuthService {
         device_hint: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Passkey, PasskeyError> {
-        let state = self.ports.ceremonies.take(ceremony).await?.ok_or(PasskeyError::Invalid)?;
+        let state = self
+            .ports
+            .ceremonies
+            .take(ceremony)
+            .await?
+            .ok_or(PasskeyError::Invalid)?;
         let (owner, state) = state.split_at_checked(16).ok_or(PasskeyError::Invalid)?;
         if owner != who.user_id.as_uuid().as_bytes() {
             return Err(PasskeyError::Invalid);
         }
-        let new = self.ports.webauthn.finish_registration(state, response).map_err(webauthn_error)?;
-        let user = self.ports.users.by_id(&who.user_id).await?.ok_or(PasskeyError::Invalid)?;
+        let new = self
+            .ports
+            .webauthn
+            .finish_registration(state, response)
+            .map_err(webauthn_error)?;
+        let user = self
+            .ports
+            .users
+            .by_id(&who.user_id)
+            .await?
+            .ok_or(PasskeyError::Invalid)?;
         let passkey = Passkey {
             id: PasskeyId::random(&*self.ports.rng),
             user_id: who.user_id,
@@ -867,8 +1253,20 @@ impl AuthService {
             Err(CredentialTakenOr::Taken) => return Err(PasskeyError::AlreadyRegistered),
             Err(CredentialTakenOr::Store(e)) => return Err(e.into()),
         }
-        self.record(who.user_id, "passkey_added", client, Some(passkey.name.to_string())).await;
-        self.mail(user.email, Message::PasskeyAdded { name: passkey.name.to_string() }).await;
+        self.record(
+            who.user_id,
+            "passkey_added",
+            client,
+            Some(passkey.name.to_string()),
+        )
+        .await;
+        self.mail(
+            user.email,
+            Message::PasskeyAdded {
+                name: passkey.name.to_string(),
+            },
+        )
+        .await;
         Ok(passkey)
     }
 
@@ -888,15 +1286,41 @@ impl AuthService {
     ///
     /// # Errors
     /// [`PasskeyError::Invalid`] for every kind of wrong; rate limits; store failures.
-    pub async fn finish_passkey_login(&self, ceremony: &CeremonyId, response: &serde_json::Value, client: &ClientInfo) -> Result<SignedIn, PasskeyError> {
-        if let RateDecision::Limited { retry_after } =
-            self.ports.limiter.acquire(&key(Key::GuessIp(client)), self.policy.limits.guesses_per_ip, self.now()).await?
+    pub async fn finish_passkey_login(
+        &self,
+        ceremony: &CeremonyId,
+        response: &serde_json::Value,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, PasskeyError> {
+        if let RateDecision::Limited { retry_after } = self
+            .ports
+            .limiter
+            .acquire(
+                &key(Key::GuessIp(client)),
+                self.policy.limits.guesses_per_ip,
+                self.now(),
+            )
+            .await?
         {
             return Err(PasskeyError::RateLimited { retry_after });
         }
-        let state = self.ports.ceremonies.take(ceremony).await?.ok_or(PasskeyError::Invalid)?;
-        let (user_id, credential_id) = self.ports.webauthn.identify(response).map_err(webauthn_error)?;
-        let passkey = self.ports.passkeys.by_credential_id(&credential_id).await?.ok_or(PasskeyError::Invalid)?;
+        let state = self
+            .ports
+            .ceremonies
+            .take(ceremony)
+            .await?
+            .ok_or(PasskeyError::Invalid)?;
+        let (user_id, credential_id) = self
+            .ports
+            .webauthn
+            .identify(response)
+            .map_err(webauthn_error)?;
+        let passkey = self
+            .ports
+            .passkeys
+            .by_credential_id(&credential_id)
+            .await?
+            .ok_or(PasskeyError::Invalid)?;
         if passkey.user_id != user_id {
             return Err(PasskeyError::Invalid);
         }
@@ -904,20 +1328,51 @@ impl AuthService {
             Ok(used) => used,
             Err(WebAuthnError::PossibleClone) => {
                 tracing::warn!(user = %user_id, passkey = %passkey.id, "passkey counter went backwards; possible clone");
-                self.record(user_id, "passkey_clone_suspected", client, Some(passkey.name.to_string())).await;
+                self.record(
+                    user_id,
+                    "passkey_clone_suspected",
+                    client,
+                    Some(passkey.name.to_string()),
+                )
+                .await;
                 return Err(PasskeyError::Invalid);
             }
             Err(e) => return Err(webauthn_error(e)),
         };
-        self.ports.passkeys.record_use(&passkey.id, &used.credential, used.sign_count, used.backed_up, self.now()).await?;
-        let user = self.ports.users.by_id(&user_id).await?.ok_or(PasskeyError::Invalid)?;
+        self.ports
+            .passkeys
+            .record_use(
+                &passkey.id,
+                &used.credential,
+                used.sign_count,
+                used.backed_up,
+                self.now(),
+            )
+            .await?;
+        let user = self
+            .ports
+            .users
+            .by_id(&user_id)
+            .await?
+            .ok_or(PasskeyError::Invalid)?;
         Ok(self.sign_in(user, AuthMethod::Passkey, client).await?)
     }
 
-    async fn keep_ceremony(&self, options: serde_json::Value, state: &[u8]) -> Result<PasskeyStart, PasskeyError> {
+    async fn keep_ceremony(
+        &self,
+        options: serde_json::Value,
+        state: &[u8],
+    ) -> Result<PasskeyStart, PasskeyError> {
         let ceremony_id = CeremonyId::random(&*self.ports.rng);
-        self.ports.ceremonies.put(&ceremony_id, state, CEREMONY_TTL).await?;
-        Ok(PasskeyStart { ceremony_id, options, ttl: CEREMONY_TTL })
+        self.ports
+            .ceremonies
+            .put(&ceremony_id, state, CEREMONY_TTL)
+            .await?;
+        Ok(PasskeyStart {
+            ceremony_id,
+            options,
+            ttl: CEREMONY_TTL,
+        })
     }
 
     /// The account's passkeys, oldest first.
@@ -932,11 +1387,23 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AccountError::NoSuchPasskey`]; store failures.
-    pub async fn rename_passkey(&self, who: &Principal, id: &PasskeyId, name: &PasskeyName, client: &ClientInfo) -> Result<(), AccountError> {
+    pub async fn rename_passkey(
+        &self,
+        who: &Principal,
+        id: &PasskeyId,
+        name: &PasskeyName,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
         if !self.ports.passkeys.rename(&who.user_id, id, name).await? {
             return Err(AccountError::NoSuchPasskey);
         }
-        self.record(who.user_id, "passkey_renamed", client, Some(name.to_string())).await;
+        self.record(
+            who.user_id,
+            "passkey_renamed",
+            client,
+            Some(name.to_string()),
+        )
+        .await;
         Ok(())
     }
 
@@ -944,18 +1411,38 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AccountError::ReauthRequired`]; [`AccountError::NoSuchPasskey`]; store failures.
-    pub async fn delete_passkey(&self, who: &Principal, id: &PasskeyId, client: &ClientInfo) -> Result<(), AccountError> {
+    pub async fn delete_passkey(
+        &self,
+        who: &Principal,
+        id: &PasskeyId,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
         if !self.is_recent(who) {
             return Err(AccountError::ReauthRequired);
         }
         let list = self.ports.passkeys.list(&who.user_id).await?;
-        let passkey = list.into_iter().find(|p| p.id == *id).ok_or(AccountError::NoSuchPasskey)?;
+        let passkey = list
+            .into_iter()
+            .find(|p| p.id == *id)
+            .ok_or(AccountError::NoSuchPasskey)?;
         if !self.ports.passkeys.delete(&who.user_id, id).await? {
             return Err(AccountError::NoSuchPasskey);
         }
-        self.record(who.user_id, "passkey_removed", client, Some(passkey.name.to_string())).await;
+        self.record(
+            who.user_id,
+            "passkey_removed",
+            client,
+            Some(passkey.name.to_string()),
+        )
+        .await;
         if let Some(user) = self.ports.users.by_id(&who.user_id).await? {
-            self.mail(user.email, Message::PasskeyRemoved { name: passkey.name.to_string() }).await;
+            self.mail(
+                user.email,
+                Message::PasskeyRemoved {
+                    name: passkey.name.to_string(),
+                },
+            )
+            .await;
         }
         Ok(())
     }
@@ -966,14 +1453,28 @@ impl AuthService {
     /// Store failures.
     pub async fn public_profile(&self, id: &UserId) -> Result<Option<PublicProfile>, StoreError> {
         let user = self.ports.users.by_id(id).await?;
-        Ok(user.filter(|u| u.public).map(|u| PublicProfile { id: u.id, display_name: u.display_name }))
+        Ok(user.filter(|u| u.public).map(|u| PublicProfile {
+            id: u.id,
+            display_name: u.display_name,
+        }))
     }
 
-    async fn record(&self, user_id: UserId, kind: &str, client: &ClientInfo, detail: Option<String>) {
-        let event = AuditEvent { user_id, at: self.now(), kind: kind.to_owned(), ip: client.ip.clone(), detail };
+    async fn record(
+        &self,
+        user_id: UserId,
+        kind: &str,
+        client: &ClientInfo,
+        detail: Option<String>,
+    ) {
+        let event = AuditEvent {
+            user_id,
+            at: self.now(),
+            kind: kind.to_owned(),
+            ip: client.ip.clone(),
+            detail,
+        };
         if let Err(e) = self.ports.audit.record(&event).await {
             tracing::warn!(kind, error = %e, "audit event not recorded");
         }
     }
 }
-

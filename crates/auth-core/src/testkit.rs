@@ -8,7 +8,10 @@ use crate::attempt::{Attempt, AttemptState, Purpose, Subject};
 use crate::code::{ClientSecret, CodeHasher, OtpCode};
 use crate::email::EmailAddress;
 use crate::ids::{AttemptId, SessionId, UserId};
-use crate::ports::{AttemptStore, AuditEvent, AuditLog, Clock, EmailTakenOr, OsRng, RateLimiter, Rng, SessionRepository, SystemClock, UserRepository};
+use crate::ports::{
+    AttemptStore, AuditEvent, AuditLog, Clock, EmailTakenOr, OsRng, RateLimiter, Rng,
+    SessionRepository, SystemClock, UserRepository,
+};
 use crate::rate::{Quota, RateDecision};
 use crate::session::{AuthMethod, RefreshToken, Rotation, Session};
 use crate::time::Timestamp;
@@ -33,7 +36,8 @@ impl ManualClock {
 
     /// Moves it forward.
     pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(crate::time::duration_ms(d), Ordering::SeqCst);
+        self.0
+            .fetch_add(crate::time::duration_ms(d), Ordering::SeqCst);
     }
 }
 
@@ -83,7 +87,12 @@ pub fn sample_session(user: UserId, at: Timestamp) -> Session {
 }
 
 /// An active attempt for `email` whose code is `ABCD1234` under the secret returned beside it.
-pub fn sample_attempt(email: &EmailAddress, purpose: Purpose, subject: Subject, at: Timestamp) -> (Attempt, ClientSecret) {
+pub fn sample_attempt(
+    email: &EmailAddress,
+    purpose: Purpose,
+    subject: Subject,
+    at: Timestamp,
+) -> (Attempt, ClientSecret) {
     let id = AttemptId::random(&OsRng);
     let secret = ClientSecret::generate(&OsRng);
     let hasher = CodeHasher::new(&[9u8; 32]).expect("pepper is long enough");
@@ -117,20 +126,53 @@ pub async fn user_repository(users: Arc<dyn UserRepository>, sessions: Arc<dyn S
     let (user, session) = stored_user(&*users, "users").await;
 
     // Created together with its first session.
-    assert_eq!(users.by_id(&user.id).await.unwrap(), Some(user.clone()), "by_id returns what create stored");
-    assert_eq!(users.by_email(&user.email).await.unwrap(), Some(user.clone()), "by_email finds the normalised address");
-    assert_eq!(sessions.get(&session.id).await.unwrap(), Some(session.clone()), "create stores the first session too");
-    assert_eq!(users.by_email(&unique_email("nobody")).await.unwrap(), None, "unknown address gives None");
-    assert_eq!(users.by_id(&UserId::random(&OsRng)).await.unwrap(), None, "unknown id gives None");
+    assert_eq!(
+        users.by_id(&user.id).await.unwrap(),
+        Some(user.clone()),
+        "by_id returns what create stored"
+    );
+    assert_eq!(
+        users.by_email(&user.email).await.unwrap(),
+        Some(user.clone()),
+        "by_email finds the normalised address"
+    );
+    assert_eq!(
+        sessions.get(&session.id).await.unwrap(),
+        Some(session.clone()),
+        "create stores the first session too"
+    );
+    assert_eq!(
+        users.by_email(&unique_email("nobody")).await.unwrap(),
+        None,
+        "unknown address gives None"
+    );
+    assert_eq!(
+        users.by_id(&UserId::random(&OsRng)).await.unwrap(),
+        None,
+        "unknown id gives None"
+    );
 
     // Unique address, and a refused create writes nothing at all.
     let mut twin = sample_user("twin");
     twin.email = user.email.clone();
     let twin_session = sample_session(twin.id, now());
-    let refused = users.create(&twin, &twin_session, &RefreshToken::generate(&OsRng).hash()).await;
-    assert!(matches!(refused, Err(EmailTakenOr::Taken)), "a second account with the same address is refused");
-    assert_eq!(users.by_id(&twin.id).await.unwrap(), None, "a refused create leaves no user");
-    assert_eq!(sessions.get(&twin_session.id).await.unwrap(), None, "a refused create leaves no session");
+    let refused = users
+        .create(&twin, &twin_session, &RefreshToken::generate(&OsRng).hash())
+        .await;
+    assert!(
+        matches!(refused, Err(EmailTakenOr::Taken)),
+        "a second account with the same address is refused"
+    );
+    assert_eq!(
+        users.by_id(&twin.id).await.unwrap(),
+        None,
+        "a refused create leaves no user"
+    );
+    assert_eq!(
+        sessions.get(&twin_session.id).await.unwrap(),
+        None,
+        "a refused create leaves no session"
+    );
 
     // Parallel creates of one address: exactly one wins.
     let email = unique_email("race");
@@ -141,35 +183,90 @@ pub async fn user_repository(users: Arc<dyn UserRepository>, sessions: Arc<dyn S
             let mut u = sample_user("race");
             u.email = email;
             let s = sample_session(u.id, now());
-            users.create(&u, &s, &RefreshToken::generate(&OsRng).hash()).await
+            users
+                .create(&u, &s, &RefreshToken::generate(&OsRng).hash())
+                .await
         }
     }))
     .await;
     let won = results.iter().filter(|r| r.is_ok()).count();
-    assert_eq!(won, 1, "parallel creates with one address: exactly one succeeds");
-    assert!(results.iter().all(|r| matches!(r, Ok(()) | Err(EmailTakenOr::Taken))), "the losers see Taken");
+    assert_eq!(
+        won, 1,
+        "parallel creates with one address: exactly one succeeds"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(()) | Err(EmailTakenOr::Taken))),
+        "the losers see Taken"
+    );
 
     // Profile.
     let name = DisplayName::parse("Renamed").unwrap();
-    let updated = users.update_profile(&user.id, &name, true).await.unwrap().expect("user exists");
-    assert_eq!((updated.display_name.as_str(), updated.public), ("Renamed", true), "update_profile stores both fields");
-    assert_eq!(users.update_profile(&UserId::random(&OsRng), &name, true).await.unwrap(), None, "update_profile of nobody is None");
+    let updated = users
+        .update_profile(&user.id, &name, true)
+        .await
+        .unwrap()
+        .expect("user exists");
+    assert_eq!(
+        (updated.display_name.as_str(), updated.public),
+        ("Renamed", true),
+        "update_profile stores both fields"
+    );
+    assert_eq!(
+        users
+            .update_profile(&UserId::random(&OsRng), &name, true)
+            .await
+            .unwrap(),
+        None,
+        "update_profile of nobody is None"
+    );
 
     // Email change.
     let other = stored_user(&*users, "other").await.0;
-    assert!(matches!(users.change_email(&user.id, &other.email).await, Err(EmailTakenOr::Taken)), "change_email to a taken address is refused");
-    assert_eq!(users.by_id(&user.id).await.unwrap().unwrap().email, user.email, "a refused change_email writes nothing");
+    assert!(
+        matches!(
+            users.change_email(&user.id, &other.email).await,
+            Err(EmailTakenOr::Taken)
+        ),
+        "change_email to a taken address is refused"
+    );
+    assert_eq!(
+        users.by_id(&user.id).await.unwrap().unwrap().email,
+        user.email,
+        "a refused change_email writes nothing"
+    );
     let fresh = unique_email("moved");
-    assert!(users.change_email(&user.id, &fresh).await.unwrap(), "change_email to a free address works");
-    assert_eq!(users.by_email(&fresh).await.unwrap().map(|u| u.id), Some(user.id), "the account is found at its new address");
-    assert_eq!(users.by_email(&user.email).await.unwrap(), None, "the old address is free");
-    assert!(!users.change_email(&UserId::random(&OsRng), &unique_email("x")).await.unwrap(), "change_email of nobody is false");
+    assert!(
+        users.change_email(&user.id, &fresh).await.unwrap(),
+        "change_email to a free address works"
+    );
+    assert_eq!(
+        users.by_email(&fresh).await.unwrap().map(|u| u.id),
+        Some(user.id),
+        "the account is found at its new address"
+    );
+    assert_eq!(
+        users.by_email(&user.email).await.unwrap(),
+        None,
+        "the old address is free"
+    );
+    assert!(
+        !users
+            .change_email(&UserId::random(&OsRng), &unique_email("x"))
+            .await
+            .unwrap(),
+        "change_email of nobody is false"
+    );
 
     // Public listing: only public accounts, ordered by id, paged by cursor.
     let mut public = Vec::new();
     for _ in 0..5 {
         let (u, _) = stored_user(&*users, "pub").await;
-        users.update_profile(&u.id, &u.display_name, true).await.unwrap();
+        users
+            .update_profile(&u.id, &u.display_name, true)
+            .await
+            .unwrap();
         public.push(u.id);
     }
     let mut seen = Vec::new();
@@ -177,7 +274,10 @@ pub async fn user_repository(users: Arc<dyn UserRepository>, sessions: Arc<dyn S
     loop {
         let page = users.list_public(cursor, 2).await.unwrap();
         assert!(page.len() <= 2, "list_public respects the limit");
-        assert!(page.windows(2).all(|w| w[0].id < w[1].id), "list_public is ordered by id");
+        assert!(
+            page.windows(2).all(|w| w[0].id < w[1].id),
+            "list_public is ordered by id"
+        );
         if let (Some(c), Some(first)) = (cursor, page.first()) {
             assert!(first.id > c, "list_public starts strictly after the cursor");
         }
@@ -185,14 +285,34 @@ pub async fn user_repository(users: Arc<dyn UserRepository>, sessions: Arc<dyn S
         cursor = Some(last.id);
         seen.extend(page.iter().map(|p| p.id));
     }
-    assert!(public.iter().all(|id| seen.contains(id)), "every public account appears in the listing");
-    assert!(!seen.contains(&other.id), "private accounts never appear in the listing");
+    assert!(
+        public.iter().all(|id| seen.contains(id)),
+        "every public account appears in the listing"
+    );
+    assert!(
+        !seen.contains(&other.id),
+        "private accounts never appear in the listing"
+    );
 
     // Delete takes the sessions with it.
-    assert!(users.delete(&user.id).await.unwrap(), "delete of an existing account is true");
-    assert_eq!(users.by_id(&user.id).await.unwrap(), None, "a deleted account is gone");
-    assert_eq!(sessions.get(&session.id).await.unwrap(), None, "deleting an account deletes its sessions");
-    assert!(!users.delete(&user.id).await.unwrap(), "delete of a missing account is false");
+    assert!(
+        users.delete(&user.id).await.unwrap(),
+        "delete of an existing account is true"
+    );
+    assert_eq!(
+        users.by_id(&user.id).await.unwrap(),
+        None,
+        "a deleted account is gone"
+    );
+    assert_eq!(
+        sessions.get(&session.id).await.unwrap(),
+        None,
+        "deleting an account deletes its sessions"
+    );
+    assert!(
+        !users.delete(&user.id).await.unwrap(),
+        "delete of a missing account is false"
+    );
 }
 
 /// The [`AttemptStore`] contract, including the concurrency rules.
@@ -200,66 +320,178 @@ pub async fn attempt_store(store: Arc<dyn AttemptStore>) {
     let t0 = now();
     let email = unique_email("attempt");
     let user = UserId::random(&OsRng);
-    let (a, _) = sample_attempt(&email, Purpose::Login, Subject::Account { user_id: user }, t0);
+    let (a, _) = sample_attempt(
+        &email,
+        Purpose::Login,
+        Subject::Account { user_id: user },
+        t0,
+    );
     store.create(&a).await.unwrap();
-    assert_eq!(store.get(&a.id).await.unwrap(), Some(a.clone()), "get returns what create stored");
-    assert_eq!(store.get(&AttemptId::random(&OsRng)).await.unwrap(), None, "unknown attempt gives None");
+    assert_eq!(
+        store.get(&a.id).await.unwrap(),
+        Some(a.clone()),
+        "get returns what create stored"
+    );
+    assert_eq!(
+        store.get(&AttemptId::random(&OsRng)).await.unwrap(),
+        None,
+        "unknown attempt gives None"
+    );
 
     // Each subject kind round-trips.
-    for subject in [Subject::Decoy, Subject::NewAccount { display_name: DisplayName::parse("Zoë ✓").unwrap() }] {
+    for subject in [
+        Subject::Decoy,
+        Subject::NewAccount {
+            display_name: DisplayName::parse("Zoë ✓").unwrap(),
+        },
+    ] {
         let (x, _) = sample_attempt(&unique_email("subject"), Purpose::Signup, subject, t0);
         store.create(&x).await.unwrap();
-        assert_eq!(store.get(&x.id).await.unwrap(), Some(x), "every subject kind round-trips");
+        assert_eq!(
+            store.get(&x.id).await.unwrap(),
+            Some(x),
+            "every subject kind round-trips"
+        );
     }
 
     // Guesses are counted and bounded.
     for n in 1..=3 {
-        let g = store.take_guess(&a.id, t0, 3).await.unwrap().expect("guess within budget");
-        assert_eq!(g.guesses, n, "take_guess returns the count after this guess");
-        assert_eq!(g.code_hash, a.code_hash, "take_guess returns the stored hash");
+        let g = store
+            .take_guess(&a.id, t0, 3)
+            .await
+            .unwrap()
+            .expect("guess within budget");
+        assert_eq!(
+            g.guesses, n,
+            "take_guess returns the count after this guess"
+        );
+        assert_eq!(
+            g.code_hash, a.code_hash,
+            "take_guess returns the stored hash"
+        );
     }
-    assert_eq!(store.take_guess(&a.id, t0, 3).await.unwrap(), None, "no guess beyond the budget");
-    assert_eq!(store.get(&a.id).await.unwrap().unwrap().guesses, 3, "a refused guess is not counted");
+    assert_eq!(
+        store.take_guess(&a.id, t0, 3).await.unwrap(),
+        None,
+        "no guess beyond the budget"
+    );
+    assert_eq!(
+        store.get(&a.id).await.unwrap().unwrap().guesses,
+        3,
+        "a refused guess is not counted"
+    );
 
     // Expiry.
     let (b, _) = sample_attempt(&unique_email("expiry"), Purpose::Login, Subject::Decoy, t0);
     store.create(&b).await.unwrap();
-    assert_eq!(store.take_guess(&b.id, b.expires_at, 5).await.unwrap(), None, "no guess at or after expiry");
-    assert!(!store.consume(&b.id, b.expires_at).await.unwrap(), "no consumption at or after expiry");
+    assert_eq!(
+        store.take_guess(&b.id, b.expires_at, 5).await.unwrap(),
+        None,
+        "no guess at or after expiry"
+    );
+    assert!(
+        !store.consume(&b.id, b.expires_at).await.unwrap(),
+        "no consumption at or after expiry"
+    );
 
     // Single use.
-    let (c, _) = sample_attempt(&unique_email("once"), Purpose::Recovery, Subject::Account { user_id: user }, t0);
+    let (c, _) = sample_attempt(
+        &unique_email("once"),
+        Purpose::Recovery,
+        Subject::Account { user_id: user },
+        t0,
+    );
     store.create(&c).await.unwrap();
     assert!(store.take_guess(&c.id, t0, 5).await.unwrap().is_some());
-    assert!(store.consume(&c.id, t0).await.unwrap(), "the first consume wins");
-    assert!(!store.consume(&c.id, t0).await.unwrap(), "a second consume loses");
-    assert_eq!(store.take_guess(&c.id, t0, 5).await.unwrap(), None, "a consumed attempt takes no guesses");
-    assert_eq!(store.get(&c.id).await.unwrap().unwrap().state, AttemptState::Consumed);
+    assert!(
+        store.consume(&c.id, t0).await.unwrap(),
+        "the first consume wins"
+    );
+    assert!(
+        !store.consume(&c.id, t0).await.unwrap(),
+        "a second consume loses"
+    );
+    assert_eq!(
+        store.take_guess(&c.id, t0, 5).await.unwrap(),
+        None,
+        "a consumed attempt takes no guesses"
+    );
+    assert_eq!(
+        store.get(&c.id).await.unwrap().unwrap().state,
+        AttemptState::Consumed
+    );
 
     // A new attempt supersedes older ones for the same address and purpose only.
     let shared = unique_email("supersede");
-    let (old_login, _) = sample_attempt(&shared, Purpose::Login, Subject::Account { user_id: user }, t0);
-    let (recovery, _) = sample_attempt(&shared, Purpose::Recovery, Subject::Account { user_id: user }, t0);
-    let (new_login, _) = sample_attempt(&shared, Purpose::Login, Subject::Account { user_id: user }, t0);
+    let (old_login, _) = sample_attempt(
+        &shared,
+        Purpose::Login,
+        Subject::Account { user_id: user },
+        t0,
+    );
+    let (recovery, _) = sample_attempt(
+        &shared,
+        Purpose::Recovery,
+        Subject::Account { user_id: user },
+        t0,
+    );
+    let (new_login, _) = sample_attempt(
+        &shared,
+        Purpose::Login,
+        Subject::Account { user_id: user },
+        t0,
+    );
     store.create(&old_login).await.unwrap();
     store.create(&recovery).await.unwrap();
     store.create(&new_login).await.unwrap();
-    assert_eq!(store.get(&old_login.id).await.unwrap().unwrap().state, AttemptState::Superseded, "a new code supersedes the old one");
-    assert_eq!(store.take_guess(&old_login.id, t0, 5).await.unwrap(), None, "a superseded attempt takes no guesses");
-    assert!(!store.consume(&old_login.id, t0).await.unwrap(), "a superseded attempt cannot be consumed");
-    assert_eq!(store.get(&recovery.id).await.unwrap().unwrap().state, AttemptState::Active, "other purposes are untouched");
-    assert_eq!(store.get(&new_login.id).await.unwrap().unwrap().state, AttemptState::Active, "the new attempt is active");
+    assert_eq!(
+        store.get(&old_login.id).await.unwrap().unwrap().state,
+        AttemptState::Superseded,
+        "a new code supersedes the old one"
+    );
+    assert_eq!(
+        store.take_guess(&old_login.id, t0, 5).await.unwrap(),
+        None,
+        "a superseded attempt takes no guesses"
+    );
+    assert!(
+        !store.consume(&old_login.id, t0).await.unwrap(),
+        "a superseded attempt cannot be consumed"
+    );
+    assert_eq!(
+        store.get(&recovery.id).await.unwrap().unwrap().state,
+        AttemptState::Active,
+        "other purposes are untouched"
+    );
+    assert_eq!(
+        store.get(&new_login.id).await.unwrap().unwrap().state,
+        AttemptState::Active,
+        "the new attempt is active"
+    );
 
     // 64 parallel guesses evaluate at most the budget.
-    let (p, _) = sample_attempt(&unique_email("parallel"), Purpose::Login, Subject::Decoy, t0);
+    let (p, _) = sample_attempt(
+        &unique_email("parallel"),
+        Purpose::Login,
+        Subject::Decoy,
+        t0,
+    );
     store.create(&p).await.unwrap();
     let handed = join_all((0..PARALLEL).map(|_| {
         let store = store.clone();
         async move { store.take_guess(&p.id, t0, 5).await.unwrap().is_some() }
     }))
     .await;
-    assert_eq!(handed.iter().filter(|&&x| x).count(), 5, "{PARALLEL} parallel guesses evaluate exactly the budget of 5");
-    assert_eq!(store.get(&p.id).await.unwrap().unwrap().guesses, 5, "the stored count is the budget");
+    assert_eq!(
+        handed.iter().filter(|&&x| x).count(),
+        5,
+        "{PARALLEL} parallel guesses evaluate exactly the budget of 5"
+    );
+    assert_eq!(
+        store.get(&p.id).await.unwrap().unwrap().guesses,
+        5,
+        "the stored count is the budget"
+    );
 
     // 64 parallel consumptions: exactly one.
     let (q, _) = sample_attempt(&unique_email("consume"), Purpose::Login, Subject::Decoy, t0);
@@ -269,11 +501,18 @@ pub async fn attempt_store(store: Arc<dyn AttemptStore>) {
         async move { store.consume(&q.id, t0).await.unwrap() }
     }))
     .await;
-    assert_eq!(won.iter().filter(|&&x| x).count(), 1, "{PARALLEL} parallel consumptions: exactly one wins");
+    assert_eq!(
+        won.iter().filter(|&&x| x).count(),
+        1,
+        "{PARALLEL} parallel consumptions: exactly one wins"
+    );
 }
 
 /// The [`SessionRepository`] contract, including parallel rotation and reuse detection.
-pub async fn session_repository(users: Arc<dyn UserRepository>, sessions: Arc<dyn SessionRepository>) {
+pub async fn session_repository(
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+) {
     let t0 = now();
     let idle = Duration::from_secs(5000);
     let max = Duration::from_secs(7200);
@@ -281,40 +520,127 @@ pub async fn session_repository(users: Arc<dyn UserRepository>, sessions: Arc<dy
     let r1 = RefreshToken::generate(&OsRng);
     let s = sample_session(user.id, t0);
     sessions.create(&s, &r1.hash()).await.unwrap();
-    assert_eq!(sessions.get(&s.id).await.unwrap(), Some(s.clone()), "get returns what create stored");
+    assert_eq!(
+        sessions.get(&s.id).await.unwrap(),
+        Some(s.clone()),
+        "get returns what create stored"
+    );
 
     // Rotation.
     let r2 = RefreshToken::generate(&OsRng);
     let later = t0.plus(Duration::from_secs(60));
-    let Rotation::Rotated(rotated) = sessions.rotate(&r1.hash(), &r2.hash(), later, idle, max).await.unwrap() else {
+    let Rotation::Rotated(rotated) = sessions
+        .rotate(&r1.hash(), &r2.hash(), later, idle, max)
+        .await
+        .unwrap()
+    else {
         panic!("presenting the current token rotates it");
     };
     assert_eq!(rotated.id, s.id);
     assert_eq!(rotated.last_seen_at, later, "rotation records when");
-    assert_eq!(rotated.expires_at, later.plus(idle), "rotation slides the expiry by the idle lifetime");
-    assert_eq!(rotated.created_at, s.created_at, "rotation never moves the sign-in time");
+    assert_eq!(
+        rotated.expires_at,
+        later.plus(idle),
+        "rotation slides the expiry by the idle lifetime"
+    );
+    assert_eq!(
+        rotated.created_at, s.created_at,
+        "rotation never moves the sign-in time"
+    );
     let unknown = RefreshToken::generate(&OsRng);
-    assert_eq!(sessions.rotate(&unknown.hash(), &RefreshToken::generate(&OsRng).hash(), later, idle, max).await.unwrap(), Rotation::Invalid, "an unknown token is invalid");
+    assert_eq!(
+        sessions
+            .rotate(
+                &unknown.hash(),
+                &RefreshToken::generate(&OsRng).hash(),
+                later,
+                idle,
+                max
+            )
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "an unknown token is invalid"
+    );
 
     // The absolute cap.
     let r3 = RefreshToken::generate(&OsRng);
     let near_cap = t0.plus(Duration::from_secs(5000));
-    let Rotation::Rotated(capped) = sessions.rotate(&r2.hash(), &r3.hash(), near_cap, idle, max).await.unwrap() else {
+    let Rotation::Rotated(capped) = sessions
+        .rotate(&r2.hash(), &r3.hash(), near_cap, idle, max)
+        .await
+        .unwrap()
+    else {
         panic!("the current token rotates");
     };
-    assert_eq!(capped.expires_at, t0.plus(max), "expiry never passes created_at + max");
+    assert_eq!(
+        capped.expires_at,
+        t0.plus(max),
+        "expiry never passes created_at + max"
+    );
 
     // Reuse of a spent token revokes the family.
-    let reused = sessions.rotate(&r1.hash(), &RefreshToken::generate(&OsRng).hash(), near_cap, idle, max).await.unwrap();
-    assert_eq!(reused, Rotation::Reused { session_id: s.id, user_id: user.id }, "a spent token is reported as reuse");
-    assert!(sessions.get(&s.id).await.unwrap().unwrap().revoked_at.is_some(), "reuse revokes the session");
-    assert_eq!(sessions.rotate(&r3.hash(), &RefreshToken::generate(&OsRng).hash(), near_cap, idle, max).await.unwrap(), Rotation::Invalid, "after reuse even the current token is dead");
+    let reused = sessions
+        .rotate(
+            &r1.hash(),
+            &RefreshToken::generate(&OsRng).hash(),
+            near_cap,
+            idle,
+            max,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reused,
+        Rotation::Reused {
+            session_id: s.id,
+            user_id: user.id
+        },
+        "a spent token is reported as reuse"
+    );
+    assert!(
+        sessions
+            .get(&s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some(),
+        "reuse revokes the session"
+    );
+    assert_eq!(
+        sessions
+            .rotate(
+                &r3.hash(),
+                &RefreshToken::generate(&OsRng).hash(),
+                near_cap,
+                idle,
+                max
+            )
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "after reuse even the current token is dead"
+    );
 
     // Expired sessions do not rotate.
     let old_token = RefreshToken::generate(&OsRng);
     let old = sample_session(user.id, t0);
     sessions.create(&old, &old_token.hash()).await.unwrap();
-    assert_eq!(sessions.rotate(&old_token.hash(), &RefreshToken::generate(&OsRng).hash(), old.expires_at, idle, max).await.unwrap(), Rotation::Invalid, "an expired session does not rotate");
+    assert_eq!(
+        sessions
+            .rotate(
+                &old_token.hash(),
+                &RefreshToken::generate(&OsRng).hash(),
+                old.expires_at,
+                idle,
+                max
+            )
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "an expired session does not rotate"
+    );
 
     // Parallel rotation of one token: exactly one winner.
     let tok = RefreshToken::generate(&OsRng);
@@ -323,32 +649,113 @@ pub async fn session_repository(users: Arc<dyn UserRepository>, sessions: Arc<dy
     let outcomes = join_all((0..PARALLEL).map(|_| {
         let sessions = sessions.clone();
         let tok = tok.clone();
-        async move { sessions.rotate(&tok.hash(), &RefreshToken::generate(&OsRng).hash(), later, idle, max).await.unwrap() }
+        async move {
+            sessions
+                .rotate(
+                    &tok.hash(),
+                    &RefreshToken::generate(&OsRng).hash(),
+                    later,
+                    idle,
+                    max,
+                )
+                .await
+                .unwrap()
+        }
     }))
     .await;
-    assert_eq!(outcomes.iter().filter(|o| matches!(o, Rotation::Rotated(_))).count(), 1, "{PARALLEL} parallel rotations of one token: exactly one wins");
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Rotation::Rotated(_)))
+            .count(),
+        1,
+        "{PARALLEL} parallel rotations of one token: exactly one wins"
+    );
 
     // Listing and revocation.
     let (stranger, stranger_session) = stored_user(&*users, "stranger").await;
     let a = sample_session(user.id, t0.plus(Duration::from_secs(1)));
     let b = sample_session(user.id, t0.plus(Duration::from_secs(2)));
-    sessions.create(&a, &RefreshToken::generate(&OsRng).hash()).await.unwrap();
-    sessions.create(&b, &RefreshToken::generate(&OsRng).hash()).await.unwrap();
-    let listed: Vec<SessionId> = sessions.list_active(&user.id, later).await.unwrap().iter().map(|x| x.id).collect();
+    sessions
+        .create(&a, &RefreshToken::generate(&OsRng).hash())
+        .await
+        .unwrap();
+    sessions
+        .create(&b, &RefreshToken::generate(&OsRng).hash())
+        .await
+        .unwrap();
+    let listed: Vec<SessionId> = sessions
+        .list_active(&user.id, later)
+        .await
+        .unwrap()
+        .iter()
+        .map(|x| x.id)
+        .collect();
     assert_eq!(&listed[..2], &[b.id, a.id], "list_active is newest first");
-    assert!(listed.contains(&first.id) && !listed.contains(&s.id), "list_active shows active sessions only");
-    assert!(!listed.contains(&stranger_session.id), "list_active shows only the account's sessions");
-    assert!(!sessions.revoke(&user.id, &stranger_session.id, later).await.unwrap(), "cannot revoke another account's session");
-    assert!(sessions.get(&stranger_session.id).await.unwrap().unwrap().revoked_at.is_none());
-    assert!(sessions.revoke(&user.id, &a.id, later).await.unwrap(), "revoke of an active session is true");
-    assert!(!sessions.revoke(&user.id, &a.id, later).await.unwrap(), "revoke twice is false");
-    let n = sessions.revoke_all(&user.id, Some(b.id), later).await.unwrap();
+    assert!(
+        listed.contains(&first.id) && !listed.contains(&s.id),
+        "list_active shows active sessions only"
+    );
+    assert!(
+        !listed.contains(&stranger_session.id),
+        "list_active shows only the account's sessions"
+    );
+    assert!(
+        !sessions
+            .revoke(&user.id, &stranger_session.id, later)
+            .await
+            .unwrap(),
+        "cannot revoke another account's session"
+    );
+    assert!(
+        sessions
+            .get(&stranger_session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    assert!(
+        sessions.revoke(&user.id, &a.id, later).await.unwrap(),
+        "revoke of an active session is true"
+    );
+    assert!(
+        !sessions.revoke(&user.id, &a.id, later).await.unwrap(),
+        "revoke twice is false"
+    );
+    let n = sessions
+        .revoke_all(&user.id, Some(b.id), later)
+        .await
+        .unwrap();
     assert!(n >= 2, "revoke_all counts what it revoked");
-    let left: Vec<SessionId> = sessions.list_active(&user.id, later).await.unwrap().iter().map(|x| x.id).collect();
+    let left: Vec<SessionId> = sessions
+        .list_active(&user.id, later)
+        .await
+        .unwrap()
+        .iter()
+        .map(|x| x.id)
+        .collect();
     assert_eq!(left, vec![b.id], "revoke_all keeps only the kept session");
     assert_eq!(sessions.revoke_all(&user.id, None, later).await.unwrap(), 1);
-    assert!(sessions.list_active(&user.id, later).await.unwrap().is_empty(), "revoke_all without keep revokes all");
-    assert!(sessions.get(&stranger_session.id).await.unwrap().unwrap().revoked_at.is_none(), "revoke_all touches one account only");
+    assert!(
+        sessions
+            .list_active(&user.id, later)
+            .await
+            .unwrap()
+            .is_empty(),
+        "revoke_all without keep revokes all"
+    );
+    assert!(
+        sessions
+            .get(&stranger_session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none(),
+        "revoke_all touches one account only"
+    );
     drop(stranger);
 }
 
@@ -358,11 +765,34 @@ pub async fn rate_limiter(limiter: Arc<dyn RateLimiter>) {
     let q = Quota::new(3, Duration::from_secs(3));
     let k = unique("rl");
     for i in 0..3 {
-        assert!(limiter.acquire(&k, q, t0).await.unwrap().is_allowed(), "request {i} of the burst is allowed");
+        assert!(
+            limiter.acquire(&k, q, t0).await.unwrap().is_allowed(),
+            "request {i} of the burst is allowed"
+        );
     }
-    assert_eq!(limiter.acquire(&k, q, t0).await.unwrap(), RateDecision::Limited { retry_after: Duration::from_secs(1) }, "the request after the burst waits one interval");
-    assert!(limiter.acquire(&k, q, t0.plus(Duration::from_secs(1))).await.unwrap().is_allowed(), "one interval later one more is allowed");
-    assert!(limiter.acquire(&unique("rl-other"), q, t0).await.unwrap().is_allowed(), "keys are independent");
+    assert_eq!(
+        limiter.acquire(&k, q, t0).await.unwrap(),
+        RateDecision::Limited {
+            retry_after: Duration::from_secs(1)
+        },
+        "the request after the burst waits one interval"
+    );
+    assert!(
+        limiter
+            .acquire(&k, q, t0.plus(Duration::from_secs(1)))
+            .await
+            .unwrap()
+            .is_allowed(),
+        "one interval later one more is allowed"
+    );
+    assert!(
+        limiter
+            .acquire(&unique("rl-other"), q, t0)
+            .await
+            .unwrap()
+            .is_allowed(),
+        "keys are independent"
+    );
 
     // Parallel hits: exactly L allowed.
     const L: u32 = 10;
@@ -370,26 +800,66 @@ pub async fn rate_limiter(limiter: Arc<dyn RateLimiter>) {
     let allowed = join_all((0..PARALLEL).map(|_| {
         let limiter = limiter.clone();
         let pk = pk.clone();
-        async move { limiter.acquire(&pk, Quota::new(L, Duration::from_secs(60)), t0).await.unwrap().is_allowed() }
+        async move {
+            limiter
+                .acquire(&pk, Quota::new(L, Duration::from_secs(60)), t0)
+                .await
+                .unwrap()
+                .is_allowed()
+        }
     }))
     .await;
-    assert_eq!(allowed.iter().filter(|&&x| x).count(), L as usize, "{PARALLEL} parallel hits with limit {L} allow exactly {L}");
+    assert_eq!(
+        allowed.iter().filter(|&&x| x).count(),
+        L as usize,
+        "{PARALLEL} parallel hits with limit {L} allow exactly {L}"
+    );
 
     // Failures: counted within a window that starts at the first, cleared on demand.
     let fk = unique("fail");
     let window = Duration::from_secs(60);
-    assert_eq!(limiter.failures(&fk, t0).await.unwrap().count, 0, "no failures recorded yet");
+    assert_eq!(
+        limiter.failures(&fk, t0).await.unwrap().count,
+        0,
+        "no failures recorded yet"
+    );
     let f1 = limiter.record_failure(&fk, t0, window).await.unwrap();
-    assert_eq!((f1.count, f1.last_at, f1.window_ends), (1, Some(t0), Some(t0.plus(window))), "the first failure opens the window");
+    assert_eq!(
+        (f1.count, f1.last_at, f1.window_ends),
+        (1, Some(t0), Some(t0.plus(window))),
+        "the first failure opens the window"
+    );
     let t1 = t0.plus(Duration::from_secs(10));
     let f2 = limiter.record_failure(&fk, t1, window).await.unwrap();
-    assert_eq!((f2.count, f2.last_at, f2.window_ends), (2, Some(t1), Some(t0.plus(window))), "later failures count within the same window");
-    assert_eq!(limiter.failures(&fk, t1).await.unwrap(), f2, "failures reads what record_failure wrote");
-    assert_eq!(limiter.failures(&fk, t0.plus(window)).await.unwrap().count, 0, "failures are forgotten when the window ends");
-    let reopened = limiter.record_failure(&fk, t0.plus(window), window).await.unwrap();
-    assert_eq!(reopened.count, 1, "a failure after the window starts a new one");
+    assert_eq!(
+        (f2.count, f2.last_at, f2.window_ends),
+        (2, Some(t1), Some(t0.plus(window))),
+        "later failures count within the same window"
+    );
+    assert_eq!(
+        limiter.failures(&fk, t1).await.unwrap(),
+        f2,
+        "failures reads what record_failure wrote"
+    );
+    assert_eq!(
+        limiter.failures(&fk, t0.plus(window)).await.unwrap().count,
+        0,
+        "failures are forgotten when the window ends"
+    );
+    let reopened = limiter
+        .record_failure(&fk, t0.plus(window), window)
+        .await
+        .unwrap();
+    assert_eq!(
+        reopened.count, 1,
+        "a failure after the window starts a new one"
+    );
     limiter.clear_failures(&fk).await.unwrap();
-    assert_eq!(limiter.failures(&fk, t1).await.unwrap().count, 0, "clear_failures forgets them");
+    assert_eq!(
+        limiter.failures(&fk, t1).await.unwrap().count,
+        0,
+        "clear_failures forgets them"
+    );
 
     let pf = unique("fail-par");
     join_all((0..PARALLEL).map(|_| {
@@ -398,7 +868,11 @@ pub async fn rate_limiter(limiter: Arc<dyn RateLimiter>) {
         async move { limiter.record_failure(&pf, t0, window).await.unwrap() }
     }))
     .await;
-    assert_eq!(limiter.failures(&pf, t0).await.unwrap().count, PARALLEL as u32, "{PARALLEL} parallel failures all count");
+    assert_eq!(
+        limiter.failures(&pf, t0).await.unwrap().count,
+        PARALLEL as u32,
+        "{PARALLEL} parallel failures all count"
+    );
 }
 
 /// The [`AuditLog`] contract.
@@ -417,13 +891,27 @@ pub async fn audit_log(users: Arc<dyn UserRepository>, audit: Arc<dyn AuditLog>)
     }
     let recent = audit.recent(&user.id, 3).await.unwrap();
     let kinds: Vec<&str> = recent.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["event_4", "event_3", "event_2"], "recent is newest first and limited");
+    assert_eq!(
+        kinds,
+        ["event_4", "event_3", "event_2"],
+        "recent is newest first and limited"
+    );
     assert_eq!(recent[0].detail.as_deref(), Some("detail"));
     assert_eq!(recent[1].detail, None);
     assert_eq!(recent[0].ip.as_deref(), Some("192.0.2.7"));
-    assert!(audit.recent(&UserId::random(&OsRng), 10).await.unwrap().is_empty(), "another account has no events");
+    assert!(
+        audit
+            .recent(&UserId::random(&OsRng), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another account has no events"
+    );
     users.delete(&user.id).await.unwrap();
-    assert!(audit.recent(&user.id, 10).await.unwrap().is_empty(), "deleting the account deletes its history");
+    assert!(
+        audit.recent(&user.id, 10).await.unwrap().is_empty(),
+        "deleting the account deletes its history"
+    );
 }
 
 /// A deterministic random source for use-case tests: a counter run through SHA-256.
@@ -461,7 +949,10 @@ pub fn sample_passkey(user: UserId) -> crate::passkey::Passkey {
 }
 
 /// The [`crate::ports::PasskeyRepository`] contract.
-pub async fn passkey_repository(users: Arc<dyn UserRepository>, passkeys: Arc<dyn crate::ports::PasskeyRepository>) {
+pub async fn passkey_repository(
+    users: Arc<dyn UserRepository>,
+    passkeys: Arc<dyn crate::ports::PasskeyRepository>,
+) {
     use crate::ports::CredentialTakenOr;
     let (user, _) = stored_user(&*users, "passkeys").await;
     let (other, _) = stored_user(&*users, "passkeys-other").await;
@@ -471,15 +962,31 @@ pub async fn passkey_repository(users: Arc<dyn UserRepository>, passkeys: Arc<dy
     passkeys.add(&first).await.unwrap();
     passkeys.add(&second).await.unwrap();
     let listed = passkeys.list(&user.id).await.unwrap();
-    assert_eq!(listed, vec![first.clone(), second.clone()], "list returns what add stored, oldest first");
-    assert!(passkeys.list(&other.id).await.unwrap().is_empty(), "list shows one account's passkeys only");
-    assert_eq!(passkeys.by_credential_id(&first.credential_id).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        listed,
+        vec![first.clone(), second.clone()],
+        "list returns what add stored, oldest first"
+    );
+    assert!(
+        passkeys.list(&other.id).await.unwrap().is_empty(),
+        "list shows one account's passkeys only"
+    );
+    assert_eq!(
+        passkeys
+            .by_credential_id(&first.credential_id)
+            .await
+            .unwrap(),
+        Some(first.clone())
+    );
     assert_eq!(passkeys.by_credential_id(b"unknown").await.unwrap(), None);
 
     // A credential id is unique across all accounts, even under parallel adds.
     let mut stolen = sample_passkey(other.id);
     stolen.credential_id = first.credential_id.clone();
-    assert!(matches!(passkeys.add(&stolen).await, Err(CredentialTakenOr::Taken)), "a credential id is unique across accounts");
+    assert!(
+        matches!(passkeys.add(&stolen).await, Err(CredentialTakenOr::Taken)),
+        "a credential id is unique across accounts"
+    );
     let shared = sample_passkey(other.id).credential_id;
     let results = join_all((0..PARALLEL).map(|_| {
         let passkeys = passkeys.clone();
@@ -488,26 +995,68 @@ pub async fn passkey_repository(users: Arc<dyn UserRepository>, passkeys: Arc<dy
         async move { passkeys.add(&p).await }
     }))
     .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{PARALLEL} parallel adds of one credential: exactly one");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{PARALLEL} parallel adds of one credential: exactly one"
+    );
 
     // Use, rename, delete.
     let at = now().plus(Duration::from_secs(5));
-    assert!(passkeys.record_use(&first.id, b"updated", 7, true, at).await.unwrap());
-    let used = passkeys.by_credential_id(&first.credential_id).await.unwrap().unwrap();
-    assert_eq!((used.sign_count, used.backed_up, used.last_used_at, used.credential.as_slice()), (7, true, Some(at), &b"updated"[..]));
-    assert!(!passkeys.record_use(&crate::ids::PasskeyId::random(&OsRng), b"x", 1, false, at).await.unwrap());
+    assert!(
+        passkeys
+            .record_use(&first.id, b"updated", 7, true, at)
+            .await
+            .unwrap()
+    );
+    let used = passkeys
+        .by_credential_id(&first.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            used.sign_count,
+            used.backed_up,
+            used.last_used_at,
+            used.credential.as_slice()
+        ),
+        (7, true, Some(at), &b"updated"[..])
+    );
+    assert!(
+        !passkeys
+            .record_use(&crate::ids::PasskeyId::random(&OsRng), b"x", 1, false, at)
+            .await
+            .unwrap()
+    );
     let name = crate::passkey::PasskeyName::parse("Work phone").unwrap();
-    assert!(!passkeys.rename(&other.id, &first.id, &name).await.unwrap(), "cannot rename another account's passkey");
+    assert!(
+        !passkeys.rename(&other.id, &first.id, &name).await.unwrap(),
+        "cannot rename another account's passkey"
+    );
     assert!(passkeys.rename(&user.id, &first.id, &name).await.unwrap());
     assert_eq!(passkeys.list(&user.id).await.unwrap()[0].name, name);
-    assert!(!passkeys.delete(&other.id, &first.id).await.unwrap(), "cannot delete another account's passkey");
+    assert!(
+        !passkeys.delete(&other.id, &first.id).await.unwrap(),
+        "cannot delete another account's passkey"
+    );
     assert!(passkeys.delete(&user.id, &first.id).await.unwrap());
-    assert!(!passkeys.delete(&user.id, &first.id).await.unwrap(), "delete twice is false");
+    assert!(
+        !passkeys.delete(&user.id, &first.id).await.unwrap(),
+        "delete twice is false"
+    );
     assert_eq!(passkeys.list(&user.id).await.unwrap(), vec![second.clone()]);
 
     // Deleting the account deletes its passkeys, and frees their credential ids.
     users.delete(&user.id).await.unwrap();
-    assert_eq!(passkeys.by_credential_id(&second.credential_id).await.unwrap(), None, "passkeys go with their account");
+    assert_eq!(
+        passkeys
+            .by_credential_id(&second.credential_id)
+            .await
+            .unwrap(),
+        None,
+        "passkeys go with their account"
+    );
 }
 
 /// The [`crate::ports::CeremonyStore`] contract.
@@ -515,22 +1064,51 @@ pub async fn ceremony_store(store: Arc<dyn crate::ports::CeremonyStore>) {
     use crate::ids::CeremonyId;
     let id = CeremonyId::random(&OsRng);
     let state = vec![0u8, 159, 146, 150, 255];
-    store.put(&id, &state, Duration::from_secs(60)).await.unwrap();
-    assert_eq!(store.take(&id).await.unwrap(), Some(state.clone()), "take returns what put kept, bytes intact");
-    assert_eq!(store.take(&id).await.unwrap(), None, "a ceremony is single use");
-    assert_eq!(store.take(&CeremonyId::random(&OsRng)).await.unwrap(), None, "unknown ceremonies give None");
+    store
+        .put(&id, &state, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take(&id).await.unwrap(),
+        Some(state.clone()),
+        "take returns what put kept, bytes intact"
+    );
+    assert_eq!(
+        store.take(&id).await.unwrap(),
+        None,
+        "a ceremony is single use"
+    );
+    assert_eq!(
+        store.take(&CeremonyId::random(&OsRng)).await.unwrap(),
+        None,
+        "unknown ceremonies give None"
+    );
 
     let short = CeremonyId::random(&OsRng);
-    store.put(&short, b"soon gone", Duration::from_millis(200)).await.unwrap();
+    store
+        .put(&short, b"soon gone", Duration::from_millis(200))
+        .await
+        .unwrap();
     std::thread::sleep(Duration::from_millis(400));
-    assert_eq!(store.take(&short).await.unwrap(), None, "an expired ceremony is gone");
+    assert_eq!(
+        store.take(&short).await.unwrap(),
+        None,
+        "an expired ceremony is gone"
+    );
 
     let par = CeremonyId::random(&OsRng);
-    store.put(&par, b"once", Duration::from_secs(60)).await.unwrap();
+    store
+        .put(&par, b"once", Duration::from_secs(60))
+        .await
+        .unwrap();
     let got = join_all((0..PARALLEL).map(|_| {
         let store = store.clone();
         async move { store.take(&par).await.unwrap().is_some() }
     }))
     .await;
-    assert_eq!(got.iter().filter(|&&g| g).count(), 1, "{PARALLEL} parallel takes: exactly one gets the state");
+    assert_eq!(
+        got.iter().filter(|&&g| g).count(),
+        1,
+        "{PARALLEL} parallel takes: exactly one gets the state"
+    );
 }

@@ -55,7 +55,12 @@ mod tests {
         assert_eq!(t.plus(Duration::from_secs(2)).as_millis(), 3_000);
         assert_eq!(t.minus(Duration::from_secs(2)).as_millis(), -1_000);
         assert_eq!(t.since(t.plus(Duration::from_secs(1))), Duration::ZERO);
-        assert_eq!(Timestamp::from_millis(i64::MAX - 1).plus(Duration::MAX).as_millis(), i64::MAX);
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX - 1)
+                .plus(Duration::MAX)
+                .as_millis(),
+            i64::MAX
+        );
         assert_eq!(Timestamp::from_millis(-1).as_secs(), -1);
     }
 }

@@ -63,7 +63,11 @@ impl DisplayName {
             return Err(DisplayNameError::TooLong);
         }
         // Control characters and bidi overrides would let a name lie about what surrounds it.
-        if s.chars().any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c)) {
+        if s.chars().any(|c| {
+            c.is_control()
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)
+        }) {
             return Err(DisplayNameError::Invalid);
         }
         Ok(Self(s.to_owned()))
@@ -106,11 +110,30 @@ mod tests {
 
     #[test]
     fn display_names_are_trimmed_and_bounded() {
-        assert_eq!(DisplayName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
+        assert_eq!(
+            DisplayName::parse("  Ada Lovelace ").unwrap().as_str(),
+            "Ada Lovelace"
+        );
         assert_eq!(DisplayName::parse("   "), Err(DisplayNameError::Empty));
-        assert_eq!(DisplayName::parse(&"é".repeat(64)).unwrap().as_str().chars().count(), 64);
-        assert_eq!(DisplayName::parse(&"é".repeat(65)), Err(DisplayNameError::TooLong));
-        assert_eq!(DisplayName::parse("a\u{0}b"), Err(DisplayNameError::Invalid));
-        assert_eq!(DisplayName::parse("evil\u{202e}txt"), Err(DisplayNameError::Invalid));
+        assert_eq!(
+            DisplayName::parse(&"é".repeat(64))
+                .unwrap()
+                .as_str()
+                .chars()
+                .count(),
+            64
+        );
+        assert_eq!(
+            DisplayName::parse(&"é".repeat(65)),
+            Err(DisplayNameError::TooLong)
+        );
+        assert_eq!(
+            DisplayName::parse("a\u{0}b"),
+            Err(DisplayNameError::Invalid)
+        );
+        assert_eq!(
+            DisplayName::parse("evil\u{202e}txt"),
+            Err(DisplayNameError::Invalid)
+        );
     }
 }

@@ -9,7 +9,9 @@ use actix_web::{HttpResponse, ResponseError};
 use auth_core::code::CodeError;
 use auth_core::email::EmailError;
 use auth_core::ports::StoreError;
-use auth_core::service::{AccountError, AuthError, PasskeyError, RefreshError, StartError, VerifyError};
+use auth_core::service::{
+    AccountError, AuthError, PasskeyError, RefreshError, StartError, VerifyError,
+};
 use auth_core::token::TokenError;
 use auth_core::user::DisplayNameError;
 use serde::Serialize;
@@ -91,17 +93,30 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str, String) {
         use ApiError::*;
         match self {
-            BadRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", "The request is malformed", d.clone()),
+            BadRequest(d) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The request is malformed",
+                d.clone(),
+            ),
             UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "Unsupported media type",
                 "send the body as application/json".to_owned(),
             ),
-            PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large", "the request body is too large".to_owned())
-            }
-            Invalid { code, detail } => (StatusCode::UNPROCESSABLE_ENTITY, code, "A field is invalid", detail.clone()),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+                "the request body is too large".to_owned(),
+            ),
+            Invalid { code, detail } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "A field is invalid",
+                detail.clone(),
+            ),
             CodeInvalid => (
                 StatusCode::BAD_REQUEST,
                 "code_invalid",
@@ -126,8 +141,18 @@ impl ApiError {
                 "Passkey already registered",
                 "this passkey is already registered".to_owned(),
             ),
-            RefreshInvalid => (StatusCode::UNAUTHORIZED, "refresh_invalid", "Not signed in", "sign in again".to_owned()),
-            Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Not signed in", "a valid access token is required".to_owned()),
+            RefreshInvalid => (
+                StatusCode::UNAUTHORIZED,
+                "refresh_invalid",
+                "Not signed in",
+                "sign in again".to_owned(),
+            ),
+            Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Not signed in",
+                "a valid access token is required".to_owned(),
+            ),
             ReauthRequired => (
                 StatusCode::FORBIDDEN,
                 "reauth_required",
@@ -140,11 +165,24 @@ impl ApiError {
                 "Cross-site request refused",
                 "this change must come from the service's own pages".to_owned(),
             ),
-            NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found", "there is nothing here".to_owned()),
-            MethodNotAllowed => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "this method is not allowed here".to_owned())
-            }
-            EmailTaken => (StatusCode::CONFLICT, "email_taken", "Address in use", "that address belongs to another account".to_owned()),
+            NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Not found",
+                "there is nothing here".to_owned(),
+            ),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+                "this method is not allowed here".to_owned(),
+            ),
+            EmailTaken => (
+                StatusCode::CONFLICT,
+                "email_taken",
+                "Address in use",
+                "that address belongs to another account".to_owned(),
+            ),
             RateLimited(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -191,9 +229,19 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let (status, code, title, detail) = self.parts();
         let retry_after = self.retry_after();
-        let problem = Problem { kind: format!("/problems/{code}"), title, status: status.as_u16(), detail, code, retry_after };
+        let problem = Problem {
+            kind: format!("/problems/{code}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            code,
+            retry_after,
+        };
         let mut res = HttpResponse::build(status);
-        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        res.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ));
         if let Some(secs) = retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
@@ -232,8 +280,12 @@ impl From<JsonPayloadError> for ApiError {
     fn from(e: JsonPayloadError) -> Self {
         match e {
             JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
-            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
-            JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("the body is not valid: {e}")),
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::PayloadTooLarge
+            }
+            JsonPayloadError::Deserialize(e) => {
+                ApiError::bad_request(format!("the body is not valid: {e}"))
+            }
             _ => ApiError::bad_request("the body could not be read"),
         }
     }
@@ -241,19 +293,28 @@ impl From<JsonPayloadError> for ApiError {
 
 impl From<EmailError> for ApiError {
     fn from(e: EmailError) -> Self {
-        ApiError::Invalid { code: "invalid_email", detail: e.to_string() }
+        ApiError::Invalid {
+            code: "invalid_email",
+            detail: e.to_string(),
+        }
     }
 }
 
 impl From<DisplayNameError> for ApiError {
     fn from(e: DisplayNameError) -> Self {
-        ApiError::Invalid { code: "invalid_display_name", detail: e.to_string() }
+        ApiError::Invalid {
+            code: "invalid_display_name",
+            detail: e.to_string(),
+        }
     }
 }
 
 impl From<CodeError> for ApiError {
     fn from(e: CodeError) -> Self {
-        ApiError::Invalid { code: "invalid_code_format", detail: e.to_string() }
+        ApiError::Invalid {
+            code: "invalid_code_format",
+            detail: e.to_string(),
+        }
     }
 }
 
@@ -263,9 +324,10 @@ impl From<StartError> for ApiError {
             StartError::RateLimited { retry_after } => ApiError::RateLimited(retry_after),
             StartError::InvalidAttempt => ApiError::AttemptInvalid,
             StartError::ReauthRequired => ApiError::ReauthRequired,
-            StartError::SameAddress => {
-                ApiError::Invalid { code: "same_email", detail: "that is already the account's address".to_owned() }
-            }
+            StartError::SameAddress => ApiError::Invalid {
+                code: "same_email",
+                detail: "that is already the account's address".to_owned(),
+            },
             StartError::Store(e) => store(e),
             StartError::Token(e) => token(e),
         }
@@ -319,7 +381,9 @@ impl From<PasskeyError> for ApiError {
     fn from(e: PasskeyError) -> Self {
         match e {
             PasskeyError::Invalid => ApiError::PasskeyInvalid,
-            PasskeyError::Malformed => ApiError::bad_request("the credential is not a WebAuthn response"),
+            PasskeyError::Malformed => {
+                ApiError::bad_request("the credential is not a WebAuthn response")
+            }
             PasskeyError::AlreadyRegistered => ApiError::PasskeyExists,
             PasskeyError::ReauthRequired => ApiError::ReauthRequired,
             PasskeyError::RateLimited { retry_after } => ApiError::RateLimited(retry_after),

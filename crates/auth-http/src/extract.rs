@@ -21,7 +21,12 @@ pub fn client_ip(req: &HttpRequest, config: &HttpConfig) -> Option<IpAddr> {
     if !config.trusted_proxies.contains(&peer) {
         return Some(peer);
     }
-    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
     forwarded
         .split(',')
         .rev()
@@ -37,7 +42,10 @@ pub fn client_info(req: &HttpRequest, config: &HttpConfig) -> ClientInfo {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-    ClientInfo { ip: client_ip(req, config).map(|ip| ip.to_string()), user_agent }
+    ClientInfo {
+        ip: client_ip(req, config).map(|ip| ip.to_string()),
+        user_agent,
+    }
 }
 
 /// Cookie-carried credentials may only drive a change when the request comes from our own origin:
@@ -46,7 +54,10 @@ pub fn require_same_origin(req: &HttpRequest, config: &HttpConfig) -> Result<(),
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
     if origin == Some(config.public_origin.trim_end_matches('/')) {
         Ok(())
     } else {
@@ -78,17 +89,25 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req.app_data::<web::Data<AppState>>().ok_or(ApiError::Internal)?.clone();
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or(ApiError::Internal)?
+                .clone();
             let (token, via_cookie) = match bearer(&req) {
                 Some(t) => (t.to_owned(), false),
                 None => {
-                    let c = req.cookie(cookie_names::ACCESS).ok_or(ApiError::Unauthorized)?;
+                    let c = req
+                        .cookie(cookie_names::ACCESS)
+                        .ok_or(ApiError::Unauthorized)?;
                     require_same_origin(&req, &state.config)?;
                     (c.value().to_owned(), true)
                 }
             };
             let principal = state.service.authenticate(&token).await?;
-            Ok(Authenticated { principal, via_cookie })
+            Ok(Authenticated {
+                principal,
+                via_cookie,
+            })
         })
     }
 }
@@ -109,7 +128,11 @@ impl FromRequest for BearerClaims {
             tracing::error!("BearerClaims used without an AccessVerifier in app data");
             return ready(Err(ApiError::Internal));
         };
-        let claims = bearer(req).ok_or(ApiError::Unauthorized).and_then(|t| verifier.verify_access(t).map_err(|_| ApiError::Unauthorized));
+        let claims = bearer(req).ok_or(ApiError::Unauthorized).and_then(|t| {
+            verifier
+                .verify_access(t)
+                .map_err(|_| ApiError::Unauthorized)
+        });
         ready(claims.map(BearerClaims))
     }
 }

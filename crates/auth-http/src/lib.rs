@@ -53,7 +53,11 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { public_origin: "http://localhost:8080".to_owned(), trusted_proxies: Vec::new(), max_body_bytes: 16 * 1024 }
+        Self {
+            public_origin: "http://localhost:8080".to_owned(),
+            trusted_proxies: Vec::new(),
+            max_body_bytes: 16 * 1024,
+        }
     }
 }
 
@@ -72,7 +76,9 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -87,7 +93,10 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .content_type_required(true)
                     .error_handler(|e, _| ApiError::from(e).into()),
             )
-            .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
+            )
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()));
         routes::register(cfg);
     }
@@ -99,12 +108,18 @@ pub fn security_headers(config: &HttpConfig) -> DefaultHeaders {
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "no-referrer"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
-        .add((header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"))
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ))
         .add((header::CACHE_CONTROL, "no-store"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
         .add(("Cross-Origin-Resource-Policy", "same-origin"));
     if config.public_origin.starts_with("https://") {
-        h.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"))
+        h.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ))
     } else {
         h
     }

@@ -71,29 +71,72 @@ impl Metrics {
     pub fn new(extra: impl FnOnce(&mut Registry)) -> Self {
         let mut registry = Registry::with_prefix("auth");
         let requests = Family::<HttpLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let verifications = Family::<OutcomeLabels, Counter>::default();
         let codes_requested = Family::<RouteLabels, Counter>::default();
         let rate_limited = Family::<RouteLabels, Counter>::default();
         let unavailable = Family::<RouteLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
-        registry.register("code_verifications", "Code verifications by outcome", verifications.clone());
-        registry.register("codes_requested", "Accepted requests for a code (sign-up, login, recovery, resend, email change)", codes_requested.clone());
-        registry.register("rate_limited", "Requests refused by a rate limit, by route", rate_limited.clone());
-        registry.register("store_unavailable", "Requests answered 503 because a store was down, by route", unavailable.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "code_verifications",
+            "Code verifications by outcome",
+            verifications.clone(),
+        );
+        registry.register(
+            "codes_requested",
+            "Accepted requests for a code (sign-up, login, recovery, resend, email change)",
+            codes_requested.clone(),
+        );
+        registry.register(
+            "rate_limited",
+            "Requests refused by a rate limit, by route",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "store_unavailable",
+            "Requests answered 503 because a store was down, by route",
+            unavailable.clone(),
+        );
         extra(&mut registry);
-        Self { registry, requests, latency, verifications, codes_requested, rate_limited, unavailable, hooks: Mutex::new(Vec::new()) }
+        Self {
+            registry,
+            requests,
+            latency,
+            verifications,
+            codes_requested,
+            rate_limited,
+            unavailable,
+            hooks: Mutex::new(Vec::new()),
+        }
     }
 
     /// Runs `hook` before every scrape (to copy counters kept elsewhere into registered gauges).
     pub fn on_scrape(&self, hook: impl Fn() + Send + Sync + 'static) {
-        self.hooks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Box::new(hook));
+        self.hooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Box::new(hook));
     }
 
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
-        for hook in self.hooks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+        for hook in self
+            .hooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
             hook();
         }
         let mut out = String::new();
@@ -104,8 +147,16 @@ impl Metrics {
     }
 
     fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let route_label = RouteLabels { route: route.to_owned() };
-        self.requests.get_or_create(&HttpLabels { method: method.to_owned(), route: route.to_owned(), status }).inc();
+        let route_label = RouteLabels {
+            route: route.to_owned(),
+        };
+        self.requests
+            .get_or_create(&HttpLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
         self.latency.get_or_create(&route_label).observe(seconds);
         match status {
             429 => {
@@ -128,16 +179,27 @@ impl Metrics {
                 503 => "unavailable",
                 _ => "other",
             };
-            self.verifications.get_or_create(&OutcomeLabels { outcome }).inc();
+            self.verifications
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc();
         }
     }
 }
 
 /// A request id: the caller's `X-Request-Id` if it is short and plain, else a fresh one.
 fn request_id(req: &ServiceRequest) -> String {
-    let given = req.headers().get("x-request-id").and_then(|v| v.to_str().ok());
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok());
     match given {
-        Some(id) if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
             id.to_owned()
         }
         _ => {
@@ -150,17 +212,30 @@ fn request_id(req: &ServiceRequest) -> String {
 
 /// Middleware: request id, one log line per request, and the HTTP metrics. Wrap the app with
 /// `actix_web::middleware::from_fn(auth_http::observe)`.
-pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = request_id(&req);
     let method = req.method().to_string();
-    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
     let span = tracing::info_span!("request", id = %id, method = %method);
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let (status, route) = match &result {
-        Ok(res) => (res.status().as_u16(), res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned())),
-        Err(e) => (e.as_response_error().status_code().as_u16(), "unmatched".to_owned()),
+        Ok(res) => (
+            res.status().as_u16(),
+            res.request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned()),
+        ),
+        Err(e) => (
+            e.as_response_error().status_code().as_u16(),
+            "unmatched".to_owned(),
+        ),
     };
     if let Some(m) = metrics {
         m.record(&method, &route, status, elapsed.as_secs_f64());
@@ -168,7 +243,8 @@ pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Resul
     span.in_scope(|| tracing::info!(route = %route, status, elapsed_ms = elapsed.as_millis() as u64, "request"));
     let mut res = result?;
     if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
     }
     Ok(res)
 }

@@ -234,7 +234,12 @@ pub struct ActivityEvent {
 
 impl From<&AuditEvent> for ActivityEvent {
     fn from(e: &AuditEvent) -> Self {
-        Self { kind: e.kind.clone(), at: rfc3339(e.at), ip: e.ip.clone(), detail: e.detail.clone() }
+        Self {
+            kind: e.kind.clone(),
+            at: rfc3339(e.at),
+            ip: e.ip.clone(),
+            detail: e.detail.clone(),
+        }
     }
 }
 
@@ -266,7 +271,10 @@ pub struct PublicProfileView {
 
 impl From<&PublicProfile> for PublicProfileView {
     fn from(p: &PublicProfile) -> Self {
-        Self { id: p.id.to_string(), display_name: p.display_name.to_string() }
+        Self {
+            id: p.id.to_string(),
+            display_name: p.display_name.to_string(),
+        }
     }
 }
 
@@ -377,14 +385,27 @@ pub struct PasskeyRename {
 /// A short name for the device a browser runs on, from its user agent: `Chrome on Android`.
 pub fn device_hint(user_agent: Option<&str>) -> Option<String> {
     let ua = user_agent?;
-    let os = [("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("CrOS", "ChromeOS"), ("Mac OS X", "Mac"), ("Windows", "Windows"), ("Linux", "Linux")]
-        .iter()
-        .find(|(needle, _)| ua.contains(needle))
-        .map(|(_, name)| *name);
-    let browser = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
-        .iter()
-        .find(|(needle, _)| ua.contains(needle))
-        .map(|(_, name)| *name);
+    let os = [
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Android", "Android"),
+        ("CrOS", "ChromeOS"),
+        ("Mac OS X", "Mac"),
+        ("Windows", "Windows"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
     match (browser, os) {
         (Some(b), Some(o)) => Some(format!("{b} on {o}")),
         (None, Some(o)) => Some(o.to_owned()),
@@ -400,9 +421,15 @@ mod tests {
     #[test]
     fn device_hints_name_browser_and_system() {
         let chrome_linux = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
-        assert_eq!(device_hint(Some(chrome_linux)).as_deref(), Some("Chrome on Linux"));
+        assert_eq!(
+            device_hint(Some(chrome_linux)).as_deref(),
+            Some("Chrome on Linux")
+        );
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
-        assert_eq!(device_hint(Some(iphone)).as_deref(), Some("Safari on iPhone"));
+        assert_eq!(
+            device_hint(Some(iphone)).as_deref(),
+            Some("Safari on iPhone")
+        );
         assert_eq!(device_hint(Some("curl/8.0")), None);
         assert_eq!(device_hint(None), None);
     }

@@ -15,10 +15,16 @@ use std::sync::Arc;
 
 /// The code in the newest mail; a real service would hand `Mail` to its own mailer instead.
 fn code_from(mailer: &MemoryMailer) -> Option<String> {
-    mailer.take().into_iter().rev().find_map(|mail| match mail.message {
-        Message::SignupCode { code, .. } | Message::LoginCode { code, .. } => Some(code.expose().to_owned()),
-        _ => None,
-    })
+    mailer
+        .take()
+        .into_iter()
+        .rev()
+        .find_map(|mail| match mail.message {
+            Message::SignupCode { code, .. } | Message::LoginCode { code, .. } => {
+                Some(code.expose().to_owned())
+            }
+            _ => None,
+        })
 }
 
 async fn run() -> Result<String, Box<dyn std::error::Error>> {
@@ -28,7 +34,13 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
     let mailer = Arc::new(MemoryMailer::new());
     // Keep these secrets in your secret store: the signing key, the attempt-token key, the pepper.
     let signing_key = SigningKey::generate(&OsRng);
-    let tokens = JwtIssuer::new("https://auth.example.com", "my-service", signing_key, [], &[1u8; 32])?;
+    let tokens = JwtIssuer::new(
+        "https://auth.example.com",
+        "my-service",
+        signing_key,
+        [],
+        &[1u8; 32],
+    )?;
     let ports = Ports {
         users: store.clone(),
         attempts: store.clone(),
@@ -49,16 +61,26 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
         rng: Arc::new(OsRng),
     };
     let auth = AuthService::new(ports, Policy::default(), &[2u8; 32])?;
-    let client = ClientInfo { ip: Some("203.0.113.9".to_owned()), user_agent: None };
+    let client = ClientInfo {
+        ip: Some("203.0.113.9".to_owned()),
+        user_agent: None,
+    };
 
     let email = EmailAddress::parse("ada@example.com")?;
-    let started = auth.start_signup(email, DisplayName::parse("Ada")?, &client).await?;
+    let started = auth
+        .start_signup(email, DisplayName::parse("Ada")?, &client)
+        .await?;
     let code = code_from(&mailer).ok_or("no code was mailed")?;
-    let signed_in = auth.verify_code(&started.attempt_token, &code, &client).await?;
+    let signed_in = auth
+        .verify_code(&started.attempt_token, &code, &client)
+        .await?;
 
     let who = auth.authenticate(&signed_in.access_token).await?;
     assert_eq!(who.user_id, signed_in.user.id);
-    Ok(format!("{} signed up; session {}", signed_in.user.display_name, who.session_id))
+    Ok(format!(
+        "{} signed up; session {}",
+        signed_in.user.display_name, who.session_id
+    ))
 }
 
 #[tokio::main(flavor = "current_thread")]

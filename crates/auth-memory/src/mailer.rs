@@ -26,7 +26,10 @@ impl MemoryMailer {
 #[async_trait]
 impl Mailer for MemoryMailer {
     async fn send(&self, mail: Mail) -> Result<(), MailError> {
-        self.sent.lock().unwrap_or_else(|p| p.into_inner()).push(mail);
+        self.sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(mail);
         Ok(())
     }
 }

@@ -6,8 +6,8 @@ use auth_core::email::EmailAddress;
 use auth_core::ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
 use auth_core::ports::{
-    AttemptStore, AuditEvent, AuditLog, CeremonyStore, CredentialTakenOr, EmailTakenOr, HealthCheck, PasskeyRepository, RateLimiter,
-    SessionRepository, StoreError, UserRepository,
+    AttemptStore, AuditEvent, AuditLog, CeremonyStore, CredentialTakenOr, EmailTakenOr,
+    HealthCheck, PasskeyRepository, RateLimiter, SessionRepository, StoreError, UserRepository,
 };
 use auth_core::rate::{Failures, Quota, RateDecision, gcra};
 use auth_core::session::{Rotation, Session, TokenHash};
@@ -35,7 +35,16 @@ struct Shard<K, V> {
 
 impl<K: Hash + Eq, V> Shards<K, V> {
     fn new() -> Self {
-        Self((0..SHARDS).map(|_| Mutex::new(Shard { map: HashMap::new(), inserts: 0 })).collect())
+        Self(
+            (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        map: HashMap::new(),
+                        inserts: 0,
+                    })
+                })
+                .collect(),
+        )
     }
 
     fn lock(&self, key: &K) -> MutexGuard<'_, Shard<K, V>> {
@@ -44,7 +53,9 @@ impl<K: Hash + Eq, V> Shards<K, V> {
         let i = usize::try_from(h.finish() % SHARDS as u64).unwrap_or(0);
         // A panic while holding a shard cannot leave a map half-updated (every update is one
         // insert or field write), so a poisoned lock is still safe to use.
-        self.0[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0[i]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -85,7 +96,8 @@ impl Accounts {
     fn remove_sessions_of(&mut self, user: &UserId) {
         self.sessions.retain(|_, s| s.user_id != *user);
         let sessions = &self.sessions;
-        self.refresh.retain(|_, r| sessions.contains_key(&r.session));
+        self.refresh
+            .retain(|_, r| sessions.contains_key(&r.session));
     }
 }
 
@@ -132,17 +144,28 @@ impl MemoryStore {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Accounts> {
-        self.inner.accounts.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .accounts
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Accounts> {
-        self.inner.accounts.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .accounts
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 #[async_trait]
 impl UserRepository for MemoryStore {
-    async fn create(&self, user: &User, first_session: &Session, refresh: &TokenHash) -> Result<(), EmailTakenOr> {
+    async fn create(
+        &self,
+        user: &User,
+        first_session: &Session,
+        refresh: &TokenHash,
+    ) -> Result<(), EmailTakenOr> {
         let mut acc = self.write();
         if acc.by_email.contains_key(&user.email) || acc.users.contains_key(&user.id) {
             return Err(EmailTakenOr::Taken);
@@ -150,20 +173,35 @@ impl UserRepository for MemoryStore {
         acc.by_email.insert(user.email.clone(), user.id);
         acc.users.insert(user.id, user.clone());
         acc.sessions.insert(first_session.id, first_session.clone());
-        acc.refresh.insert(*refresh, Refresh { session: first_session.id, spent: false });
+        acc.refresh.insert(
+            *refresh,
+            Refresh {
+                session: first_session.id,
+                spent: false,
+            },
+        );
         Ok(())
     }
 
     async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         let acc = self.read();
-        Ok(acc.by_email.get(email).and_then(|id| acc.users.get(id)).cloned())
+        Ok(acc
+            .by_email
+            .get(email)
+            .and_then(|id| acc.users.get(id))
+            .cloned())
     }
 
     async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         Ok(self.read().users.get(id).cloned())
     }
 
-    async fn update_profile(&self, id: &UserId, name: &DisplayName, public: bool) -> Result<Option<User>, StoreError> {
+    async fn update_profile(
+        &self,
+        id: &UserId,
+        name: &DisplayName,
+        public: bool,
+    ) -> Result<Option<User>, StoreError> {
         let mut acc = self.write();
         Ok(acc.users.get_mut(id).map(|u| {
             u.display_name = name.clone();
@@ -177,7 +215,9 @@ impl UserRepository for MemoryStore {
         if acc.by_email.get(email).is_some_and(|owner| owner != id) {
             return Err(EmailTakenOr::Taken);
         }
-        let Some(user) = acc.users.get_mut(id) else { return Ok(false) };
+        let Some(user) = acc.users.get_mut(id) else {
+            return Ok(false);
+        };
         let old = std::mem::replace(&mut user.email, email.clone());
         acc.by_email.remove(&old);
         acc.by_email.insert(email.clone(), *id);
@@ -186,7 +226,9 @@ impl UserRepository for MemoryStore {
 
     async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
         let mut acc = self.write();
-        let Some(user) = acc.users.remove(id) else { return Ok(false) };
+        let Some(user) = acc.users.remove(id) else {
+            return Ok(false);
+        };
         acc.by_email.remove(&user.email);
         acc.remove_sessions_of(id);
         acc.audit.remove(id);
@@ -194,13 +236,20 @@ impl UserRepository for MemoryStore {
         Ok(true)
     }
 
-    async fn list_public(&self, after: Option<UserId>, limit: u32) -> Result<Vec<PublicProfile>, StoreError> {
+    async fn list_public(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<PublicProfile>, StoreError> {
         let acc = self.read();
         let mut page: Vec<PublicProfile> = acc
             .users
             .values()
             .filter(|u| u.public && after.is_none_or(|a| u.id > a))
-            .map(|u| PublicProfile { id: u.id, display_name: u.display_name.clone() })
+            .map(|u| PublicProfile {
+                id: u.id,
+                display_name: u.display_name.clone(),
+            })
             .collect();
         page.sort_by_key(|p| p.id);
         page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -216,7 +265,11 @@ impl AttemptStore for MemoryStore {
         let mut latest = self.inner.latest.lock(&index_key);
         if let Some(old) = latest.map.get(&index_key).copied() {
             let mut shard = self.inner.attempts.lock(&old);
-            if let Some(a) = shard.map.get_mut(&old).filter(|a| a.state == AttemptState::Active) {
+            if let Some(a) = shard
+                .map
+                .get_mut(&old)
+                .filter(|a| a.state == AttemptState::Active)
+            {
                 a.state = AttemptState::Superseded;
             }
         }
@@ -226,7 +279,9 @@ impl AttemptStore for MemoryStore {
             shard.insert_sweeping(attempt.id, attempt.clone(), |a| a.expires_at < cutoff);
         }
         let attempts = &self.inner.attempts;
-        latest.insert_sweeping(index_key, attempt.id, |id| !attempts.lock(id).map.contains_key(id));
+        latest.insert_sweeping(index_key, attempt.id, |id| {
+            !attempts.lock(id).map.contains_key(id)
+        });
         Ok(())
     }
 
@@ -234,12 +289,21 @@ impl AttemptStore for MemoryStore {
         Ok(self.inner.attempts.lock(id).map.get(id).cloned())
     }
 
-    async fn take_guess(&self, id: &AttemptId, now: Timestamp, max_guesses: u32) -> Result<Option<Attempt>, StoreError> {
+    async fn take_guess(
+        &self,
+        id: &AttemptId,
+        now: Timestamp,
+        max_guesses: u32,
+    ) -> Result<Option<Attempt>, StoreError> {
         let mut shard = self.inner.attempts.lock(id);
-        Ok(shard.map.get_mut(id).filter(|a| a.accepts_guess(now, max_guesses)).map(|a| {
-            a.guesses += 1;
-            a.clone()
-        }))
+        Ok(shard
+            .map
+            .get_mut(id)
+            .filter(|a| a.accepts_guess(now, max_guesses))
+            .map(|a| {
+                a.guesses += 1;
+                a.clone()
+            }))
     }
 
     async fn consume(&self, id: &AttemptId, now: Timestamp) -> Result<bool, StoreError> {
@@ -259,10 +323,18 @@ impl SessionRepository for MemoryStore {
     async fn create(&self, session: &Session, refresh: &TokenHash) -> Result<(), StoreError> {
         let mut acc = self.write();
         if !acc.users.contains_key(&session.user_id) {
-            return Err(StoreError::Corrupt("session for an unknown account".to_owned()));
+            return Err(StoreError::Corrupt(
+                "session for an unknown account".to_owned(),
+            ));
         }
         acc.sessions.insert(session.id, session.clone());
-        acc.refresh.insert(*refresh, Refresh { session: session.id, spent: false });
+        acc.refresh.insert(
+            *refresh,
+            Refresh {
+                session: session.id,
+                spent: false,
+            },
+        );
         Ok(())
     }
 
@@ -270,18 +342,30 @@ impl SessionRepository for MemoryStore {
         Ok(self.read().sessions.get(id).cloned())
     }
 
-    async fn rotate(&self, old: &TokenHash, new: &TokenHash, now: Timestamp, idle: Duration, max: Duration) -> Result<Rotation, StoreError> {
+    async fn rotate(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        now: Timestamp,
+        idle: Duration,
+        max: Duration,
+    ) -> Result<Rotation, StoreError> {
         let mut acc = self.write();
         let Some((sid, spent)) = acc.refresh.get(old).map(|r| (r.session, r.spent)) else {
             return Ok(Rotation::Invalid);
         };
-        let Some(session) = acc.sessions.get_mut(&sid) else { return Ok(Rotation::Invalid) };
+        let Some(session) = acc.sessions.get_mut(&sid) else {
+            return Ok(Rotation::Invalid);
+        };
         if spent {
             if session.revoked_at.is_some() {
                 return Ok(Rotation::Invalid);
             }
             session.revoked_at = Some(now);
-            return Ok(Rotation::Reused { session_id: sid, user_id: session.user_id });
+            return Ok(Rotation::Reused {
+                session_id: sid,
+                user_id: session.user_id,
+            });
         }
         if !session.is_active(now) {
             return Ok(Rotation::Invalid);
@@ -292,17 +376,34 @@ impl SessionRepository for MemoryStore {
         if let Some(r) = acc.refresh.get_mut(old) {
             r.spent = true;
         }
-        acc.refresh.insert(*new, Refresh { session: sid, spent: false });
+        acc.refresh.insert(
+            *new,
+            Refresh {
+                session: sid,
+                spent: false,
+            },
+        );
         Ok(Rotation::Rotated(rotated))
     }
 
     async fn list_active(&self, user: &UserId, now: Timestamp) -> Result<Vec<Session>, StoreError> {
-        let mut list: Vec<Session> = self.read().sessions.values().filter(|s| s.user_id == *user && s.is_active(now)).cloned().collect();
+        let mut list: Vec<Session> = self
+            .read()
+            .sessions
+            .values()
+            .filter(|s| s.user_id == *user && s.is_active(now))
+            .cloned()
+            .collect();
         list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(list)
     }
 
-    async fn revoke(&self, user: &UserId, id: &SessionId, now: Timestamp) -> Result<bool, StoreError> {
+    async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut acc = self.write();
         match acc.sessions.get_mut(id) {
             Some(s) if s.user_id == *user && s.revoked_at.is_none() => {
@@ -313,7 +414,12 @@ impl SessionRepository for MemoryStore {
         }
     }
 
-    async fn revoke_all(&self, user: &UserId, keep: Option<SessionId>, now: Timestamp) -> Result<u64, StoreError> {
+    async fn revoke_all(
+        &self,
+        user: &UserId,
+        keep: Option<SessionId>,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
         let mut acc = self.write();
         let mut n = 0;
         for s in acc.sessions.values_mut() {
@@ -328,7 +434,12 @@ impl SessionRepository for MemoryStore {
 
 #[async_trait]
 impl RateLimiter for MemoryStore {
-    async fn acquire(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, StoreError> {
+    async fn acquire(
+        &self,
+        key: &str,
+        quota: Quota,
+        now: Timestamp,
+    ) -> Result<RateDecision, StoreError> {
         let key = key.to_owned();
         let mut shard = self.inner.rates.lock(&key);
         let stored = shard.map.get(&key).copied();
@@ -343,16 +454,38 @@ impl RateLimiter for MemoryStore {
     async fn failures(&self, key: &str, now: Timestamp) -> Result<Failures, StoreError> {
         let key = key.to_owned();
         let shard = self.inner.failures.lock(&key);
-        Ok(shard.map.get(&key).filter(|f| f.window_ends.is_some_and(|end| now < end)).copied().unwrap_or_default())
+        Ok(shard
+            .map
+            .get(&key)
+            .filter(|f| f.window_ends.is_some_and(|end| now < end))
+            .copied()
+            .unwrap_or_default())
     }
 
-    async fn record_failure(&self, key: &str, now: Timestamp, window: Duration) -> Result<Failures, StoreError> {
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window: Duration,
+    ) -> Result<Failures, StoreError> {
         let key = key.to_owned();
         let mut shard = self.inner.failures.lock(&key);
-        let open = shard.map.get(&key).filter(|f| f.window_ends.is_some_and(|end| now < end)).copied();
+        let open = shard
+            .map
+            .get(&key)
+            .filter(|f| f.window_ends.is_some_and(|end| now < end))
+            .copied();
         let next = match open {
-            Some(f) => Failures { count: f.count.saturating_add(1), last_at: Some(now), window_ends: f.window_ends },
-            None => Failures { count: 1, last_at: Some(now), window_ends: Some(now.plus(window)) },
+            Some(f) => Failures {
+                count: f.count.saturating_add(1),
+                last_at: Some(now),
+                window_ends: f.window_ends,
+            },
+            None => Failures {
+                count: 1,
+                last_at: Some(now),
+                window_ends: Some(now.plus(window)),
+            },
         };
         shard.insert_sweeping(key, next, |f| f.window_ends.is_none_or(|end| end < now));
         Ok(next)
@@ -370,7 +503,10 @@ impl AuditLog for MemoryStore {
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
         let mut acc = self.write();
         if acc.users.contains_key(&event.user_id) {
-            acc.audit.entry(event.user_id).or_default().push(event.clone());
+            acc.audit
+                .entry(event.user_id)
+                .or_default()
+                .push(event.clone());
         }
         Ok(())
     }
@@ -378,7 +514,7 @@ impl AuditLog for MemoryStore {
     async fn recent(&self, user: &UserId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
         let acc = self.read();
         let mut events: Vec<AuditEvent> = acc.audit.get(user).cloned().unwrap_or_default();
-        events.sort_by(|a, b| b.at.cmp(&a.at));
+        events.sort_by_key(|e| std::cmp::Reverse(e.at));
         events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(events)
     }
@@ -405,33 +541,60 @@ impl PasskeyRepository for MemoryStore {
         if !acc.users.contains_key(&passkey.user_id) {
             return Err(StoreError::Corrupt("passkey for an unknown account".to_owned()).into());
         }
-        acc.by_credential.insert(passkey.credential_id.clone(), passkey.id);
+        acc.by_credential
+            .insert(passkey.credential_id.clone(), passkey.id);
         acc.passkeys.insert(passkey.id, passkey.clone());
         Ok(())
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<Passkey>, StoreError> {
-        let mut list: Vec<Passkey> = self.read().passkeys.values().filter(|p| p.user_id == *user).cloned().collect();
+        let mut list: Vec<Passkey> = self
+            .read()
+            .passkeys
+            .values()
+            .filter(|p| p.user_id == *user)
+            .cloned()
+            .collect();
         list.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(list)
     }
 
     async fn by_credential_id(&self, credential_id: &[u8]) -> Result<Option<Passkey>, StoreError> {
         let acc = self.read();
-        Ok(acc.by_credential.get(credential_id).and_then(|id| acc.passkeys.get(id)).cloned())
+        Ok(acc
+            .by_credential
+            .get(credential_id)
+            .and_then(|id| acc.passkeys.get(id))
+            .cloned())
     }
 
-    async fn record_use(&self, id: &PasskeyId, credential: &[u8], sign_count: u32, backed_up: bool, at: Timestamp) -> Result<bool, StoreError> {
+    async fn record_use(
+        &self,
+        id: &PasskeyId,
+        credential: &[u8],
+        sign_count: u32,
+        backed_up: bool,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut acc = self.write();
-        Ok(acc.passkeys.get_mut(id).map(|p| {
-            p.credential = credential.to_vec();
-            p.sign_count = sign_count;
-            p.backed_up = backed_up;
-            p.last_used_at = Some(at);
-        }).is_some())
+        Ok(acc
+            .passkeys
+            .get_mut(id)
+            .map(|p| {
+                p.credential = credential.to_vec();
+                p.sign_count = sign_count;
+                p.backed_up = backed_up;
+                p.last_used_at = Some(at);
+            })
+            .is_some())
     }
 
-    async fn rename(&self, user: &UserId, id: &PasskeyId, name: &PasskeyName) -> Result<bool, StoreError> {
+    async fn rename(
+        &self,
+        user: &UserId,
+        id: &PasskeyId,
+        name: &PasskeyName,
+    ) -> Result<bool, StoreError> {
         let mut acc = self.write();
         match acc.passkeys.get_mut(id) {
             Some(p) if p.user_id == *user => {
@@ -467,6 +630,8 @@ impl CeremonyStore for MemoryStore {
 
     async fn take(&self, id: &CeremonyId) -> Result<Option<Vec<u8>>, StoreError> {
         let taken = self.inner.ceremonies.lock(id).map.remove(id);
-        Ok(taken.filter(|(until, _)| Instant::now() < *until).map(|(_, state)| state))
+        Ok(taken
+            .filter(|(until, _)| Instant::now() < *until)
+            .map(|(_, state)| state))
     }
 }

@@ -2,14 +2,16 @@
 //! need time to pass or many callers at once, and ports that misbehave (mocks).
 
 use auth_core::EmailAddress;
+use auth_core::Policy;
 use auth_core::attempt::Subject;
 use auth_core::mail::{Mail, Message};
 use auth_core::ports::{AttemptStore, MailError, OsRng, StoreError};
-use auth_core::service::{AccountError, AuthService, ClientInfo, Ports, RefreshError, StartError, VerifyError};
+use auth_core::service::{
+    AccountError, AuthService, ClientInfo, Ports, RefreshError, StartError, VerifyError,
+};
 use auth_core::testkit::ManualClock;
 use auth_core::time::Timestamp;
 use auth_core::user::DisplayName;
-use auth_core::Policy;
 use auth_jwt::{JwtIssuer, SigningKey};
 use auth_memory::{MemoryMailer, MemoryStore};
 use std::sync::Arc;
@@ -30,9 +32,15 @@ fn world_with(policy: Policy, adjust: impl FnOnce(Ports) -> Ports) -> World {
     let store = MemoryStore::new();
     let mailer = Arc::new(MemoryMailer::new());
     let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_800_000_000_000)));
-    let issuer = JwtIssuer::new("https://auth.test", "auth", SigningKey::generate(&OsRng), [], &[7u8; 32])
-        .expect("issuer")
-        .with_clock(clock.clone());
+    let issuer = JwtIssuer::new(
+        "https://auth.test",
+        "auth",
+        SigningKey::generate(&OsRng),
+        [],
+        &[7u8; 32],
+    )
+    .expect("issuer")
+    .with_clock(clock.clone());
     let s = Arc::new(store.clone());
     let ports = Ports {
         users: s.clone(),
@@ -51,11 +59,19 @@ fn world_with(policy: Policy, adjust: impl FnOnce(Ports) -> Ports) -> World {
         rng: Arc::new(OsRng),
     };
     let service = Arc::new(AuthService::new(adjust(ports), policy, &[42u8; 32]).expect("service"));
-    World { service, store, mailer, clock }
+    World {
+        service,
+        store,
+        mailer,
+        clock,
+    }
 }
 
 fn client() -> ClientInfo {
-    ClientInfo { ip: Some("198.51.100.7".to_owned()), user_agent: Some("tests".to_owned()) }
+    ClientInfo {
+        ip: Some("198.51.100.7".to_owned()),
+        user_agent: Some("tests".to_owned()),
+    }
 }
 
 fn email(s: &str) -> EmailAddress {
@@ -76,12 +92,27 @@ fn last_code(mailer: &MemoryMailer) -> String {
 }
 
 fn wrong(code: &str) -> &'static str {
-    if code == "AAAAAAAA" { "BBBBBBBB" } else { "AAAAAAAA" }
+    if code == "AAAAAAAA" {
+        "BBBBBBBB"
+    } else {
+        "AAAAAAAA"
+    }
 }
 
 async fn signed_up(w: &World, address: &str) -> auth_core::service::SignedIn {
-    let started = w.service.start_signup(email(address), DisplayName::parse("Tester").unwrap(), &client()).await.unwrap();
-    w.service.verify_code(&started.attempt_token, &last_code(&w.mailer), &client()).await.unwrap()
+    let started = w
+        .service
+        .start_signup(
+            email(address),
+            DisplayName::parse("Tester").unwrap(),
+            &client(),
+        )
+        .await
+        .unwrap();
+    w.service
+        .verify_code(&started.attempt_token, &last_code(&w.mailer), &client())
+        .await
+        .unwrap()
 }
 
 /// The default policy without the minimum gap between two codes to one address, which these
@@ -104,10 +135,17 @@ fn no_backoff() -> Policy {
 async fn a_code_expires_after_its_lifetime() {
     let w = world(relaxed());
     signed_up(&w, "exp@example.com").await;
-    let started = w.service.start_login(email("exp@example.com"), &client()).await.unwrap();
+    let started = w
+        .service
+        .start_login(email("exp@example.com"), &client())
+        .await
+        .unwrap();
     let code = last_code(&w.mailer);
     w.clock.advance(Duration::from_secs(10 * 60));
-    let r = w.service.verify_code(&started.attempt_token, &code, &client()).await;
+    let r = w
+        .service
+        .verify_code(&started.attempt_token, &code, &client())
+        .await;
     assert!(matches!(r, Err(VerifyError::Invalid)), "{r:?}");
 }
 
@@ -115,17 +153,30 @@ async fn a_code_expires_after_its_lifetime() {
 async fn a_code_just_inside_its_lifetime_works() {
     let w = world(relaxed());
     signed_up(&w, "inside@example.com").await;
-    let started = w.service.start_login(email("inside@example.com"), &client()).await.unwrap();
+    let started = w
+        .service
+        .start_login(email("inside@example.com"), &client())
+        .await
+        .unwrap();
     let code = last_code(&w.mailer);
     w.clock.advance(Duration::from_secs(10 * 60 - 1));
-    assert!(w.service.verify_code(&started.attempt_token, &code, &client()).await.is_ok());
+    assert!(
+        w.service
+            .verify_code(&started.attempt_token, &code, &client())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_parallel_correct_submissions_yield_exactly_one_session() {
     let w = world(no_backoff());
     let user = signed_up(&w, "race@example.com").await;
-    let started = w.service.start_login(email("race@example.com"), &client()).await.unwrap();
+    let started = w
+        .service
+        .start_login(email("race@example.com"), &client())
+        .await
+        .unwrap();
     let code = last_code(&w.mailer);
     let tasks: Vec<_> = (0..64)
         .map(|_| {
@@ -143,16 +194,27 @@ async fn sixty_four_parallel_correct_submissions_yield_exactly_one_session() {
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
-    assert_eq!(won, 1, "exactly one session from 64 parallel correct submissions");
+    assert_eq!(
+        won, 1,
+        "exactly one session from 64 parallel correct submissions"
+    );
     let principal = w.service.authenticate(&user.access_token).await.unwrap();
-    assert_eq!(w.service.sessions(&principal).await.unwrap().len(), 2, "the sign-up session and exactly one more");
+    assert_eq!(
+        w.service.sessions(&principal).await.unwrap().len(),
+        2,
+        "the sign-up session and exactly one more"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_parallel_wrong_guesses_evaluate_at_most_the_budget() {
     let w = world(no_backoff());
     signed_up(&w, "guesses@example.com").await;
-    let started = w.service.start_login(email("guesses@example.com"), &client()).await.unwrap();
+    let started = w
+        .service
+        .start_login(email("guesses@example.com"), &client())
+        .await
+        .unwrap();
     let code = last_code(&w.mailer);
     let bad = wrong(&code);
     let tasks: Vec<_> = (0..64)
@@ -166,13 +228,30 @@ async fn sixty_four_parallel_wrong_guesses_evaluate_at_most_the_budget() {
         assert!(matches!(t.await.unwrap(), Err(VerifyError::Invalid)));
     }
     let id = auth_core_ticket(&w, &started.attempt_token);
-    assert_eq!(w.store.get(&id).await.unwrap().unwrap().guesses, 5, "only the budget of 5 was evaluated");
-    assert!(matches!(w.service.verify_code(&started.attempt_token, &code, &client()).await, Err(VerifyError::Invalid)));
+    assert_eq!(
+        w.store.get(&id).await.unwrap().unwrap().guesses,
+        5,
+        "only the budget of 5 was evaluated"
+    );
+    assert!(matches!(
+        w.service
+            .verify_code(&started.attempt_token, &code, &client())
+            .await,
+        Err(VerifyError::Invalid)
+    ));
 }
 
 fn auth_core_ticket(w: &World, token: &str) -> auth_core::AttemptId {
     use auth_core::ports::TokenIssuer;
-    let issuer = JwtIssuer::new("https://auth.test", "auth", SigningKey::generate(&OsRng), [], &[7u8; 32]).unwrap().with_clock(w.clock.clone());
+    let issuer = JwtIssuer::new(
+        "https://auth.test",
+        "auth",
+        SigningKey::generate(&OsRng),
+        [],
+        &[7u8; 32],
+    )
+    .unwrap()
+    .with_clock(w.clock.clone());
     issuer.verify_attempt(token).unwrap().attempt_id
 }
 
@@ -182,23 +261,52 @@ async fn asking_for_new_codes_does_not_buy_more_guesses() {
     policy.limits.address_failures.budget = 7;
     let w = world(policy);
     signed_up(&w, "budget@example.com").await;
-    let first = w.service.start_login(email("budget@example.com"), &client()).await.unwrap();
+    let first = w
+        .service
+        .start_login(email("budget@example.com"), &client())
+        .await
+        .unwrap();
     let code = last_code(&w.mailer);
     for _ in 0..5 {
-        let _ = w.service.verify_code(&first.attempt_token, wrong(&code), &client()).await;
+        let _ = w
+            .service
+            .verify_code(&first.attempt_token, wrong(&code), &client())
+            .await;
     }
-    let second = w.service.resend(&first.attempt_token, &client()).await.unwrap();
+    let second = w
+        .service
+        .resend(&first.attempt_token, &client())
+        .await
+        .unwrap();
     let code = last_code(&w.mailer);
     for _ in 0..2 {
-        assert!(matches!(w.service.verify_code(&second.attempt_token, wrong(&code), &client()).await, Err(VerifyError::Invalid)));
+        assert!(matches!(
+            w.service
+                .verify_code(&second.attempt_token, wrong(&code), &client())
+                .await,
+            Err(VerifyError::Invalid)
+        ));
     }
     // Seven failures for the address: even the right code must wait for the window to pass.
-    let r = w.service.verify_code(&second.attempt_token, &code, &client()).await;
+    let r = w
+        .service
+        .verify_code(&second.attempt_token, &code, &client())
+        .await;
     assert!(matches!(r, Err(VerifyError::RateLimited { .. })), "{r:?}");
     w.clock.advance(Duration::from_secs(86_400));
-    let third = w.service.start_login(email("budget@example.com"), &client()).await.unwrap();
+    let third = w
+        .service
+        .start_login(email("budget@example.com"), &client())
+        .await
+        .unwrap();
     let code = last_code(&w.mailer);
-    assert!(w.service.verify_code(&third.attempt_token, &code, &client()).await.is_ok(), "the budget comes back after the window");
+    assert!(
+        w.service
+            .verify_code(&third.attempt_token, &code, &client())
+            .await
+            .is_ok(),
+        "the budget comes back after the window"
+    );
 }
 
 #[tokio::test]
@@ -208,13 +316,25 @@ async fn a_success_resets_the_failure_count() {
     let w = world(policy);
     signed_up(&w, "reset@example.com").await;
     for _ in 0..2 {
-        let started = w.service.start_login(email("reset@example.com"), &client()).await.unwrap();
+        let started = w
+            .service
+            .start_login(email("reset@example.com"), &client())
+            .await
+            .unwrap();
         let code = last_code(&w.mailer);
         for _ in 0..3 {
-            let _ = w.service.verify_code(&started.attempt_token, wrong(&code), &client()).await;
+            let _ = w
+                .service
+                .verify_code(&started.attempt_token, wrong(&code), &client())
+                .await;
         }
         // Three failures plus a success, twice: six failures in all, yet never over the budget of 4.
-        assert!(w.service.verify_code(&started.attempt_token, &code, &client()).await.is_ok());
+        assert!(
+            w.service
+                .verify_code(&started.attempt_token, &code, &client())
+                .await
+                .is_ok()
+        );
     }
 }
 
@@ -223,29 +343,67 @@ async fn a_code_is_only_valid_for_its_purpose() {
     let w = world(relaxed());
     let user = signed_up(&w, "purpose@example.com").await;
     let who = w.service.authenticate(&user.access_token).await.unwrap();
-    let change = w.service.start_email_change(&who, email("new@example.com"), &client()).await.unwrap();
+    let change = w
+        .service
+        .start_email_change(&who, email("new@example.com"), &client())
+        .await
+        .unwrap();
     let code = last_code(&w.mailer);
-    let r = w.service.verify_code(&change.attempt_token, &code, &client()).await;
-    assert!(matches!(r, Err(VerifyError::Invalid)), "an email-change code cannot sign in: {r:?}");
-    let login = w.service.start_login(email("purpose@example.com"), &client()).await.unwrap();
+    let r = w
+        .service
+        .verify_code(&change.attempt_token, &code, &client())
+        .await;
+    assert!(
+        matches!(r, Err(VerifyError::Invalid)),
+        "an email-change code cannot sign in: {r:?}"
+    );
+    let login = w
+        .service
+        .start_login(email("purpose@example.com"), &client())
+        .await
+        .unwrap();
     let login_code = last_code(&w.mailer);
-    let r = w.service.verify_email_change(&who, &login.attempt_token, &login_code, &client()).await;
-    assert!(matches!(r, Err(VerifyError::Invalid)), "a login code cannot change the address: {r:?}");
-    assert!(w.service.verify_email_change(&who, &change.attempt_token, &code, &client()).await.is_ok());
+    let r = w
+        .service
+        .verify_email_change(&who, &login.attempt_token, &login_code, &client())
+        .await;
+    assert!(
+        matches!(r, Err(VerifyError::Invalid)),
+        "a login code cannot change the address: {r:?}"
+    );
+    assert!(
+        w.service
+            .verify_email_change(&who, &change.attempt_token, &code, &client())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 async fn unknown_addresses_get_a_decoy_that_never_verifies_and_a_notice() {
     let w = world(relaxed());
-    let started = w.service.start_login(email("ghost@example.com"), &client()).await.unwrap();
+    let started = w
+        .service
+        .start_login(email("ghost@example.com"), &client())
+        .await
+        .unwrap();
     let mails = w.mailer.take();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].message, Message::NoAccount);
     let id = auth_core_ticket(&w, &started.attempt_token);
     let stored = w.store.get(&id).await.unwrap().unwrap();
-    assert_eq!(stored.subject, Subject::Decoy, "the decoy is stored like a real attempt");
+    assert_eq!(
+        stored.subject,
+        Subject::Decoy,
+        "the decoy is stored like a real attempt"
+    );
     for guess in ["AAAAAAAA", "ZZZZ9999", "12345678"] {
-        assert!(matches!(w.service.verify_code(&started.attempt_token, guess, &client()).await, Err(VerifyError::Invalid)));
+        assert!(matches!(
+            w.service
+                .verify_code(&started.attempt_token, guess, &client())
+                .await,
+            Err(VerifyError::Invalid)
+        ));
     }
 }
 
@@ -253,13 +411,30 @@ async fn unknown_addresses_get_a_decoy_that_never_verifies_and_a_notice() {
 async fn two_verified_signups_for_one_address_share_one_account() {
     let w = world(relaxed());
     let name = DisplayName::parse("Twin").unwrap();
-    let a = w.service.start_signup(email("twin@example.com"), name.clone(), &client()).await.unwrap();
+    let a = w
+        .service
+        .start_signup(email("twin@example.com"), name.clone(), &client())
+        .await
+        .unwrap();
     let code_a = last_code(&w.mailer);
     // A second sign-up before the first is verified supersedes the first code.
-    let b = w.service.start_signup(email("twin@example.com"), name, &client()).await.unwrap();
+    let b = w
+        .service
+        .start_signup(email("twin@example.com"), name, &client())
+        .await
+        .unwrap();
     let code_b = last_code(&w.mailer);
-    assert!(matches!(w.service.verify_code(&a.attempt_token, &code_a, &client()).await, Err(VerifyError::Invalid)));
-    let signed = w.service.verify_code(&b.attempt_token, &code_b, &client()).await.unwrap();
+    assert!(matches!(
+        w.service
+            .verify_code(&a.attempt_token, &code_a, &client())
+            .await,
+        Err(VerifyError::Invalid)
+    ));
+    let signed = w
+        .service
+        .verify_code(&b.attempt_token, &code_b, &client())
+        .await
+        .unwrap();
     assert!(signed.created);
 }
 
@@ -270,12 +445,23 @@ async fn sensitive_changes_need_a_recent_sign_in() {
     w.clock.advance(Duration::from_secs(11 * 60));
     // The access token has 4 minutes left; the sign-in is 11 minutes old.
     let who = w.service.authenticate(&user.access_token).await.unwrap();
-    assert!(matches!(w.service.delete_account(&who).await, Err(AccountError::ReauthRequired)));
     assert!(matches!(
-        w.service.start_email_change(&who, email("else@example.com"), &client()).await,
+        w.service.delete_account(&who).await,
+        Err(AccountError::ReauthRequired)
+    ));
+    assert!(matches!(
+        w.service
+            .start_email_change(&who, email("else@example.com"), &client())
+            .await,
         Err(StartError::ReauthRequired)
     ));
-    assert!(w.service.update_profile(&who, None, Some(true), &client()).await.is_ok(), "ordinary changes need no recent sign-in");
+    assert!(
+        w.service
+            .update_profile(&who, None, Some(true), &client())
+            .await
+            .is_ok(),
+        "ordinary changes need no recent sign-in"
+    );
 }
 
 #[tokio::test]
@@ -283,35 +469,70 @@ async fn an_idle_session_expires_and_refreshing_slides_it() {
     let w = world(relaxed());
     let user = signed_up(&w, "idle@example.com").await;
     w.clock.advance(Duration::from_secs(29 * 86_400));
-    let r = w.service.refresh(user.refresh_token.expose(), &client()).await.unwrap();
+    let r = w
+        .service
+        .refresh(user.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     w.clock.advance(Duration::from_secs(29 * 86_400));
-    let r2 = w.service.refresh(r.refresh_token.expose(), &client()).await.unwrap();
+    let r2 = w
+        .service
+        .refresh(r.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     w.clock.advance(Duration::from_secs(31 * 86_400));
-    assert!(matches!(w.service.refresh(r2.refresh_token.expose(), &client()).await, Err(RefreshError::Invalid)), "31 idle days end it");
+    assert!(
+        matches!(
+            w.service
+                .refresh(r2.refresh_token.expose(), &client())
+                .await,
+            Err(RefreshError::Invalid)
+        ),
+        "31 idle days end it"
+    );
 }
 
 #[tokio::test]
 async fn a_full_mail_queue_changes_nothing_the_client_sees() {
     let mut failing = auth_core::ports::MockMailer::new();
-    failing.expect_send().returning(|_| Err(MailError::QueueFull));
+    failing
+        .expect_send()
+        .returning(|_| Err(MailError::QueueFull));
     let w = world_with(relaxed(), |mut p| {
         p.mailer = Arc::new(failing);
         p
     });
-    let started = w.service.start_login(email("quiet@example.com"), &client()).await;
-    assert!(started.is_ok(), "a full queue is logged, not shown: {started:?}");
+    let started = w
+        .service
+        .start_login(email("quiet@example.com"), &client())
+        .await;
+    assert!(
+        started.is_ok(),
+        "a full queue is logged, not shown: {started:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_store_that_is_down_fails_closed_with_a_store_error() {
     let mut down = auth_core::ports::MockAttemptStore::new();
-    down.expect_create().returning(|_| Err(StoreError::Unavailable("connection refused".into())));
-    down.expect_get().returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+    down.expect_create()
+        .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+    down.expect_get()
+        .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
     let w = world_with(relaxed(), |mut p| {
         p.attempts = Arc::new(down);
         p
     });
-    let r = w.service.start_login(email("down@example.com"), &client()).await;
-    assert!(matches!(r, Err(StartError::Store(StoreError::Unavailable(_)))), "{r:?}");
-    assert!(w.mailer.take().is_empty(), "no mail goes out for an attempt that was not stored");
+    let r = w
+        .service
+        .start_login(email("down@example.com"), &client())
+        .await;
+    assert!(
+        matches!(r, Err(StartError::Store(StoreError::Unavailable(_)))),
+        "{r:?}"
+    );
+    assert!(
+        w.mailer.take().is_empty(),
+        "no mail goes out for an attempt that was not stored"
+    );
 }

@@ -4,21 +4,23 @@ use crate::config::Settings;
 use crate::secrets;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use auth_core::ports::{
-    AttemptStore, AuditLog, CeremonyStore, Clock, HealthCheck, OsRng, PasskeyRepository, RateLimiter, SessionRepository, SystemClock,
-    UserRepository,
-};
-use auth_postgres::PgStore;
-use auth_webauthn::{Attachment, RelyingParty, WebAuthnAdapter};
-use auth_core::service::Ports;
 use auth_core::AuthService;
+use auth_core::ports::{
+    AttemptStore, AuditLog, CeremonyStore, Clock, HealthCheck, OsRng, PasskeyRepository,
+    RateLimiter, SessionRepository, SystemClock, UserRepository,
+};
+use auth_core::service::Ports;
 use auth_http::{AppState, HttpConfig, Metrics};
-use prometheus_client::metrics::gauge::Gauge;
 use auth_jwt::JwtIssuer;
 use auth_memory::MemoryStore;
+use auth_postgres::PgStore;
 use auth_redis::RedisStore;
-use auth_smtp::{MailConfig, MailQueue, QueueConfig, Renderer, SmtpConfig, SmtpPassword, TransportConfig};
+use auth_smtp::{
+    MailConfig, MailQueue, QueueConfig, Renderer, SmtpConfig, SmtpPassword, TransportConfig,
+};
 use auth_sqlite::SqliteStore;
+use auth_webauthn::{Attachment, RelyingParty, WebAuthnAdapter};
+use prometheus_client::metrics::gauge::Gauge;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +28,11 @@ use std::time::Duration;
 fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     let dir = &settings.server.data_dir;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
 /// Opens the database and runs its migrations.
@@ -50,9 +56,17 @@ impl Database {
     async fn open(settings: &Settings) -> anyhow::Result<Self> {
         let url = settings.database_url();
         Ok(if url.starts_with("sqlite:") {
-            Database::Sqlite(SqliteStore::connect(&url).await.context("cannot open the SQLite database")?)
+            Database::Sqlite(
+                SqliteStore::connect(&url)
+                    .await
+                    .context("cannot open the SQLite database")?,
+            )
         } else {
-            Database::Postgres(PgStore::connect(&url, settings.database.max_connections).await.context("cannot reach PostgreSQL")?)
+            Database::Postgres(
+                PgStore::connect(&url, settings.database.max_connections)
+                    .await
+                    .context("cannot reach PostgreSQL")?,
+            )
         })
     }
 
@@ -75,12 +89,16 @@ impl Database {
 fn mail_transport(settings: &Settings) -> anyhow::Result<TransportConfig> {
     let m = &settings.mail;
     Ok(match &m.smtp_url {
-        None => TransportConfig::Outbox { dir: settings.outbox_dir() },
+        None => TransportConfig::Outbox {
+            dir: settings.outbox_dir(),
+        },
         Some(url) => {
             let mut smtp = SmtpConfig::new(url.clone());
             smtp.username.clone_from(&m.smtp_username);
             if let Some(file) = &m.smtp_password_file {
-                let password = std::fs::read_to_string(file).with_context(|| format!("cannot read mail.smtp_password_file {}", file.display()))?;
+                let password = std::fs::read_to_string(file).with_context(|| {
+                    format!("cannot read mail.smtp_password_file {}", file.display())
+                })?;
                 smtp.password = Some(SmtpPassword::new(password.trim_end_matches(['\r', '\n'])));
             }
             TransportConfig::Smtp(smtp)
@@ -109,7 +127,11 @@ async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
         database.migrate().await?;
     }
     let redis = match &settings.redis.url {
-        Some(url) => Some(Arc::new(RedisStore::connect(url, &settings.redis.key_prefix).await.context("cannot reach Redis")?)),
+        Some(url) => Some(Arc::new(
+            RedisStore::connect(url, &settings.redis.key_prefix)
+                .await
+                .context("cannot reach Redis")?,
+        )),
         None => None,
     };
     let memory = Arc::new(MemoryStore::new());
@@ -172,12 +194,28 @@ fn spawn_purge(database: &Database) {
 /// The HTTP metrics plus the mail queue's counters, copied in at every scrape.
 fn mail_metrics(mailer: &Arc<MailQueue>) -> Metrics {
     let gauges: [(&str, &str, Gauge); 6] = [
-        ("mail_queued", "Mails accepted into the queue", Gauge::default()),
-        ("mail_rejected", "Mails turned away because the queue was full", Gauge::default()),
-        ("mail_sent", "Mails the transport accepted", Gauge::default()),
+        (
+            "mail_queued",
+            "Mails accepted into the queue",
+            Gauge::default(),
+        ),
+        (
+            "mail_rejected",
+            "Mails turned away because the queue was full",
+            Gauge::default(),
+        ),
+        (
+            "mail_sent",
+            "Mails the transport accepted",
+            Gauge::default(),
+        ),
         ("mail_failed", "Mails given up on", Gauge::default()),
         ("mail_retries", "Delivery retries", Gauge::default()),
-        ("mail_queue_depth", "Mails waiting in the queue", Gauge::default()),
+        (
+            "mail_queue_depth",
+            "Mails waiting in the queue",
+            Gauge::default(),
+        ),
     ];
     let handles: Vec<Gauge> = gauges.iter().map(|(_, _, g)| g.clone()).collect();
     let metrics = Metrics::new(|registry| {
@@ -188,7 +226,10 @@ fn mail_metrics(mailer: &Arc<MailQueue>) -> Metrics {
     let mailer = mailer.clone();
     metrics.on_scrape(move || {
         let s = mailer.stats();
-        for (gauge, value) in handles.iter().zip([s.queued, s.rejected, s.sent, s.failed, s.retries, s.depth]) {
+        for (gauge, value) in handles
+            .iter()
+            .zip([s.queued, s.rejected, s.sent, s.failed, s.retries, s.depth])
+        {
             gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
         }
     });
@@ -202,20 +243,42 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let stores = stores(&settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
-    let mail_config = MailConfig::new(&settings.mail.from, &settings.server.public_url, &settings.mail.product_name)
-        .context("invalid mail settings")?;
-    let transport = mail_transport(&settings)?.build().context("invalid mail transport")?;
-    let queue_config = QueueConfig { capacity: settings.mail.queue_capacity, ..QueueConfig::default() };
-    let mailer = Arc::new(MailQueue::start(Renderer::new(mail_config), transport, queue_config).context("cannot start the mail queue")?);
+    let mail_config = MailConfig::new(
+        &settings.mail.from,
+        &settings.server.public_url,
+        &settings.mail.product_name,
+    )
+    .context("invalid mail settings")?;
+    let transport = mail_transport(&settings)?
+        .build()
+        .context("invalid mail transport")?;
+    let queue_config = QueueConfig {
+        capacity: settings.mail.queue_capacity,
+        ..QueueConfig::default()
+    };
+    let mailer = Arc::new(
+        MailQueue::start(Renderer::new(mail_config), transport, queue_config)
+            .context("cannot start the mail queue")?,
+    );
 
-    let tokens = JwtIssuer::new(&settings.issuer(), &settings.tokens.audience, secrets.current, secrets.older, &secrets.attempt_key)
-        .context("invalid token settings")?
-        .with_clock(clock.clone());
+    let tokens = JwtIssuer::new(
+        &settings.issuer(),
+        &settings.tokens.audience,
+        secrets.current,
+        secrets.older,
+        &secrets.attempt_key,
+    )
+    .context("invalid token settings")?
+    .with_clock(clock.clone());
     let webauthn = WebAuthnAdapter::new(RelyingParty {
         id: settings.rp_id()?,
         origin: settings.public_origin()?,
         name: settings.mail.product_name.clone(),
-        attachment: if settings.webauthn.platform_only { Attachment::PlatformOnly } else { Attachment::PreferPlatform },
+        attachment: if settings.webauthn.platform_only {
+            Attachment::PlatformOnly
+        } else {
+            Attachment::PreferPlatform
+        },
     })
     .context("invalid WebAuthn settings")?;
     spawn_purge(&stores.database);
@@ -233,14 +296,20 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         clock,
         rng: Arc::new(OsRng),
     };
-    let service = AuthService::new(ports, settings.policy.clone(), &secrets.pepper).context("invalid policy")?;
+    let service = AuthService::new(ports, settings.policy.clone(), &secrets.pepper)
+        .context("invalid policy")?;
     let http = HttpConfig {
         public_origin: settings.public_origin()?,
         trusted_proxies: settings.server.trusted_proxies.clone(),
         max_body_bytes: settings.server.max_body_bytes,
     };
     let metrics = Arc::new(mail_metrics(&mailer));
-    let state = AppState { service: Arc::new(service), config: Arc::new(http.clone()), health: Arc::new(stores.health), metrics };
+    let state = AppState {
+        service: Arc::new(service),
+        config: Arc::new(http.clone()),
+        health: Arc::new(stores.health),
+        metrics,
+    };
 
     let mut server = HttpServer::new(move || {
         App::new()
@@ -253,7 +322,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
-    let server = server.bind(settings.bind_addr()?).with_context(|| format!("cannot listen on {}", settings.server.bind))?;
+    let server = server
+        .bind(settings.bind_addr()?)
+        .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
     for addr in server.addrs() {
         // Tests and operators read the real port from this line (the configured one may be 0).
         tracing::info!("listening on http://{addr}");

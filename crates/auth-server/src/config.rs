@@ -79,7 +79,11 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: None, max_connections: 16, migrate_on_start: true }
+        Self {
+            url: None,
+            max_connections: 16,
+            migrate_on_start: true,
+        }
     }
 }
 
@@ -96,7 +100,10 @@ pub struct RedisSettings {
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        Self { url: None, key_prefix: "auth".to_owned() }
+        Self {
+            url: None,
+            key_prefix: "auth".to_owned(),
+        }
     }
 }
 
@@ -148,7 +155,10 @@ pub struct TokenSettings {
 
 impl Default for TokenSettings {
     fn default() -> Self {
-        Self { issuer: None, audience: "auth".to_owned() }
+        Self {
+            issuer: None,
+            audience: "auth".to_owned(),
+        }
     }
 }
 
@@ -188,7 +198,10 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { format: "text".to_owned(), filter: "info".to_owned() }
+        Self {
+            format: "text".to_owned(),
+            filter: "info".to_owned(),
+        }
     }
 }
 
@@ -220,7 +233,9 @@ impl Settings {
             bail!("log.format must be text or json");
         }
         if let Some(url) = &self.database.url
-            && !["sqlite:", "postgres://", "postgresql://"].iter().any(|p| url.starts_with(p))
+            && !["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|p| url.starts_with(p))
         {
             bail!("database.url must start with sqlite:, postgres:// or postgresql://");
         }
@@ -239,22 +254,39 @@ impl Settings {
         if self.tokens.audience.trim().is_empty() {
             bail!("tokens.audience must not be empty");
         }
-        self.policy.validate().map_err(|e| anyhow::anyhow!("policy.{e}"))?;
+        self.policy
+            .validate()
+            .map_err(|e| anyhow::anyhow!("policy.{e}"))?;
         Ok(())
     }
 
     /// The listen address.
     pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.server.bind.parse().with_context(|| format!("server.bind `{}` is not an address like 127.0.0.1:8080", self.server.bind))
+        self.server.bind.parse().with_context(|| {
+            format!(
+                "server.bind `{}` is not an address like 127.0.0.1:8080",
+                self.server.bind
+            )
+        })
     }
 
     /// `scheme://host[:port]` of the public URL.
     pub fn public_origin(&self) -> anyhow::Result<String> {
         let url = self.server.public_url.trim_end_matches('/');
-        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
         match rest {
-            Some(host) if !host.is_empty() && !host.contains('/') && !host.contains(['?', '#', '@', ' ']) => Ok(url.to_owned()),
-            _ => bail!("server.public_url must be an origin like https://auth.example.com (no path)"),
+            Some(host)
+                if !host.is_empty()
+                    && !host.contains('/')
+                    && !host.contains(['?', '#', '@', ' ']) =>
+            {
+                Ok(url.to_owned())
+            }
+            _ => {
+                bail!("server.public_url must be an origin like https://auth.example.com (no path)")
+            }
         }
     }
 
@@ -262,33 +294,53 @@ impl Settings {
     pub fn rp_id(&self) -> anyhow::Result<String> {
         let origin = self.public_origin()?;
         let host = origin.split_once("://").map(|(_, h)| h).unwrap_or_default();
-        let host = host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
+        let host = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(host, |(h, _)| h);
         match &self.webauthn.rp_id {
             None => Ok(host.to_owned()),
             Some(id) if host == id || host.ends_with(&format!(".{id}")) => Ok(id.clone()),
-            Some(id) => bail!("webauthn.rp_id `{id}` must be the public URL's host or a parent domain of it"),
+            Some(id) => bail!(
+                "webauthn.rp_id `{id}` must be the public URL's host or a parent domain of it"
+            ),
         }
     }
 
     /// The database URL, defaulting to a SQLite file in the data directory.
     pub fn database_url(&self) -> String {
-        self.database.url.clone().unwrap_or_else(|| format!("sqlite://{}", self.server.data_dir.join("auth.db").display()))
+        self.database.url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.server.data_dir.join("auth.db").display()
+            )
+        })
     }
 
     /// The mail outbox directory.
     pub fn outbox_dir(&self) -> PathBuf {
-        self.mail.outbox_dir.clone().unwrap_or_else(|| self.server.data_dir.join("outbox"))
+        self.mail
+            .outbox_dir
+            .clone()
+            .unwrap_or_else(|| self.server.data_dir.join("outbox"))
     }
 
     /// The access-token issuer.
     pub fn issuer(&self) -> String {
-        self.tokens.issuer.clone().unwrap_or_else(|| self.server.public_url.trim_end_matches('/').to_owned())
+        self.tokens
+            .issuer
+            .clone()
+            .unwrap_or_else(|| self.server.public_url.trim_end_matches('/').to_owned())
     }
 }
 
 /// Figment errors can span lines; the start-up error is one line.
 fn one_line(e: &figment::Error) -> String {
-    e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" ")
+    e.to_string()
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -313,19 +365,37 @@ mod tests {
         s.webauthn.rp_id = Some("example.com".to_owned());
         assert_eq!(s.rp_id().unwrap(), "example.com");
         s.webauthn.rp_id = Some("other.com".to_owned());
-        assert!(s.validate().unwrap_err().to_string().starts_with("webauthn.rp_id"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("webauthn.rp_id")
+        );
     }
 
     #[test]
     fn bad_settings_are_refused_with_the_setting_named() {
         let mut s = Settings::default();
         s.server.public_url = "https://auth.example.com/path".to_owned();
-        assert!(s.validate().unwrap_err().to_string().starts_with("server.public_url"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("server.public_url")
+        );
         let mut s = Settings::default();
         s.server.bind = "localhost".to_owned();
-        assert!(s.validate().unwrap_err().to_string().starts_with("server.bind"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("server.bind")
+        );
         let mut s = Settings::default();
         s.policy.code_length = 6;
-        assert_eq!(s.validate().unwrap_err().to_string(), "policy.code_length must be between 8 and 16");
+        assert_eq!(
+            s.validate().unwrap_err().to_string(),
+            "policy.code_length must be between 8 and 16"
+        );
     }
 }

@@ -78,8 +78,11 @@ fn main() -> ExitCode {
 
 fn init_logging(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if settings.log.format == "json" {
         builder.json().flatten_event(true).init();
     } else {
@@ -90,7 +93,10 @@ fn init_logging(settings: &Settings) {
 fn check_config(settings: &Settings) -> anyhow::Result<()> {
     // Settings hold only paths to secrets, never secrets, so all of it may be shown.
     let text = serde_json::to_string_pretty(settings)?;
-    #[allow(clippy::print_stdout, reason = "printing the configuration is this command's job")]
+    #[allow(
+        clippy::print_stdout,
+        reason = "printing the configuration is this command's job"
+    )]
     {
         println!("{text}");
     }
@@ -120,7 +126,10 @@ fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             if keys.last().is_some_and(|(_, k)| k.kid() == kid) {
                 anyhow::bail!("key {kid} is the signing key; rotate first");
             }
-            let (path, _) = keys.iter().find(|(_, k)| k.kid() == kid).ok_or_else(|| anyhow::anyhow!("no key with kid {kid}"))?;
+            let (path, _) = keys
+                .iter()
+                .find(|(_, k)| k.kid() == kid)
+                .ok_or_else(|| anyhow::anyhow!("no key with kid {kid}"))?;
             std::fs::remove_file(path)?;
             tracing::info!(kid, "key retired");
         }

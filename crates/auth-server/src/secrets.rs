@@ -26,21 +26,40 @@ pub struct Secrets {
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secrets").field("current_kid", &self.current.kid()).finish_non_exhaustive()
+        f.debug_struct("Secrets")
+            .field("current_kid", &self.current.kid())
+            .finish_non_exhaustive()
     }
 }
 
 /// The directory of signing keys.
 pub fn keys_dir(settings: &Settings) -> PathBuf {
-    settings.secrets.signing_keys_dir.clone().unwrap_or_else(|| settings.server.data_dir.join("keys"))
+    settings
+        .secrets
+        .signing_keys_dir
+        .clone()
+        .unwrap_or_else(|| settings.server.data_dir.join("keys"))
 }
 
 /// Loads every secret, generating the missing ones.
 pub fn load_or_create(settings: &Settings) -> anyhow::Result<Secrets> {
     let secrets_dir = settings.server.data_dir.join("secrets");
-    let pepper = random_secret(settings.secrets.pepper_file.clone().unwrap_or_else(|| secrets_dir.join("pepper")), "code pepper")?;
-    let attempt_key =
-        random_secret(settings.secrets.attempt_key_file.clone().unwrap_or_else(|| secrets_dir.join("attempt-key")), "attempt-token key")?;
+    let pepper = random_secret(
+        settings
+            .secrets
+            .pepper_file
+            .clone()
+            .unwrap_or_else(|| secrets_dir.join("pepper")),
+        "code pepper",
+    )?;
+    let attempt_key = random_secret(
+        settings
+            .secrets
+            .attempt_key_file
+            .clone()
+            .unwrap_or_else(|| secrets_dir.join("attempt-key")),
+        "attempt-token key",
+    )?;
     let dir = keys_dir(settings);
     let mut keys = load_keys(&dir)?;
     if keys.is_empty() {
@@ -49,17 +68,31 @@ pub fn load_or_create(settings: &Settings) -> anyhow::Result<Secrets> {
         keys.push((path, key));
     }
     let (_, current) = keys.pop().context("no signing key")?;
-    let older = keys.into_iter().map(|(_, k)| k.public_key().clone()).collect();
-    Ok(Secrets { pepper, attempt_key, current, older })
+    let older = keys
+        .into_iter()
+        .map(|(_, k)| k.public_key().clone())
+        .collect();
+    Ok(Secrets {
+        pepper,
+        attempt_key,
+        current,
+        older,
+    })
 }
 
 /// A base64 secret of at least 32 bytes from `path`, generated there if missing.
 fn random_secret(path: PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
     if path.exists() {
-        let text = fs::read_to_string(&path).with_context(|| format!("cannot read the {what} at {}", path.display()))?;
-        let bytes = STANDARD.decode(text.trim()).with_context(|| format!("the {what} at {} is not base64", path.display()))?;
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the {what} at {}", path.display()))?;
+        let bytes = STANDARD
+            .decode(text.trim())
+            .with_context(|| format!("the {what} at {} is not base64", path.display()))?;
         if bytes.len() < 32 {
-            bail!("the {what} at {} must hold at least 32 bytes", path.display());
+            bail!(
+                "the {what} at {} must hold at least 32 bytes",
+                path.display()
+            );
         }
         return Ok(bytes);
     }
@@ -84,8 +117,10 @@ pub fn load_keys(dir: &Path) -> anyhow::Result<Vec<(PathBuf, SigningKey)>> {
     paths
         .into_iter()
         .map(|p| {
-            let pem = fs::read_to_string(&p).with_context(|| format!("cannot read the signing key {}", p.display()))?;
-            let key = SigningKey::from_pkcs8_pem(&pem).with_context(|| format!("{} is not an Ed25519 PKCS#8 key", p.display()))?;
+            let pem = fs::read_to_string(&p)
+                .with_context(|| format!("cannot read the signing key {}", p.display()))?;
+            let key = SigningKey::from_pkcs8_pem(&pem)
+                .with_context(|| format!("{} is not an Ed25519 PKCS#8 key", p.display()))?;
             Ok((p, key))
         })
         .collect()
@@ -94,9 +129,13 @@ pub fn load_keys(dir: &Path) -> anyhow::Result<Vec<(PathBuf, SigningKey)>> {
 /// Generates a signing key into `dir`, named so that it sorts after every existing one.
 pub fn write_new_key(dir: &Path) -> anyhow::Result<(PathBuf, SigningKey)> {
     let key = SigningKey::generate(&OsRng);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let path = dir.join(format!("signing-{:020}.pem", now.as_millis()));
-    let pem = key.to_pkcs8_pem().context("cannot encode the signing key")?;
+    let pem = key
+        .to_pkcs8_pem()
+        .context("cannot encode the signing key")?;
     write_private(&path, pem.as_bytes())?;
     Ok((path, key))
 }
@@ -115,6 +154,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -254,11 +254,19 @@ impl Renderer {
             },
             Message::PasskeyAdded { name } => Parts {
                 passkey: Some(name.as_str()),
-                ..notice(PASSKEY_ADDED, format!("A passkey was added to your {product} account"), home.to_owned())
+                ..notice(
+                    PASSKEY_ADDED,
+                    format!("A passkey was added to your {product} account"),
+                    home.to_owned(),
+                )
             },
             Message::PasskeyRemoved { name } => Parts {
                 passkey: Some(name.as_str()),
-                ..notice(PASSKEY_REMOVED, format!("A passkey was removed from your {product} account"), home.to_owned())
+                ..notice(
+                    PASSKEY_REMOVED,
+                    format!("A passkey was removed from your {product} account"),
+                    home.to_owned(),
+                )
             },
         }
     }

@@ -1,14 +1,14 @@
 //! The signed-in account: profile, email change, sessions, activity, deletion, logout.
 
 use super::{add_cookies, expired};
+use crate::AppState;
 use crate::cookie_names::{ACCESS, ATTEMPT, REFRESH};
 use crate::error::ApiError;
 use crate::extract::{Authenticated, client_info, require_same_origin};
 use crate::wire::{
-    ActivityEvent, ActivityList, AttemptStarted, EmailRequest, EmailVerifyRequest, Me, PageQuery, ProfilePatch, RevokeAllQuery, Revoked,
-    SessionList, SessionView,
+    ActivityEvent, ActivityList, AttemptStarted, EmailRequest, EmailVerifyRequest, Me, PageQuery,
+    ProfilePatch, RevokeAllQuery, Revoked, SessionList, SessionView,
 };
-use crate::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::EmailAddress;
 use auth_core::SessionId;
@@ -22,15 +22,27 @@ fn signed_out() -> Result<HttpResponse, ApiError> {
 
 #[utoipa::path(post, path = "/v1/logout", tag = "sessions", security(("bearer" = [])),
     responses((status = 204, description = "The session is revoked and its cookies cleared"), (status = 401, body = crate::error::Problem)))]
-pub(crate) async fn logout(req: HttpRequest, state: web::Data<AppState>, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    state.service.logout(&who.principal, &client_info(&req, &state.config)).await?;
+pub(crate) async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .service
+        .logout(&who.principal, &client_info(&req, &state.config))
+        .await?;
     signed_out()
 }
 
 #[utoipa::path(get, path = "/v1/me", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
-pub(crate) async fn me(state: web::Data<AppState>, who: Authenticated) -> Result<web::Json<Me>, ApiError> {
-    Ok(web::Json(Me::from(&state.service.me(&who.principal).await?)))
+pub(crate) async fn me(
+    state: web::Data<AppState>,
+    who: Authenticated,
+) -> Result<web::Json<Me>, ApiError> {
+    Ok(web::Json(Me::from(
+        &state.service.me(&who.principal).await?,
+    )))
 }
 
 #[utoipa::path(patch, path = "/v1/me", tag = "account", security(("bearer" = [])), request_body = ProfilePatch,
@@ -42,15 +54,30 @@ pub(crate) async fn update_profile(
     body: web::Json<ProfilePatch>,
 ) -> Result<web::Json<Me>, ApiError> {
     let body = body.into_inner();
-    let name = body.display_name.as_deref().map(DisplayName::parse).transpose()?;
-    let user = state.service.update_profile(&who.principal, name, body.public, &client_info(&req, &state.config)).await?;
+    let name = body
+        .display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()?;
+    let user = state
+        .service
+        .update_profile(
+            &who.principal,
+            name,
+            body.public,
+            &client_info(&req, &state.config),
+        )
+        .await?;
     Ok(web::Json(Me::from(&user)))
 }
 
 #[utoipa::path(delete, path = "/v1/me", tag = "account", security(("bearer" = [])),
     responses((status = 204, description = "The account, its sessions and its history are deleted"),
               (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem, description = "`reauth_required`")))]
-pub(crate) async fn delete_account(state: web::Data<AppState>, who: Authenticated) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn delete_account(
+    state: web::Data<AppState>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
     state.service.delete_account(&who.principal).await?;
     signed_out()
 }
@@ -66,13 +93,19 @@ pub(crate) async fn start_email_change(
     body: web::Json<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = EmailAddress::parse(&body.email)?;
-    let s = state.service.start_email_change(&who.principal, email, &client_info(&req, &state.config)).await?;
+    let s = state
+        .service
+        .start_email_change(&who.principal, email, &client_info(&req, &state.config))
+        .await?;
     let mut res = HttpResponse::Accepted().json(AttemptStarted {
         attempt_token: s.attempt_token.clone(),
         expires_in: s.code_ttl.as_secs(),
         token_expires_in: s.token_ttl.as_secs(),
     });
-    add_cookies(&mut res, [super::cookie(ATTEMPT, s.attempt_token, s.token_ttl)])?;
+    add_cookies(
+        &mut res,
+        [super::cookie(ATTEMPT, s.attempt_token, s.token_ttl)],
+    )?;
     Ok(res)
 }
 
@@ -94,7 +127,15 @@ pub(crate) async fn verify_email_change(
             c.value().to_owned()
         }
     };
-    let user = state.service.verify_email_change(&who.principal, &token, &body.code, &client_info(&req, &state.config)).await?;
+    let user = state
+        .service
+        .verify_email_change(
+            &who.principal,
+            &token,
+            &body.code,
+            &client_info(&req, &state.config),
+        )
+        .await?;
     let mut res = HttpResponse::Ok().json(Me::from(&user));
     add_cookies(&mut res, [expired(ATTEMPT)])?;
     Ok(res)
@@ -102,9 +143,17 @@ pub(crate) async fn verify_email_change(
 
 #[utoipa::path(get, path = "/v1/me/sessions", tag = "sessions", security(("bearer" = [])),
     responses((status = 200, body = SessionList), (status = 401, body = crate::error::Problem)))]
-pub(crate) async fn sessions(state: web::Data<AppState>, who: Authenticated) -> Result<web::Json<SessionList>, ApiError> {
+pub(crate) async fn sessions(
+    state: web::Data<AppState>,
+    who: Authenticated,
+) -> Result<web::Json<SessionList>, ApiError> {
     let list = state.service.sessions(&who.principal).await?;
-    Ok(web::Json(SessionList { sessions: list.iter().map(|s| SessionView::of(s, &who.principal.session_id)).collect() }))
+    Ok(web::Json(SessionList {
+        sessions: list
+            .iter()
+            .map(|s| SessionView::of(s, &who.principal.session_id))
+            .collect(),
+    }))
 }
 
 #[utoipa::path(delete, path = "/v1/me/sessions", tag = "sessions", security(("bearer" = [])), params(RevokeAllQuery),
@@ -115,7 +164,14 @@ pub(crate) async fn revoke_all(
     who: Authenticated,
     query: web::Query<RevokeAllQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let revoked = state.service.revoke_all_sessions(&who.principal, query.except_current, &client_info(&req, &state.config)).await?;
+    let revoked = state
+        .service
+        .revoke_all_sessions(
+            &who.principal,
+            query.except_current,
+            &client_info(&req, &state.config),
+        )
+        .await?;
     let mut res = HttpResponse::Ok().json(Revoked { revoked });
     if !query.except_current && who.via_cookie {
         add_cookies(&mut res, [expired(ACCESS), expired(REFRESH)])?;
@@ -133,17 +189,28 @@ pub(crate) async fn revoke_session(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = SessionId::parse(&id).ok_or(ApiError::NotFound)?;
-    state.service.revoke_session(&who.principal, &id, &client_info(&req, &state.config)).await?;
+    state
+        .service
+        .revoke_session(&who.principal, &id, &client_info(&req, &state.config))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(get, path = "/v1/me/activity", tag = "account", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = ActivityList), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
-pub(crate) async fn activity(state: web::Data<AppState>, who: Authenticated, q: web::Query<PageQuery>) -> Result<web::Json<ActivityList>, ApiError> {
+pub(crate) async fn activity(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    q: web::Query<PageQuery>,
+) -> Result<web::Json<ActivityList>, ApiError> {
     if q.after.is_some() {
-        return Err(ApiError::bad_request("activity is not paged by cursor; use limit"));
+        return Err(ApiError::bad_request(
+            "activity is not paged by cursor; use limit",
+        ));
     }
     let limit = super::public::page_limit(q.limit)?;
     let events = state.service.activity(&who.principal, limit).await?;
-    Ok(web::Json(ActivityList { events: events.iter().map(ActivityEvent::from).collect() }))
+    Ok(web::Json(ActivityList {
+        events: events.iter().map(ActivityEvent::from).collect(),
+    }))
 }

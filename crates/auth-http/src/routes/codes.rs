@@ -1,11 +1,14 @@
 //! The email-code flows: start sign-up, login and recovery, resend, verify; and token refresh.
 
 use super::{add_cookies, cookie, expired};
+use crate::AppState;
 use crate::cookie_names::{ACCESS, ATTEMPT, REFRESH};
 use crate::error::ApiError;
 use crate::extract::{client_info, require_same_origin};
-use crate::wire::{AttemptStarted, EmailRequest, Me, RefreshRequest, ResendRequest, SignedInResponse, SignupRequest, Tokens, VerifyRequest};
-use crate::AppState;
+use crate::wire::{
+    AttemptStarted, EmailRequest, Me, RefreshRequest, ResendRequest, SignedInResponse,
+    SignupRequest, Tokens, VerifyRequest,
+};
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::EmailAddress;
 use auth_core::service::{SignedIn, Started};
@@ -23,7 +26,11 @@ fn started(s: Started) -> Result<HttpResponse, ApiError> {
 }
 
 /// The attempt token from the body, or else from the cookie (then only from our own origin).
-fn attempt_token(req: &HttpRequest, state: &AppState, from_body: Option<String>) -> Result<(String, bool), ApiError> {
+fn attempt_token(
+    req: &HttpRequest,
+    state: &AppState,
+    from_body: Option<String>,
+) -> Result<(String, bool), ApiError> {
     if let Some(t) = from_body {
         return Ok((t, false));
     }
@@ -35,48 +42,92 @@ fn attempt_token(req: &HttpRequest, state: &AppState, from_body: Option<String>)
 #[utoipa::path(post, path = "/v1/signup", tag = "email codes", request_body = SignupRequest,
     responses((status = 202, body = AttemptStarted, description = "A code (or, if the address has an account, a sign-in code) is on its way"),
               (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
-pub(crate) async fn signup(req: HttpRequest, state: web::Data<AppState>, body: web::Json<SignupRequest>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn signup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<SignupRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let email = EmailAddress::parse(&body.email)?;
     let name = DisplayName::parse(&body.display_name)?;
-    started(state.service.start_signup(email, name, &client_info(&req, &state.config)).await?)
+    started(
+        state
+            .service
+            .start_signup(email, name, &client_info(&req, &state.config))
+            .await?,
+    )
 }
 
 #[utoipa::path(post, path = "/v1/login/email", tag = "email codes", request_body = EmailRequest,
     responses((status = 202, body = AttemptStarted, description = "A code (or a no-account notice) is on its way"),
               (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
-pub(crate) async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Json<EmailRequest>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<EmailRequest>,
+) -> Result<HttpResponse, ApiError> {
     let email = EmailAddress::parse(&body.email)?;
-    started(state.service.start_login(email, &client_info(&req, &state.config)).await?)
+    started(
+        state
+            .service
+            .start_login(email, &client_info(&req, &state.config))
+            .await?,
+    )
 }
 
 #[utoipa::path(post, path = "/v1/recovery", tag = "email codes", request_body = EmailRequest,
     responses((status = 202, body = AttemptStarted, description = "A recovery code (or a no-account notice) is on its way"),
               (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
-pub(crate) async fn recovery(req: HttpRequest, state: web::Data<AppState>, body: web::Json<EmailRequest>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn recovery(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<EmailRequest>,
+) -> Result<HttpResponse, ApiError> {
     let email = EmailAddress::parse(&body.email)?;
-    started(state.service.start_recovery(email, &client_info(&req, &state.config)).await?)
+    started(
+        state
+            .service
+            .start_recovery(email, &client_info(&req, &state.config))
+            .await?,
+    )
 }
 
 #[utoipa::path(post, path = "/v1/codes/resend", tag = "email codes", request_body = ResendRequest,
     responses((status = 202, body = AttemptStarted, description = "A new code is on its way; the old one no longer works"),
               (status = 400, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
-pub(crate) async fn resend(req: HttpRequest, state: web::Data<AppState>, body: web::Json<ResendRequest>) -> Result<HttpResponse, ApiError> {
-    let (token, _) = attempt_token(&req, &state, body.into_inner().attempt_token).map_err(|e| match e {
-        ApiError::CodeInvalid => ApiError::AttemptInvalid,
-        other => other,
-    })?;
-    started(state.service.resend(&token, &client_info(&req, &state.config)).await?)
+pub(crate) async fn resend(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ResendRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (token, _) =
+        attempt_token(&req, &state, body.into_inner().attempt_token).map_err(|e| match e {
+            ApiError::CodeInvalid => ApiError::AttemptInvalid,
+            other => other,
+        })?;
+    started(
+        state
+            .service
+            .resend(&token, &client_info(&req, &state.config))
+            .await?,
+    )
 }
 
 #[utoipa::path(post, path = "/v1/codes/verify", tag = "email codes", request_body = VerifyRequest,
     responses((status = 200, body = SignedInResponse, description = "Signed in; a verified sign-up creates the account now"),
               (status = 400, body = crate::error::Problem, description = "`code_invalid`: wrong, expired, used or unknown — one answer"),
               (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
-pub(crate) async fn verify(req: HttpRequest, state: web::Data<AppState>, body: web::Json<VerifyRequest>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn verify(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<VerifyRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let (token, browser) = attempt_token(&req, &state, body.attempt_token)?;
-    let signed = state.service.verify_code(&token, &body.code, &client_info(&req, &state.config)).await?;
+    let signed = state
+        .service
+        .verify_code(&token, &body.code, &client_info(&req, &state.config))
+        .await?;
     let mut res = signed_in_response(&state, &signed, browser)?;
     add_cookies(&mut res, [expired(ATTEMPT)])?;
     Ok(res)
@@ -84,7 +135,11 @@ pub(crate) async fn verify(req: HttpRequest, state: web::Data<AppState>, body: w
 
 /// The answer to any sign-in: the account and tokens in JSON, and for browsers the session cookies
 /// instead of the refresh token.
-pub(crate) fn signed_in_response(state: &AppState, signed: &SignedIn, browser: bool) -> Result<HttpResponse, ApiError> {
+pub(crate) fn signed_in_response(
+    state: &AppState,
+    signed: &SignedIn,
+    browser: bool,
+) -> Result<HttpResponse, ApiError> {
     let tokens = Tokens {
         session_id: signed.session.id.to_string(),
         access_token: signed.access_token.clone(),
@@ -92,9 +147,21 @@ pub(crate) fn signed_in_response(state: &AppState, signed: &SignedIn, browser: b
         expires_in: signed.access_ttl.as_secs(),
         refresh_token: (!browser).then(|| signed.refresh_token.expose().to_owned()),
     };
-    let mut res = HttpResponse::Ok().json(SignedInResponse { user: Me::from(&signed.user), created: signed.created, tokens });
+    let mut res = HttpResponse::Ok().json(SignedInResponse {
+        user: Me::from(&signed.user),
+        created: signed.created,
+        tokens,
+    });
     if browser {
-        add_cookies(&mut res, session_cookies(state, &signed.access_token, signed.refresh_token.expose(), signed.access_ttl))?;
+        add_cookies(
+            &mut res,
+            session_cookies(
+                state,
+                &signed.access_token,
+                signed.refresh_token.expose(),
+                signed.access_ttl,
+            ),
+        )?;
     }
     Ok(res)
 }
@@ -106,13 +173,20 @@ pub(crate) fn session_cookies(
     access_ttl: std::time::Duration,
 ) -> [actix_web::cookie::Cookie<'static>; 2] {
     let p = state.service.policy();
-    [cookie(ACCESS, access.to_owned(), access_ttl), cookie(REFRESH, refresh.to_owned(), p.session_idle_ttl)]
+    [
+        cookie(ACCESS, access.to_owned(), access_ttl),
+        cookie(REFRESH, refresh.to_owned(), p.session_idle_ttl),
+    ]
 }
 
 #[utoipa::path(post, path = "/v1/token/refresh", tag = "sessions", request_body = RefreshRequest,
     responses((status = 200, body = Tokens, description = "New tokens; the presented refresh token is spent"),
               (status = 401, body = crate::error::Problem, description = "Unknown, spent (the session is now revoked) or expired")))]
-pub(crate) async fn refresh(req: HttpRequest, state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     let (token, browser) = match body.into_inner().refresh_token {
         Some(t) => (t, false),
         None => {
@@ -121,7 +195,10 @@ pub(crate) async fn refresh(req: HttpRequest, state: web::Data<AppState>, body: 
             (c.value().to_owned(), true)
         }
     };
-    let r = state.service.refresh(&token, &client_info(&req, &state.config)).await?;
+    let r = state
+        .service
+        .refresh(&token, &client_info(&req, &state.config))
+        .await?;
     let tokens = Tokens {
         session_id: r.session.id.to_string(),
         access_token: r.access_token.clone(),
@@ -131,7 +208,15 @@ pub(crate) async fn refresh(req: HttpRequest, state: web::Data<AppState>, body: 
     };
     let mut res = HttpResponse::Ok().json(tokens);
     if browser {
-        add_cookies(&mut res, session_cookies(&state, &r.access_token, r.refresh_token.expose(), r.access_ttl))?;
+        add_cookies(
+            &mut res,
+            session_cookies(
+                &state,
+                &r.access_token,
+                r.refresh_token.expose(),
+                r.access_ttl,
+            ),
+        )?;
     }
     Ok(res)
 }

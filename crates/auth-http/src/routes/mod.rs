@@ -41,15 +41,35 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(account::delete_account)),
         )
         .service(resource("/v1/me/email").route(web::post().to(account::start_email_change)))
-        .service(resource("/v1/me/email/verify").route(web::post().to(account::verify_email_change)))
-        .service(resource("/v1/me/sessions").route(web::get().to(account::sessions)).route(web::delete().to(account::revoke_all)))
+        .service(
+            resource("/v1/me/email/verify").route(web::post().to(account::verify_email_change)),
+        )
+        .service(
+            resource("/v1/me/sessions")
+                .route(web::get().to(account::sessions))
+                .route(web::delete().to(account::revoke_all)),
+        )
         .service(resource("/v1/me/sessions/{id}").route(web::delete().to(account::revoke_session)))
-        .service(resource("/v1/passkeys/register/options").route(web::post().to(passkeys::register_options)))
-        .service(resource("/v1/passkeys/register/finish").route(web::post().to(passkeys::register_finish)))
-        .service(resource("/v1/passkeys/login/options").route(web::post().to(passkeys::login_options)))
-        .service(resource("/v1/passkeys/login/finish").route(web::post().to(passkeys::login_finish)))
+        .service(
+            resource("/v1/passkeys/register/options")
+                .route(web::post().to(passkeys::register_options)),
+        )
+        .service(
+            resource("/v1/passkeys/register/finish")
+                .route(web::post().to(passkeys::register_finish)),
+        )
+        .service(
+            resource("/v1/passkeys/login/options").route(web::post().to(passkeys::login_options)),
+        )
+        .service(
+            resource("/v1/passkeys/login/finish").route(web::post().to(passkeys::login_finish)),
+        )
         .service(resource("/v1/me/passkeys").route(web::get().to(passkeys::list)))
-        .service(resource("/v1/me/passkeys/{id}").route(web::patch().to(passkeys::rename)).route(web::delete().to(passkeys::delete)))
+        .service(
+            resource("/v1/me/passkeys/{id}")
+                .route(web::patch().to(passkeys::rename))
+                .route(web::delete().to(passkeys::delete)),
+        )
         .service(resource("/v1/me/activity").route(web::get().to(account::activity)))
         .service(resource("/v1/profiles").route(web::get().to(public::profiles)))
         .service(resource("/v1/profiles/{id}").route(web::get().to(public::profile)))
@@ -67,7 +87,9 @@ fn cookie(name: &'static str, value: String, max_age: Duration) -> Cookie<'stati
         .secure(true)
         .http_only(true)
         .same_site(SameSite::Strict)
-        .max_age(CookieDuration::seconds(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX)))
+        .max_age(CookieDuration::seconds(
+            i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+        ))
         .finish()
 }
 
@@ -78,7 +100,10 @@ fn expired(name: &'static str) -> Cookie<'static> {
     c
 }
 
-fn add_cookies(res: &mut HttpResponse, cookies: impl IntoIterator<Item = Cookie<'static>>) -> Result<(), ApiError> {
+fn add_cookies(
+    res: &mut HttpResponse,
+    cookies: impl IntoIterator<Item = Cookie<'static>>,
+) -> Result<(), ApiError> {
     for c in cookies {
         res.add_cookie(&c).map_err(|_| ApiError::Internal)?;
     }

@@ -1,9 +1,9 @@
 //! What anyone may read: public profiles, the JWKS, health, and the OpenAPI document.
 
+use crate::AppState;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::wire::{PageQuery, ProfilePage, PublicProfileView, Readiness};
-use crate::AppState;
 use actix_web::{HttpResponse, web};
 use auth_core::UserId;
 use std::collections::BTreeMap;
@@ -20,22 +20,40 @@ pub(super) fn page_limit(limit: Option<i64>) -> Result<u32, ApiError> {
 
 #[utoipa::path(get, path = "/v1/profiles", tag = "profiles", params(PageQuery),
     responses((status = 200, body = ProfilePage), (status = 400, body = crate::error::Problem)))]
-pub(crate) async fn profiles(state: web::Data<AppState>, q: web::Query<PageQuery>) -> Result<web::Json<ProfilePage>, ApiError> {
+pub(crate) async fn profiles(
+    state: web::Data<AppState>,
+    q: web::Query<PageQuery>,
+) -> Result<web::Json<ProfilePage>, ApiError> {
     let limit = page_limit(q.limit)?;
-    let after = match q.after.as_deref() {
-        None => None,
-        Some(c) => Some(UserId::parse(c).ok_or_else(|| ApiError::bad_request("after must be a cursor from a previous page"))?),
-    };
+    let after =
+        match q.after.as_deref() {
+            None => None,
+            Some(c) => Some(UserId::parse(c).ok_or_else(|| {
+                ApiError::bad_request("after must be a cursor from a previous page")
+            })?),
+        };
     let page = state.service.public_profiles(after, limit).await?;
-    let next = (page.len() == limit as usize).then(|| page.last().map(|p| p.id.to_string())).flatten();
-    Ok(web::Json(ProfilePage { profiles: page.iter().map(PublicProfileView::from).collect(), next }))
+    let next = (page.len() == limit as usize)
+        .then(|| page.last().map(|p| p.id.to_string()))
+        .flatten();
+    Ok(web::Json(ProfilePage {
+        profiles: page.iter().map(PublicProfileView::from).collect(),
+        next,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "Account id")),
     responses((status = 200, body = PublicProfileView), (status = 404, body = crate::error::Problem)))]
-pub(crate) async fn profile(state: web::Data<AppState>, id: web::Path<String>) -> Result<web::Json<PublicProfileView>, ApiError> {
+pub(crate) async fn profile(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<web::Json<PublicProfileView>, ApiError> {
     let id = UserId::parse(&id).ok_or(ApiError::NotFound)?;
-    let profile = state.service.public_profile(&id).await?.ok_or(ApiError::NotFound)?;
+    let profile = state
+        .service
+        .public_profile(&id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(web::Json(PublicProfileView::from(&profile)))
 }
 
@@ -44,7 +62,9 @@ pub(crate) async fn profile(state: web::Data<AppState>, id: web::Path<String>) -
 pub(crate) async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     // Public keys may be cached briefly by verifiers; rotation keeps old keys listed until their
     // tokens expire.
-    HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(state.service.jwks())
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(state.service.jwks())
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is alive")))]
@@ -62,8 +82,15 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         ready &= ok;
         checks.insert(store.name(), if ok { "ok" } else { "unavailable" });
     }
-    let body = Readiness { status: if ready { "ready" } else { "unavailable" }, checks };
-    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    let body = Readiness {
+        status: if ready { "ready" } else { "unavailable" },
+        checks,
+    };
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "This document")))]
@@ -73,5 +100,7 @@ pub(crate) async fn openapi() -> HttpResponse {
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus metrics (text exposition)")))]
 pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(state.metrics.render())
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.render())
 }
