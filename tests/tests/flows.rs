@@ -171,7 +171,8 @@ macro_rules! suite {
             assert!(!ids.contains(&bob.user_id.as_str()), "private profiles are not listed");
             assert!(!page.text.contains('@'), "public profiles never show addresses");
             for p in profiles {
-                let keys: Vec<&String> = p.as_object().unwrap().keys().collect();
+                let mut keys: Vec<&String> = p.as_object().unwrap().keys().collect();
+                keys.sort();
                 assert_eq!(keys, ["display_name", "id"]);
             }
 
