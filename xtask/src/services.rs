@@ -22,7 +22,9 @@ use crate::{browser, cmd, run, succeeds};
 
 const POSTGRES: &str = "127.0.0.1:5432";
 const REDIS: &str = "127.0.0.1:6379";
-const SMTP: &str = "127.0.0.1:2525";
+/// The port the SMTP server tries first; when another checkout's server holds it, a free port is
+/// used instead and written to `target/tools/smtp.addr`.
+const SMTP_PREFERRED: &str = "127.0.0.1:2525";
 
 /// Python venv, maildir, log and pid file of the test SMTP server.
 const TOOLS: &str = "target/tools";
@@ -43,7 +45,7 @@ const REDIS_ARGS: &[&str] = &[
 
 /// `aiosmtpd`'s Mailbox handler stores each message in the maildir given after these arguments.
 #[rustfmt::skip]
-const SMTP_SERVER: &[&str] = &["-m", "aiosmtpd", "-n", "-l", SMTP, "-c", "aiosmtpd.handlers.Mailbox"];
+const SMTP_SERVER: &[&str] = &["-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Mailbox"];
 
 #[rustfmt::skip]
 const PIP_INSTALL: &[&str] = &[
@@ -61,7 +63,7 @@ pub(crate) fn test_env(root: &Path) -> Vec<(&'static str, String)> {
             format!("postgres://postgres@{POSTGRES}/postgres"),
         ),
         ("AUTH_TEST_REDIS_URL", format!("redis://{REDIS}")),
-        ("AUTH_TEST_SMTP_ADDR", SMTP.to_owned()),
+        ("AUTH_TEST_SMTP_ADDR", smtp_addr(&tools)),
         ("AUTH_TEST_SMTP_MAILDIR", path(&tools.join("smtp-maildir"))),
         // For fault tests that start and stop their own SMTP server on another port.
         ("AUTH_TEST_SMTP_PYTHON", path(&venv_python(&tools))),
@@ -114,20 +116,28 @@ fn redis() -> Result<()> {
     wait_ready("redis", REDIS, started, redis_ping)
 }
 
+/// Where this checkout's SMTP server listens (as last started by [`smtp`]).
+fn smtp_addr(tools: &Path) -> String {
+    fs::read_to_string(tools.join("smtp.addr"))
+        .map_or_else(|_| SMTP_PREFERRED.to_owned(), |a| a.trim().to_owned())
+}
+
 /// Python's `aiosmtpd`, storing every message it accepts in a maildir the tests read.
 fn smtp(tools: &Path) -> Result<()> {
     let maildir = tools.join("smtp-maildir");
     let pid_file = tools.join("smtp.pid");
-    if smtp_greeting().is_ok() {
-        // Another checkout's server would put the mail where this checkout's tests never look.
-        ensure!(
-            serves(&pid_file, &maildir),
-            "{SMTP} is taken by an smtp server that does not write to {}; stop it and run again",
-            maildir.display()
-        );
-        report("smtp", SMTP, false);
+    let addr = smtp_addr(tools);
+    if smtp_greeting(&addr).is_ok() && serves(&pid_file, &maildir) {
+        report("smtp", &addr, false);
         return Ok(());
     }
+    // Another checkout's server (or anything else) on the preferred port would take mail this
+    // checkout's tests never see: then listen on a free port instead.
+    let addr = if port_open(SMTP_PREFERRED) {
+        free_loopback_addr()?
+    } else {
+        SMTP_PREFERRED.to_owned()
+    };
     let python = venv_python(tools);
     if !succeeds(cmd(&python, ["-c", "import aiosmtpd"])) {
         let venv = tools.join("smtp-venv");
@@ -141,6 +151,7 @@ fn smtp(tools: &Path) -> Result<()> {
     let log = File::create(&log_path)?;
     let mut server = cmd(&python, SMTP_SERVER);
     let mut child = server
+        .args(["-l", &addr])
         .arg(&maildir)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -151,10 +162,17 @@ fn smtp(tools: &Path) -> Result<()> {
         .spawn()
         .context("cannot start the smtp server")?;
     fs::write(&pid_file, format!("{}\n", child.id()))?;
-    wait_ready("smtp", SMTP, true, || match child.try_wait()? {
+    fs::write(tools.join("smtp.addr"), format!("{addr}\n"))?;
+    wait_ready("smtp", &addr, true, || match child.try_wait()? {
         Some(status) => bail!("exited ({status}), see {}", log_path.display()),
-        None => smtp_greeting(),
+        None => smtp_greeting(&addr),
     })
+}
+
+/// A loopback address with a port nobody listens on right now.
+fn free_loopback_addr() -> Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.to_string())
 }
 
 /// Whether the process in `pid_file` is alive and is the server that writes to `maildir`.
@@ -269,8 +287,8 @@ fn redis_ping() -> Result<()> {
     Ok(())
 }
 
-fn smtp_greeting() -> Result<()> {
-    let mut stream = connect(SMTP)?;
+fn smtp_greeting(addr: &str) -> Result<()> {
+    let mut stream = connect(addr)?;
     let greeting = first_line(&stream)?;
     let _ = stream.write_all(b"QUIT\r\n");
     ensure!(
