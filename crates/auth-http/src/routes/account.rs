@@ -1,10 +1,11 @@
 //! The signed-in account: profile, email change, sessions, activity, deletion, logout.
 
+use super::body_or_cookie;
 use super::{add_cookies, expired};
 use crate::AppState;
 use crate::cookie_names::{ACCESS, ATTEMPT, REFRESH};
 use crate::error::ApiError;
-use crate::extract::{Authenticated, client_info, require_same_origin};
+use crate::extract::{Authenticated, client_info};
 use crate::wire::{
     ActivityEvent, ActivityList, AttemptStarted, EmailRequest, EmailVerifyRequest, Me, PageQuery,
     ProfilePatch, RevokeAllQuery, Revoked, SessionList, SessionView,
@@ -97,16 +98,7 @@ pub(crate) async fn start_email_change(
         .service
         .start_email_change(&who.principal, email, &client_info(&req, &state.config))
         .await?;
-    let mut res = HttpResponse::Accepted().json(AttemptStarted {
-        attempt_token: s.attempt_token.clone(),
-        expires_in: s.code_ttl.as_secs(),
-        token_expires_in: s.token_ttl.as_secs(),
-    });
-    add_cookies(
-        &mut res,
-        [super::cookie(ATTEMPT, s.attempt_token, s.token_ttl)],
-    )?;
-    Ok(res)
+    super::codes::started(s)
 }
 
 #[utoipa::path(post, path = "/v1/me/email/verify", tag = "account", security(("bearer" = [])), request_body = EmailVerifyRequest,
@@ -119,14 +111,13 @@ pub(crate) async fn verify_email_change(
     body: web::Json<EmailVerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let token = match body.attempt_token {
-        Some(t) => t,
-        None => {
-            let c = req.cookie(ATTEMPT).ok_or(ApiError::CodeInvalid)?;
-            require_same_origin(&req, &state.config)?;
-            c.value().to_owned()
-        }
-    };
+    let (token, _) = body_or_cookie(
+        &req,
+        &state,
+        body.attempt_token,
+        ATTEMPT,
+        ApiError::CodeInvalid,
+    )?;
     let user = state
         .service
         .verify_email_change(

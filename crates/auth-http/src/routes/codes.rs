@@ -1,10 +1,10 @@
 //! The email-code flows: start sign-up, login and recovery, resend, verify; and token refresh.
 
-use super::{add_cookies, cookie, expired};
+use super::{add_cookies, body_or_cookie, cookie, expired};
 use crate::AppState;
 use crate::cookie_names::{ACCESS, ATTEMPT, REFRESH};
 use crate::error::ApiError;
-use crate::extract::{client_info, require_same_origin};
+use crate::extract::client_info;
 use crate::wire::{
     AttemptStarted, EmailRequest, Me, RefreshRequest, ResendRequest, SignedInResponse,
     SignupRequest, Tokens, VerifyRequest,
@@ -15,7 +15,7 @@ use auth_core::service::{SignedIn, Started};
 use auth_core::user::DisplayName;
 
 /// Every start answers exactly alike — same status, body shape and cookie — whatever the address.
-fn started(s: Started) -> Result<HttpResponse, ApiError> {
+pub(crate) fn started(s: Started) -> Result<HttpResponse, ApiError> {
     let mut res = HttpResponse::Accepted().json(AttemptStarted {
         attempt_token: s.attempt_token.clone(),
         expires_in: s.code_ttl.as_secs(),
@@ -23,20 +23,6 @@ fn started(s: Started) -> Result<HttpResponse, ApiError> {
     });
     add_cookies(&mut res, [cookie(ATTEMPT, s.attempt_token, s.token_ttl)])?;
     Ok(res)
-}
-
-/// The attempt token from the body, or else from the cookie (then only from our own origin).
-fn attempt_token(
-    req: &HttpRequest,
-    state: &AppState,
-    from_body: Option<String>,
-) -> Result<(String, bool), ApiError> {
-    if let Some(t) = from_body {
-        return Ok((t, false));
-    }
-    let c = req.cookie(ATTEMPT).ok_or(ApiError::CodeInvalid)?;
-    require_same_origin(req, &state.config)?;
-    Ok((c.value().to_owned(), true))
 }
 
 #[utoipa::path(post, path = "/v1/signup", tag = "email codes", request_body = SignupRequest,
@@ -100,11 +86,13 @@ pub(crate) async fn resend(
     state: web::Data<AppState>,
     body: web::Json<ResendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (token, _) =
-        attempt_token(&req, &state, body.into_inner().attempt_token).map_err(|e| match e {
-            ApiError::CodeInvalid => ApiError::AttemptInvalid,
-            other => other,
-        })?;
+    let (token, _) = body_or_cookie(
+        &req,
+        &state,
+        body.into_inner().attempt_token,
+        ATTEMPT,
+        ApiError::AttemptInvalid,
+    )?;
     started(
         state
             .service
@@ -123,7 +111,13 @@ pub(crate) async fn verify(
     body: web::Json<VerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let (token, browser) = attempt_token(&req, &state, body.attempt_token)?;
+    let (token, browser) = body_or_cookie(
+        &req,
+        &state,
+        body.attempt_token,
+        ATTEMPT,
+        ApiError::CodeInvalid,
+    )?;
     let signed = state
         .service
         .verify_code(&token, &body.code, &client_info(&req, &state.config))
@@ -187,14 +181,13 @@ pub(crate) async fn refresh(
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (token, browser) = match body.into_inner().refresh_token {
-        Some(t) => (t, false),
-        None => {
-            let c = req.cookie(REFRESH).ok_or(ApiError::RefreshInvalid)?;
-            require_same_origin(&req, &state.config)?;
-            (c.value().to_owned(), true)
-        }
-    };
+    let (token, browser) = body_or_cookie(
+        &req,
+        &state,
+        body.into_inner().refresh_token,
+        REFRESH,
+        ApiError::RefreshInvalid,
+    )?;
     let r = state
         .service
         .refresh(&token, &client_info(&req, &state.config))

@@ -100,6 +100,24 @@ fn expired(name: &'static str) -> Cookie<'static> {
     c
 }
 
+/// A credential from the body (an API client), or else from `cookie` (a browser, and then only
+/// from our own origin); `true` when it came from the cookie, so the answer uses cookies too.
+/// `missing` is the answer when there is neither.
+fn body_or_cookie(
+    req: &actix_web::HttpRequest,
+    state: &crate::AppState,
+    from_body: Option<String>,
+    cookie: &str,
+    missing: ApiError,
+) -> Result<(String, bool), ApiError> {
+    if let Some(value) = from_body {
+        return Ok((value, false));
+    }
+    let c = req.cookie(cookie).ok_or(missing)?;
+    crate::extract::require_same_origin(req, &state.config)?;
+    Ok((c.value().to_owned(), true))
+}
+
 fn add_cookies(
     res: &mut HttpResponse,
     cookies: impl IntoIterator<Item = Cookie<'static>>,

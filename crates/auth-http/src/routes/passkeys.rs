@@ -1,11 +1,12 @@
 //! Passkeys: registration for a signed-in account, usernameless sign-in, and management.
 
+use super::body_or_cookie;
 use super::codes::signed_in_response;
 use super::{add_cookies, cookie, expired};
 use crate::AppState;
 use crate::cookie_names::CEREMONY;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, client_info, require_same_origin};
+use crate::extract::{Authenticated, client_info};
 use crate::wire::{
     PasskeyList, PasskeyLoginFinish, PasskeyOptions, PasskeyRegisterFinish, PasskeyRename,
     PasskeyView, device_hint,
@@ -94,14 +95,13 @@ pub(crate) async fn login_finish(
     body: web::Json<PasskeyLoginFinish>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let (id, browser) = match body.ceremony_id {
-        Some(id) => (id, false),
-        None => {
-            let c = req.cookie(CEREMONY).ok_or(ApiError::PasskeyInvalid)?;
-            require_same_origin(&req, &state.config)?;
-            (c.value().to_owned(), true)
-        }
-    };
+    let (id, browser) = body_or_cookie(
+        &req,
+        &state,
+        body.ceremony_id,
+        CEREMONY,
+        ApiError::PasskeyInvalid,
+    )?;
     let signed = state
         .service
         .finish_passkey_login(
