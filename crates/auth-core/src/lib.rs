@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod attempt;
+pub mod audit;
 pub mod code;
 pub mod email;
 pub mod ids;

@@ -31,6 +31,9 @@ pub struct Policy {
     /// How recent a sign-in must be for sensitive changes (email change, account deletion).
     #[serde(with = "duration_serde")]
     pub recent_auth: Duration,
+    /// How long a WebAuthn ceremony (passkey registration or sign-in) may take, server side.
+    #[serde(with = "duration_serde")]
+    pub ceremony_ttl: Duration,
     /// Rate limits.
     pub limits: Limits,
 }
@@ -66,6 +69,7 @@ impl Default for Policy {
             session_idle_ttl: Duration::from_secs(30 * 86_400),
             session_max_ttl: Duration::from_secs(90 * 86_400),
             recent_auth: Duration::from_secs(10 * 60),
+            ceremony_ttl: Duration::from_secs(5 * 60),
             limits: Limits::default(),
         }
     }
@@ -101,6 +105,12 @@ pub struct PolicyError {
 }
 
 impl Policy {
+    /// How long the browser waits for the person during a WebAuthn ceremony: shorter than the
+    /// server keeps the ceremony, so the browser gives up before the server forgets the challenge.
+    pub fn browser_timeout(&self) -> Duration {
+        self.ceremony_ttl * 4 / 5
+    }
+
     /// Checks every bound. Codes may be lengthened but never below about 40 bits.
     pub fn validate(&self) -> Result<(), PolicyError> {
         let err = |setting, problem: &str| {
@@ -141,6 +151,9 @@ impl Policy {
         }
         if self.recent_auth < min || self.recent_auth > Duration::from_secs(86_400) {
             return err("recent_auth", "must be between 1 minute and 1 day");
+        }
+        if self.ceremony_ttl < min || self.ceremony_ttl > Duration::from_secs(600) {
+            return err("ceremony_ttl", "must be between 1 minute and 10 minutes");
         }
         let l = &self.limits;
         for (name, q) in [

@@ -2,6 +2,7 @@
 //! by technology; every port has a contract suite in [`crate::testkit`] that each adapter runs.
 
 use crate::attempt::Attempt;
+use crate::audit::AuditKind;
 use crate::email::EmailAddress;
 use crate::ids::{AttemptId, SessionId, UserId};
 use crate::ids::{CeremonyId, PasskeyId};
@@ -467,8 +468,8 @@ pub struct AuditEvent {
     pub user_id: UserId,
     /// When.
     pub at: Timestamp,
-    /// What happened: a stable snake_case name such as `signed_in` or `email_changed`.
-    pub kind: String,
+    /// What happened.
+    pub kind: AuditKind,
     /// The client IP, if known.
     pub ip: Option<String>,
     /// A short, secret-free detail (the sign-in method, a masked address, a session id).

@@ -5,6 +5,7 @@
 //! parallel. A failing contract panics with a message that names the rule it broke.
 
 use crate::attempt::{Attempt, AttemptState, Purpose, Subject};
+use crate::audit::AuditKind;
 use crate::code::{ClientSecret, CodeHasher, OtpCode};
 use crate::email::EmailAddress;
 use crate::ids::{AttemptId, SessionId, UserId};
@@ -883,17 +884,17 @@ pub async fn audit_log(users: Arc<dyn UserRepository>, audit: Arc<dyn AuditLog>)
         let event = AuditEvent {
             user_id: user.id,
             at: t0.plus(Duration::from_secs(i)),
-            kind: format!("event_{i}"),
+            kind: AuditKind::ALL[i as usize],
             ip: Some("192.0.2.7".to_owned()),
             detail: (i % 2 == 0).then(|| "detail".to_owned()),
         };
         audit.record(&event).await.unwrap();
     }
     let recent = audit.recent(&user.id, 3).await.unwrap();
-    let kinds: Vec<&str> = recent.iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<AuditKind> = recent.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
-        ["event_4", "event_3", "event_2"],
+        [AuditKind::ALL[4], AuditKind::ALL[3], AuditKind::ALL[2]],
         "recent is newest first and limited"
     );
     assert_eq!(recent[0].detail.as_deref(), Some("detail"));

@@ -1,6 +1,7 @@
 //! The JSON shapes of the API. Requests refuse unknown fields; responses never carry secrets
 //! other than the tokens they exist to deliver.
 
+use auth_core::audit::AuditKind;
 use auth_core::ports::AuditEvent;
 use auth_core::session::Session;
 use auth_core::time::Timestamp;
@@ -222,8 +223,9 @@ pub struct Revoked {
 /// One security event.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ActivityEvent {
-    /// What happened, e.g. `signed_in`, `email_changed`, `refresh_token_reused`.
-    pub kind: String,
+    /// What happened.
+    #[schema(schema_with = audit_kind_schema)]
+    pub kind: AuditKind,
     /// When.
     pub at: String,
     /// From which IP address.
@@ -232,10 +234,19 @@ pub struct ActivityEvent {
     pub detail: Option<String>,
 }
 
+/// The closed set of activity kinds, from the core's own list.
+fn audit_kind_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(AuditKind::ALL.iter().map(|k| k.as_str())))
+        .description(Some("What happened."))
+        .build()
+}
+
 impl From<&AuditEvent> for ActivityEvent {
     fn from(e: &AuditEvent) -> Self {
         Self {
-            kind: e.kind.clone(),
+            kind: e.kind,
             at: rfc3339(e.at),
             ip: e.ip.clone(),
             detail: e.detail.clone(),

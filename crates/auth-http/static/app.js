@@ -762,6 +762,7 @@ const ACTIVITY = {
   profile_updated: "Profile changed",
   email_change_requested: "Email change requested",
   email_changed: "Email address changed",
+  code_rejected: "A wrong code was entered",
   passkey_added: "Passkey added",
   passkey_renamed: "Passkey renamed",
   passkey_removed: "Passkey deleted",

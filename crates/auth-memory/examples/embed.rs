@@ -54,6 +54,7 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
             origin: "https://auth.example.com".to_owned(),
             name: "Example".to_owned(),
             attachment: Attachment::PreferPlatform,
+            browser_timeout: Policy::default().browser_timeout(),
         })?),
         mailer: mailer.clone(),
         tokens: Arc::new(tokens),

@@ -3,6 +3,7 @@
 use crate::PgStore;
 use crate::error::{store_error, violates};
 use async_trait::async_trait;
+use auth_core::audit::AuditKind;
 use auth_core::ids::UserId;
 use auth_core::ports::{AuditEvent, AuditLog, StoreError};
 use auth_core::time::Timestamp;
@@ -58,15 +59,18 @@ impl AuditLog for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditEvent {
-                user_id: UserId::from_uuid(r.user_id),
-                at: Timestamp::from_millis(r.at),
-                kind: r.kind,
-                ip: r.ip,
-                detail: r.detail,
+        rows.into_iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    user_id: UserId::from_uuid(r.user_id),
+                    at: Timestamp::from_millis(r.at),
+                    kind: AuditKind::parse(&r.kind).ok_or_else(|| {
+                        StoreError::Corrupt(format!("audit_events.kind `{}` is unknown", r.kind))
+                    })?,
+                    ip: r.ip,
+                    detail: r.detail,
+                })
             })
-            .collect())
+            .collect()
     }
 }

@@ -317,7 +317,7 @@ async fn deleting_an_account_cascades_to_everything_it_owns() {
         s.record(&AuditEvent {
             user_id: id,
             at: Timestamp::from_millis(0),
-            kind: "signed_in".to_owned(),
+            kind: auth_core::audit::AuditKind::SignedIn,
             ip: None,
             detail: None,
         })
@@ -385,7 +385,7 @@ async fn audit_events_for_a_deleted_account_are_dropped_not_failed() {
     let event = AuditEvent {
         user_id: gone,
         at: Timestamp::from_millis(0),
-        kind: "signed_in".to_owned(),
+        kind: auth_core::audit::AuditKind::SignedIn,
         ip: None,
         detail: None,
     };
@@ -406,7 +406,7 @@ async fn audit_events_for_a_deleted_account_are_dropped_not_failed() {
                 let event = AuditEvent {
                     user_id: user,
                     at: Timestamp::from_millis(i64::try_from(i).unwrap()),
-                    kind: "signed_in".to_owned(),
+                    kind: auth_core::audit::AuditKind::SignedIn,
                     ip: None,
                     detail: None,
                 };

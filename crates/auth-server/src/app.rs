@@ -279,6 +279,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         } else {
             Attachment::PreferPlatform
         },
+        browser_timeout: settings.policy.browser_timeout(),
     })
     .context("invalid WebAuthn settings")?;
     spawn_purge(&stores.database);

@@ -3,6 +3,7 @@
 use crate::SqliteStore;
 use crate::error::{parse, store_error};
 use async_trait::async_trait;
+use auth_core::audit::AuditKind;
 use auth_core::ids::UserId;
 use auth_core::ports::{AuditEvent, AuditLog, StoreError};
 use auth_core::time::Timestamp;
@@ -51,7 +52,9 @@ impl AuditLog for SqliteStore {
                 Ok(AuditEvent {
                     user_id: parse("audit_events.user_id", &r.user_id, UserId::parse)?,
                     at: Timestamp::from_millis(r.at),
-                    kind: r.kind,
+                    kind: AuditKind::parse(&r.kind).ok_or_else(|| {
+                        StoreError::Corrupt(format!("audit_events.kind `{}` is unknown", r.kind))
+                    })?,
                     ip: r.ip,
                     detail: r.detail,
                 })

@@ -281,7 +281,7 @@ async fn audit_events_for_a_deleted_account_are_dropped_not_failed() {
     let event = AuditEvent {
         user_id: gone,
         at: Timestamp::from_millis(0),
-        kind: "signed_in".to_owned(),
+        kind: auth_core::audit::AuditKind::SignedIn,
         ip: None,
         detail: None,
     };

@@ -18,6 +18,17 @@ pub struct RelyingParty {
     /// Which authenticators may hold new passkeys.
     #[serde(default)]
     pub attachment: Attachment,
+    /// How long the browser waits for the person: `Policy::browser_timeout`, so the browser gives
+    /// up before the server forgets the ceremony.
+    #[serde(
+        default = "default_browser_timeout",
+        with = "auth_core::policy::duration_serde"
+    )]
+    pub browser_timeout: std::time::Duration,
+}
+
+fn default_browser_timeout() -> std::time::Duration {
+    auth_core::Policy::default().browser_timeout()
 }
 
 /// Which kinds of authenticator registration asks for.

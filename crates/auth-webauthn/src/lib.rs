@@ -33,15 +33,9 @@ use crate::state::Kind;
 use auth_core::UserId;
 use auth_core::passkey::{Ceremony, CredentialUse, NewCredential, Passkey, WebAuthnError};
 use auth_core::ports::WebAuthn;
-use auth_core::service::CEREMONY_TTL;
 use auth_core::user::User;
 use serde::Deserialize;
-use std::time::Duration;
 use webauthn_rs::prelude as wa;
-
-/// How long the browser waits for the person. Shorter than the server keeps the ceremony, so the
-/// browser gives up before the server has forgotten the challenge, not after.
-pub const BROWSER_TIMEOUT: Duration = Duration::from_secs(CEREMONY_TTL.as_secs() * 4 / 5);
 
 /// The only WebAuthn credential type.
 const PUBLIC_KEY: &str = "public-key";
@@ -73,7 +67,7 @@ impl WebAuthnAdapter {
         let webauthn = wa::WebauthnBuilder::new(&config.id, &origin)
             .map_err(mismatch)?
             .rp_name(&config.name)
-            .timeout(BROWSER_TIMEOUT)
+            .timeout(config.browser_timeout)
             .build()
             .map_err(mismatch)?;
         Ok(Self {

@@ -3,13 +3,13 @@
 mod device;
 mod malformed;
 
+use auth_core::Policy;
 use auth_core::passkey::{NewCredential, Passkey, PasskeyName, WebAuthnError};
 use auth_core::ports::{OsRng, WebAuthn};
-use auth_core::service::CEREMONY_TTL;
 use auth_core::testkit::sample_user;
 use auth_core::user::User;
 use auth_core::{PasskeyId, Timestamp};
-use auth_webauthn::{Attachment, BROWSER_TIMEOUT, ConfigError, RelyingParty, WebAuthnAdapter};
+use auth_webauthn::{Attachment, ConfigError, RelyingParty, WebAuthnAdapter};
 use device::Device;
 use serde_json::{Value, json};
 
@@ -25,6 +25,7 @@ pub fn adapter_for(id: &str, origin: &str) -> WebAuthnAdapter {
         origin: origin.to_owned(),
         name: "Auth Test".to_owned(),
         attachment: Attachment::PreferPlatform,
+        browser_timeout: Policy::default().browser_timeout(),
     })
     .unwrap_or_else(|e| panic!("relying party {id} at {origin}: {e}"))
 }
@@ -101,6 +102,7 @@ fn configuration_is_checked() {
         origin: origin.to_owned(),
         name: name.to_owned(),
         attachment: Attachment::default(),
+        browser_timeout: Policy::default().browser_timeout(),
     };
     assert!(WebAuthnAdapter::new(rp("localhost", ORIGIN, "Auth")).is_ok());
     assert!(WebAuthnAdapter::new(rp("example.com", "https://auth.example.com", "Auth")).is_ok());
@@ -139,10 +141,10 @@ async fn registration_options_require_a_discoverable_verified_passkey_and_exclud
     assert_eq!(public_key["attestation"], "none");
     assert_eq!(
         public_key["timeout"].as_u64(),
-        Some(BROWSER_TIMEOUT.as_secs() * 1000)
+        Some(Policy::default().browser_timeout().as_secs() * 1000)
     );
     assert!(
-        BROWSER_TIMEOUT < CEREMONY_TTL,
+        Policy::default().browser_timeout() < Policy::default().ceremony_ttl,
         "the browser gives up before the server forgets"
     );
     assert_eq!(
@@ -213,6 +215,7 @@ async fn attachment_settings_shape_the_registration_options() {
             origin: ORIGIN.into(),
             name: "Auth".into(),
             attachment,
+            browser_timeout: Policy::default().browser_timeout(),
         })
         .unwrap();
         let options = webauthn

@@ -1,0 +1,73 @@
+//! The kinds of security event an account's activity records. One enum, so the stores, the API and
+//! the page all speak the same closed set of names.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! audit_kinds {
+    ($($variant:ident => $name:literal: $doc:literal,)*) => {
+        /// What happened to an account. Stored and served as the snake_case name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum AuditKind {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl AuditKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [AuditKind] = &[$(AuditKind::$variant,)*];
+
+            /// The stable name, as stored and served.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditKind::$variant => $name,)*
+                }
+            }
+
+            /// The kind with this stable name.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($name => Some(AuditKind::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+audit_kinds! {
+    SignedUp => "signed_up": "The account was created by a verified sign-up code.",
+    SignedIn => "signed_in": "A session was opened (the detail names the method).",
+    SignedOut => "signed_out": "The session signed itself out.",
+    SessionRevoked => "session_revoked": "One session was ended from the session list.",
+    SessionsRevoked => "sessions_revoked": "Every session (or every other one) was ended.",
+    ProfileUpdated => "profile_updated": "The display name or the public flag changed.",
+    EmailChangeRequested => "email_change_requested": "A code was sent to a new address.",
+    EmailChanged => "email_changed": "The account moved to a new address.",
+    CodeRejected => "code_rejected": "A wrong code was entered for the account.",
+    PasskeyAdded => "passkey_added": "A passkey was registered.",
+    PasskeyRenamed => "passkey_renamed": "A passkey was renamed.",
+    PasskeyRemoved => "passkey_removed": "A passkey was deleted.",
+    PasskeyCloneSuspected => "passkey_clone_suspected": "A passkey's counter went backwards: the sign-in was refused.",
+    RefreshTokenReused => "refresh_token_reused": "A spent refresh token came back: its session was revoked.",
+}
+
+impl std::fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_name_and_serde() {
+        for &kind in AuditKind::ALL {
+            assert_eq!(AuditKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert_eq!(AuditKind::parse("no_such_kind"), None);
+    }
+}

@@ -1,0 +1,207 @@
+//! The use cases. [`AuthService`] applies the rules to the ports; each room of this module holds
+//! one family of use cases as one `impl` block, every public method is one use case with its own
+//! error enum, and the cases an outsider must not tell apart collapse into one variant.
+//!
+//! - `email_codes`: starting, resending and verifying email-code attempts (sign-up, login,
+//!   recovery, email change).
+//! - `sessions`: opening sessions, refresh, authentication, sign-out and the session list.
+//! - `account`: the profile, activity, deletion and public profiles.
+//! - `passkeys`: registering, using and managing passkeys.
+
+mod account;
+mod email_codes;
+mod passkeys;
+mod sessions;
+
+pub use account::AccountError;
+pub use email_codes::{StartError, Started, VerifyError};
+pub use passkeys::{PasskeyError, PasskeyStart};
+pub use sessions::{AuthError, RefreshError, Refreshed, SignedIn};
+
+use crate::audit::AuditKind;
+use crate::code::{CodeHasher, PepperTooShort};
+use crate::email::EmailAddress;
+use crate::ids::{SessionId, UserId};
+use crate::mail::{Mail, Message};
+use crate::policy::Policy;
+use crate::ports::{
+    AttemptStore, AuditEvent, AuditLog, CeremonyStore, Clock, Mailer, PasskeyRepository,
+    RateLimiter, Rng, SessionRepository, TokenIssuer, UserRepository, WebAuthn,
+};
+use crate::session::AuthMethod;
+use crate::time::Timestamp;
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// The ports a service runs on.
+#[derive(Clone)]
+pub struct Ports {
+    /// Accounts.
+    pub users: Arc<dyn UserRepository>,
+    /// Email-code attempts.
+    pub attempts: Arc<dyn AttemptStore>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// Rate limits and failure counters.
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Outgoing mail.
+    pub mailer: Arc<dyn Mailer>,
+    /// Token signing.
+    pub tokens: Arc<dyn TokenIssuer>,
+    /// Security activity.
+    pub audit: Arc<dyn AuditLog>,
+    /// Registered passkeys.
+    pub passkeys: Arc<dyn PasskeyRepository>,
+    /// WebAuthn ceremony state.
+    pub ceremonies: Arc<dyn CeremonyStore>,
+    /// The WebAuthn relying party.
+    pub webauthn: Arc<dyn WebAuthn>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub rng: Arc<dyn Rng>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ports { .. }")
+    }
+}
+
+/// Who is asking, as far as the transport knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client IP (from the socket, or from a trusted proxy).
+    pub ip: Option<String>,
+    /// The user agent, truncated by the caller.
+    pub user_agent: Option<String>,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The account.
+    pub user_id: UserId,
+    /// The session.
+    pub session_id: SessionId,
+    /// How the session signed in.
+    pub method: AuthMethod,
+    /// When it signed in.
+    pub auth_time: Timestamp,
+}
+
+/// The service: one per process, shared by every request.
+pub struct AuthService {
+    ports: Ports,
+    policy: Policy,
+    hasher: CodeHasher,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The service could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A policy number is out of bounds.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// The pepper is too short.
+    #[error(transparent)]
+    Pepper(#[from] PepperTooShort),
+}
+
+enum Key<'a> {
+    SendIp(&'a ClientInfo),
+    SendAddress(&'a EmailAddress),
+    SendGap(&'a EmailAddress),
+    GuessIp(&'a ClientInfo),
+    Failures(&'a EmailAddress),
+}
+
+/// Rate-limit keys name addresses by a hash, so limiter stores hold no personal data.
+fn key(k: Key<'_>) -> String {
+    let addr = |e: &EmailAddress| {
+        let digest = Sha256::digest(e.as_str().as_bytes());
+        digest[..12]
+            .iter()
+            .fold(String::with_capacity(24), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            })
+    };
+    let ip = |c: &ClientInfo| c.ip.clone().unwrap_or_else(|| "unknown".to_owned());
+    match k {
+        Key::SendIp(c) => format!("send:ip:{}", ip(c)),
+        Key::SendAddress(e) => format!("send:addr:{}", addr(e)),
+        Key::SendGap(e) => format!("send:gap:{}", addr(e)),
+        Key::GuessIp(c) => format!("guess:ip:{}", ip(c)),
+        Key::Failures(e) => format!("fail:addr:{}", addr(e)),
+    }
+}
+
+impl AuthService {
+    /// A service on `ports`, enforcing `policy`, hashing codes under `pepper` (at least 32 bytes).
+    ///
+    /// # Errors
+    /// An invalid policy or a short pepper.
+    pub fn new(ports: Ports, policy: Policy, pepper: &[u8]) -> Result<Self, BuildError> {
+        policy.validate()?;
+        Ok(Self {
+            hasher: CodeHasher::new(pepper)?,
+            ports,
+            policy,
+        })
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The JWKS document of the access-token keys.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.ports.tokens.jwks()
+    }
+
+    fn now(&self) -> Timestamp {
+        self.ports.clock.now()
+    }
+
+    fn is_recent(&self, who: &Principal) -> bool {
+        self.now().since(who.auth_time) <= self.policy.recent_auth
+    }
+
+    async fn mail(&self, to: EmailAddress, message: Message) {
+        let kind = message.kind();
+        if let Err(e) = self.ports.mailer.send(Mail { to, message }).await {
+            // What the client sees must not depend on the mail queue.
+            tracing::warn!(mail = kind, error = %e, "mail not queued");
+        }
+    }
+
+    async fn record(
+        &self,
+        user_id: UserId,
+        kind: AuditKind,
+        client: &ClientInfo,
+        detail: Option<String>,
+    ) {
+        let event = AuditEvent {
+            user_id,
+            at: self.now(),
+            kind,
+            ip: client.ip.clone(),
+            detail,
+        };
+        if let Err(e) = self.ports.audit.record(&event).await {
+            tracing::warn!(kind = kind.as_str(), error = %e, "audit event not recorded");
+        }
+    }
+}
