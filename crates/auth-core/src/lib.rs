@@ -12,6 +12,7 @@ pub mod code;
 pub mod email;
 pub mod ids;
 pub mod mail;
+pub mod net;
 pub mod passkey;
 pub mod policy;
 pub mod ports;

@@ -42,10 +42,11 @@ pub fn client_info(req: &HttpRequest, config: &HttpConfig) -> ClientInfo {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-    ClientInfo {
-        ip: client_ip(req, config).map(|ip| ip.to_string()),
+    ClientInfo::new(
+        client_ip(req, config),
+        auth_core::net::DEFAULT_V6_PREFIX,
         user_agent,
-    }
+    )
 }
 
 /// Cookie-carried credentials may only drive a change when the request comes from our own origin:

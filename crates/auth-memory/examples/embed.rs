@@ -62,10 +62,11 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
         rng: Arc::new(OsRng),
     };
     let auth = AuthService::new(ports, Policy::default(), &[2u8; 32])?;
-    let client = ClientInfo {
-        ip: Some("203.0.113.9".to_owned()),
-        user_agent: None,
-    };
+    let client = ClientInfo::new(
+        Some([203, 0, 113, 9].into()),
+        auth_core::net::DEFAULT_V6_PREFIX,
+        None,
+    );
 
     let email = EmailAddress::parse("ada@example.com")?;
     let started = auth

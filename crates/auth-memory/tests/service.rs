@@ -68,10 +68,11 @@ fn world_with(policy: Policy, adjust: impl FnOnce(Ports) -> Ports) -> World {
 }
 
 fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some("198.51.100.7".to_owned()),
-        user_agent: Some("tests".to_owned()),
-    }
+    ClientInfo::new(
+        Some([198, 51, 100, 7].into()),
+        auth_core::net::DEFAULT_V6_PREFIX,
+        Some("tests".to_owned()),
+    )
 }
 
 fn email(s: &str) -> EmailAddress {

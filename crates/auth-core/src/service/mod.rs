@@ -32,6 +32,7 @@ use crate::session::AuthMethod;
 use crate::time::Timestamp;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The ports a service runs on.
@@ -72,10 +73,25 @@ impl std::fmt::Debug for Ports {
 /// Who is asking, as far as the transport knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
-    /// The client IP (from the socket, or from a trusted proxy).
+    /// The client IP (from the socket, or from a trusted proxy), canonical: an IPv4-mapped IPv6
+    /// address is written as IPv4. Shown in activity and sessions.
     pub ip: Option<String>,
+    /// The client network that per-client limits are keyed on (see [`crate::net`]).
+    pub network: Option<String>,
     /// The user agent, truncated by the caller.
     pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// The client at `ip` (if known), its network spanning `v6_prefix` bits for IPv6.
+    pub fn new(ip: Option<IpAddr>, v6_prefix: u8, user_agent: Option<String>) -> Self {
+        let ip = ip.map(crate::net::canonical_ip);
+        Self {
+            ip: ip.map(|ip| ip.to_string()),
+            network: ip.map(|ip| crate::net::network_of(ip, v6_prefix)),
+            user_agent,
+        }
+    }
 }
 
 /// An authenticated caller.
@@ -136,7 +152,7 @@ fn key(k: Key<'_>) -> String {
                 s
             })
     };
-    let ip = |c: &ClientInfo| c.ip.clone().unwrap_or_else(|| "unknown".to_owned());
+    let ip = |c: &ClientInfo| c.network.clone().unwrap_or_else(|| "unknown".to_owned());
     match k {
         Key::SendIp(c) => format!("send:ip:{}", ip(c)),
         Key::SendAddress(e) => format!("send:addr:{}", addr(e)),
