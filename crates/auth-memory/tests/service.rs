@@ -1,137 +1,17 @@
 //! The use cases of `auth-core` on the in-memory adapters, with a manual clock: the rules that
 //! need time to pass or many callers at once, and ports that misbehave (mocks).
 
-use auth_core::EmailAddress;
-use auth_core::Policy;
+mod common;
+
 use auth_core::attempt::Subject;
-use auth_core::mail::{Mail, Message};
+use auth_core::mail::Message;
 use auth_core::ports::{AttemptStore, MailError, OsRng, StoreError};
-use auth_core::service::{
-    AccountError, AuthService, ClientInfo, Ports, RefreshError, StartError, VerifyError,
-};
-use auth_core::testkit::ManualClock;
-use auth_core::time::Timestamp;
+use auth_core::service::{AccountError, RefreshError, StartError, VerifyError};
 use auth_core::user::DisplayName;
 use auth_jwt::{JwtIssuer, SigningKey};
-use auth_memory::{MemoryMailer, MemoryStore};
+use common::*;
 use std::sync::Arc;
 use std::time::Duration;
-
-struct World {
-    service: Arc<AuthService>,
-    store: MemoryStore,
-    mailer: Arc<MemoryMailer>,
-    clock: Arc<ManualClock>,
-}
-
-fn world(policy: Policy) -> World {
-    world_with(policy, |p| p)
-}
-
-fn world_with(policy: Policy, adjust: impl FnOnce(Ports) -> Ports) -> World {
-    let store = MemoryStore::new();
-    let mailer = Arc::new(MemoryMailer::new());
-    let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_800_000_000_000)));
-    let issuer = JwtIssuer::new(
-        "https://auth.test",
-        "auth",
-        SigningKey::generate(&OsRng),
-        [],
-        &[7u8; 32],
-    )
-    .expect("issuer")
-    .with_clock(clock.clone());
-    let s = Arc::new(store.clone());
-    let ports = Ports {
-        users: s.clone(),
-        attempts: s.clone(),
-        sessions: s.clone(),
-        limiter: s.clone(),
-        audit: s.clone(),
-        passkeys: s.clone(),
-        ceremonies: s,
-        // These tests are about email codes; passkey ceremonies are tested with a software
-        // authenticator in auth-webauthn and end to end.
-        webauthn: Arc::new(auth_core::ports::MockWebAuthn::new()),
-        mailer: mailer.clone(),
-        tokens: Arc::new(issuer),
-        clock: clock.clone(),
-        rng: Arc::new(OsRng),
-    };
-    let service = Arc::new(AuthService::new(adjust(ports), policy, &[42u8; 32]).expect("service"));
-    World {
-        service,
-        store,
-        mailer,
-        clock,
-    }
-}
-
-fn client() -> ClientInfo {
-    ClientInfo::new(
-        Some([198, 51, 100, 7].into()),
-        auth_core::net::DEFAULT_V6_PREFIX,
-        Some("tests".to_owned()),
-    )
-}
-
-fn email(s: &str) -> EmailAddress {
-    EmailAddress::parse(s).unwrap()
-}
-
-fn last_code(mailer: &MemoryMailer) -> String {
-    let mails: Vec<Mail> = mailer.take();
-    let code = mails.iter().rev().find_map(|m| match &m.message {
-        Message::SignupCode { code, .. }
-        | Message::LoginCode { code, .. }
-        | Message::AlreadyRegistered { code, .. }
-        | Message::RecoveryCode { code, .. }
-        | Message::EmailChangeCode { code, .. } => Some(code.expose().to_owned()),
-        _ => None,
-    });
-    code.expect("a mail with a code")
-}
-
-fn wrong(code: &str) -> &'static str {
-    if code == "AAAAAAAA" {
-        "BBBBBBBB"
-    } else {
-        "AAAAAAAA"
-    }
-}
-
-async fn signed_up(w: &World, address: &str) -> auth_core::service::SignedIn {
-    let started = w
-        .service
-        .start_signup(
-            email(address),
-            DisplayName::parse("Tester").unwrap(),
-            &client(),
-        )
-        .await
-        .unwrap();
-    w.service
-        .verify_code(&started.attempt_token, &last_code(&w.mailer), &client())
-        .await
-        .unwrap()
-}
-
-/// The default policy without the minimum gap between two codes to one address, which these
-/// tests (one address, many codes, no real time passing) would otherwise meet at once.
-fn relaxed() -> Policy {
-    let mut p = Policy::default();
-    p.limits.send_gap_per_address = Duration::ZERO;
-    p
-}
-
-fn no_backoff() -> Policy {
-    let mut p = relaxed();
-    p.limits.guesses_per_ip.limit = 1000;
-    p.limits.address_failures.free = 100;
-    p.limits.address_failures.budget = 100;
-    p
-}
-
 #[tokio::test]
 async fn a_code_expires_after_its_lifetime() {
     let w = world(relaxed());
