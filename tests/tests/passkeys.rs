@@ -2,14 +2,7 @@
 //! `passkey` crates) playing the browser: registration, usernameless sign-in, management, the
 //! security notices, and every kind of bad response answered with a clear 4xx.
 
-#[path = "../../crates/auth-webauthn/tests/webauthn/device.rs"]
-#[allow(
-    dead_code,
-    reason = "the shared device offers more kinds of authenticator than these tests use"
-)]
-mod device;
-
-use device::Device;
+use auth_testsupport::Device;
 use e2e::{Reply, Server, Session, jwt_claims, unique_email};
 use serde_json::{Value, json};
 

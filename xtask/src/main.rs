@@ -10,6 +10,8 @@
 mod browser;
 mod ci;
 mod services;
+#[cfg(test)]
+mod tidy;
 
 use std::{
     borrow::BorrowMut,

@@ -1,6 +1,5 @@
 //! Real registration and sign-in ceremonies between the adapter and a software passkey device.
 
-mod device;
 mod malformed;
 
 use auth_core::Policy;
@@ -9,8 +8,8 @@ use auth_core::ports::{OsRng, WebAuthn};
 use auth_core::testkit::sample_user;
 use auth_core::user::User;
 use auth_core::{PasskeyId, Timestamp};
+use auth_testsupport::Device;
 use auth_webauthn::{Attachment, ConfigError, RelyingParty, WebAuthnAdapter};
-use device::Device;
 use serde_json::{Value, json};
 
 pub const ORIGIN: &str = "http://localhost:8080";

@@ -1,11 +1,11 @@
 //! Responses broken in many ways: every one is turned away as malformed or rejected, none panics,
 //! and none is blamed on the server.
 
-use crate::device::Device;
 use crate::{ORIGIN, adapter, register};
 use auth_core::passkey::WebAuthnError;
 use auth_core::ports::WebAuthn;
 use auth_core::testkit::sample_user;
+use auth_testsupport::Device;
 use passkey_types::Bytes;
 use serde_json::{Value, json};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -59,9 +59,7 @@ impl UserValidationMethod for Person {
 
 /// Why the device or its client refused a request.
 #[derive(Debug)]
-pub struct Refused(
-    #[allow(dead_code, reason = "read through Debug in failure messages")] pub String,
-);
+pub struct Refused(pub String);
 
 /// One authenticator with at most one credential, as seen through a browser at `origin`.
 #[derive(Debug, Clone)]
