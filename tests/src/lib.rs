@@ -278,6 +278,11 @@ impl Server {
         }
     }
 
+    /// The server process's id (for resource figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The public origin the server expects on cookie-authenticated changes (its default).
     pub fn origin(&self) -> &'static str {
         "http://localhost:8080"
