@@ -561,7 +561,8 @@ pub async fn session_repository(
                 &unknown.hash(),
                 &RefreshToken::generate(&OsRng).hash(),
                 later,
-                life)
+                life
+            )
             .await
             .unwrap(),
         Rotation::Invalid,
@@ -618,7 +619,8 @@ pub async fn session_repository(
                 &r3.hash(),
                 &RefreshToken::generate(&OsRng).hash(),
                 near_cap,
-                life)
+                life
+            )
             .await
             .unwrap(),
         Rotation::Invalid,
@@ -635,7 +637,8 @@ pub async fn session_repository(
                 &old_token.hash(),
                 &RefreshToken::generate(&OsRng).hash(),
                 old.expires_at,
-                life)
+                life
+            )
             .await
             .unwrap(),
         Rotation::Invalid,
@@ -840,7 +843,13 @@ async fn refresh_grace(users: &dyn UserRepository, sessions: &Arc<dyn SessionRep
         "within the grace, but the successor has moved on: reuse"
     );
     assert!(
-        sessions.get(&s.id).await.unwrap().unwrap().revoked_at.is_some(),
+        sessions
+            .get(&s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some(),
         "and that revokes the family"
     );
 
@@ -866,7 +875,12 @@ async fn refresh_grace(users: &dyn UserRepository, sessions: &Arc<dyn SessionRep
     );
     assert_eq!(
         sessions
-            .rotate(&new.hash(), &RefreshToken::generate(&OsRng).hash(), at, life)
+            .rotate(
+                &new.hash(),
+                &RefreshToken::generate(&OsRng).hash(),
+                at,
+                life
+            )
             .await
             .unwrap(),
         Rotation::Invalid,
@@ -885,14 +899,27 @@ async fn refresh_grace(users: &dyn UserRepository, sessions: &Arc<dyn SessionRep
     assert!(
         matches!(
             sessions
-                .rotate(&old.hash(), &RefreshToken::generate(&OsRng).hash(), at, life)
+                .rotate(
+                    &old.hash(),
+                    &RefreshToken::generate(&OsRng).hash(),
+                    at,
+                    life
+                )
                 .await
                 .unwrap(),
             Rotation::Reused { .. }
         ),
         "a successor that is not the current token is reuse"
     );
-    assert!(sessions.get(&s.id).await.unwrap().unwrap().revoked_at.is_some());
+    assert!(
+        sessions
+            .get(&s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
 
     // A revoked session gives nothing within the grace either.
     let (s, old, new) = family().await;
@@ -1270,7 +1297,11 @@ pub async fn passkey_repository(
         .unwrap()
         .unwrap();
     assert_eq!(
-        (kept.sign_count, kept.credential.as_slice(), kept.last_used_at),
+        (
+            kept.sign_count,
+            kept.credential.as_slice(),
+            kept.last_used_at
+        ),
         (7, &b"updated"[..], Some(later_at)),
         "a zero after a count is backwards too, and the last use never moves back"
     );
@@ -1289,7 +1320,11 @@ pub async fn passkey_repository(
         .unwrap()
         .unwrap();
     assert_eq!(
-        (synced.sign_count, synced.backed_up, synced.credential.as_slice()),
+        (
+            synced.sign_count,
+            synced.backed_up,
+            synced.credential.as_slice()
+        ),
         (0, true, &b"synced"[..]),
         "a counter of 0 on a passkey at 0 is stored"
     );
@@ -1434,14 +1469,20 @@ pub async fn housekeeping(
     sessions.create(&live, &a.hash()).await.unwrap();
     for (old, new, at) in [(&a, &b, t0), (&b, &c, t0.plus(day))] {
         assert!(matches!(
-            sessions.rotate(&old.hash(), &new.hash(), at, life).await.unwrap(),
+            sessions
+                .rotate(&old.hash(), &new.hash(), at, life)
+                .await
+                .unwrap(),
             Rotation::Rotated(_)
         ));
     }
     // Sessions that have ended: one expired, one revoked.
     let expired_token = RefreshToken::generate(&OsRng);
     let expired = sample_session(user.id, t0.minus(2 * hour));
-    sessions.create(&expired, &expired_token.hash()).await.unwrap();
+    sessions
+        .create(&expired, &expired_token.hash())
+        .await
+        .unwrap();
     let revoked = sample_session(user.id, t0);
     sessions
         .create(&revoked, &RefreshToken::generate(&OsRng).hash())
@@ -1457,8 +1498,14 @@ pub async fn housekeeping(
         ip: None,
         detail: Some(detail.to_owned()),
     };
-    audit.record(&event(at.minus(91 * day), "old")).await.unwrap();
-    audit.record(&event(at.minus(89 * day), "kept")).await.unwrap();
+    audit
+        .record(&event(at.minus(91 * day), "old"))
+        .await
+        .unwrap();
+    audit
+        .record(&event(at.minus(89 * day), "kept"))
+        .await
+        .unwrap();
 
     let purged = keeper
         .purge(
@@ -1525,7 +1572,10 @@ pub async fn housekeeping(
     let d = RefreshToken::generate(&OsRng);
     assert!(
         matches!(
-            sessions.rotate(&c.hash(), &d.hash(), at, life).await.unwrap(),
+            sessions
+                .rotate(&c.hash(), &d.hash(), at, life)
+                .await
+                .unwrap(),
             Rotation::Rotated(_)
         ),
         "the current token of a live session is never purged"

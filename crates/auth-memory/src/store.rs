@@ -14,8 +14,8 @@ use auth_core::rate::{Failures, Quota, RateDecision, gcra};
 use auth_core::session::{Rotation, Session, TokenHash};
 use auth_core::time::Timestamp;
 use auth_core::user::{DisplayName, PublicProfile, User};
-use std::collections::{BTreeMap, HashMap};
 use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
@@ -667,8 +667,7 @@ impl PasskeyRepository for MemoryStore {
             .passkeys
             .get_mut(id)
             .map(|p| {
-                let forward =
-                    sign_count > p.sign_count || (sign_count == 0 && p.sign_count == 0);
+                let forward = sign_count > p.sign_count || (sign_count == 0 && p.sign_count == 0);
                 if forward {
                     p.credential = credential.to_vec();
                     p.sign_count = sign_count;
@@ -739,9 +738,7 @@ impl CeremonyStore for MemoryStore {
 
     async fn take(&self, id: &CeremonyId, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
         let taken = self.ceremony_shard(id).remove(id);
-        Ok(taken
-            .filter(|c| now < c.expires_at)
-            .map(|c| c.state))
+        Ok(taken.filter(|c| now < c.expires_at).map(|c| c.state))
     }
 }
 

@@ -36,11 +36,13 @@ impl CeremonyStore for PgStore {
     async fn take(&self, id: &CeremonyId, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
         // One statement: of parallel takes, the first deletes the row and the others, waiting on
         // its lock, find it gone. An expired row is left for `purge_expired`.
-        sqlx::query_scalar("DELETE FROM ceremonies WHERE id = $1 AND expires_at > $2 RETURNING state")
-            .bind(id.as_uuid())
-            .bind(now.as_millis())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)
+        sqlx::query_scalar(
+            "DELETE FROM ceremonies WHERE id = $1 AND expires_at > $2 RETURNING state",
+        )
+        .bind(id.as_uuid())
+        .bind(now.as_millis())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)
     }
 }

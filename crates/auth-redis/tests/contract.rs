@@ -216,7 +216,12 @@ async fn key_names_hold_no_personal_data() {
         .await
         .unwrap();
     store
-        .put_ceremony("ceremony-id-in-clear", b"state", now, Duration::from_secs(60))
+        .put_ceremony(
+            "ceremony-id-in-clear",
+            b"state",
+            now,
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
 

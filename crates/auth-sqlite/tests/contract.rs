@@ -2,8 +2,8 @@
 
 use auth_core::attempt::{Purpose, Subject};
 use auth_core::ports::{
-    AttemptStore, Housekeeping, AuditEvent, AuditLog, HealthCheck, PasskeyRepository, SessionRepository,
-    StoreError, UserRepository,
+    AttemptStore, AuditEvent, AuditLog, HealthCheck, Housekeeping, PasskeyRepository,
+    SessionRepository, StoreError, UserRepository,
 };
 use auth_core::session::RefreshToken;
 use auth_core::testkit;
