@@ -459,6 +459,20 @@ test("renames a passkey and deletes it, explaining when a fresh sign-in is neede
   await page.locator("#account-error", { hasText: "needs a recent sign-in" }).waitFor();
   await page.unroute("**/v1/me/passkeys/*");
 
+  // Adding a passkey needs a recent sign-in too: a stale session is told how to get one, before
+  // the device is asked for anything.
+  await page.route("**/v1/passkeys/register/options", (route) =>
+    route.fulfill({
+      status: 403,
+      contentType: "application/problem+json",
+      body: JSON.stringify({ type: "/problems/reauth_required", title: "Recent sign-in required", status: 403, detail: "sign in again to make this change", code: "reauth_required" }),
+    }),
+  );
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await page.locator("#account-error", { hasText: "Adding a passkey needs a recent sign-in" }).waitFor();
+  await page.unroute("**/v1/passkeys/register/options");
+  assert.equal(await page.locator("#passkey-list li").count(), 1, "nothing was added");
+
   const again = page.locator("#passkey-list li").first();
   await again.getByRole("button", { name: /^Delete/ }).click();
   await again.getByRole("button", { name: "Delete passkey" }).click();
@@ -509,6 +523,17 @@ test("lists sessions and revokes another one", async () => {
   page.off("request", onRequest);
   assert.deepEqual(refreshes, ["POST"], "one refresh for all the account's calls");
   await shot("sessions");
+
+  // Two tabs whose access token has expired refresh at the same moment with the same refresh
+  // cookie: they take turns (Web Locks), and both stay signed in.
+  const tab = await context.newPage();
+  await context.clearCookies({ name: "__Host-auth_access" });
+  await Promise.all([page.reload(), tab.goto(BASE)]);
+  await shows("account");
+  await tab.locator("#view-account").waitFor({ state: "visible" });
+  await tab.close();
+  const alive = await page.evaluate(() => fetch("/v1/me", { credentials: "same-origin" }).then((r) => r.status));
+  assert.equal(alive, 200, "the session survived two tabs refreshing at once");
 
   await page.locator("#session-list li:not(.current)").getByRole("button").click();
   await page.locator("#status", { hasText: "Signed out Safari on iPhone" }).waitFor();

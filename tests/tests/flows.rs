@@ -97,12 +97,20 @@ macro_rules! suite {
             assert_eq!(rotated.id, session.id, "rotation keeps the session");
             assert_eq!(s.authed("GET", "/v1/me", &rotated.access, None).status, 200);
 
-            // Replaying the spent token is theft: the family dies, including the newest token.
+            // A second tab presenting the same token a moment later gets the same successor.
+            let tab = s.post("/v1/token/refresh", json!({ "refresh_token": session.refresh }));
+            assert_eq!(tab.status, 200, "{}", tab.text);
+            assert_eq!(e2e::Session::from_reply(&tab).refresh, rotated.refresh, "one successor for both tabs");
+
+            // Once the successor has moved on, replaying the spent token is theft: the family
+            // dies, including the newest token.
+            let r2 = s.post("/v1/token/refresh", json!({ "refresh_token": rotated.refresh }));
+            assert_eq!(r2.status, 200, "{}", r2.text);
+            let newest = e2e::Session::from_reply(&r2);
             let replay = s.post("/v1/token/refresh", json!({ "refresh_token": session.refresh }));
             replay.assert_problem(401, "refresh_invalid");
-            let newest = s.post("/v1/token/refresh", json!({ "refresh_token": rotated.refresh }));
-            newest.assert_problem(401, "refresh_invalid");
-            s.authed("GET", "/v1/me", &rotated.access, None).assert_problem(401, "unauthorized");
+            s.post("/v1/token/refresh", json!({ "refresh_token": newest.refresh })).assert_problem(401, "refresh_invalid");
+            s.authed("GET", "/v1/me", &newest.access, None).assert_problem(401, "unauthorized");
 
             // The owner sees why in their security activity (from another session).
             let other = s.sign_in(&email);

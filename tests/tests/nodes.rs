@@ -26,7 +26,9 @@ fn two_nodes_share_codes_refresh_tokens_limits_and_revocations() {
         "A accepts B's access token"
     );
 
-    // A refresh token issued by one node rotates on the other; replaying it on the first is caught.
+    // A refresh token issued by one node rotates on the other. A second tab presenting the
+    // just-rotated token on the other node a moment later gets the same successor (the nodes
+    // derive it under the same key); once that successor has moved on, replaying is caught.
     let on_a = a.post(
         "/v1/token/refresh",
         json!({ "refresh_token": session.refresh }),
@@ -35,12 +37,28 @@ fn two_nodes_share_codes_refresh_tokens_limits_and_revocations() {
     let rotated = e2e::Session::from_reply(&on_a);
     let on_b = b.post(
         "/v1/token/refresh",
-        json!({ "refresh_token": rotated.refresh }),
+        json!({ "refresh_token": session.refresh }),
     );
-    assert_eq!(on_b.status, 200, "{}", on_b.text);
-    a.post(
+    assert_eq!(on_b.status, 200, "the other tab, on B: {}", on_b.text);
+    assert_eq!(
+        e2e::Session::from_reply(&on_b).refresh,
+        rotated.refresh,
+        "both tabs hold the same successor"
+    );
+    let moved_on = b.post(
         "/v1/token/refresh",
         json!({ "refresh_token": rotated.refresh }),
+    );
+    assert_eq!(moved_on.status, 200, "{}", moved_on.text);
+    a.post(
+        "/v1/token/refresh",
+        json!({ "refresh_token": session.refresh }),
+    )
+    .assert_problem(401, "refresh_invalid");
+    let newest = e2e::Session::from_reply(&moved_on);
+    b.post(
+        "/v1/token/refresh",
+        json!({ "refresh_token": newest.refresh }),
     )
     .assert_problem(401, "refresh_invalid");
 

@@ -88,6 +88,18 @@ macro_rules! suite {
         }
 
         #[test]
+        fn sign_in_options_are_limited_per_client_network() {
+            let s = start(&[("AUTH_POLICY__LIMITS__PASSKEY_OPTIONS_PER_IP", "{limit=10,period=\"10m\"}")]);
+            for i in 0..10 {
+                let options = s.request("POST", "/v1/passkeys/login/options", &[], None);
+                assert_eq!(options.status, 200, "request {i}: {}", options.text);
+            }
+            let limited = s.request("POST", "/v1/passkeys/login/options", &[], None);
+            limited.assert_problem(429, "rate_limited");
+            assert_eq!(limited.header("retry-after"), Some("60"), "one interval of 10 per 10 minutes");
+        }
+
+        #[test]
         fn passkeys_are_renamed_and_deleted_and_a_deleted_one_no_longer_signs_in() {
             let s = start(&[]);
             let email = unique_email("manage");

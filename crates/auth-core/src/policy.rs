@@ -28,9 +28,18 @@ pub struct Policy {
     /// A session ends this long after sign-in, whatever happens.
     #[serde(with = "duration_serde")]
     pub session_max_ttl: Duration,
-    /// How recent a sign-in must be for sensitive changes (email change, account deletion).
+    /// How recent a sign-in must be for sensitive changes (adding or removing a passkey, email
+    /// change, account deletion).
     #[serde(with = "duration_serde")]
     pub recent_auth: Duration,
+    /// How long after a refresh token is rotated presenting it again returns the same successor
+    /// instead of revoking the session: two tabs that refresh at once both stay signed in. `0s`
+    /// turns it off.
+    #[serde(with = "duration_serde")]
+    pub refresh_grace: Duration,
+    /// How long security activity (audit events) is kept before it is purged.
+    #[serde(with = "duration_serde")]
+    pub audit_retention: Duration,
     /// How long a WebAuthn ceremony (passkey registration or sign-in) may take, server side.
     #[serde(with = "duration_serde")]
     pub ceremony_ttl: Duration,
@@ -53,6 +62,9 @@ pub struct Limits {
     pub send_global: Quota,
     /// Code guesses from one client IP.
     pub guesses_per_ip: Quota,
+    /// Passkey sign-in options (each keeps a ceremony server side) for one client network. The
+    /// page asks for them on every visit, for autofill, so this is generous.
+    pub passkey_options_per_ip: Quota,
     /// Wrong codes for one address, across all its attempts. A new code does not reset it; a
     /// success does.
     pub address_failures: Backoff,
@@ -69,6 +81,8 @@ impl Default for Policy {
             session_idle_ttl: Duration::from_secs(30 * 86_400),
             session_max_ttl: Duration::from_secs(90 * 86_400),
             recent_auth: Duration::from_secs(10 * 60),
+            refresh_grace: Duration::from_secs(10),
+            audit_retention: Duration::from_secs(90 * 86_400),
             ceremony_ttl: Duration::from_secs(5 * 60),
             limits: Limits::default(),
         }
@@ -83,6 +97,7 @@ impl Default for Limits {
             send_gap_per_address: Duration::from_secs(30),
             send_global: Quota::new(1000, Duration::from_secs(60)),
             guesses_per_ip: Quota::new(60, Duration::from_secs(600)),
+            passkey_options_per_ip: Quota::new(600, Duration::from_secs(600)),
             address_failures: Backoff {
                 budget: 20,
                 window: Duration::from_secs(86_400),
@@ -105,6 +120,23 @@ pub struct PolicyError {
 }
 
 impl Policy {
+    /// The lifetimes a refresh applies.
+    pub fn lifetimes(&self) -> crate::ports::Lifetimes {
+        crate::ports::Lifetimes {
+            idle: self.session_idle_ttl,
+            max: self.session_max_ttl,
+            grace: self.refresh_grace,
+        }
+    }
+
+    /// What the durable stores keep, and for how long.
+    pub fn retention(&self) -> crate::ports::Retention {
+        crate::ports::Retention {
+            spent_tokens: self.session_idle_ttl,
+            audit: self.audit_retention,
+        }
+    }
+
     /// How long the browser waits for the person during a WebAuthn ceremony: shorter than the
     /// server keeps the ceremony, so the browser gives up before the server forgets the challenge.
     pub fn browser_timeout(&self) -> Duration {
@@ -155,16 +187,35 @@ impl Policy {
         if self.ceremony_ttl < min || self.ceremony_ttl > Duration::from_secs(600) {
             return err("ceremony_ttl", "must be between 1 minute and 10 minutes");
         }
+        // Longer than a minute would let a stolen refresh token ride along unnoticed.
+        if self.refresh_grace > min {
+            return err("refresh_grace", "must be at most 1 minute");
+        }
+        if self.audit_retention < Duration::from_secs(86_400)
+            || self.audit_retention > Duration::from_secs(3650 * 86_400)
+        {
+            return err("audit_retention", "must be between 1 day and 3650 days");
+        }
         let l = &self.limits;
         for (name, q) in [
             ("limits.send_per_ip", l.send_per_ip),
             ("limits.send_per_address", l.send_per_address),
             ("limits.send_global", l.send_global),
             ("limits.guesses_per_ip", l.guesses_per_ip),
+            ("limits.passkey_options_per_ip", l.passkey_options_per_ip),
         ] {
             if q.limit == 0 || q.period.is_zero() {
                 return err(name, "needs a limit and a period above zero");
             }
+        }
+        // Fewer would break autofill for a household or an office behind one address.
+        if l.passkey_options_per_ip.limit < 10
+            || l.passkey_options_per_ip.period > Duration::from_secs(86_400)
+        {
+            return err(
+                "limits.passkey_options_per_ip",
+                "needs a limit of at least 10 and a period of at most 1 day",
+            );
         }
         let b = &l.address_failures;
         if b.budget == 0 || b.window.is_zero() || b.max < b.base {
@@ -270,6 +321,57 @@ mod tests {
             p.validate().unwrap_err().to_string(),
             "limits.guesses_per_ip needs a limit and a period above zero"
         );
+    }
+
+    #[test]
+    fn grace_retention_and_the_options_limit_have_bounds() {
+        let p = Policy::default();
+        assert_eq!(p.refresh_grace, Duration::from_secs(10));
+        assert_eq!(p.audit_retention, Duration::from_secs(90 * 86_400));
+        for (bad, setting) in [
+            (
+                Policy {
+                    refresh_grace: Duration::from_secs(61),
+                    ..Policy::default()
+                },
+                "refresh_grace",
+            ),
+            (
+                Policy {
+                    audit_retention: Duration::from_secs(3600),
+                    ..Policy::default()
+                },
+                "audit_retention",
+            ),
+            (
+                Policy {
+                    audit_retention: Duration::from_secs(3651 * 86_400),
+                    ..Policy::default()
+                },
+                "audit_retention",
+            ),
+        ] {
+            assert_eq!(bad.validate().unwrap_err().setting, setting);
+        }
+        let off = Policy {
+            refresh_grace: Duration::ZERO,
+            ..Policy::default()
+        };
+        off.validate().expect("0s turns the grace off");
+        let mut few = Policy::default();
+        few.limits.passkey_options_per_ip.limit = 9;
+        assert_eq!(
+            few.validate().unwrap_err().setting,
+            "limits.passkey_options_per_ip"
+        );
+        let p: Policy = serde_json::from_str(
+            r#"{"refresh_grace": "5s", "audit_retention": "30d",
+                "limits": {"passkey_options_per_ip": {"limit": 100, "period": "1m"}}}"#,
+        )
+        .unwrap();
+        p.validate().unwrap();
+        assert_eq!(p.refresh_grace, Duration::from_secs(5));
+        assert_eq!(p.limits.passkey_options_per_ip.limit, 100);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Sessions and refresh tokens: a session is one refresh-token family.
 
+use crate::code::PepperTooShort;
 use crate::ids::{SessionId, UserId};
 use crate::ports::Rng;
 use crate::time::Timestamp;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -108,6 +110,45 @@ impl RefreshToken {
     pub fn hash(&self) -> TokenHash {
         TokenHash(Sha256::digest(self.0.as_bytes()).into())
     }
+
+    /// The token that replaces this one when it is rotated: a keyed hash of it, so presenting the
+    /// same token twice (two tabs refreshing at once) asks the store for the same successor, and
+    /// nobody without the key can tell it from random.
+    pub fn successor(&self, key: &SuccessorKey) -> Self {
+        let mut mac = key.0.clone();
+        mac.update(self.0.as_bytes());
+        Self(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+}
+
+/// The server secret that refresh-token successors are derived under (see
+/// [`RefreshToken::successor`]). Every node must hold the same one.
+#[derive(Clone)]
+pub struct SuccessorKey(Hmac<Sha256>);
+
+impl SuccessorKey {
+    /// The key derived from the pepper (at least 32 bytes), domain-separated from the code hashes
+    /// made under it, so no new secret has to be configured or shared.
+    ///
+    /// # Errors
+    /// A short pepper.
+    pub fn from_pepper(pepper: &[u8]) -> Result<Self, PepperTooShort> {
+        if pepper.len() < 32 {
+            return Err(PepperTooShort);
+        }
+        let mut derive = Hmac::<Sha256>::new_from_slice(pepper).map_err(|_| PepperTooShort)?;
+        derive.update(b"refresh-successor-v1");
+        let key = derive.finalize().into_bytes();
+        Ok(Self(
+            Hmac::<Sha256>::new_from_slice(&key).map_err(|_| PepperTooShort)?,
+        ))
+    }
+}
+
+impl fmt::Debug for SuccessorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SuccessorKey([redacted])")
+    }
 }
 
 impl fmt::Debug for RefreshToken {
@@ -129,9 +170,12 @@ impl fmt::Debug for TokenHash {
 /// What presenting a refresh token did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
-    /// It was the family's current token: it is now spent and `new` is current.
+    /// It was the family's current token: it is now spent and `new` is current. Also the answer
+    /// when it was rotated into `new` less than the grace ago and `new` is still current: the
+    /// same successor again.
     Rotated(Session),
-    /// It had already been rotated: someone replayed it, so the whole family was revoked.
+    /// It had already been rotated (longer ago than the grace, or its successor has moved on):
+    /// someone replayed it, so the whole family was revoked.
     Reused {
         /// The revoked session.
         session_id: SessionId,
@@ -155,5 +199,22 @@ mod tests {
         assert_eq!(RefreshToken::parse(&"*".repeat(43)), None);
         assert_ne!(t.hash(), RefreshToken::generate(&OsRng).hash());
         assert_eq!(format!("{t:?}"), "RefreshToken([redacted])");
+    }
+
+    #[test]
+    fn a_successor_is_the_same_for_the_same_token_and_key_only() {
+        let key = SuccessorKey::from_pepper(&[1u8; 32]).unwrap();
+        let t = RefreshToken::generate(&OsRng);
+        let next = t.successor(&key);
+        assert_eq!(next, t.successor(&key), "deterministic");
+        assert_eq!(RefreshToken::parse(next.expose()), Some(next.clone()));
+        assert_ne!(next, t);
+        assert_ne!(
+            next,
+            t.successor(&SuccessorKey::from_pepper(&[2u8; 32]).unwrap()),
+            "another key, another successor"
+        );
+        assert_ne!(next, RefreshToken::generate(&OsRng).successor(&key));
+        assert_eq!(format!("{key:?}"), "SuccessorKey([redacted])");
     }
 }

@@ -10,8 +10,8 @@ use crate::code::{ClientSecret, CodeHasher, OtpCode};
 use crate::email::EmailAddress;
 use crate::ids::{AttemptId, SessionId, UserId};
 use crate::ports::{
-    AttemptStore, AuditEvent, AuditLog, Clock, EmailTakenOr, OsRng, RateLimiter, Rng,
-    SessionRepository, SystemClock, UserRepository,
+    AttemptStore, AuditEvent, AuditLog, Clock, EmailTakenOr, Housekeeping, Lifetimes, OsRng,
+    RateLimiter, Retention, Rng, SessionRepository, SystemClock, UserRepository,
 };
 use crate::rate::{Quota, RateDecision};
 use crate::session::{AuthMethod, RefreshToken, Rotation, Session};
@@ -517,6 +517,12 @@ pub async fn session_repository(
     let t0 = now();
     let idle = Duration::from_secs(5000);
     let max = Duration::from_secs(7200);
+    // Without a grace, as before it existed: every second presentation is reuse.
+    let life = Lifetimes {
+        idle,
+        max,
+        grace: Duration::ZERO,
+    };
     let (user, first) = stored_user(&*users, "sessions").await;
     let r1 = RefreshToken::generate(&OsRng);
     let s = sample_session(user.id, t0);
@@ -531,7 +537,7 @@ pub async fn session_repository(
     let r2 = RefreshToken::generate(&OsRng);
     let later = t0.plus(Duration::from_secs(60));
     let Rotation::Rotated(rotated) = sessions
-        .rotate(&r1.hash(), &r2.hash(), later, idle, max)
+        .rotate(&r1.hash(), &r2.hash(), later, life)
         .await
         .unwrap()
     else {
@@ -555,8 +561,7 @@ pub async fn session_repository(
                 &unknown.hash(),
                 &RefreshToken::generate(&OsRng).hash(),
                 later,
-                idle,
-                max
+                life
             )
             .await
             .unwrap(),
@@ -568,7 +573,7 @@ pub async fn session_repository(
     let r3 = RefreshToken::generate(&OsRng);
     let near_cap = t0.plus(Duration::from_secs(5000));
     let Rotation::Rotated(capped) = sessions
-        .rotate(&r2.hash(), &r3.hash(), near_cap, idle, max)
+        .rotate(&r2.hash(), &r3.hash(), near_cap, life)
         .await
         .unwrap()
     else {
@@ -586,8 +591,7 @@ pub async fn session_repository(
             &r1.hash(),
             &RefreshToken::generate(&OsRng).hash(),
             near_cap,
-            idle,
-            max,
+            life,
         )
         .await
         .unwrap();
@@ -615,8 +619,7 @@ pub async fn session_repository(
                 &r3.hash(),
                 &RefreshToken::generate(&OsRng).hash(),
                 near_cap,
-                idle,
-                max
+                life
             )
             .await
             .unwrap(),
@@ -634,8 +637,7 @@ pub async fn session_repository(
                 &old_token.hash(),
                 &RefreshToken::generate(&OsRng).hash(),
                 old.expires_at,
-                idle,
-                max
+                life
             )
             .await
             .unwrap(),
@@ -647,23 +649,24 @@ pub async fn session_repository(
     let tok = RefreshToken::generate(&OsRng);
     let par = sample_session(user.id, t0);
     sessions.create(&par, &tok.hash()).await.unwrap();
-    let outcomes = join_all((0..PARALLEL).map(|_| {
-        let sessions = sessions.clone();
-        let tok = tok.clone();
-        async move {
-            sessions
-                .rotate(
-                    &tok.hash(),
-                    &RefreshToken::generate(&OsRng).hash(),
-                    later,
-                    idle,
-                    max,
-                )
-                .await
-                .unwrap()
-        }
-    }))
-    .await;
+    let tasks: Vec<_> = (0..PARALLEL)
+        .map(|_| {
+            let sessions = sessions.clone();
+            let tok = tok.clone();
+            tokio::spawn(async move {
+                sessions
+                    .rotate(
+                        &tok.hash(),
+                        &RefreshToken::generate(&OsRng).hash(),
+                        later,
+                        life,
+                    )
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let outcomes = joined(tasks).await;
     assert_eq!(
         outcomes
             .iter()
@@ -672,6 +675,8 @@ pub async fn session_repository(
         1,
         "{PARALLEL} parallel rotations of one token: exactly one wins"
     );
+
+    refresh_grace(&*users, &sessions).await;
 
     // Listing and revocation.
     let (stranger, stranger_session) = stored_user(&*users, "stranger").await;
@@ -758,6 +763,231 @@ pub async fn session_repository(
         "revoke_all touches one account only"
     );
     drop(stranger);
+}
+
+/// The results of spawned tasks, in order; a task that panicked fails the contract with its panic.
+async fn joined<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        match task.await {
+            Ok(v) => out.push(v),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    out
+}
+
+/// The grace of [`SessionRepository::rotate`]: the same `old` presented again with the same `new`
+/// shortly after it was rotated gets the same session; later, or with another `new`, it is reuse.
+async fn refresh_grace(users: &dyn UserRepository, sessions: &Arc<dyn SessionRepository>) {
+    let t0 = now();
+    let life = Lifetimes {
+        idle: Duration::from_secs(5000),
+        max: Duration::from_secs(7200),
+        grace: Duration::from_secs(10),
+    };
+    let (user, _) = stored_user(users, "grace").await;
+    let family = async || {
+        let old = RefreshToken::generate(&OsRng);
+        let s = sample_session(user.id, t0);
+        sessions.create(&s, &old.hash()).await.unwrap();
+        (s, old, RefreshToken::generate(&OsRng))
+    };
+
+    // Within the grace: both callers succeed, with one successor.
+    let (s, old, new) = family().await;
+    let at = t0.plus(Duration::from_secs(1));
+    let Rotation::Rotated(first) = sessions
+        .rotate(&old.hash(), &new.hash(), at, life)
+        .await
+        .unwrap()
+    else {
+        panic!("the current token rotates");
+    };
+    let again = at.plus(Duration::from_millis(9_999));
+    let Rotation::Rotated(second) = sessions
+        .rotate(&old.hash(), &new.hash(), again, life)
+        .await
+        .unwrap()
+    else {
+        panic!("the just-rotated token presented again within the grace gets the same successor");
+    };
+    assert_eq!(
+        (second.id, second.revoked_at),
+        (s.id, None),
+        "the second caller gets the same, live session"
+    );
+    assert_eq!(
+        second.expires_at, first.expires_at,
+        "the second presentation changes nothing"
+    );
+    let next = RefreshToken::generate(&OsRng);
+    assert!(
+        matches!(
+            sessions
+                .rotate(&new.hash(), &next.hash(), again, life)
+                .await
+                .unwrap(),
+            Rotation::Rotated(_)
+        ),
+        "the one successor is current and rotates"
+    );
+    assert!(
+        matches!(
+            sessions
+                .rotate(&old.hash(), &new.hash(), again, life)
+                .await
+                .unwrap(),
+            Rotation::Reused { .. }
+        ),
+        "within the grace, but the successor has moved on: reuse"
+    );
+    assert!(
+        sessions
+            .get(&s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some(),
+        "and that revokes the family"
+    );
+
+    // After the grace: reuse, and the family is revoked.
+    let (s, old, new) = family().await;
+    assert!(matches!(
+        sessions
+            .rotate(&old.hash(), &new.hash(), at, life)
+            .await
+            .unwrap(),
+        Rotation::Rotated(_)
+    ));
+    assert_eq!(
+        sessions
+            .rotate(&old.hash(), &new.hash(), at.plus(life.grace), life)
+            .await
+            .unwrap(),
+        Rotation::Reused {
+            session_id: s.id,
+            user_id: user.id
+        },
+        "once the grace has passed, the spent token is reuse"
+    );
+    assert_eq!(
+        sessions
+            .rotate(
+                &new.hash(),
+                &RefreshToken::generate(&OsRng).hash(),
+                at,
+                life
+            )
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "and the successor died with its family"
+    );
+
+    // Within the grace but asking for another successor (derived under another key): reuse.
+    let (s, old, new) = family().await;
+    assert!(matches!(
+        sessions
+            .rotate(&old.hash(), &new.hash(), at, life)
+            .await
+            .unwrap(),
+        Rotation::Rotated(_)
+    ));
+    assert!(
+        matches!(
+            sessions
+                .rotate(
+                    &old.hash(),
+                    &RefreshToken::generate(&OsRng).hash(),
+                    at,
+                    life
+                )
+                .await
+                .unwrap(),
+            Rotation::Reused { .. }
+        ),
+        "a successor that is not the current token is reuse"
+    );
+    assert!(
+        sessions
+            .get(&s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+
+    // A revoked session gives nothing within the grace either.
+    let (s, old, new) = family().await;
+    assert!(matches!(
+        sessions
+            .rotate(&old.hash(), &new.hash(), at, life)
+            .await
+            .unwrap(),
+        Rotation::Rotated(_)
+    ));
+    assert!(sessions.revoke(&user.id, &s.id, at).await.unwrap());
+    assert_eq!(
+        sessions
+            .rotate(&old.hash(), &new.hash(), at, life)
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "a revoked session does not come back within the grace"
+    );
+
+    // Parallel presentations of one token, as tabs make them: every caller succeeds, with one
+    // session and one successor.
+    let (s, old, new) = family().await;
+    let tasks: Vec<_> = (0..PARALLEL)
+        .map(|_| {
+            let sessions = sessions.clone();
+            let (old, new) = (old.clone(), new.clone());
+            tokio::spawn(async move {
+                sessions
+                    .rotate(&old.hash(), &new.hash(), at, life)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let outcomes = joined(tasks).await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Rotation::Rotated(x) if x.id == s.id)),
+        "{PARALLEL} parallel presentations within the grace all succeed: {outcomes:?}"
+    );
+    let next = RefreshToken::generate(&OsRng);
+    assert!(
+        matches!(
+            sessions
+                .rotate(&new.hash(), &next.hash(), at, life)
+                .await
+                .unwrap(),
+            Rotation::Rotated(_)
+        ),
+        "the successor they share is current"
+    );
+    assert!(
+        matches!(
+            sessions
+                .rotate(
+                    &next.hash(),
+                    &RefreshToken::generate(&OsRng).hash(),
+                    at,
+                    life
+                )
+                .await
+                .unwrap(),
+            Rotation::Rotated(_)
+        ),
+        "and its own successor is the one current token of the family"
+    );
 }
 
 /// The [`RateLimiter`] contract, including parallel acquisition.
@@ -1030,6 +1260,102 @@ pub async fn passkey_repository(
             .await
             .unwrap()
     );
+    // The counter only moves forward: an older sign-in that lands later changes no counter,
+    // record or backup state, only the last use.
+    let later_at = at.plus(Duration::from_secs(5));
+    assert!(
+        passkeys
+            .record_use(&first.id, b"stale", 5, false, later_at)
+            .await
+            .unwrap(),
+        "an older counter still finds the passkey"
+    );
+    let kept = passkeys
+        .by_credential_id(&first.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            kept.sign_count,
+            kept.backed_up,
+            kept.credential.as_slice(),
+            kept.last_used_at
+        ),
+        (7, true, &b"updated"[..], Some(later_at)),
+        "a counter below the stored one changes nothing but the last use"
+    );
+    assert!(
+        passkeys
+            .record_use(&first.id, b"zero", 0, false, at)
+            .await
+            .unwrap()
+    );
+    let kept = passkeys
+        .by_credential_id(&first.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            kept.sign_count,
+            kept.credential.as_slice(),
+            kept.last_used_at
+        ),
+        (7, &b"updated"[..], Some(later_at)),
+        "a zero after a count is backwards too, and the last use never moves back"
+    );
+    // Synced passkeys report 0 every time.
+    let zero = sample_passkey(other.id);
+    passkeys.add(&zero).await.unwrap();
+    assert!(
+        passkeys
+            .record_use(&zero.id, b"synced", 0, true, at)
+            .await
+            .unwrap()
+    );
+    let synced = passkeys
+        .by_credential_id(&zero.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            synced.sign_count,
+            synced.backed_up,
+            synced.credential.as_slice()
+        ),
+        (0, true, &b"synced"[..]),
+        "a counter of 0 on a passkey at 0 is stored"
+    );
+    // Parallel sign-ins landing in any order leave the highest counter.
+    let racing = sample_passkey(other.id);
+    passkeys.add(&racing).await.unwrap();
+    let tasks: Vec<_> = (1..=PARALLEL as u32)
+        .rev()
+        .map(|n| {
+            let passkeys = passkeys.clone();
+            let id = racing.id;
+            tokio::spawn(async move {
+                passkeys
+                    .record_use(&id, format!("record {n}").as_bytes(), n, false, at)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    assert!(joined(tasks).await.into_iter().all(|found| found));
+    let raced = passkeys
+        .by_credential_id(&racing.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (raced.sign_count, raced.credential),
+        (PARALLEL as u32, format!("record {PARALLEL}").into_bytes()),
+        "{PARALLEL} parallel uses leave the highest counter with its own record"
+    );
+
     let name = crate::passkey::PasskeyName::parse("Work phone").unwrap();
     assert!(
         !passkeys.rename(&other.id, &first.id, &name).await.unwrap(),
@@ -1060,56 +1386,224 @@ pub async fn passkey_repository(
     );
 }
 
-/// The [`crate::ports::CeremonyStore`] contract.
+/// The [`crate::ports::CeremonyStore`] contract. Expiry follows the caller's clock.
 pub async fn ceremony_store(store: Arc<dyn crate::ports::CeremonyStore>) {
     use crate::ids::CeremonyId;
+    let t0 = now();
+    let ttl = Duration::from_secs(60);
     let id = CeremonyId::random(&OsRng);
     let state = vec![0u8, 159, 146, 150, 255];
-    store
-        .put(&id, &state, Duration::from_secs(60))
-        .await
-        .unwrap();
+    store.put(&id, &state, t0, ttl).await.unwrap();
     assert_eq!(
-        store.take(&id).await.unwrap(),
+        store.take(&id, t0).await.unwrap(),
         Some(state.clone()),
         "take returns what put kept, bytes intact"
     );
     assert_eq!(
-        store.take(&id).await.unwrap(),
+        store.take(&id, t0).await.unwrap(),
         None,
         "a ceremony is single use"
     );
     assert_eq!(
-        store.take(&CeremonyId::random(&OsRng)).await.unwrap(),
+        store.take(&CeremonyId::random(&OsRng), t0).await.unwrap(),
         None,
         "unknown ceremonies give None"
     );
 
-    let short = CeremonyId::random(&OsRng);
-    store
-        .put(&short, b"soon gone", Duration::from_millis(200))
-        .await
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    let inside = CeremonyId::random(&OsRng);
+    store.put(&inside, b"still here", t0, ttl).await.unwrap();
     assert_eq!(
-        store.take(&short).await.unwrap(),
+        store
+            .take(&inside, t0.plus(ttl - Duration::from_millis(1)))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"still here"[..]),
+        "a ceremony just inside its lifetime is there"
+    );
+    let expired = CeremonyId::random(&OsRng);
+    store.put(&expired, b"soon gone", t0, ttl).await.unwrap();
+    assert_eq!(
+        store.take(&expired, t0.plus(ttl)).await.unwrap(),
         None,
-        "an expired ceremony is gone"
+        "a ceremony is gone once its lifetime has passed"
     );
 
     let par = CeremonyId::random(&OsRng);
-    store
-        .put(&par, b"once", Duration::from_secs(60))
-        .await
-        .unwrap();
-    let got = join_all((0..PARALLEL).map(|_| {
-        let store = store.clone();
-        async move { store.take(&par).await.unwrap().is_some() }
-    }))
-    .await;
+    store.put(&par, b"once", t0, ttl).await.unwrap();
+    let tasks: Vec<_> = (0..PARALLEL)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.take(&par, t0).await.unwrap().is_some() })
+        })
+        .collect();
     assert_eq!(
-        got.iter().filter(|&&g| g).count(),
+        joined(tasks).await.iter().filter(|&&g| g).count(),
         1,
         "{PARALLEL} parallel takes: exactly one gets the state"
     );
+}
+
+/// The [`Housekeeping`] contract: ended sessions, old spent refresh tokens and old audit events
+/// go; live sessions, their current tokens and recent events stay. Purging deletes across every
+/// account, so this suite must not share its store with suites running at the same time.
+pub async fn housekeeping(
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    audit: Arc<dyn AuditLog>,
+    keeper: Arc<dyn Housekeeping>,
+) {
+    let t0 = now();
+    let day = Duration::from_secs(86_400);
+    let hour = Duration::from_secs(3600);
+    let life = Lifetimes {
+        idle: 30 * day,
+        max: 90 * day,
+        grace: Duration::ZERO,
+    };
+    let (user, _) = stored_user(&*users, "purge").await;
+
+    // A live session that has rotated twice: `a` spent at t0, `b` a day later, `c` current.
+    let live = sample_session(user.id, t0);
+    let [a, b, c] = [(); 3].map(|()| RefreshToken::generate(&OsRng));
+    sessions.create(&live, &a.hash()).await.unwrap();
+    for (old, new, at) in [(&a, &b, t0), (&b, &c, t0.plus(day))] {
+        assert!(matches!(
+            sessions
+                .rotate(&old.hash(), &new.hash(), at, life)
+                .await
+                .unwrap(),
+            Rotation::Rotated(_)
+        ));
+    }
+    // Sessions that have ended: one expired, one revoked.
+    let expired_token = RefreshToken::generate(&OsRng);
+    let expired = sample_session(user.id, t0.minus(2 * hour));
+    sessions
+        .create(&expired, &expired_token.hash())
+        .await
+        .unwrap();
+    let revoked = sample_session(user.id, t0);
+    sessions
+        .create(&revoked, &RefreshToken::generate(&OsRng).hash())
+        .await
+        .unwrap();
+    assert!(sessions.revoke(&user.id, &revoked.id, t0).await.unwrap());
+
+    let at = t0.plus(day).plus(Duration::from_secs(1));
+    let event = |when: Timestamp, detail: &str| AuditEvent {
+        user_id: user.id,
+        at: when,
+        kind: AuditKind::SignedIn,
+        ip: None,
+        detail: Some(detail.to_owned()),
+    };
+    audit
+        .record(&event(at.minus(91 * day), "old"))
+        .await
+        .unwrap();
+    audit
+        .record(&event(at.minus(89 * day), "kept"))
+        .await
+        .unwrap();
+
+    let purged = keeper
+        .purge(
+            at,
+            Retention {
+                spent_tokens: day,
+                audit: 90 * day,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        purged.sessions >= 2 && purged.refresh_tokens >= 1 && purged.audit_events >= 1,
+        "purge counts what it deleted: {purged:?}"
+    );
+
+    assert_eq!(
+        sessions.get(&expired.id).await.unwrap(),
+        None,
+        "an expired session is purged"
+    );
+    assert_eq!(
+        sessions.get(&revoked.id).await.unwrap(),
+        None,
+        "a revoked session is purged"
+    );
+    assert_eq!(
+        sessions
+            .rotate(
+                &expired_token.hash(),
+                &RefreshToken::generate(&OsRng).hash(),
+                at,
+                life
+            )
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "the tokens of a purged session are unknown"
+    );
+    assert!(
+        sessions.get(&live.id).await.unwrap().is_some(),
+        "a live session stays"
+    );
+    let recent: Vec<Option<String>> = audit
+        .recent(&user.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.detail)
+        .collect();
+    assert_eq!(
+        recent,
+        [Some("kept".to_owned())],
+        "only events older than the retention go"
+    );
+    assert_eq!(
+        sessions
+            .rotate(&a.hash(), &RefreshToken::generate(&OsRng).hash(), at, life)
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "a token spent longer ago than the retention is forgotten"
+    );
+    let d = RefreshToken::generate(&OsRng);
+    assert!(
+        matches!(
+            sessions
+                .rotate(&c.hash(), &d.hash(), at, life)
+                .await
+                .unwrap(),
+            Rotation::Rotated(_)
+        ),
+        "the current token of a live session is never purged"
+    );
+    assert_eq!(
+        sessions
+            .rotate(&b.hash(), &RefreshToken::generate(&OsRng).hash(), at, life)
+            .await
+            .unwrap(),
+        Rotation::Reused {
+            session_id: live.id,
+            user_id: user.id
+        },
+        "a token spent within the retention is still recognised as reuse"
+    );
+    let again = keeper
+        .purge(
+            at,
+            Retention {
+                spent_tokens: day,
+                audit: 90 * day,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        again.sessions >= 1,
+        "the session revoked by reuse goes on the next purge: {again:?}"
+    );
+    assert_eq!(sessions.get(&live.id).await.unwrap(), None);
 }

@@ -35,12 +35,17 @@ class ApiError extends Error {
   }
 }
 
-/** One refresh at a time: the refresh token rotates, and presenting a spent one ends the session. */
+/**
+ * One refresh at a time, in this tab and across tabs: the refresh token rotates, and presenting a
+ * spent one ends the session. Tabs take turns through a Web Lock, so the next one sends the
+ * cookie the previous one received; where Web Locks are missing, the server's short grace for a
+ * just-rotated token keeps two tabs that refresh at once signed in.
+ */
 let refreshing = null;
 
 function refreshTokens() {
-  refreshing ??= call("POST", "/v1/token/refresh", {})
-    .then(() => true, () => false)
+  const refresh = () => call("POST", "/v1/token/refresh", {}).then(() => true, () => false);
+  refreshing ??= (navigator.locks ? navigator.locks.request("auth-refresh", refresh) : refresh())
     .finally(() => { refreshing = null; });
   return refreshing;
 }
@@ -690,7 +695,12 @@ async function addPasskey() {
       say(`Passkey “${passkey.name}” added.`);
       loadActivity();
     } catch (e) {
-      if (!sessionEnded(e)) showError(error, e);
+      if (e instanceof ApiError && e.code === "reauth_required") {
+        showError(error, "Adding a passkey needs a recent sign-in. Sign out, sign in again, then add it within 10 minutes.");
+        error.scrollIntoView({ block: "nearest" });
+      } else if (!sessionEnded(e)) {
+        showError(error, e);
+      }
     }
   });
 }

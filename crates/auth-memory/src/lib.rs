@@ -10,4 +10,4 @@ mod mailer;
 mod store;
 
 pub use mailer::MemoryMailer;
-pub use store::MemoryStore;
+pub use store::{DEFAULT_CEREMONY_CAPACITY, MemoryStore};

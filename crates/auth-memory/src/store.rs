@@ -7,23 +7,28 @@ use auth_core::ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
 use auth_core::ports::{
     AttemptStore, AuditEvent, AuditLog, CeremonyStore, CredentialTakenOr, EmailTakenOr,
-    HealthCheck, PasskeyRepository, RateLimiter, SessionRepository, StoreError, UserRepository,
+    HealthCheck, Housekeeping, Lifetimes, PasskeyRepository, Purged, RateLimiter, Retention,
+    SessionRepository, StoreError, UserRepository,
 };
 use auth_core::rate::{Failures, Quota, RateDecision, gcra};
 use auth_core::session::{Rotation, Session, TokenHash};
 use auth_core::time::Timestamp;
 use auth_core::user::{DisplayName, PublicProfile, User};
-use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SHARDS: usize = 16;
 /// Expired entries of a shard are swept after this many inserts into it.
 const SWEEP_EVERY: u32 = 256;
 /// How long an attempt is kept after it expires, so late guesses still find (and fail on) it.
 const ATTEMPT_GRACE: Duration = Duration::from_secs(3600);
+/// How many passkey ceremonies the store holds at most, by default. Every request for sign-in
+/// options keeps one for minutes; the bound keeps a flood of them (which the rate limit slows
+/// but many networks together can still make) from growing memory without end.
+pub const DEFAULT_CEREMONY_CAPACITY: usize = 65_536;
 
 /// A map split into independently locked shards, so unrelated keys never wait on each other.
 struct Shards<K, V>(Vec<Mutex<Shard<K, V>>>);
@@ -59,6 +64,12 @@ impl<K: Hash + Eq, V> Shards<K, V> {
     }
 }
 
+/// A panic while holding a lock cannot leave a map half-updated (every update is a few map
+/// operations that do not panic), so a poisoned lock is still safe to use.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl<K: Hash + Eq, V> Shard<K, V> {
     /// Inserts, sweeping entries for which `dead` holds every `SWEEP_EVERY` inserts.
     fn insert_sweeping(&mut self, k: K, v: V, dead: impl Fn(&V) -> bool) {
@@ -83,7 +94,8 @@ struct Accounts {
 
 struct Refresh {
     session: SessionId,
-    spent: bool,
+    /// When it was rotated; `None` while it is the session's current token.
+    spent: Option<Timestamp>,
 }
 
 impl Accounts {
@@ -107,7 +119,43 @@ struct Inner {
     latest: Shards<(EmailAddress, Purpose), AttemptId>,
     rates: Shards<String, i64>,
     failures: Shards<String, Failures>,
-    ceremonies: Shards<CeremonyId, (Instant, Vec<u8>)>,
+    ceremonies: Vec<Mutex<Ceremonies>>,
+    /// How many ceremonies each shard holds at most.
+    ceremonies_per_shard: usize,
+}
+
+/// One shard of ceremonies, with an index by expiry so the oldest go first when it is full.
+#[derive(Default)]
+struct Ceremonies {
+    map: HashMap<CeremonyId, Ceremony>,
+    /// `(expires_at, sequence)` of every ceremony in `map`.
+    by_expiry: BTreeMap<(Timestamp, u64), CeremonyId>,
+    next: u64,
+}
+
+struct Ceremony {
+    expires_at: Timestamp,
+    seq: u64,
+    state: Vec<u8>,
+}
+
+impl Ceremonies {
+    fn remove(&mut self, id: &CeremonyId) -> Option<Ceremony> {
+        let c = self.map.remove(id)?;
+        self.by_expiry.remove(&(c.expires_at, c.seq));
+        Some(c)
+    }
+
+    /// Drops what has expired at `now`, then the ceremonies closest to expiry until there is room
+    /// for one more under `capacity`.
+    fn make_room(&mut self, now: Timestamp, capacity: usize) {
+        while let Some((&(expires_at, _), &id)) = self.by_expiry.first_key_value() {
+            if expires_at > now && self.map.len() < capacity {
+                break;
+            }
+            self.remove(&id);
+        }
+    }
 }
 
 /// Every storage port in memory. Clones share the same state.
@@ -138,9 +186,38 @@ impl MemoryStore {
                 latest: Shards::new(),
                 rates: Shards::new(),
                 failures: Shards::new(),
-                ceremonies: Shards::new(),
+                ceremonies: (0..SHARDS)
+                    .map(|_| Mutex::new(Ceremonies::default()))
+                    .collect(),
+                ceremonies_per_shard: DEFAULT_CEREMONY_CAPACITY.div_ceil(SHARDS),
             }),
         }
+    }
+
+    /// An empty store that holds at most about `capacity` passkey ceremonies (rounded up to a
+    /// multiple of its shard count); when full, the ones closest to expiry make room.
+    pub fn with_ceremony_capacity(capacity: usize) -> Self {
+        let mut store = Self::new();
+        if let Some(inner) = Arc::get_mut(&mut store.inner) {
+            inner.ceremonies_per_shard = capacity.div_ceil(SHARDS).max(1);
+        }
+        store
+    }
+
+    /// How many passkey ceremonies are held, expired or not.
+    pub fn ceremonies_held(&self) -> usize {
+        self.inner
+            .ceremonies
+            .iter()
+            .map(|shard| lock(shard).map.len())
+            .sum()
+    }
+
+    fn ceremony_shard(&self, id: &CeremonyId) -> MutexGuard<'_, Ceremonies> {
+        let mut h = DefaultHasher::new();
+        id.hash(&mut h);
+        let i = usize::try_from(h.finish() % SHARDS as u64).unwrap_or(0);
+        lock(&self.inner.ceremonies[i])
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Accounts> {
@@ -177,7 +254,7 @@ impl UserRepository for MemoryStore {
             *refresh,
             Refresh {
                 session: first_session.id,
-                spent: false,
+                spent: None,
             },
         );
         Ok(())
@@ -332,7 +409,7 @@ impl SessionRepository for MemoryStore {
             *refresh,
             Refresh {
                 session: session.id,
-                spent: false,
+                spent: None,
             },
         );
         Ok(())
@@ -347,19 +424,26 @@ impl SessionRepository for MemoryStore {
         old: &TokenHash,
         new: &TokenHash,
         now: Timestamp,
-        idle: Duration,
-        max: Duration,
+        lifetimes: Lifetimes,
     ) -> Result<Rotation, StoreError> {
         let mut acc = self.write();
         let Some((sid, spent)) = acc.refresh.get(old).map(|r| (r.session, r.spent)) else {
             return Ok(Rotation::Invalid);
         };
+        let successor_is_current = acc
+            .refresh
+            .get(new)
+            .is_some_and(|r| r.session == sid && r.spent.is_none());
         let Some(session) = acc.sessions.get_mut(&sid) else {
             return Ok(Rotation::Invalid);
         };
-        if spent {
+        if let Some(spent_at) = spent {
             if session.revoked_at.is_some() {
                 return Ok(Rotation::Invalid);
+            }
+            let within_grace = now < spent_at.plus(lifetimes.grace);
+            if within_grace && successor_is_current && session.is_active(now) {
+                return Ok(Rotation::Rotated(session.clone()));
             }
             session.revoked_at = Some(now);
             return Ok(Rotation::Reused {
@@ -371,16 +455,18 @@ impl SessionRepository for MemoryStore {
             return Ok(Rotation::Invalid);
         }
         session.last_seen_at = now;
-        session.expires_at = now.plus(idle).min(session.created_at.plus(max));
+        session.expires_at = now
+            .plus(lifetimes.idle)
+            .min(session.created_at.plus(lifetimes.max));
         let rotated = session.clone();
         if let Some(r) = acc.refresh.get_mut(old) {
-            r.spent = true;
+            r.spent = Some(now);
         }
         acc.refresh.insert(
             *new,
             Refresh {
                 session: sid,
-                spent: false,
+                spent: None,
             },
         );
         Ok(Rotation::Rotated(rotated))
@@ -581,10 +667,13 @@ impl PasskeyRepository for MemoryStore {
             .passkeys
             .get_mut(id)
             .map(|p| {
-                p.credential = credential.to_vec();
-                p.sign_count = sign_count;
-                p.backed_up = backed_up;
-                p.last_used_at = Some(at);
+                let forward = sign_count > p.sign_count || (sign_count == 0 && p.sign_count == 0);
+                if forward {
+                    p.credential = credential.to_vec();
+                    p.sign_count = sign_count;
+                    p.backed_up = backed_up;
+                }
+                p.last_used_at = Some(p.last_used_at.map_or(at, |last| last.max(at)));
             })
             .is_some())
     }
@@ -621,17 +710,68 @@ impl PasskeyRepository for MemoryStore {
 
 #[async_trait]
 impl CeremonyStore for MemoryStore {
-    async fn put(&self, id: &CeremonyId, state: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        let now = Instant::now();
-        let mut shard = self.inner.ceremonies.lock(id);
-        shard.insert_sweeping(*id, (now + ttl, state.to_vec()), |(until, _)| *until <= now);
+    async fn put(
+        &self,
+        id: &CeremonyId,
+        state: &[u8],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let capacity = self.inner.ceremonies_per_shard;
+        let mut shard = self.ceremony_shard(id);
+        shard.remove(id);
+        shard.make_room(now, capacity);
+        let seq = shard.next;
+        shard.next = shard.next.wrapping_add(1);
+        let expires_at = now.plus(ttl);
+        shard.by_expiry.insert((expires_at, seq), *id);
+        shard.map.insert(
+            *id,
+            Ceremony {
+                expires_at,
+                seq,
+                state: state.to_vec(),
+            },
+        );
         Ok(())
     }
 
-    async fn take(&self, id: &CeremonyId) -> Result<Option<Vec<u8>>, StoreError> {
-        let taken = self.inner.ceremonies.lock(id).map.remove(id);
-        Ok(taken
-            .filter(|(until, _)| Instant::now() < *until)
-            .map(|(_, state)| state))
+    async fn take(&self, id: &CeremonyId, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
+        let taken = self.ceremony_shard(id).remove(id);
+        Ok(taken.filter(|c| now < c.expires_at).map(|c| c.state))
+    }
+}
+
+#[async_trait]
+impl Housekeeping for MemoryStore {
+    async fn purge(&self, now: Timestamp, keep: Retention) -> Result<Purged, StoreError> {
+        let mut acc = self.write();
+        let before = acc.sessions.len();
+        acc.sessions
+            .retain(|_, s| s.revoked_at.is_none() && now < s.expires_at);
+        let sessions = (before - acc.sessions.len()) as u64;
+        let tokens_before = acc.refresh.len();
+        let Accounts {
+            sessions: live,
+            refresh,
+            ..
+        } = &mut *acc;
+        refresh.retain(|_, r| live.contains_key(&r.session));
+        let orphaned = tokens_before - refresh.len();
+        let spent_cutoff = now.minus(keep.spent_tokens);
+        refresh.retain(|_, r| r.spent.is_none_or(|at| at >= spent_cutoff));
+        let refresh_tokens = (tokens_before - orphaned - refresh.len()) as u64;
+        let audit_cutoff = now.minus(keep.audit);
+        let mut audit_events = 0;
+        for events in acc.audit.values_mut() {
+            let n = events.len();
+            events.retain(|e| e.at >= audit_cutoff);
+            audit_events += (n - events.len()) as u64;
+        }
+        Ok(Purged {
+            sessions,
+            refresh_tokens,
+            audit_events,
+        })
     }
 }

@@ -1,7 +1,8 @@
 //! PostgreSQL adapter: the production store of the auth service, shared by every server node.
 //!
 //! [`PgStore`] implements the storage ports of `auth-core` ([`UserRepository`],
-//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`]), the
+//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`]), their
+//! [`Housekeeping`], the
 //! [`RateLimiter`] and the [`CeremonyStore`] (so a deployment without Redis still shares its
 //! limits and passkey ceremonies between nodes) and [`HealthCheck`] on one PostgreSQL database
 //! through sqlx. The schema lives in `migrations/postgres/` at the top of the repository and is
@@ -15,7 +16,8 @@
 //! transaction in which every write is conditional on the state it changes, so none of them
 //! relies on something it read earlier. Creating an attempt, whose rows do not exist yet, first
 //! takes a transaction-scoped advisory lock on its address and purpose; rotating a refresh token
-//! locks its session before the token, the order in which deleting an account cascades. Taking
+//! locks its session first and only then reads and writes its tokens, the order in which deleting
+//! an account cascades. Taking
 //! a ceremony is one `DELETE ... RETURNING`, so exactly one of parallel takes gets it.
 //!
 //! [`UserRepository`]: auth_core::ports::UserRepository
@@ -24,6 +26,7 @@
 //! [`AuditLog`]: auth_core::ports::AuditLog
 //! [`RateLimiter`]: auth_core::ports::RateLimiter
 //! [`PasskeyRepository`]: auth_core::ports::PasskeyRepository
+//! [`Housekeeping`]: auth_core::ports::Housekeeping
 //! [`CeremonyStore`]: auth_core::ports::CeremonyStore
 #![warn(missing_docs)]
 
@@ -31,6 +34,7 @@ mod attempts;
 mod audit;
 mod ceremonies;
 mod error;
+mod housekeeping;
 mod limits;
 mod passkeys;
 mod sessions;
@@ -108,8 +112,7 @@ impl PgStore {
 
     /// Deletes state that can no longer matter at `now`: rate-limit entries whose theoretical
     /// arrival time has passed, failure windows that have ended, and attempts that expired more
-    /// than [`ATTEMPT_GRACE`] ago; and ceremonies that expired untaken, judged by the database's
-    /// clock that set their expiry, not by `now`. None of it changes what any port method answers
+    /// than [`ATTEMPT_GRACE`] ago; and ceremonies that expired untaken. None of it changes what any port method answers
     /// (an expired limiter entry is equivalent to none, expired attempts refuse every guess, and
     /// an expired ceremony cannot be taken); it only keeps the tables small. Meant to be called
     /// now and then, from any node; returns how many rows went.
@@ -119,15 +122,9 @@ impl PgStore {
     pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         // Independent statements: each deletes only what is dead on its own, so there is nothing
         // to keep consistent between them.
-        let ceremonies = sqlx::query(concat!(
-            "DELETE FROM ceremonies WHERE expires_at <= ",
-            ceremonies::db_now_ms!()
-        ))
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
-        let mut purged = ceremonies.rows_affected();
+        let mut purged = 0;
         for (sql, before) in [
+            ("DELETE FROM ceremonies WHERE expires_at <= $1", now),
             ("DELETE FROM rate_limits WHERE tat <= $1", now),
             ("DELETE FROM failures WHERE window_ends <= $1", now),
             (

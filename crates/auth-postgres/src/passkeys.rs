@@ -124,9 +124,18 @@ impl PasskeyRepository for PgStore {
         backed_up: bool,
         at: Timestamp,
     ) -> Result<bool, StoreError> {
+        // One statement, every expression on the row as it was (a parallel writer's commit is
+        // re-read before this one applies): whichever sign-in lands last can only move the
+        // counter forward. Synced passkeys always report 0.
         let done = sqlx::query(
-            "UPDATE passkeys SET credential = $1, sign_count = $2, backup_state = $3, \
-             last_used_at = $4 WHERE id = $5",
+            "UPDATE passkeys SET \
+                 credential = CASE WHEN $2 > sign_count OR ($2 = 0 AND sign_count = 0) \
+                     THEN $1 ELSE credential END, \
+                 backup_state = CASE WHEN $2 > sign_count OR ($2 = 0 AND sign_count = 0) \
+                     THEN $3 ELSE backup_state END, \
+                 sign_count = GREATEST(sign_count, $2), \
+                 last_used_at = GREATEST(last_used_at, $4) \
+             WHERE id = $5",
         )
         .bind(credential)
         .bind(i64::from(sign_count))

@@ -4,12 +4,11 @@ use crate::PgStore;
 use crate::error::{corrupt, store_error};
 use async_trait::async_trait;
 use auth_core::ids::{SessionId, UserId};
-use auth_core::ports::{SessionRepository, StoreError};
+use auth_core::ports::{Lifetimes, SessionRepository, StoreError};
 use auth_core::session::{AuthMethod, Rotation, Session, TokenHash};
-use auth_core::time::{Timestamp, duration_ms};
+use auth_core::time::Timestamp;
 use sqlx::PgConnection;
 use sqlx::types::Uuid;
-use std::time::Duration;
 
 macro_rules! session_columns {
     () => {
@@ -105,80 +104,103 @@ impl SessionRepository for PgStore {
         old: &TokenHash,
         new: &TokenHash,
         now: Timestamp,
-        idle: Duration,
-        max: Duration,
+        lifetimes: Lifetimes,
     ) -> Result<Rotation, StoreError> {
         let mut tx = self.begin().await?;
 
-        // Spend `old` only if it is current and its session is active. The session row is locked
-        // first (`FOR UPDATE OF s`), then the token row: the order in which deleting an account
-        // cascades, so the two never deadlock. Of any number of parallel callers, the first gets
-        // both locks; the others wait, and once it commits they find the token spent.
-        let spent: Option<Uuid> = sqlx::query_scalar(
-            "WITH s AS ( \
-                 SELECT s.id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-                 WHERE t.hash = $2 AND s.revoked_at IS NULL AND s.expires_at > $1 \
-                 FOR UPDATE OF s) \
-             UPDATE refresh_tokens t SET spent_at = $1 FROM s \
-             WHERE t.hash = $2 AND t.spent_at IS NULL AND t.session_id = s.id \
-             RETURNING t.session_id",
-        )
-        .bind(now.as_millis())
+        // Lock the family first: its session row, then (by writing) its token rows, the order in
+        // which deleting an account cascades, so the two never deadlock. Every writer of a family's
+        // tokens holds this lock, so of any number of parallel callers one decides at a time, and
+        // each later one reads (in statements that start after the lock is granted) everything
+        // the earlier ones committed.
+        let locked: Option<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = \
+                 (SELECT session_id FROM refresh_tokens WHERE hash = $1) \
+             FOR UPDATE"
+        ))
         .bind(old.0.as_slice())
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
-
-        let outcome = if let Some(session_id) = spent {
-            // The session is locked and was active when locked; the condition is repeated so
-            // that this write, too, states what it relies on. The expiry is
-            // `min(now + idle, created_at + max)`, summed as `numeric` so that huge lifetimes
-            // saturate as the domain's arithmetic does instead of overflowing.
-            let row: Option<SessionRow> = sqlx::query_as(concat!(
-                "UPDATE sessions SET last_seen_at = $1, \
-                     expires_at = LEAST($2, created_at::numeric + $3)::bigint \
-                 WHERE id = $4 AND revoked_at IS NULL AND expires_at > $1 \
-                 RETURNING ",
-                session_columns!()
-            ))
-            .bind(now.as_millis())
-            .bind(now.plus(idle).as_millis())
-            .bind(duration_ms(max))
-            .bind(session_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-            let Some(row) = row else {
-                return Ok(Rotation::Invalid);
-            };
-            sqlx::query("INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2)")
-                .bind(new.0.as_slice())
-                .bind(session_id)
-                .execute(&mut *tx)
+        let Some(session) = locked.map(SessionRow::into_session).transpose()? else {
+            return Ok(Rotation::Invalid);
+        };
+        let token: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT spent_at FROM refresh_tokens WHERE hash = $1")
+                .bind(old.0.as_slice())
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(store_error)?;
-            Rotation::Rotated(row.into_session()?)
-        } else {
-            // A spent token presented again: someone kept a copy, so the whole family goes, once.
-            // Later replays find the session revoked already and are merely invalid.
-            let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
-                "UPDATE sessions SET revoked_at = $1 \
-                 WHERE revoked_at IS NULL AND id = ( \
-                     SELECT session_id FROM refresh_tokens \
-                     WHERE hash = $2 AND spent_at IS NOT NULL) \
-                 RETURNING id, user_id",
-            )
-            .bind(now.as_millis())
-            .bind(old.0.as_slice())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-            match revoked {
-                Some((session_id, user_id)) => Rotation::Reused {
-                    session_id: SessionId::from_uuid(session_id),
-                    user_id: UserId::from_uuid(user_id),
-                },
-                None => Rotation::Invalid,
+        // Purged between the two statements.
+        let Some(spent_at) = token else {
+            return Ok(Rotation::Invalid);
+        };
+
+        let outcome = match spent_at.map(Timestamp::from_millis) {
+            None if !session.is_active(now) => Rotation::Invalid,
+            None => {
+                let expires_at = now
+                    .plus(lifetimes.idle)
+                    .min(session.created_at.plus(lifetimes.max));
+                sqlx::query("UPDATE refresh_tokens SET spent_at = $1 WHERE hash = $2")
+                    .bind(now.as_millis())
+                    .bind(old.0.as_slice())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query("INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2)")
+                    .bind(new.0.as_slice())
+                    .bind(session.id.as_uuid())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let row: SessionRow = sqlx::query_as(concat!(
+                    "UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id = $3 \
+                     RETURNING ",
+                    session_columns!()
+                ))
+                .bind(now.as_millis())
+                .bind(expires_at.as_millis())
+                .bind(session.id.as_uuid())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                Rotation::Rotated(row.into_session()?)
+            }
+            // Later replays of a revoked family are merely invalid.
+            Some(_) if session.revoked_at.is_some() => Rotation::Invalid,
+            Some(spent_at) => {
+                let successor_is_current: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM refresh_tokens \
+                     WHERE hash = $1 AND session_id = $2 AND spent_at IS NULL)",
+                )
+                .bind(new.0.as_slice())
+                .bind(session.id.as_uuid())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                if now < spent_at.plus(lifetimes.grace)
+                    && successor_is_current
+                    && session.is_active(now)
+                {
+                    // The same successor again: nothing to write.
+                    Rotation::Rotated(session)
+                } else {
+                    // A spent token presented again: someone kept a copy, so the whole family
+                    // goes.
+                    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
+                        .bind(now.as_millis())
+                        .bind(session.id.as_uuid())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                    Rotation::Reused {
+                        session_id: session.id,
+                        user_id: session.user_id,
+                    }
+                }
             }
         };
         tx.commit().await.map_err(store_error)?;

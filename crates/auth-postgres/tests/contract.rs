@@ -198,6 +198,18 @@ async fn ceremony_store_contract() {
     testkit::ceremony_store(Arc::new(s)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn housekeeping_contract() {
+    let (_db, s) = fresh().await;
+    testkit::housekeeping(
+        Arc::new(s.clone()),
+        Arc::new(s.clone()),
+        Arc::new(s.clone()),
+        Arc::new(s),
+    )
+    .await;
+}
+
 /// All suites at once on one database and one pool, as the nodes of a deployment share it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_suites_share_one_database_in_parallel() {
@@ -756,24 +768,25 @@ async fn purging_forgets_only_what_no_longer_matters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purging_removes_ceremonies_that_expired_untaken() {
     let (db, s) = fresh().await;
+    let t0 = SystemClock.now();
     let (gone, kept) = (CeremonyId::random(&OsRng), CeremonyId::random(&OsRng));
-    s.put(&gone, b"abandoned", Duration::from_millis(1))
+    s.put(&gone, b"abandoned", t0, Duration::from_millis(1))
         .await
         .unwrap();
-    s.put(&kept, b"in progress", Duration::from_secs(60))
+    s.put(&kept, b"in progress", t0, Duration::from_secs(60))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    // Ceremonies go by the database's clock, whatever instant the caller passes.
+    // Ceremonies go by the caller's clock, like everything else.
+    let later = t0.plus(Duration::from_secs(1));
     assert_eq!(
-        s.purge_expired(Timestamp::from_millis(0)).await.unwrap(),
+        s.purge_expired(later).await.unwrap(),
         1,
         "only the expired ceremony goes"
     );
     let mut conn = db.raw().await;
     assert_eq!(count(&mut conn, "SELECT count(*) FROM ceremonies").await, 1);
     assert_eq!(
-        s.take(&kept).await.unwrap().as_deref(),
+        s.take(&kept, later).await.unwrap().as_deref(),
         Some(&b"in progress"[..]),
         "a live ceremony survives the purge"
     );

@@ -22,7 +22,7 @@
 //! | `P:attempt-ref:{<id>}` | string | that of the attempt | `hash(address)`, so that an attempt can be found by its id alone |
 //! | `P:gcra:{hash(key)}` | string | `TAT - now` | the GCRA theoretical arrival time of a limiter key (ms since the epoch) |
 //! | `P:failures:{hash(key)}` | hash | `window_ends - now` | `count`, `last_at` and `window_ends` (ms since the epoch) of a failure key |
-//! | `P:ceremony:{hash(id)}` | string | given to [`RedisStore::put_ceremony`] | opaque ceremony state, read once |
+//! | `P:ceremony:{hash(id)}` | string | given to [`RedisStore::put_ceremony`] | the expiry instant (8 bytes, big-endian ms since the epoch), then the opaque ceremony state; read once |
 //!
 //! The 1 h grace keeps an attempt readable (in whatever state) for a while after it expires; it can
 //! no longer take guesses or be consumed then.
@@ -63,6 +63,7 @@ use crate::keys::Keys;
 use async_trait::async_trait;
 use auth_core::ids::CeremonyId;
 use auth_core::ports::{CeremonyStore, HealthCheck, StoreError};
+use auth_core::time::Timestamp;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
 use redis::{Client, IntoConnectionInfo, RedisResult, Script, Value};
@@ -158,8 +159,10 @@ impl RedisStore {
         })
     }
 
-    /// Stores the state of a passkey ceremony under `id` for `ttl` (at least 1 ms), replacing any
-    /// state stored under the same id.
+    /// Stores the state of a passkey ceremony under `id` until `now + ttl`, replacing any state
+    /// stored under the same id. The value carries that instant before the state, so expiry
+    /// follows the caller's clock like every other store's; the key's own TTL (`ttl`, at least
+    /// 1 ms) only lets Redis forget it.
     ///
     /// # Errors
     /// Store failures only.
@@ -167,11 +170,14 @@ impl RedisStore {
         &self,
         id: &str,
         state: &[u8],
+        now: Timestamp,
         ttl: Duration,
     ) -> Result<(), StoreError> {
+        let mut value = now.plus(ttl).as_millis().to_be_bytes().to_vec();
+        value.extend_from_slice(state);
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.inner.keys.ceremony(id))
-            .arg(state)
+            .arg(value)
             .arg("PX")
             .arg(span_ms(ttl));
         match self.query(&cmd).await? {
@@ -181,16 +187,26 @@ impl RedisStore {
     }
 
     /// Takes the state of the ceremony `id`: the first call gets it and removes it, so a ceremony
-    /// can be finished only once. `None` if unknown, expired or already taken.
+    /// can be finished only once. `None` if unknown, expired at `now`, or already taken.
     ///
     /// # Errors
-    /// Store failures only.
-    pub async fn take_ceremony(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    /// Store failures only; [`StoreError::Corrupt`] for a value this adapter did not write.
+    pub async fn take_ceremony(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let mut cmd = redis::cmd("GETDEL");
         cmd.arg(self.inner.keys.ceremony(id));
         match self.query(&cmd).await? {
             Value::Nil => Ok(None),
-            Value::BulkString(state) => Ok(Some(state)),
+            Value::BulkString(value) => {
+                let (until, state) = value
+                    .split_first_chunk::<8>()
+                    .ok_or_else(|| StoreError::Corrupt("ceremony value too short".to_owned()))?;
+                let until = Timestamp::from_millis(i64::from_be_bytes(*until));
+                Ok((now < until).then(|| state.to_vec()))
+            }
             other => Err(unexpected("GETDEL", &other)),
         }
     }
@@ -228,12 +244,18 @@ impl RedisStore {
 /// parallel takes gets the state, and Redis expires what is never taken.
 #[async_trait]
 impl CeremonyStore for RedisStore {
-    async fn put(&self, id: &CeremonyId, state: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        self.put_ceremony(&id.to_string(), state, ttl).await
+    async fn put(
+        &self,
+        id: &CeremonyId,
+        state: &[u8],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.put_ceremony(&id.to_string(), state, now, ttl).await
     }
 
-    async fn take(&self, id: &CeremonyId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.take_ceremony(&id.to_string()).await
+    async fn take(&self, id: &CeremonyId, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
+        self.take_ceremony(&id.to_string(), now).await
     }
 }
 

@@ -162,7 +162,8 @@ async fn the_rate_limiter_contract_holds_and_every_key_expires() {
 async fn the_ceremony_store_contract_holds_and_every_key_expires() {
     let (store, prefix) = store("ceremonies").await;
     let left = CeremonyId::random(&OsRng);
-    CeremonyStore::put(&store, &left, b"left", Duration::from_secs(60))
+    let now = SystemClock.now();
+    CeremonyStore::put(&store, &left, b"left", now, Duration::from_secs(60))
         .await
         .unwrap();
     testkit::ceremony_store(Arc::new(store.clone())).await;
@@ -176,7 +177,7 @@ async fn the_ceremony_store_contract_holds_and_every_key_expires() {
     );
     assert_eq!(
         store
-            .take_ceremony(&left.to_string())
+            .take_ceremony(&left.to_string(), now)
             .await
             .unwrap()
             .as_deref(),
@@ -215,7 +216,12 @@ async fn key_names_hold_no_personal_data() {
         .await
         .unwrap();
     store
-        .put_ceremony("ceremony-id-in-clear", b"state", Duration::from_secs(60))
+        .put_ceremony(
+            "ceremony-id-in-clear",
+            b"state",
+            now,
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
 
@@ -258,47 +264,48 @@ async fn key_names_hold_no_personal_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ceremony_state_is_taken_once_and_expires() {
     let (store, prefix) = store("ceremony").await;
+    let now = SystemClock.now();
     // Not UTF-8 on purpose: the state is opaque bytes.
     let state = [0u8, 159, 146, 150, 255, 10];
     store
-        .put_ceremony("c1", &state, Duration::from_secs(60))
+        .put_ceremony("c1", &state, now, Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(
-        store.take_ceremony("c1").await.unwrap(),
+        store.take_ceremony("c1", now).await.unwrap(),
         Some(state.to_vec()),
         "the first take gets the state"
     );
     assert_eq!(
-        store.take_ceremony("c1").await.unwrap(),
+        store.take_ceremony("c1", now).await.unwrap(),
         None,
         "a ceremony state can be taken only once"
     );
     assert_eq!(
-        store.take_ceremony("unknown").await.unwrap(),
+        store.take_ceremony("unknown", now).await.unwrap(),
         None,
         "an unknown ceremony has no state"
     );
 
     store
-        .put_ceremony("short", b"x", Duration::from_millis(50))
+        .put_ceremony("short", b"x", now, Duration::from_millis(50))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        store.take_ceremony("short").await.unwrap(),
+        store.take_ceremony("short", now).await.unwrap(),
         None,
-        "the state is gone after its TTL"
+        "Redis forgets the state after the key's TTL"
     );
 
     store
-        .put_ceremony("raced", b"once", Duration::from_secs(60))
+        .put_ceremony("raced", b"once", now, Duration::from_secs(60))
         .await
         .unwrap();
     let mut takers = JoinSet::new();
     for _ in 0..testkit::PARALLEL {
         let store = store.clone();
-        takers.spawn(async move { store.take_ceremony("raced").await.unwrap() });
+        takers.spawn(async move { store.take_ceremony("raced", now).await.unwrap() });
     }
     let taken = takers.join_all().await.into_iter().flatten().count();
     assert_eq!(
@@ -309,7 +316,7 @@ async fn ceremony_state_is_taken_once_and_expires() {
     );
 
     store
-        .put_ceremony("left", b"x", Duration::from_secs(60))
+        .put_ceremony("left", b"x", now, Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(assert_every_key_expires(&prefix).await.len(), 1);

@@ -6,8 +6,8 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use auth_core::AuthService;
 use auth_core::ports::{
-    AttemptStore, AuditLog, CeremonyStore, Clock, HealthCheck, OsRng, PasskeyRepository,
-    RateLimiter, SessionRepository, SystemClock, UserRepository,
+    AttemptStore, AuditLog, CeremonyStore, Clock, HealthCheck, Housekeeping, OsRng,
+    PasskeyRepository, RateLimiter, Retention, SessionRepository, SystemClock, UserRepository,
 };
 use auth_core::service::Ports;
 use auth_http::{AppState, HttpConfig, Metrics};
@@ -174,21 +174,37 @@ async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
     Ok(stores)
 }
 
-/// Deletes expired attempts, limiter rows and ceremonies from PostgreSQL every few minutes.
-fn spawn_purge(database: &Database) {
-    if let Database::Postgres(db) = database {
-        let db = db.clone();
-        actix_web::rt::spawn(async move {
-            let mut tick = actix_web::rt::time::interval(Duration::from_secs(300));
-            loop {
-                tick.tick().await;
-                match db.purge_expired(SystemClock.now()).await {
+/// Every few minutes, applies the retention to the durable store, whichever it is (ended
+/// sessions, old spent refresh tokens, old audit events), and on PostgreSQL also deletes expired
+/// attempts, limiter rows and ceremonies. A failure is logged and tried again next time.
+fn spawn_purge(database: &Database, retention: Retention) {
+    let database = database.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            let now = SystemClock.now();
+            let keeper: &dyn Housekeeping = match &database {
+                Database::Sqlite(db) => db,
+                Database::Postgres(db) => db,
+            };
+            match keeper.purge(now, retention).await {
+                Ok(p) => tracing::debug!(
+                    sessions = p.sessions,
+                    refresh_tokens = p.refresh_tokens,
+                    audit_events = p.audit_events,
+                    "applied the retention"
+                ),
+                Err(e) => tracing::warn!(error = %e, "purge of old sessions and events failed"),
+            }
+            if let Database::Postgres(db) = &database {
+                match db.purge_expired(now).await {
                     Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
                     Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
                 }
             }
-        });
-    }
+        }
+    });
 }
 
 /// The HTTP metrics plus the mail queue's counters, copied in at every scrape.
@@ -282,7 +298,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         browser_timeout: settings.policy.browser_timeout(),
     })
     .context("invalid WebAuthn settings")?;
-    spawn_purge(&stores.database);
+    spawn_purge(&stores.database, settings.policy.retention());
     let ports = Ports {
         users: stores.users,
         sessions: stores.sessions,

@@ -128,15 +128,23 @@ impl PasskeyRepository for SqliteStore {
         backed_up: bool,
         at: Timestamp,
     ) -> Result<bool, StoreError> {
+        // One statement, every expression on the row as it was: of parallel sign-ins, whichever
+        // lands last can only move the counter forward. Synced passkeys always report 0.
         let done = sqlx::query(
-            "UPDATE passkeys SET credential = ?, sign_count = ?, backup_state = ?, \
-             last_used_at = ? WHERE id = ?",
+            "UPDATE passkeys SET \
+                 credential = CASE WHEN ?3 > sign_count OR (?3 = 0 AND sign_count = 0) \
+                     THEN ?2 ELSE credential END, \
+                 backup_state = CASE WHEN ?3 > sign_count OR (?3 = 0 AND sign_count = 0) \
+                     THEN ?4 ELSE backup_state END, \
+                 sign_count = max(sign_count, ?3), \
+                 last_used_at = max(coalesce(last_used_at, ?5), ?5) \
+             WHERE id = ?1",
         )
+        .bind(id.to_string())
         .bind(credential)
         .bind(i64::from(sign_count))
         .bind(backed_up)
         .bind(at.as_millis())
-        .bind(id.to_string())
         .execute(&self.pool)
         .await
         .map_err(store_error)?;

@@ -4,11 +4,10 @@ use crate::SqliteStore;
 use crate::error::{corrupt, parse, store_error};
 use async_trait::async_trait;
 use auth_core::ids::{SessionId, UserId};
-use auth_core::ports::{SessionRepository, StoreError};
+use auth_core::ports::{Lifetimes, SessionRepository, StoreError};
 use auth_core::session::{AuthMethod, Rotation, Session, TokenHash};
 use auth_core::time::Timestamp;
 use sqlx::SqliteConnection;
-use std::time::Duration;
 
 macro_rules! session_columns {
     () => {
@@ -104,76 +103,94 @@ impl SessionRepository for SqliteStore {
         old: &TokenHash,
         new: &TokenHash,
         now: Timestamp,
-        idle: Duration,
-        max: Duration,
+        lifetimes: Lifetimes,
     ) -> Result<Rotation, StoreError> {
+        // `BEGIN IMMEDIATE` holds the write lock from the first statement: every read below sees
+        // what the decision is applied to, and parallel callers take their turns.
         let mut tx = self.begin().await?;
-
-        // Spend `old` only if it is current and its session is active: of any number of parallel
-        // callers, exactly one gets a row back.
-        let spent: Option<String> = sqlx::query_scalar(
-            "UPDATE refresh_tokens SET spent_at = ?1 \
-             WHERE hash = ?2 AND spent_at IS NULL AND EXISTS ( \
-                 SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id \
-                 AND s.revoked_at IS NULL AND s.expires_at > ?1) \
-             RETURNING session_id",
-        )
-        .bind(now.as_millis())
-        .bind(old.0.as_slice())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
-
-        let outcome = if let Some(session_id) = spent {
-            let created_at: i64 =
-                sqlx::query_scalar("SELECT created_at FROM sessions WHERE id = ?")
-                    .bind(&session_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-            // Computed here rather than in SQL so that huge lifetimes saturate instead of
-            // overflowing into a REAL that the STRICT table would refuse.
-            let expires_at = now
-                .plus(idle)
-                .min(Timestamp::from_millis(created_at).plus(max));
-            sqlx::query("INSERT INTO refresh_tokens (hash, session_id) VALUES (?, ?)")
-                .bind(new.0.as_slice())
-                .bind(&session_id)
-                .execute(&mut *tx)
+        let token: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT session_id, spent_at FROM refresh_tokens WHERE hash = ?")
+                .bind(old.0.as_slice())
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(store_error)?;
-            let row: SessionRow = sqlx::query_as(concat!(
-                "UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ? RETURNING ",
-                session_columns!()
-            ))
-            .bind(now.as_millis())
-            .bind(expires_at.as_millis())
-            .bind(&session_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_error)?;
-            Rotation::Rotated(row.into_session()?)
-        } else {
-            // A spent token presented again: someone kept a copy, so the whole family goes, once.
-            // Later replays find the session revoked already and are merely invalid.
-            let revoked: Option<(String, String)> = sqlx::query_as(
-                "UPDATE sessions SET revoked_at = ?1 \
-                 WHERE revoked_at IS NULL AND id = ( \
-                     SELECT session_id FROM refresh_tokens \
-                     WHERE hash = ?2 AND spent_at IS NOT NULL) \
-                 RETURNING id, user_id",
-            )
-            .bind(now.as_millis())
-            .bind(old.0.as_slice())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-            match revoked {
-                Some((session_id, user_id)) => Rotation::Reused {
-                    session_id: parse("sessions.id", &session_id, SessionId::parse)?,
-                    user_id: parse("sessions.user_id", &user_id, UserId::parse)?,
-                },
-                None => Rotation::Invalid,
+        let Some((session_id, spent_at)) = token else {
+            return Ok(Rotation::Invalid);
+        };
+        let row: SessionRow = sqlx::query_as(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = ?"
+        ))
+        .bind(&session_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let session = row.into_session()?;
+
+        let outcome = match spent_at.map(Timestamp::from_millis) {
+            None if !session.is_active(now) => Rotation::Invalid,
+            None => {
+                // Computed here rather than in SQL so that huge lifetimes saturate instead of
+                // overflowing into a REAL that the STRICT table would refuse.
+                let expires_at = now
+                    .plus(lifetimes.idle)
+                    .min(session.created_at.plus(lifetimes.max));
+                sqlx::query("UPDATE refresh_tokens SET spent_at = ? WHERE hash = ?")
+                    .bind(now.as_millis())
+                    .bind(old.0.as_slice())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query("INSERT INTO refresh_tokens (hash, session_id) VALUES (?, ?)")
+                    .bind(new.0.as_slice())
+                    .bind(&session_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let row: SessionRow = sqlx::query_as(concat!(
+                    "UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ? RETURNING ",
+                    session_columns!()
+                ))
+                .bind(now.as_millis())
+                .bind(expires_at.as_millis())
+                .bind(&session_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                Rotation::Rotated(row.into_session()?)
+            }
+            // Later replays of a revoked family are merely invalid.
+            Some(_) if session.revoked_at.is_some() => Rotation::Invalid,
+            Some(spent_at) => {
+                let successor_is_current: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM refresh_tokens                      WHERE hash = ? AND session_id = ? AND spent_at IS NULL)",
+                )
+                .bind(new.0.as_slice())
+                .bind(&session_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                if now < spent_at.plus(lifetimes.grace)
+                    && successor_is_current
+                    && session.is_active(now)
+                {
+                    // The same successor again: nothing to write.
+                    Rotation::Rotated(session)
+                } else {
+                    // A spent token presented again: someone kept a copy, so the whole family
+                    // goes.
+                    sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ?")
+                        .bind(now.as_millis())
+                        .bind(&session_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                    Rotation::Reused {
+                        session_id: session.id,
+                        user_id: session.user_id,
+                    }
+                }
             }
         };
         tx.commit().await.map_err(store_error)?;

@@ -2,8 +2,8 @@
 
 use auth_core::attempt::{Purpose, Subject};
 use auth_core::ports::{
-    AttemptStore, AuditEvent, AuditLog, HealthCheck, PasskeyRepository, SessionRepository,
-    StoreError, UserRepository,
+    AttemptStore, AuditEvent, AuditLog, HealthCheck, Housekeeping, PasskeyRepository,
+    SessionRepository, StoreError, UserRepository,
 };
 use auth_core::session::RefreshToken;
 use auth_core::testkit;
@@ -78,6 +78,50 @@ async fn audit_log_contract() {
 async fn passkey_repository_contract() {
     let (_dir, s) = fresh().await;
     testkit::passkey_repository(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn housekeeping_contract() {
+    let (_dir, s) = fresh().await;
+    testkit::housekeeping(
+        Arc::new(s.clone()),
+        Arc::new(s.clone()),
+        Arc::new(s.clone()),
+        Arc::new(s),
+    )
+    .await;
+}
+
+/// A purge larger than one batch deletes every row, batch after batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purging_more_than_one_batch_deletes_them_all() {
+    let (dir, s) = fresh().await;
+    let id = stored_user(&s).await;
+    let mut conn = raw(&dir).await;
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) \
+         INSERT INTO audit_events (user_id, at, kind) SELECT ?, i, 'signed_in' FROM n",
+    )
+    .bind(id.to_string())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let purged = s
+        .purge(
+            Timestamp::from_millis(10_000_000_000),
+            auth_core::ports::Retention {
+                spent_tokens: std::time::Duration::from_secs(60),
+                audit: std::time::Duration::from_secs(86_400),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(purged.audit_events, 2500);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
 }
 
 /// All suites at once on one file: writers of different tables queue on the same lock.

@@ -28,7 +28,7 @@ use crate::ports::{
     AttemptStore, AuditEvent, AuditLog, CeremonyStore, Clock, Mailer, PasskeyRepository,
     RateLimiter, Rng, SessionRepository, TokenIssuer, UserRepository, WebAuthn,
 };
-use crate::session::AuthMethod;
+use crate::session::{AuthMethod, SuccessorKey};
 use crate::time::Timestamp;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -112,6 +112,7 @@ pub struct AuthService {
     ports: Ports,
     policy: Policy,
     hasher: CodeHasher,
+    successors: SuccessorKey,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -138,6 +139,7 @@ enum Key<'a> {
     SendAddress(&'a EmailAddress),
     SendGap(&'a EmailAddress),
     GuessIp(&'a ClientInfo),
+    PasskeyOptionsIp(&'a ClientInfo),
     Failures(&'a EmailAddress),
 }
 
@@ -158,6 +160,7 @@ fn key(k: Key<'_>) -> String {
         Key::SendAddress(e) => format!("send:addr:{}", addr(e)),
         Key::SendGap(e) => format!("send:gap:{}", addr(e)),
         Key::GuessIp(c) => format!("guess:ip:{}", ip(c)),
+        Key::PasskeyOptionsIp(c) => format!("passkey-options:ip:{}", ip(c)),
         Key::Failures(e) => format!("fail:addr:{}", addr(e)),
     }
 }
@@ -171,6 +174,7 @@ impl AuthService {
         policy.validate()?;
         Ok(Self {
             hasher: CodeHasher::new(pepper)?,
+            successors: SuccessorKey::from_pepper(pepper)?,
             ports,
             policy,
         })

@@ -38,7 +38,7 @@ pub enum PasskeyError {
     /// This authenticator's credential is already registered.
     #[error("this passkey is already registered")]
     AlreadyRegistered,
-    /// A recent sign-in is required (adding a passkey after a recovery sign-in).
+    /// A recent sign-in is required (adding a passkey).
     #[error("a recent sign-in is required")]
     ReauthRequired,
     /// Too many attempts from this client.
@@ -77,8 +77,9 @@ fn webauthn_error(e: WebAuthnError) -> PasskeyError {
 }
 
 impl AuthService {
-    /// Starts registering a passkey for the signed-in account. After a recovery sign-in this needs
-    /// a recent sign-in.
+    /// Starts registering a passkey for the signed-in account. Needs a recent sign-in, whatever
+    /// the method: a new passkey is a new way in, and its own sign-in is always fresh, so a
+    /// stolen session must not be able to add one.
     ///
     /// # Errors
     /// [`PasskeyError::ReauthRequired`]; store and adapter failures.
@@ -86,7 +87,7 @@ impl AuthService {
         &self,
         who: &Principal,
     ) -> Result<PasskeyStart, PasskeyError> {
-        if who.method == AuthMethod::Recovery && !self.is_recent(who) {
+        if !self.is_recent(who) {
             return Err(PasskeyError::ReauthRequired);
         }
         let user = self
@@ -107,10 +108,12 @@ impl AuthService {
         self.keep_ceremony(ceremony.options, &state).await
     }
 
-    /// Finishes a registration: verifies the response, stores the passkey, mails a notice.
+    /// Finishes a registration: checks again that the sign-in is recent, verifies the response,
+    /// stores the passkey, mails a notice.
     ///
     /// # Errors
-    /// [`PasskeyError::Invalid`] for every kind of wrong; [`PasskeyError::AlreadyRegistered`].
+    /// [`PasskeyError::ReauthRequired`]; [`PasskeyError::Invalid`] for every kind of wrong;
+    /// [`PasskeyError::AlreadyRegistered`].
     pub async fn finish_passkey_registration(
         &self,
         who: &Principal,
@@ -120,10 +123,15 @@ impl AuthService {
         device_hint: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Passkey, PasskeyError> {
+        // Checked before the ceremony is taken, so a person who signs in again can still finish
+        // with the options they already have, if those have not expired.
+        if !self.is_recent(who) {
+            return Err(PasskeyError::ReauthRequired);
+        }
         let state = self
             .ports
             .ceremonies
-            .take(ceremony)
+            .take(ceremony, self.now())
             .await?
             .ok_or(PasskeyError::Invalid)?;
         let (owner, state) = state.split_at_checked(16).ok_or(PasskeyError::Invalid)?;
@@ -176,12 +184,28 @@ impl AuthService {
         Ok(passkey)
     }
 
-    /// Starts a usernameless passkey sign-in (also for browser autofill). Cheap and mail-free, so
-    /// it is not rate limited; finishing is.
+    /// Starts a usernameless passkey sign-in (also for browser autofill). Every start keeps a
+    /// ceremony server side, so starts are rate limited per client network (generously: the page
+    /// asks on every visit); finishing is limited like code guesses.
     ///
     /// # Errors
-    /// Store and adapter failures.
-    pub async fn start_passkey_login(&self) -> Result<PasskeyStart, PasskeyError> {
+    /// [`PasskeyError::RateLimited`]; store and adapter failures.
+    pub async fn start_passkey_login(
+        &self,
+        client: &ClientInfo,
+    ) -> Result<PasskeyStart, PasskeyError> {
+        if let RateDecision::Limited { retry_after } = self
+            .ports
+            .limiter
+            .acquire(
+                &key(Key::PasskeyOptionsIp(client)),
+                self.policy.limits.passkey_options_per_ip,
+                self.now(),
+            )
+            .await?
+        {
+            return Err(PasskeyError::RateLimited { retry_after });
+        }
         let ceremony = self.ports.webauthn.start_login().map_err(webauthn_error)?;
         self.keep_ceremony(ceremony.options, &ceremony.state).await
     }
@@ -213,7 +237,7 @@ impl AuthService {
         let state = self
             .ports
             .ceremonies
-            .take(ceremony)
+            .take(ceremony, self.now())
             .await?
             .ok_or(PasskeyError::Invalid)?;
         let (user_id, credential_id) = self
@@ -272,7 +296,7 @@ impl AuthService {
         let ceremony_id = CeremonyId::random(&*self.ports.rng);
         self.ports
             .ceremonies
-            .put(&ceremony_id, state, self.policy.ceremony_ttl)
+            .put(&ceremony_id, state, self.now(), self.policy.ceremony_ttl)
             .await?;
         Ok(PasskeyStart {
             ceremony_id,

@@ -136,7 +136,9 @@ impl AuthService {
         })
     }
 
-    /// Rotates a refresh token. Presenting a spent one revokes its whole session.
+    /// Rotates a refresh token. Presenting a spent one revokes its whole session, unless it was
+    /// rotated less than the policy's grace ago and its successor is still current: then the
+    /// answer carries that same successor again (two tabs refreshing at once).
     ///
     /// # Errors
     /// [`RefreshError::Invalid`] for every kind of wrong; store and signing failures.
@@ -146,18 +148,13 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<Refreshed, RefreshError> {
         let old = RefreshToken::parse(refresh_token).ok_or(RefreshError::Invalid)?;
-        let new = RefreshToken::generate(&*self.ports.rng);
+        // Derived, not random: a second presentation of `old` must ask for the same successor.
+        let new = old.successor(&self.successors);
         let p = &self.policy;
         match self
             .ports
             .sessions
-            .rotate(
-                &old.hash(),
-                &new.hash(),
-                self.now(),
-                p.session_idle_ttl,
-                p.session_max_ttl,
-            )
+            .rotate(&old.hash(), &new.hash(), self.now(), p.lifetimes())
             .await?
         {
             Rotation::Rotated(session) => {

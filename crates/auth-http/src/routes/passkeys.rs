@@ -31,7 +31,7 @@ fn ceremony_id(s: &str) -> Result<CeremonyId, ApiError> {
 
 #[utoipa::path(post, path = "/v1/passkeys/register/options", tag = "passkeys", security(("bearer" = [])),
     responses((status = 200, body = PasskeyOptions), (status = 401, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem, description = "`reauth_required` after a recovery sign-in that is no longer recent")))]
+              (status = 403, body = crate::error::Problem, description = "`reauth_required`: the sign-in is not recent")))]
 pub(crate) async fn register_options(
     state: web::Data<AppState>,
     who: Authenticated,
@@ -45,6 +45,7 @@ pub(crate) async fn register_options(
 
 #[utoipa::path(post, path = "/v1/passkeys/register/finish", tag = "passkeys", security(("bearer" = [])), request_body = PasskeyRegisterFinish,
     responses((status = 201, body = PasskeyView), (status = 400, body = crate::error::Problem, description = "`passkey_invalid`"),
+              (status = 403, body = crate::error::Problem, description = "`reauth_required`: the sign-in is no longer recent"),
               (status = 409, body = crate::error::Problem, description = "`passkey_exists`")))]
 pub(crate) async fn register_finish(
     req: HttpRequest,
@@ -75,9 +76,16 @@ pub(crate) async fn register_finish(
 }
 
 #[utoipa::path(post, path = "/v1/passkeys/login/options", tag = "passkeys",
-    responses((status = 200, body = PasskeyOptions, description = "Options for a usernameless sign-in (works with autofill)")))]
-pub(crate) async fn login_options(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let start = state.service.start_passkey_login().await?;
+    responses((status = 200, body = PasskeyOptions, description = "Options for a usernameless sign-in (works with autofill)"),
+              (status = 429, body = crate::error::Problem, description = "`rate_limited`: too many from this client network")))]
+pub(crate) async fn login_options(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let start = state
+        .service
+        .start_passkey_login(&client_info(&req, &state.config))
+        .await?;
     let mut res = HttpResponse::Ok().json(options(&start));
     add_cookies(
         &mut res,
