@@ -573,7 +573,6 @@ impl fmt::Debug for SmtpRelay {
         f.debug_struct("SmtpRelay")
             .field("url", &relay.url)
             .field("authenticated", &relay.credentials.is_some())
-            .field("connections", &relay.slots.available_permits())
             .finish_non_exhaustive()
     }
 }
