@@ -94,6 +94,7 @@ fn mail_transport(settings: &Settings) -> anyhow::Result<TransportConfig> {
         },
         Some(url) => {
             let mut smtp = SmtpConfig::new(url.clone());
+            smtp.max_connections = m.smtp_connections;
             smtp.username.clone_from(&m.smtp_username);
             if let Some(file) = &m.smtp_password_file {
                 let password = std::fs::read_to_string(file).with_context(|| {
@@ -270,6 +271,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("invalid mail transport")?;
     let queue_config = QueueConfig {
         capacity: settings.mail.queue_capacity,
+        // As many mails in flight as relay connections, so that every connection is used.
+        concurrency: settings.mail.smtp_connections as usize,
         ..QueueConfig::default()
     };
     let mailer = Arc::new(

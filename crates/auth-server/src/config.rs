@@ -120,6 +120,8 @@ pub struct MailSettings {
     pub outbox_dir: Option<PathBuf>,
     /// How many mails may wait in the queue.
     pub queue_capacity: usize,
+    /// Connections to the SMTP relay, and so mails delivered at once (1 to 64).
+    pub smtp_connections: u32,
     /// An SMTP relay, e.g. `smtp://relay:25` (plain), `smtp://relay:587?tls=required` (STARTTLS)
     /// or `smtps://relay:465` (implicit TLS). Without it, mail goes to the outbox directory.
     pub smtp_url: Option<String>,
@@ -136,6 +138,7 @@ impl Default for MailSettings {
             product_name: "Passwordless Auth".to_owned(),
             outbox_dir: None,
             queue_capacity: 10_000,
+            smtp_connections: 8,
             smtp_url: None,
             smtp_username: None,
             smtp_password_file: None,
@@ -250,6 +253,9 @@ impl Settings {
         }
         if self.mail.queue_capacity == 0 {
             bail!("mail.queue_capacity must be above zero");
+        }
+        if !(1..=64).contains(&self.mail.smtp_connections) {
+            bail!("mail.smtp_connections must be between 1 and 64");
         }
         if self.tokens.audience.trim().is_empty() {
             bail!("tokens.audience must not be empty");
@@ -397,5 +403,14 @@ mod tests {
             s.validate().unwrap_err().to_string(),
             "policy.code_length must be between 8 and 16"
         );
+    }
+
+    #[test]
+    fn smtp_connections_are_bounded() {
+        for (connections, valid) in [(0, false), (1, true), (64, true), (65, false)] {
+            let mut s = Settings::default();
+            s.mail.smtp_connections = connections;
+            assert_eq!(s.validate().is_ok(), valid, "{connections}");
+        }
     }
 }

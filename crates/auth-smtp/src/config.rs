@@ -30,12 +30,15 @@ pub enum ConfigError {
     #[error("the smtp url is not valid: {0}")]
     SmtpUrl(String),
     /// An SMTP setting cannot work: incomplete credentials, credentials without TLS, a zero
-    /// timeout or pool size.
+    /// timeout or no connections.
     #[error("the smtp settings are not usable: {0}")]
     SmtpSetting(&'static str),
     /// lettre refused the SMTP settings (for example the TLS set-up).
     #[error("the smtp transport cannot be built")]
     Smtp(#[source] lettre::transport::smtp::Error),
+    /// The TLS client for `smtps` cannot be set up.
+    #[error("the tls client for the smtp relay cannot be set up")]
+    Tls(#[source] rustls::Error),
     /// The outbox directory cannot be created.
     #[error("the mail outbox directory cannot be created")]
     Outbox(#[source] std::io::Error),

@@ -7,7 +7,8 @@
 //!   delivers with retries and exponential backoff, counts what happens ([`MailStats`]) and
 //!   drains on [`MailQueue::shutdown`].
 //! - Transports: [`FileOutbox`] writes `.eml` files (the zero-setup default) and [`SmtpRelay`]
-//!   speaks SMTP through a connection pool with TLS by rustls; [`TransportConfig`] picks one.
+//!   speaks SMTP over a few reused connections (with `TCP_NODELAY`, TLS by rustls);
+//!   [`TransportConfig`] picks one.
 //!   Anything else implements [`Transport`].
 //!
 //! Wiring, inside a tokio runtime:

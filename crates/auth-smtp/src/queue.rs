@@ -22,7 +22,8 @@ use tokio::task::{JoinHandle, JoinSet};
 pub struct QueueConfig {
     /// Mails waiting for a worker before `send` answers `QueueFull`. Default 1024.
     pub capacity: usize,
-    /// Mails delivered at the same time. Default 4.
+    /// Mails delivered at the same time. Default 8, as many as [`crate::SmtpConfig`] opens
+    /// connections by default: with fewer, some connections would sit unused.
     pub concurrency: usize,
     /// Delivery attempts per mail, the first included. Default 8.
     pub max_attempts: u32,
@@ -38,7 +39,7 @@ impl Default for QueueConfig {
     fn default() -> Self {
         Self {
             capacity: 1024,
-            concurrency: 4,
+            concurrency: 8,
             max_attempts: 8,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
