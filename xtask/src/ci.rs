@@ -49,6 +49,7 @@ pub(crate) fn run_all(root: &Path) -> Result<()> {
         run(test.envs(services::test_env(root)).env("CI", "true"))
     })?;
     step("deny", || deny(root))?;
+    step("unused-deps", unused_dependencies)?;
     eprintln!("\nci: all steps passed in {}", minutes(started));
     Ok(())
 }
@@ -89,6 +90,14 @@ fn deny(root: &Path) -> Result<()> {
     run(cargo(["fetch"]))?;
     advisory_db(root)?;
     run(cargo(["deny", "--offline", "check"]))
+}
+
+/// Dependencies a crate declares but never uses: each costs build time on every machine.
+fn unused_dependencies() -> Result<()> {
+    if !succeeds(cargo(["machete", "--version"])) {
+        run(cargo(["install", "cargo-machete", "--locked"]))?;
+    }
+    run(cargo(["machete"]))
 }
 
 /// Puts the advisory snapshot where `deny.toml` points cargo-deny.

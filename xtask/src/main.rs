@@ -26,7 +26,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci              every check CI runs, in CI's order: services, fmt, clippy, test, deny
+  ci              every check CI runs, in CI's order: services, fmt, clippy, test, deny, unused-deps
   services        start PostgreSQL, Redis and the test SMTP server unless they already answer
   services --env  the same, then print the `export` lines the integration tests read:
                   eval \"$(cargo xtask services --env)\"
