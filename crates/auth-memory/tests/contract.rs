@@ -42,3 +42,9 @@ async fn passkey_repository_contract() {
 async fn ceremony_store_contract() {
     testkit::ceremony_store(Arc::new(MemoryStore::new())).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_revert_store_contract() {
+    let s = MemoryStore::new();
+    testkit::email_revert_store(Arc::new(s.clone()), Arc::new(s)).await;
+}
