@@ -1,8 +1,8 @@
 //! SQLite adapter: the embedded, persistent default store of the auth service.
 //!
 //! [`SqliteStore`] implements the storage ports of `auth-core` ([`UserRepository`],
-//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`]) and
-//! [`HealthCheck`] on one SQLite file through sqlx. The schema lives in `migrations/sqlite/` at
+//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`],
+//! [`EmailRevertStore`]) and [`HealthCheck`] on one SQLite file through sqlx. The schema lives in `migrations/sqlite/` at
 //! the top of the repository and is embedded here; [`SqliteStore::migrate`] applies it.
 //!
 //! Atomicity comes from SQLite itself: every guess and every consumption is one conditional
@@ -22,6 +22,7 @@
 //! [`SessionRepository`]: auth_core::ports::SessionRepository
 //! [`AuditLog`]: auth_core::ports::AuditLog
 //! [`PasskeyRepository`]: auth_core::ports::PasskeyRepository
+//! [`EmailRevertStore`]: auth_core::ports::EmailRevertStore
 //! [`CeremonyStore`]: auth_core::ports::CeremonyStore
 #![warn(missing_docs)]
 
@@ -29,6 +30,7 @@ mod attempts;
 mod audit;
 mod error;
 mod passkeys;
+mod reverts;
 mod sessions;
 mod users;
 
