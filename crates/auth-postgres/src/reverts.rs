@@ -6,11 +6,11 @@ use crate::error::{corrupt, hash32, store_error};
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
-use sqlx::types::Uuid;
 use auth_core::ports::{EmailRevertStore, StoreError};
 use auth_core::revert::EmailRevert;
 use auth_core::session::TokenHash;
 use auth_core::time::Timestamp;
+use sqlx::types::Uuid;
 
 #[derive(sqlx::FromRow)]
 struct RevertRow {

@@ -129,10 +129,7 @@ mod tests {
         let tag = Keys::address_tag(&email);
         assert!(Keys::is_address_tag(&tag));
         let id = AttemptId::random(&OsRng);
-        let names = [
-            keys.attempt(&tag, &id),
-            keys.attempt_base(&tag),
-        ];
+        let names = [keys.attempt(&tag, &id), keys.attempt_base(&tag)];
         for name in &names {
             assert_eq!(
                 hash_tag(name),

@@ -81,11 +81,13 @@ impl AttemptStore for SqliteStore {
         };
         let mut tx = self.begin().await?;
         if let Some(old) = replaces {
-            sqlx::query("UPDATE attempts SET state = 'superseded' WHERE id = ? AND state = 'active'")
-                .bind(old.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
+            sqlx::query(
+                "UPDATE attempts SET state = 'superseded' WHERE id = ? AND state = 'active'",
+            )
+            .bind(old.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
         }
         sqlx::query(concat!(
             "INSERT INTO attempts (",
