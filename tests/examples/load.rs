@@ -92,6 +92,10 @@ fn main() {
             "AUTH_POLICY__LIMITS__SEND_PER_ADDRESS",
             "{limit=100000000,period=\"1m\"}",
         ),
+        (
+            "AUTH_POLICY__LIMITS__SEND_PER_ADDRESS_TOTAL",
+            "{limit=100000000,period=\"1m\"}",
+        ),
         ("AUTH_POLICY__LIMITS__ADDRESS_FAILURES__FREE", "1000000"),
         ("AUTH_POLICY__LIMITS__ADDRESS_FAILURES__BUDGET", "1000000"),
         ("AUTH_LOG__FILTER", "warn"),
