@@ -7,8 +7,8 @@
 //   AUTH_CHROMIUM   the Chromium executable (the system's; playwright-core never downloads one)
 //
 // The steps build on each other, in order: sign-up by code, a passkey, sign-in by button and by
-// autofill, rename and delete, recovery, sessions, email-code sign-in. Codes are read from the
-// delivered mail, never from a back door.
+// autofill, rename and delete, recovery, sessions, email-code sign-in, and last undoing an email
+// change. Codes are read from the delivered mail, never from a back door.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -85,6 +85,23 @@ async function nextMail(to, timeoutMs = 10_000) {
     }
     if (Date.now() > deadline) throw new Error(`no mail to ${to} within ${timeoutMs} ms in ${OUTBOX}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The token of the undo link in the next mail to `to` whose subject matches `subject`. The body
+ * may be quoted-printable (soft line breaks, `=` written `=3D`) or base64. */
+async function nextRevertToken(to, subject) {
+  for (;;) {
+    const mail = await nextMail(to);
+    if (!subject.test(mail.subject)) continue;
+    const raw = await readFile(path.join(OUTBOX, mail.name), "utf8");
+    const unfolded = raw.replace(/=\r?\n/g, "");
+    const texts = [unfolded, ...(raw.match(/^[A-Za-z0-9+/=\r\n]{200,}$/gm) ?? []).map((b) => Buffer.from(b, "base64").toString("utf8"))];
+    for (const text of texts) {
+      const found = /#revert=(?:3D)?([A-Za-z0-9_-]{43})/.exec(text);
+      if (found) return found[1];
+    }
+    throw new Error(`no undo link in ${mail.name}`);
   }
 }
 
@@ -634,6 +651,39 @@ test("passkeys work without the browser's WebAuthn JSON helpers too", async () =
   } finally {
     await other.context.close();
   }
+});
+
+test("undoes an email change from the link mailed to the old address", async () => {
+  step = "undo email change";
+  // Last of the flows: undoing removes the passkeys added in the day before the change.
+  // Another device changes the address (a fresh sign-in, as the change needs).
+  const intruder = await apiSession(EMAIL);
+  const moved = `moved-${Date.now()}@example.test`;
+  const auth = { "content-type": "application/json", authorization: `Bearer ${intruder.access_token}` };
+  const started = await fetch(`${BASE}/v1/me/email`, { method: "POST", headers: auth, body: JSON.stringify({ email: moved }) });
+  assert.equal(started.status, 202);
+  const { attempt_token } = await started.json();
+  const { code } = await nextCode(moved);
+  const changed = await fetch(`${BASE}/v1/me/email/verify`, { method: "POST", headers: auth, body: JSON.stringify({ attempt_token, code }) });
+  assert.equal(changed.status, 200);
+  const token = await nextRevertToken(EMAIL, /email address .* was changed/);
+
+  await page.goto(`${BASE}/#revert=${token}`);
+  await shows("revert");
+  assert.equal(new URL(page.url()).hash, "#revert", "the token leaves the address bar");
+  await shot("revert");
+  await page.getByRole("button", { name: "Undo the change" }).click();
+  await page.locator("#revert-result", { hasText: "old email address again" }).waitFor();
+  assert.ok(await page.getByRole("button", { name: "Undo the change" }).isHidden(), "the link works once");
+  const after = await fetch(`${BASE}/v1/me`, { headers: { authorization: `Bearer ${intruder.access_token}` } });
+  assert.equal(after.status, 401, "every session ended");
+
+  // The same link again: the page says it no longer works.
+  await page.goto(`${BASE}/#revert=${token}`);
+  await page.getByRole("button", { name: "Undo the change" }).click();
+  await page.locator("#revert-error", { hasText: "does not work" }).waitFor();
+  await page.getByRole("link", { name: "Go to sign-in" }).click();
+  await shows("signin");
 });
 
 test("reported no console errors, uncaught exceptions or CSP violations", () => {

@@ -44,6 +44,14 @@ pub const RELAXED: &[(&str, &str)] = &[
         "{limit=1000,period=\"1h\"}",
     ),
     (
+        "AUTH_POLICY__LIMITS__SEND_PER_ADDRESS_TOTAL",
+        "{limit=100000,period=\"1h\"}",
+    ),
+    (
+        "AUTH_POLICY__LIMITS__SEND_GLOBAL",
+        "{limit=1000000,period=\"1m\"}",
+    ),
+    (
         "AUTH_POLICY__LIMITS__GUESSES_PER_IP",
         "{limit=100000,period=\"1h\"}",
     ),

@@ -102,10 +102,10 @@ macro_rules! suite {
             // Used.
             s.verify(&started, &code);
             let used = verify(&started.json["attempt_token"], &code);
-            // Superseded.
+            // Superseded: a resend replaced its code.
             let first = s.post("/v1/login/email", json!({ "email": known }));
             let first_code = s.mail_to(&known).code().unwrap();
-            s.post("/v1/login/email", json!({ "email": known }));
+            s.post("/v1/codes/resend", json!({ "attempt_token": first.json["attempt_token"] }));
             s.mail_to(&known);
             let superseded = verify(&first.json["attempt_token"], &first_code);
             // Decoy (no account): no code exists, any guess fails.

@@ -237,6 +237,7 @@ macro_rules! suite {
             s.authed("GET", "/v1/me", &session.access, None).assert_problem(401, "unauthorized");
             s.authed("GET", "/v1/me", &other.access, None).assert_problem(401, "unauthorized");
             s.post("/v1/token/refresh", json!({ "refresh_token": other.refresh })).assert_problem(401, "refresh_invalid");
+            assert!(s.mail_to(&email).subject.contains("deleted"), "the address is told the account was deleted");
             s.post("/v1/login/email", json!({ "email": email }));
             assert_eq!(s.mail_to(&email).code(), None, "a deleted account gets the no-account notice");
             // The address is free to sign up again, as a new account.

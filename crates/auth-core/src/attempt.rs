@@ -70,7 +70,7 @@ pub enum AttemptState {
     Active,
     /// Its code was verified once; it can never be used again.
     Consumed,
-    /// A newer code for the same address and purpose replaced it.
+    /// A resend replaced its code with a newer one.
     Superseded,
 }
 
@@ -116,6 +116,10 @@ pub struct Attempt {
     pub guesses: u32,
     /// Where it is in its life.
     pub state: AttemptState,
+    /// For an account's attempt: the account's [`crate::user::User::attempt_epoch`] when the
+    /// chain of attempts (a start and its resends) began. The attempt signs in only while the
+    /// account is still in that epoch. Zero for sign-ups and decoys.
+    pub account_epoch: u32,
 }
 
 impl Attempt {

@@ -13,10 +13,11 @@ use sha2::Sha256;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
-/// The alphabet of codes: `A-Z0-9`, 36 symbols.
-pub const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+/// The alphabet of codes: the 32 symbols of `A-Z0-9` that cannot be mistaken for one another (no
+/// I, L, O or U), so every symbol carries exactly 5 bits.
+pub const ALPHABET: &[u8; 32] = b"ABCDEFGHJKMNPQRSTVWXYZ0123456789";
 
-/// The shortest code length the policy accepts: 36^8 is about 2^41.4.
+/// The shortest code length the policy accepts: 32^8 is 2^40.
 pub const MIN_CODE_LEN: usize = 8;
 /// The longest code length the policy accepts.
 pub const MAX_CODE_LEN: usize = 16;
@@ -34,37 +35,37 @@ pub enum CodeError {
         /// The configured code length.
         expected: usize,
     },
-    /// A symbol outside `A-Z0-9`.
-    #[error("the code may only contain letters A-Z and digits 0-9")]
+    /// A symbol that is not part of any code (outside `A-Z0-9`, or a `U`).
+    #[error("the code may only contain letters A-Z (but no U) and digits 0-9")]
     Alphabet,
 }
 
 impl OtpCode {
-    /// A fresh code of `len` symbols, uniformly distributed (rejection sampling, no modulo bias).
+    /// A fresh code of `len` symbols, uniformly distributed: 32 divides 256, so the low five bits
+    /// of a uniform byte are uniform over the alphabet (no modulo bias, nothing to reject).
     pub fn generate(rng: &dyn Rng, len: usize) -> Self {
-        let mut out = String::with_capacity(len);
-        let mut buf = [0u8; 32];
-        while out.len() < len {
-            rng.fill(&mut buf);
-            // 252 = 7 * 36: bytes at or above it would favour the first symbols.
-            for &b in buf.iter().filter(|&&b| b < 252) {
-                if out.len() == len {
-                    break;
-                }
-                out.push(char::from(ALPHABET[usize::from(b % 36)]));
-            }
-        }
+        let mut buf = vec![0u8; len];
+        rng.fill(&mut buf);
+        let out = buf
+            .iter()
+            .map(|&b| char::from(ALPHABET[usize::from(b & 0x1f)]))
+            .collect();
         Self(out)
     }
 
-    /// Parses what a person typed: case-insensitive, spaces and dashes ignored.
+    /// Parses what a person typed: case-insensitive, spaces and dashes ignored, and the look-alikes
+    /// that codes never contain read as what they look like: O as 0, I and L as 1.
     pub fn parse(input: &str, len: usize) -> Result<Self, CodeError> {
         let mut out = String::with_capacity(len);
         for c in input.chars() {
             if c == ' ' || c == '-' || c == '\u{a0}' || c == '\t' {
                 continue;
             }
-            let c = c.to_ascii_uppercase();
+            let c = match c.to_ascii_uppercase() {
+                'O' => '0',
+                'I' | 'L' => '1',
+                c => c,
+            };
             if !c.is_ascii() || !ALPHABET.contains(&(c as u8)) {
                 return Err(CodeError::Alphabet);
             }
@@ -191,6 +192,7 @@ pub struct PepperTooShort;
 mod tests {
     use super::*;
     use crate::ports::OsRng;
+    use crate::ports::Rng as RandomSource;
     use proptest::prelude::*;
 
     #[test]
@@ -204,17 +206,68 @@ mod tests {
 
     #[test]
     fn every_symbol_is_drawn_about_equally_often() {
-        let mut counts = [0u32; 36];
+        let mut counts = [0u32; 32];
         for _ in 0..2_000 {
             for b in OtpCode::generate(&OsRng, 8).expose().bytes() {
                 counts[ALPHABET.iter().position(|&a| a == b).unwrap()] += 1;
             }
         }
-        // 16000 draws, 444 expected per symbol; a biased generator lands far outside this band.
+        // 16000 draws, 500 expected per symbol; a biased generator lands far outside this band.
         assert!(
-            counts.iter().all(|&n| (300..600).contains(&n)),
+            counts.iter().all(|&n| (350..650).contains(&n)),
             "{counts:?}"
         );
+    }
+
+    /// A random source that hands out every byte value in turn.
+    struct Sweep(std::sync::atomic::AtomicU8);
+
+    impl RandomSource for Sweep {
+        fn fill(&self, buf: &mut [u8]) {
+            for b in buf {
+                *b = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+
+    #[test]
+    fn every_byte_value_maps_to_a_symbol_and_every_symbol_gets_the_same_share() {
+        // 256 bytes, each value once: an unbiased mapping gives each of the 32 symbols exactly 8.
+        let rng = Sweep(std::sync::atomic::AtomicU8::new(0));
+        let mut counts = [0u32; 32];
+        for _ in 0..32 {
+            for b in OtpCode::generate(&rng, 8).expose().bytes() {
+                counts[ALPHABET.iter().position(|&a| a == b).unwrap()] += 1;
+            }
+        }
+        assert_eq!(counts, [8; 32]);
+    }
+
+    #[test]
+    fn the_alphabet_has_32_distinct_symbols_without_look_alikes() {
+        let mut sorted = ALPHABET.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 32);
+        for look_alike in *b"ILOU" {
+            assert!(
+                !ALPHABET.contains(&look_alike),
+                "{}",
+                char::from(look_alike)
+            );
+        }
+        assert!(
+            ALPHABET
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        );
+    }
+
+    #[test]
+    fn parse_reads_o_as_zero_and_i_or_l_as_one() {
+        assert_eq!(OtpCode::parse("oOiI-lL23", 8).unwrap().expose(), "00111123");
+        assert_eq!(OtpCode::parse("ABCD-EFGU", 8), Err(CodeError::Alphabet));
+        assert_eq!(OtpCode::parse("abcd-efgu", 8), Err(CodeError::Alphabet));
     }
 
     #[test]
@@ -261,6 +314,26 @@ mod tests {
                 prop_assert_eq!(c.expose().len(), 8);
                 prop_assert!(c.expose().bytes().all(|b| ALPHABET.contains(&b)));
             }
+        }
+
+        #[test]
+        fn every_generated_code_parses_back_from_any_spelling(
+            seed in any::<[u8; 8]>(),
+            lower in any::<bool>(),
+            grouped in any::<bool>(),
+        ) {
+            let code = OtpCode(seed.iter().map(|&b| char::from(ALPHABET[usize::from(b & 0x1f)])).collect());
+            let mut typed = if grouped { code.display_grouped() } else { code.expose().to_owned() };
+            if lower {
+                typed = typed.to_ascii_lowercase();
+            }
+            prop_assert_eq!(OtpCode::parse(&typed, 8), Ok(code));
+        }
+
+        #[test]
+        fn look_alikes_read_like_the_symbol_they_resemble(s in "[0-9A-HJKMNP-TV-Z]{8}") {
+            let typed: String = s.chars().map(|c| match c { '0' => 'O', '1' => 'l', c => c }).collect();
+            prop_assert_eq!(OtpCode::parse(&typed, 8), OtpCode::parse(&s, 8));
         }
     }
 }

@@ -17,11 +17,13 @@ pub mod passkey;
 pub mod policy;
 pub mod ports;
 pub mod rate;
+pub mod revert;
 pub mod service;
 pub mod session;
 pub mod time;
 pub mod token;
 pub mod user;
+pub mod useragent;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

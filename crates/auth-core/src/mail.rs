@@ -2,6 +2,8 @@
 
 use crate::code::OtpCode;
 use crate::email::EmailAddress;
+use crate::revert::RevertToken;
+use crate::time::Timestamp;
 
 /// One message to one address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,10 +68,29 @@ pub enum Message {
         /// Its name.
         name: String,
     },
-    /// The account's address was changed away from this one.
+    /// The account's address was changed away from this one. The mail carries a link (built by
+    /// the mailer from the configured public URL) that undoes the change.
     EmailChanged {
         /// The new address, masked.
         new_address_masked: String,
+        /// The undo link's single-use token.
+        revert_token: RevertToken,
+        /// How long the link works, in hours.
+        valid_hours: u64,
+    },
+    /// The account was deleted; mailed to the address it had.
+    AccountDeleted,
+    /// Someone signed in by email code to an account that has passkeys (or by recovery): if the
+    /// owner's mailbox was taken over, this is how they see it.
+    SignInNotice {
+        /// Whether it was a recovery sign-in.
+        recovery: bool,
+        /// When.
+        at: Timestamp,
+        /// The device, as a short readable guess from the user agent ("Firefox on Linux").
+        device: String,
+        /// The client IP, if known.
+        ip: Option<String>,
     },
 }
 
@@ -87,6 +108,8 @@ impl Message {
             Message::EmailChanged { .. } => "email_changed",
             Message::PasskeyAdded { .. } => "passkey_added",
             Message::PasskeyRemoved { .. } => "passkey_removed",
+            Message::AccountDeleted => "account_deleted",
+            Message::SignInNotice { .. } => "sign_in_notice",
         }
     }
 }

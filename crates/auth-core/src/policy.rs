@@ -9,7 +9,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
-    /// Symbols per code (8 to 16; 8 is about 41 bits).
+    /// Symbols per code (8 to 16; each symbol is 5 bits, so 8 is 40 bits).
     pub code_length: usize,
     /// How long a code is valid.
     #[serde(with = "duration_serde")]
@@ -48,26 +48,51 @@ pub struct Policy {
 }
 
 /// Rate limits. Every one applies the same whether or not an address has an account.
+///
+/// Nobody who only knows an address may lock its owner out, so every limit an outsider can
+/// exhaust for an address is kept per client network (an IPv4 address or an IPv6 /64): an
+/// outsider spends only their own network's share. Only `send_per_address_total` is kept per
+/// address alone, and it is high enough that only a large distributed attack reaches it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Codes sent on behalf of one client IP.
+    /// Codes sent on behalf of one client network.
     pub send_per_ip: Quota,
-    /// Codes sent to one address.
+    /// Codes sent to one address on behalf of one client network.
     pub send_per_address: Quota,
-    /// The minimum gap between two codes to one address (`0s` turns it off).
+    /// Codes sent to one address, whoever asks: the absolute cap against mail bombing by many
+    /// networks. At least `send_per_address`.
+    pub send_per_address_total: Quota,
+    /// The minimum gap between two codes to one address for one client network (`0s` turns it
+    /// off).
     #[serde(with = "duration_serde")]
     pub send_gap_per_address: Duration,
     /// All mail the service sends: a guard against mail bombing and cost.
     pub send_global: Quota,
-    /// Code guesses from one client IP.
+    /// The most of `send_global` one client network may take, in percent (1 to 50): a flood
+    /// from one network leaves the rest of the budget to everyone else.
+    pub send_global_share_percent: u32,
+    /// Code guesses from one client network.
     pub guesses_per_ip: Quota,
     /// Passkey sign-in options (each keeps a ceremony server side) for one client network. The
     /// page asks for them on every visit, for autofill, so this is generous.
     pub passkey_options_per_ip: Quota,
-    /// Wrong codes for one address, across all its attempts. A new code does not reset it; a
-    /// success does.
+    /// Wrong codes for one address from one client network, across all its attempts. A new code
+    /// does not reset it; a success does.
     pub address_failures: Backoff,
+}
+
+impl Limits {
+    /// The part of `send_global` one client network may take: `send_global_share_percent` of its
+    /// limit (at least 1), over the same period.
+    pub fn send_global_per_network(&self) -> Quota {
+        let limit =
+            u64::from(self.send_global.limit) * u64::from(self.send_global_share_percent) / 100;
+        Quota::new(
+            u32::try_from(limit).unwrap_or(u32::MAX).max(1),
+            self.send_global.period,
+        )
+    }
 }
 
 impl Default for Policy {
@@ -94,8 +119,10 @@ impl Default for Limits {
         Self {
             send_per_ip: Quota::new(20, Duration::from_secs(3600)),
             send_per_address: Quota::new(5, Duration::from_secs(3600)),
+            send_per_address_total: Quota::new(100, Duration::from_secs(3600)),
             send_gap_per_address: Duration::from_secs(30),
             send_global: Quota::new(1000, Duration::from_secs(60)),
+            send_global_share_percent: 10,
             guesses_per_ip: Quota::new(60, Duration::from_secs(600)),
             passkey_options_per_ip: Quota::new(600, Duration::from_secs(600)),
             address_failures: Backoff {
@@ -200,6 +227,7 @@ impl Policy {
         for (name, q) in [
             ("limits.send_per_ip", l.send_per_ip),
             ("limits.send_per_address", l.send_per_address),
+            ("limits.send_per_address_total", l.send_per_address_total),
             ("limits.send_global", l.send_global),
             ("limits.guesses_per_ip", l.guesses_per_ip),
             ("limits.passkey_options_per_ip", l.passkey_options_per_ip),
@@ -215,6 +243,22 @@ impl Policy {
             return err(
                 "limits.passkey_options_per_ip",
                 "needs a limit of at least 10 and a period of at most 1 day",
+            );
+        }
+        // The absolute cap must not be easier to reach than one network's own limit, or a single
+        // network could exhaust it for everyone.
+        if l.send_per_address_total.limit < l.send_per_address.limit
+            || l.send_per_address_total.interval_ms() > l.send_per_address.interval_ms()
+        {
+            return err(
+                "limits.send_per_address_total",
+                "must allow at least as many codes as limits.send_per_address, as fast",
+            );
+        }
+        if !(1..=50).contains(&l.send_global_share_percent) {
+            return err(
+                "limits.send_global_share_percent",
+                "must be between 1 and 50",
             );
         }
         let b = &l.address_failures;
@@ -372,6 +416,46 @@ mod tests {
         p.validate().unwrap();
         assert_eq!(p.refresh_grace, Duration::from_secs(5));
         assert_eq!(p.limits.passkey_options_per_ip.limit, 100);
+    }
+
+    #[test]
+    fn one_network_may_take_only_its_share_of_the_global_budget() {
+        let mut p = Policy::default();
+        assert_eq!(
+            p.limits.send_global_per_network(),
+            Quota::new(100, Duration::from_secs(60)),
+            "10 % of 1000 a minute"
+        );
+        p.limits.send_global = Quota::new(5, Duration::from_secs(60));
+        assert_eq!(p.limits.send_global_per_network().limit, 1, "never zero");
+        for bad in [0, 51, 100] {
+            p.limits.send_global_share_percent = bad;
+            assert_eq!(
+                p.validate().unwrap_err().setting,
+                "limits.send_global_share_percent",
+                "{bad} %"
+            );
+        }
+        p.limits.send_global_share_percent = 50;
+        p.validate().unwrap();
+    }
+
+    #[test]
+    fn the_absolute_per_address_cap_is_at_least_one_networks_limit() {
+        let mut p = Policy::default();
+        p.limits.send_per_address_total.limit = 4;
+        assert_eq!(
+            p.validate().unwrap_err().setting,
+            "limits.send_per_address_total"
+        );
+        p.limits.send_per_address_total = Quota::new(5, Duration::from_secs(7200));
+        assert_eq!(
+            p.validate().unwrap_err().setting,
+            "limits.send_per_address_total",
+            "as many, but slower, is still easier to reach"
+        );
+        p.limits.send_per_address_total = Quota::new(5, Duration::from_secs(3600));
+        p.validate().unwrap();
     }
 
     #[test]

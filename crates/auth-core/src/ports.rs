@@ -9,6 +9,7 @@ use crate::ids::{CeremonyId, PasskeyId};
 use crate::mail::Mail;
 use crate::passkey::{Ceremony, CredentialUse, NewCredential, Passkey, PasskeyName, WebAuthnError};
 use crate::rate::{Failures, Quota, RateDecision};
+use crate::revert::EmailRevert;
 use crate::session::{Rotation, Session, TokenHash};
 use crate::time::Timestamp;
 use crate::token::{AccessClaims, AttemptTicket, TokenError};
@@ -81,11 +82,20 @@ pub trait UserRepository: Send + Sync {
         public: bool,
     ) -> Result<Option<User>, StoreError>;
 
-    /// Moves the account to `email`; `false` if there is no such account.
+    /// Moves the account to `email` and, in the same write, starts a new attempt epoch (its
+    /// `attempt_epoch` goes up by one); `false` if there is no such account.
     ///
     /// # Errors
     /// [`EmailTakenOr::Taken`] if another account has the address (nothing is written).
     async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr>;
+
+    /// Starts a new attempt epoch for the account (its `attempt_epoch` goes up by one), so that
+    /// none of its open email-code attempts can sign in any more; `false` if there is no such
+    /// account.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn end_attempts(&self, id: &UserId) -> Result<bool, StoreError>;
 
     /// Deletes the account and, with it, its sessions and audit trail; `false` if it did not exist.
     ///
@@ -109,12 +119,18 @@ pub trait UserRepository: Send + Sync {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait AttemptStore: Send + Sync {
-    /// Stores a new active attempt and, in the same atomic step, supersedes every other active
-    /// attempt with the same address and purpose.
+    /// Stores a new active attempt. If `replaces` names an attempt (a resend: one of the same
+    /// address), that attempt is superseded in the same atomic step if it is still active. No
+    /// other attempt is touched: several attempts for one address and purpose may be active at
+    /// once, so a start from one client never invalidates an attempt that another client holds.
     ///
     /// # Errors
     /// Store failures only.
-    async fn create(&self, attempt: &Attempt) -> Result<(), StoreError>;
+    async fn create(
+        &self,
+        attempt: &Attempt,
+        replaces: Option<AttemptId>,
+    ) -> Result<(), StoreError>;
 
     /// The attempt, in whatever state; `None` if unknown or already purged.
     ///
@@ -532,6 +548,43 @@ pub trait AuditLog: Send + Sync {
     /// # Errors
     /// Store failures only.
     async fn recent(&self, user: &UserId, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Appends one event off the request path, where the caller must not wait for the write
+    /// (and must not take measurably longer than a caller that writes nothing: a wrong code for
+    /// an account must cost what a wrong code for a decoy costs). A deployment wraps its store in
+    /// a bounded queue that a background writer drains; a full queue drops the event with a
+    /// warning. This default writes at once, for stores used without such a queue (tests,
+    /// embedding).
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn record_later(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.record(event).await
+    }
+}
+
+/// The undo links of email changes: durable (they work for days), single use, and kept only as
+/// token hashes. Deleting an account deletes its links.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait EmailRevertStore: Send + Sync {
+    /// Keeps one link. The account must exist.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn put(&self, revert: &EmailRevert) -> Result<(), StoreError>;
+
+    /// Takes the link whose token hashes to `token_hash`, atomically: under parallel calls
+    /// exactly one gets it, and it is gone afterwards. `None` if unknown, already taken, or
+    /// expired at `now`.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn take(
+        &self,
+        token_hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<EmailRevert>, StoreError>;
 }
 
 /// One security event of an account.

@@ -10,10 +10,11 @@ use crate::code::{ClientSecret, CodeHasher, OtpCode};
 use crate::email::EmailAddress;
 use crate::ids::{AttemptId, SessionId, UserId};
 use crate::ports::{
-    AttemptStore, AuditEvent, AuditLog, Clock, EmailTakenOr, Housekeeping, Lifetimes, OsRng,
-    RateLimiter, Retention, Rng, SessionRepository, SystemClock, UserRepository,
+    AttemptStore, AuditEvent, AuditLog, Clock, EmailRevertStore, EmailTakenOr, Housekeeping,
+    Lifetimes, OsRng, RateLimiter, Retention, Rng, SessionRepository, SystemClock, UserRepository,
 };
 use crate::rate::{Quota, RateDecision};
+use crate::revert::{EmailRevert, RevertToken};
 use crate::session::{AuthMethod, RefreshToken, Rotation, Session};
 use crate::time::Timestamp;
 use crate::user::{DisplayName, User};
@@ -69,6 +70,7 @@ pub fn sample_user(tag: &str) -> User {
         display_name: DisplayName::parse("Contract Tester").expect("valid name"),
         public: false,
         created_at: now(),
+        attempt_epoch: 0,
     }
 }
 
@@ -108,6 +110,7 @@ pub fn sample_attempt(
         expires_at: at.plus(Duration::from_secs(600)),
         guesses: 0,
         state: AttemptState::Active,
+        account_epoch: 0,
     };
     (attempt, secret)
 }
@@ -238,9 +241,37 @@ pub async fn user_repository(users: Arc<dyn UserRepository>, sessions: Arc<dyn S
         "a refused change_email writes nothing"
     );
     let fresh = unique_email("moved");
+    let epoch = users.by_id(&user.id).await.unwrap().unwrap().attempt_epoch;
+    assert_eq!(epoch, 0, "a new account starts in epoch 0");
     assert!(
         users.change_email(&user.id, &fresh).await.unwrap(),
         "change_email to a free address works"
+    );
+    assert_eq!(
+        users.by_id(&user.id).await.unwrap().unwrap().attempt_epoch,
+        1,
+        "change_email starts a new attempt epoch"
+    );
+    assert!(
+        users.end_attempts(&user.id).await.unwrap(),
+        "end_attempts of an account is true"
+    );
+    let after = users.by_email(&fresh).await.unwrap().unwrap();
+    assert_eq!(
+        (after.attempt_epoch, after.email.clone()),
+        (2, fresh.clone()),
+        "end_attempts starts a new epoch and changes nothing else"
+    );
+    assert!(
+        !users.end_attempts(&UserId::random(&OsRng)).await.unwrap(),
+        "end_attempts of nobody is false"
+    );
+    assert!(
+        matches!(
+            users.change_email(&user.id, &other.email).await,
+            Err(EmailTakenOr::Taken)
+        ) && users.by_id(&user.id).await.unwrap().unwrap().attempt_epoch == 2,
+        "a refused change_email leaves the epoch alone"
     );
     assert_eq!(
         users.by_email(&fresh).await.unwrap().map(|u| u.id),
@@ -327,7 +358,7 @@ pub async fn attempt_store(store: Arc<dyn AttemptStore>) {
         Subject::Account { user_id: user },
         t0,
     );
-    store.create(&a).await.unwrap();
+    store.create(&a, None).await.unwrap();
     assert_eq!(
         store.get(&a.id).await.unwrap(),
         Some(a.clone()),
@@ -347,7 +378,7 @@ pub async fn attempt_store(store: Arc<dyn AttemptStore>) {
         },
     ] {
         let (x, _) = sample_attempt(&unique_email("subject"), Purpose::Signup, subject, t0);
-        store.create(&x).await.unwrap();
+        store.create(&x, None).await.unwrap();
         assert_eq!(
             store.get(&x.id).await.unwrap(),
             Some(x),
@@ -384,7 +415,7 @@ pub async fn attempt_store(store: Arc<dyn AttemptStore>) {
 
     // Expiry.
     let (b, _) = sample_attempt(&unique_email("expiry"), Purpose::Login, Subject::Decoy, t0);
-    store.create(&b).await.unwrap();
+    store.create(&b, None).await.unwrap();
     assert_eq!(
         store.take_guess(&b.id, b.expires_at, 5).await.unwrap(),
         None,
@@ -402,7 +433,7 @@ pub async fn attempt_store(store: Arc<dyn AttemptStore>) {
         Subject::Account { user_id: user },
         t0,
     );
-    store.create(&c).await.unwrap();
+    store.create(&c, None).await.unwrap();
     assert!(store.take_guess(&c.id, t0, 5).await.unwrap().is_some());
     assert!(
         store.consume(&c.id, t0).await.unwrap(),
@@ -422,52 +453,89 @@ pub async fn attempt_store(store: Arc<dyn AttemptStore>) {
         AttemptState::Consumed
     );
 
-    // A new attempt supersedes older ones for the same address and purpose only.
-    let shared = unique_email("supersede");
-    let (old_login, _) = sample_attempt(
-        &shared,
-        Purpose::Login,
-        Subject::Account { user_id: user },
-        t0,
+    // Starts never touch each other: any number of attempts for one address and purpose stay
+    // active side by side, so one client's start cannot kill the attempt another client holds.
+    let shared = unique_email("side-by-side");
+    let account = Subject::Account { user_id: user };
+    let (first, _) = sample_attempt(&shared, Purpose::Login, account.clone(), t0);
+    let (second, _) = sample_attempt(&shared, Purpose::Login, account.clone(), t0);
+    let (recovery, _) = sample_attempt(&shared, Purpose::Recovery, account.clone(), t0);
+    store.create(&first, None).await.unwrap();
+    store.create(&second, None).await.unwrap();
+    store.create(&recovery, None).await.unwrap();
+    for (x, what) in [
+        (&first, "the first"),
+        (&second, "the second"),
+        (&recovery, "another purpose's"),
+    ] {
+        assert_eq!(
+            store.get(&x.id).await.unwrap().unwrap().state,
+            AttemptState::Active,
+            "a new attempt leaves {what} attempt of the address active"
+        );
+    }
+    assert!(
+        store.take_guess(&first.id, t0, 5).await.unwrap().is_some(),
+        "the older of two starts still takes guesses"
     );
-    let (recovery, _) = sample_attempt(
-        &shared,
-        Purpose::Recovery,
-        Subject::Account { user_id: user },
-        t0,
-    );
-    let (new_login, _) = sample_attempt(
-        &shared,
-        Purpose::Login,
-        Subject::Account { user_id: user },
-        t0,
-    );
-    store.create(&old_login).await.unwrap();
-    store.create(&recovery).await.unwrap();
-    store.create(&new_login).await.unwrap();
+
+    // A resend replaces exactly the attempt it names.
+    let (resent, _) = sample_attempt(&shared, Purpose::Login, account.clone(), t0);
+    store.create(&resent, Some(first.id)).await.unwrap();
     assert_eq!(
-        store.get(&old_login.id).await.unwrap().unwrap().state,
+        store.get(&first.id).await.unwrap().unwrap().state,
         AttemptState::Superseded,
-        "a new code supersedes the old one"
+        "a resend supersedes the attempt it replaces"
     );
     assert_eq!(
-        store.take_guess(&old_login.id, t0, 5).await.unwrap(),
+        store.take_guess(&first.id, t0, 5).await.unwrap(),
         None,
         "a superseded attempt takes no guesses"
     );
     assert!(
-        !store.consume(&old_login.id, t0).await.unwrap(),
+        !store.consume(&first.id, t0).await.unwrap(),
         "a superseded attempt cannot be consumed"
     );
+    for (x, what) in [
+        (&second, "another start of the address"),
+        (&recovery, "another purpose"),
+        (&resent, "the new attempt"),
+    ] {
+        assert_eq!(
+            store.get(&x.id).await.unwrap().unwrap().state,
+            AttemptState::Active,
+            "a resend leaves {what} active"
+        );
+    }
+    // Replacing an attempt that is no longer active changes nothing about it.
+    let (done, _) = sample_attempt(&shared, Purpose::Login, account.clone(), t0);
+    store.create(&done, None).await.unwrap();
+    assert!(store.consume(&done.id, t0).await.unwrap());
+    let (again, _) = sample_attempt(&shared, Purpose::Login, account, t0);
+    store.create(&again, Some(done.id)).await.unwrap();
     assert_eq!(
-        store.get(&recovery.id).await.unwrap().unwrap().state,
-        AttemptState::Active,
-        "other purposes are untouched"
+        store.get(&done.id).await.unwrap().unwrap().state,
+        AttemptState::Consumed,
+        "a consumed attempt stays consumed when named as replaced"
     );
     assert_eq!(
-        store.get(&new_login.id).await.unwrap().unwrap().state,
-        AttemptState::Active,
-        "the new attempt is active"
+        store.get(&again.id).await.unwrap().unwrap().state,
+        AttemptState::Active
+    );
+
+    // The epoch of an account's chain round-trips.
+    let (mut epoch, _) = sample_attempt(
+        &unique_email("epoch"),
+        Purpose::Recovery,
+        Subject::Account { user_id: user },
+        t0,
+    );
+    epoch.account_epoch = 7;
+    store.create(&epoch, None).await.unwrap();
+    assert_eq!(
+        store.get(&epoch.id).await.unwrap().unwrap().account_epoch,
+        7,
+        "the account epoch round-trips"
     );
 
     // 64 parallel guesses evaluate at most the budget.
@@ -477,7 +545,7 @@ pub async fn attempt_store(store: Arc<dyn AttemptStore>) {
         Subject::Decoy,
         t0,
     );
-    store.create(&p).await.unwrap();
+    store.create(&p, None).await.unwrap();
     let handed = join_all((0..PARALLEL).map(|_| {
         let store = store.clone();
         async move { store.take_guess(&p.id, t0, 5).await.unwrap().is_some() }
@@ -496,7 +564,7 @@ pub async fn attempt_store(store: Arc<dyn AttemptStore>) {
 
     // 64 parallel consumptions: exactly one.
     let (q, _) = sample_attempt(&unique_email("consume"), Purpose::Login, Subject::Decoy, t0);
-    store.create(&q).await.unwrap();
+    store.create(&q, None).await.unwrap();
     let won = join_all((0..PARALLEL).map(|_| {
         let store = store.clone();
         async move { store.consume(&q.id, t0).await.unwrap() }
@@ -1606,4 +1674,93 @@ pub async fn housekeeping(
         "the session revoked by reuse goes on the next purge: {again:?}"
     );
     assert_eq!(sessions.get(&live.id).await.unwrap(), None);
+}
+
+/// The [`EmailRevertStore`] contract: links round-trip, work once (also under parallel takes),
+/// expire, and go with their account.
+pub async fn email_revert_store(
+    users: Arc<dyn UserRepository>,
+    reverts: Arc<dyn EmailRevertStore>,
+) {
+    let (user, _) = stored_user(&*users, "revert").await;
+    let t0 = now();
+    let link = |token: &RevertToken| EmailRevert {
+        token_hash: token.hash(),
+        user_id: user.id,
+        old_email: unique_email("old"),
+        changed_at: t0,
+        expires_at: t0.plus(Duration::from_secs(72 * 3600)),
+    };
+    let token = RevertToken::generate(&OsRng);
+    let kept = link(&token);
+    reverts.put(&kept).await.unwrap();
+    assert_eq!(
+        reverts
+            .take(&RevertToken::generate(&OsRng).hash(), t0)
+            .await
+            .unwrap(),
+        None,
+        "an unknown token takes nothing"
+    );
+    assert_eq!(
+        reverts.take(&token.hash(), t0).await.unwrap(),
+        Some(kept.clone()),
+        "take returns what put kept"
+    );
+    assert_eq!(
+        reverts.take(&token.hash(), t0).await.unwrap(),
+        None,
+        "a link works once"
+    );
+
+    // Expiry.
+    let late = RevertToken::generate(&OsRng);
+    let expiring = link(&late);
+    reverts.put(&expiring).await.unwrap();
+    assert_eq!(
+        reverts
+            .take(&late.hash(), expiring.expires_at)
+            .await
+            .unwrap(),
+        None,
+        "a link does not work at or after its expiry"
+    );
+
+    // Several links of one account are independent.
+    let (a, b) = (RevertToken::generate(&OsRng), RevertToken::generate(&OsRng));
+    reverts.put(&link(&a)).await.unwrap();
+    reverts.put(&link(&b)).await.unwrap();
+    assert!(reverts.take(&a.hash(), t0).await.unwrap().is_some());
+    assert!(
+        reverts.take(&b.hash(), t0).await.unwrap().is_some(),
+        "taking one link leaves the account's others"
+    );
+
+    // Parallel takes of one link: exactly one gets it.
+    let par = RevertToken::generate(&OsRng);
+    reverts.put(&link(&par)).await.unwrap();
+    // Like the other suites' parallel cases: the adapters' futures interleave at every I/O.
+    let got = join_all((0..PARALLEL).map(|_| {
+        let reverts = reverts.clone();
+        let hash = par.hash();
+        async move { reverts.take(&hash, t0).await.unwrap().is_some() }
+    }))
+    .await
+    .into_iter()
+    .filter(|&g| g)
+    .count();
+    assert_eq!(
+        got, 1,
+        "{PARALLEL} parallel takes of one link: exactly one gets it"
+    );
+
+    // Links go with their account.
+    let gone = RevertToken::generate(&OsRng);
+    reverts.put(&link(&gone)).await.unwrap();
+    users.delete(&user.id).await.unwrap();
+    assert_eq!(
+        reverts.take(&gone.hash(), t0).await.unwrap(),
+        None,
+        "deleting the account deletes its links"
+    );
 }

@@ -19,6 +19,10 @@ pub struct User {
     pub public: bool,
     /// When it was created.
     pub created_at: Timestamp,
+    /// Goes up whenever every open email-code attempt of the account must die: an email change
+    /// (or its undoing) and signing out everywhere. An attempt started in an older epoch never
+    /// signs in.
+    pub attempt_epoch: u32,
 }
 
 /// What anyone may see of a public account: never its address.

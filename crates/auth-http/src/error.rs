@@ -10,7 +10,7 @@ use auth_core::code::CodeError;
 use auth_core::email::EmailError;
 use auth_core::ports::StoreError;
 use auth_core::service::{
-    AccountError, AuthError, PasskeyError, RefreshError, StartError, VerifyError,
+    AccountError, AuthError, PasskeyError, RefreshError, RevertError, StartError, VerifyError,
 };
 use auth_core::token::TokenError;
 use auth_core::user::DisplayNameError;
@@ -60,6 +60,8 @@ pub enum ApiError {
     AttemptInvalid,
     /// The refresh token is not valid.
     RefreshInvalid,
+    /// The undo link of an email change is unknown, used or expired.
+    RevertInvalid,
     /// A passkey ceremony failed: one answer for every reason.
     PasskeyInvalid,
     /// This passkey is already registered.
@@ -128,6 +130,12 @@ impl ApiError {
                 "attempt_invalid",
                 "The sign-in attempt is not valid",
                 "this attempt has ended; start again".to_owned(),
+            ),
+            RevertInvalid => (
+                StatusCode::BAD_REQUEST,
+                "revert_invalid",
+                "The link is not valid",
+                "this link is unknown, was used already or has expired".to_owned(),
             ),
             PasskeyInvalid => (
                 StatusCode::BAD_REQUEST,
@@ -341,8 +349,19 @@ impl From<VerifyError> for ApiError {
             VerifyError::Invalid => ApiError::CodeInvalid,
             VerifyError::RateLimited { retry_after } => ApiError::RateLimited(retry_after),
             VerifyError::EmailTaken => ApiError::EmailTaken,
+            VerifyError::ReauthRequired => ApiError::ReauthRequired,
             VerifyError::Store(e) => store(e),
             VerifyError::Token(e) => token(e),
+        }
+    }
+}
+
+impl From<RevertError> for ApiError {
+    fn from(e: RevertError) -> Self {
+        match e {
+            RevertError::Invalid => ApiError::RevertInvalid,
+            RevertError::RateLimited { retry_after } => ApiError::RateLimited(retry_after),
+            RevertError::Store(e) => store(e),
         }
     }
 }

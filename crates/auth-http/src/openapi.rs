@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
         routes::codes::signup, routes::codes::login, routes::codes::recovery, routes::codes::resend, routes::codes::verify,
         routes::codes::refresh, routes::account::logout, routes::account::me, routes::account::update_profile,
         routes::account::delete_account, routes::account::start_email_change, routes::account::verify_email_change,
+        routes::account::revert_email_change,
         routes::account::sessions, routes::account::revoke_all, routes::account::revoke_session, routes::account::activity,
         routes::passkeys::register_options, routes::passkeys::register_finish, routes::passkeys::login_options,
         routes::passkeys::login_finish, routes::passkeys::list, routes::passkeys::rename, routes::passkeys::delete,
@@ -23,7 +24,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(Problem, SignupRequest, EmailRequest, AttemptStarted, ResendRequest, VerifyRequest, RefreshRequest, Me, Tokens,
         SignedInResponse, ProfilePatch, EmailVerifyRequest, SessionView, SessionList, Revoked, ActivityEvent, ActivityList,
         PublicProfileView, ProfilePage, Readiness, PasskeyOptions, PasskeyRegisterFinish, PasskeyLoginFinish, PasskeyView, PasskeyList,
-        PasskeyRename)),
+        PasskeyRename, RevertRequest, RevertResult)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

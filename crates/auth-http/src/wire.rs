@@ -160,6 +160,26 @@ pub struct EmailVerifyRequest {
     pub code: String,
 }
 
+/// Undo an email change with the link mailed to the old address.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevertRequest {
+    /// The token from the link (the part after `#revert=`).
+    pub token: String,
+}
+
+/// What undoing an email change did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevertResult {
+    /// Whether the account has its old address again; `false` if another account took it in the
+    /// meantime (everything else was still done).
+    pub restored: bool,
+    /// How many sessions were signed out (all of them).
+    pub sessions_ended: u64,
+    /// How many passkeys were removed (those added in the day before the change or since).
+    pub passkeys_removed: u64,
+}
+
 /// One session.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionView {

@@ -7,7 +7,7 @@
 
 const $ = (id) => document.getElementById(id);
 
-const VIEWS = ["signin", "signup", "recover", "code", "welcome", "account"];
+const VIEWS = ["signin", "signup", "recover", "code", "welcome", "account", "revert"];
 const FLOW_KEY = "auth.flow";
 
 /** The signed-in account (`GET /v1/me`), or null. */
@@ -16,6 +16,8 @@ let me = null;
 let conditional = null;
 /** The screen shown now. */
 let current = null;
+/** The token of an email-change undo link (`/#revert=<token>`), kept out of the address bar. */
+let revertToken = null;
 
 const passkeysSupported =
   typeof window.PublicKeyCredential === "function" && typeof navigator.credentials?.get === "function";
@@ -171,7 +173,9 @@ function describe(e) {
       case "code_invalid":
         return "That code is wrong or has expired. Check the newest email, or send a new code.";
       case "invalid_code_format":
-        return "That does not look like a code. It has 8 letters and digits, like ABCD-1234.";
+        return "That does not look like a code. It has 8 letters and digits, like ABCD-2345.";
+      case "revert_invalid":
+        return "This link does not work: it was used already, has expired, or is incomplete.";
       case "attempt_invalid":
         return "This sign-in attempt has ended. Start again to get a new code.";
       case "rate_limited":
@@ -273,6 +277,13 @@ function go(view) {
 
 function route() {
   const view = location.hash.slice(1) || "signin";
+  if (view.startsWith("revert=")) {
+    // Keep the token in memory only: out of the address bar, the history and bookmarks.
+    revertToken = decodeURIComponent(view.slice("revert=".length));
+    history.replaceState(null, "", "#revert");
+    return openRevert();
+  }
+  if (view === "revert") return openRevert();
   if (me) {
     if (view === "welcome") return show("welcome");
     if (view !== "account") return go("account");
@@ -290,6 +301,44 @@ function route() {
       return;
     default:
       return go("signin");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Undoing an email change (the link mailed to the old address)
+
+function openRevert() {
+  $("revert-error").textContent = "";
+  $("revert-result").hidden = true;
+  $("revert-intro").hidden = false;
+  $("revert-confirm").hidden = !revertToken;
+  if (!revertToken) showError($("revert-error"), "Open the link from the email again: this page lost it.");
+  show("revert");
+}
+
+/** Posts the token; the link works once, so the button goes away whatever the answer. */
+async function confirmRevert(event) {
+  const button = event.currentTarget;
+  $("revert-error").textContent = "";
+  try {
+    const done = await busy(button, () => call("POST", "/v1/email/revert", { token: revertToken }));
+    revertToken = null;
+    me = null;
+    const passkeys = done.passkeys_removed === 1 ? "1 passkey" : `${done.passkeys_removed} passkeys`;
+    const rest = `Every session was signed out and ${passkeys} added around the change ${done.passkeys_removed === 1 ? "was" : "were"} removed.`;
+    $("revert-result").textContent = done.restored
+      ? `Done: your account has its old email address again. ${rest} Sign in with your old address, then add a passkey.`
+      : `Your account could not get its old address back, because another account uses it now. ${rest} Sign in with the address the account has now, or contact us for help.`;
+    $("revert-result").hidden = false;
+    $("revert-intro").hidden = true;
+    button.hidden = true;
+    say("The email change was undone.");
+  } catch (e) {
+    showError($("revert-error"), e);
+    if (e instanceof ApiError && e.code === "revert_invalid") {
+      revertToken = null;
+      button.hidden = true;
+    }
   }
 }
 
@@ -778,6 +827,7 @@ const ACTIVITY = {
   passkey_removed: "Passkey deleted",
   passkey_clone_suspected: "A copied passkey was refused",
   refresh_token_reused: "A stolen sign-in was blocked",
+  email_change_reverted: "An email change was undone",
 };
 
 async function loadActivity() {
@@ -853,6 +903,7 @@ function bind() {
   $("code-resend").addEventListener("click", resendCode);
   $("code-back").addEventListener("click", () => setFlow(null));
   $("welcome-create").addEventListener("click", welcomeCreate);
+  $("revert-confirm").addEventListener("click", confirmRevert);
   $("profile-form").addEventListener("submit", (event) => {
     event.preventDefault();
     saveProfile({ display_name: $("profile-name").value }, event.submitter);

@@ -48,6 +48,7 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
         limiter: store.clone(),
         audit: store.clone(),
         passkeys: store.clone(),
+        reverts: store.clone(),
         ceremonies: store,
         webauthn: Arc::new(WebAuthnAdapter::new(RelyingParty {
             id: "auth.example.com".to_owned(),

@@ -1,16 +1,17 @@
 //! `MemoryStore`: every storage port in process memory, with the same atomicity as the real stores.
 
 use async_trait::async_trait;
-use auth_core::attempt::{Attempt, AttemptState, Purpose};
+use auth_core::attempt::{Attempt, AttemptState};
 use auth_core::email::EmailAddress;
 use auth_core::ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
 use auth_core::ports::{
-    AttemptStore, AuditEvent, AuditLog, CeremonyStore, CredentialTakenOr, EmailTakenOr,
-    HealthCheck, Housekeeping, Lifetimes, PasskeyRepository, Purged, RateLimiter, Retention,
-    SessionRepository, StoreError, UserRepository,
+    AttemptStore, AuditEvent, AuditLog, CeremonyStore, CredentialTakenOr, EmailRevertStore,
+    EmailTakenOr, HealthCheck, Housekeeping, Lifetimes, PasskeyRepository, Purged, RateLimiter,
+    Retention, SessionRepository, StoreError, UserRepository,
 };
 use auth_core::rate::{Failures, Quota, RateDecision, gcra};
+use auth_core::revert::EmailRevert;
 use auth_core::session::{Rotation, Session, TokenHash};
 use auth_core::time::Timestamp;
 use auth_core::user::{DisplayName, PublicProfile, User};
@@ -90,6 +91,7 @@ struct Accounts {
     audit: HashMap<UserId, Vec<AuditEvent>>,
     passkeys: HashMap<PasskeyId, Passkey>,
     by_credential: HashMap<Vec<u8>, PasskeyId>,
+    reverts: HashMap<TokenHash, EmailRevert>,
 }
 
 struct Refresh {
@@ -116,7 +118,6 @@ impl Accounts {
 struct Inner {
     accounts: RwLock<Accounts>,
     attempts: Shards<AttemptId, Attempt>,
-    latest: Shards<(EmailAddress, Purpose), AttemptId>,
     rates: Shards<String, i64>,
     failures: Shards<String, Failures>,
     ceremonies: Vec<Mutex<Ceremonies>>,
@@ -183,7 +184,6 @@ impl MemoryStore {
             inner: Arc::new(Inner {
                 accounts: RwLock::new(Accounts::default()),
                 attempts: Shards::new(),
-                latest: Shards::new(),
                 rates: Shards::new(),
                 failures: Shards::new(),
                 ceremonies: (0..SHARDS)
@@ -296,9 +296,19 @@ impl UserRepository for MemoryStore {
             return Ok(false);
         };
         let old = std::mem::replace(&mut user.email, email.clone());
+        user.attempt_epoch = user.attempt_epoch.wrapping_add(1);
         acc.by_email.remove(&old);
         acc.by_email.insert(email.clone(), *id);
         Ok(true)
+    }
+
+    async fn end_attempts(&self, id: &UserId) -> Result<bool, StoreError> {
+        let mut acc = self.write();
+        Ok(acc
+            .users
+            .get_mut(id)
+            .map(|u| u.attempt_epoch = u.attempt_epoch.wrapping_add(1))
+            .is_some())
     }
 
     async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
@@ -310,6 +320,7 @@ impl UserRepository for MemoryStore {
         acc.remove_sessions_of(id);
         acc.audit.remove(id);
         acc.remove_passkeys_of(id);
+        acc.reverts.retain(|_, r| r.user_id != *id);
         Ok(true)
     }
 
@@ -336,11 +347,16 @@ impl UserRepository for MemoryStore {
 
 #[async_trait]
 impl AttemptStore for MemoryStore {
-    async fn create(&self, attempt: &Attempt) -> Result<(), StoreError> {
-        let index_key = (attempt.email.clone(), attempt.purpose);
-        // Lock order: the address index, then attempt shards one at a time.
-        let mut latest = self.inner.latest.lock(&index_key);
-        if let Some(old) = latest.map.get(&index_key).copied() {
+    async fn create(
+        &self,
+        attempt: &Attempt,
+        replaces: Option<AttemptId>,
+    ) -> Result<(), StoreError> {
+        // The replaced attempt's shard and the new one's may be the same shard, so they are
+        // locked one after the other, never together. Between the two steps the old code is
+        // already dead and the new one not yet stored: a resend's client waits for the answer
+        // before it uses the new code, so no one can see the gap.
+        if let Some(old) = replaces {
             let mut shard = self.inner.attempts.lock(&old);
             if let Some(a) = shard
                 .map
@@ -350,15 +366,9 @@ impl AttemptStore for MemoryStore {
                 a.state = AttemptState::Superseded;
             }
         }
-        {
-            let cutoff = attempt.created_at.minus(ATTEMPT_GRACE);
-            let mut shard = self.inner.attempts.lock(&attempt.id);
-            shard.insert_sweeping(attempt.id, attempt.clone(), |a| a.expires_at < cutoff);
-        }
-        let attempts = &self.inner.attempts;
-        latest.insert_sweeping(index_key, attempt.id, |id| {
-            !attempts.lock(id).map.contains_key(id)
-        });
+        let cutoff = attempt.created_at.minus(ATTEMPT_GRACE);
+        let mut shard = self.inner.attempts.lock(&attempt.id);
+        shard.insert_sweeping(attempt.id, attempt.clone(), |a| a.expires_at < cutoff);
         Ok(())
     }
 
@@ -773,5 +783,30 @@ impl Housekeeping for MemoryStore {
             refresh_tokens,
             audit_events,
         })
+    }
+}
+
+#[async_trait]
+impl EmailRevertStore for MemoryStore {
+    async fn put(&self, revert: &EmailRevert) -> Result<(), StoreError> {
+        let mut acc = self.write();
+        if !acc.users.contains_key(&revert.user_id) {
+            return Err(StoreError::Corrupt(
+                "an undo link for an unknown account".to_owned(),
+            ));
+        }
+        acc.reverts.insert(revert.token_hash, revert.clone());
+        Ok(())
+    }
+
+    async fn take(
+        &self,
+        token_hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<EmailRevert>, StoreError> {
+        let mut acc = self.write();
+        // Expired links are dropped whenever one is taken, so they never pile up.
+        acc.reverts.retain(|_, r| now < r.expires_at);
+        Ok(acc.reverts.remove(token_hash))
     }
 }

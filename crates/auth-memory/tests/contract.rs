@@ -112,3 +112,9 @@ async fn a_flood_of_ceremonies_stays_within_the_bound_and_a_fresh_one_still_work
         Some(&b"live"[..])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_revert_store_contract() {
+    let s = MemoryStore::new();
+    testkit::email_revert_store(Arc::new(s.clone()), Arc::new(s)).await;
+}

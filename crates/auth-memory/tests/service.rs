@@ -298,25 +298,27 @@ async fn two_verified_signups_for_one_address_share_one_account() {
         .await
         .unwrap();
     let code_a = last_code(&w.mailer);
-    // A second sign-up before the first is verified supersedes the first code.
+    // A second sign-up before the first is verified leaves the first attempt alone: it may be
+    // someone else's, on another device.
     let b = w
         .service
         .start_signup(email("twin@example.com"), name, &client())
         .await
         .unwrap();
     let code_b = last_code(&w.mailer);
-    assert!(matches!(
-        w.service
-            .verify_code(&a.attempt_token, &code_a, &client())
-            .await,
-        Err(VerifyError::Invalid)
-    ));
-    let signed = w
+    let first = w
         .service
         .verify_code(&b.attempt_token, &code_b, &client())
         .await
         .unwrap();
-    assert!(signed.created);
+    assert!(first.created);
+    let second = w
+        .service
+        .verify_code(&a.attempt_token, &code_a, &client())
+        .await
+        .unwrap();
+    assert!(!second.created, "the later proof signs in to the account");
+    assert_eq!(second.user.id, first.user.id);
 }
 
 #[tokio::test]
@@ -397,7 +399,7 @@ async fn a_full_mail_queue_changes_nothing_the_client_sees() {
 async fn a_store_that_is_down_fails_closed_with_a_store_error() {
     let mut down = auth_core::ports::MockAttemptStore::new();
     down.expect_create()
-        .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+        .returning(|_, _| Err(StoreError::Unavailable("connection refused".into())));
     down.expect_get()
         .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
     let w = world_with(relaxed(), |mut p| {

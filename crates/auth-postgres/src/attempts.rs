@@ -12,15 +12,10 @@ use auth_core::ports::{AttemptStore, StoreError};
 use auth_core::time::Timestamp;
 use sqlx::types::Uuid;
 
-/// The first key of the advisory locks that serialise creating attempts for one address and
-/// purpose; the second is a hash of the two. A key space of its own: sqlx's migration lock uses
-/// the single-`bigint` form, which never meets the two-`integer` one.
-const ATTEMPT_LOCK_CLASS: i32 = 0x6175_7468; // "auth"
-
 macro_rules! attempt_columns {
     () => {
         "id, purpose, email, subject_kind, subject_user_id, subject_display_name, code_hash, \
-         created_at, expires_at, guesses, state"
+         created_at, expires_at, guesses, state, account_epoch"
     };
 }
 
@@ -37,6 +32,7 @@ struct AttemptRow {
     expires_at: i64,
     guesses: i32,
     state: String,
+    account_epoch: i64,
 }
 
 impl AttemptRow {
@@ -65,13 +61,18 @@ impl AttemptRow {
             expires_at: Timestamp::from_millis(self.expires_at),
             guesses: count("attempts.guesses", self.guesses)?,
             state: AttemptState::parse(&self.state).ok_or_else(|| corrupt("attempts.state"))?,
+            account_epoch: count("attempts.account_epoch", self.account_epoch)?,
         })
     }
 }
 
 #[async_trait]
 impl AttemptStore for PgStore {
-    async fn create(&self, attempt: &Attempt) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        attempt: &Attempt,
+        replaces: Option<AttemptId>,
+    ) -> Result<(), StoreError> {
         let (kind, user_id, name) = match &attempt.subject {
             Subject::Account { user_id } => ("account", Some(*user_id.as_uuid()), None),
             Subject::NewAccount { display_name } => {
@@ -80,34 +81,20 @@ impl AttemptStore for PgStore {
             Subject::Decoy => ("decoy", None, None),
         };
         let mut tx = self.begin().await?;
-        // Two parallel creates for one address and purpose would each supersede what they can
-        // see, which is not the other's uncommitted attempt. The lock makes the second wait for
-        // the first to commit; it is its own statement so that the `UPDATE` after it starts with
-        // a snapshot that includes the first's attempt. (`attempts_one_active` would refuse the
-        // second insert anyway, but as an error rather than by superseding.)
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(ATTEMPT_LOCK_CLASS)
-            .bind(format!(
-                "{} {}",
-                attempt.email.as_str(),
-                attempt.purpose.as_str()
-            ))
+        // The replaced attempt exists already, so its row lock is all the two steps need.
+        if let Some(old) = replaces {
+            sqlx::query(
+                "UPDATE attempts SET state = 'superseded' WHERE id = $1 AND state = 'active'",
+            )
+            .bind(old.as_uuid())
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-        sqlx::query(
-            "UPDATE attempts SET state = 'superseded' \
-             WHERE email = $1 AND purpose = $2 AND state = 'active'",
-        )
-        .bind(attempt.email.as_str())
-        .bind(attempt.purpose.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        }
         sqlx::query(concat!(
             "INSERT INTO attempts (",
             attempt_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(attempt.id.as_uuid())
         .bind(attempt.purpose.as_str())
@@ -120,6 +107,7 @@ impl AttemptStore for PgStore {
         .bind(attempt.expires_at.as_millis())
         .bind(i64::from(attempt.guesses))
         .bind(attempt.state.as_str())
+        .bind(i64::from(attempt.account_epoch))
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;

@@ -1,8 +1,8 @@
 //! PostgreSQL adapter: the production store of the auth service, shared by every server node.
 //!
 //! [`PgStore`] implements the storage ports of `auth-core` ([`UserRepository`],
-//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`]), their
-//! [`Housekeeping`], the
+//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`],
+//! [`EmailRevertStore`]), their [`Housekeeping`], the
 //! [`RateLimiter`] and the [`CeremonyStore`] (so a deployment without Redis still shares its
 //! limits and passkey ceremonies between nodes) and [`HealthCheck`] on one PostgreSQL database
 //! through sqlx. The schema lives in `migrations/postgres/` at the top of the repository and is
@@ -14,10 +14,8 @@
 //! concurrent writer of the same row waits for the first and then re-checks the condition
 //! against the row as the first left it. Operations of several statements run in one
 //! transaction in which every write is conditional on the state it changes, so none of them
-//! relies on something it read earlier. Creating an attempt, whose rows do not exist yet, first
-//! takes a transaction-scoped advisory lock on its address and purpose; rotating a refresh token
-//! locks its session first and only then reads and writes its tokens, the order in which deleting
-//! an account cascades. Taking
+//! relies on something it read earlier. Rotating a refresh token locks its session first and
+//! only then reads and writes its tokens, the order in which deleting an account cascades. Taking
 //! a ceremony is one `DELETE ... RETURNING`, so exactly one of parallel takes gets it.
 //!
 //! [`UserRepository`]: auth_core::ports::UserRepository
@@ -27,6 +25,7 @@
 //! [`RateLimiter`]: auth_core::ports::RateLimiter
 //! [`PasskeyRepository`]: auth_core::ports::PasskeyRepository
 //! [`Housekeeping`]: auth_core::ports::Housekeeping
+//! [`EmailRevertStore`]: auth_core::ports::EmailRevertStore
 //! [`CeremonyStore`]: auth_core::ports::CeremonyStore
 #![warn(missing_docs)]
 
@@ -37,6 +36,7 @@ mod error;
 mod housekeeping;
 mod limits;
 mod passkeys;
+mod reverts;
 mod sessions;
 mod users;
 

@@ -1,7 +1,7 @@
 //! [`UserRepository`] on the `users` table; accounts are created together with their first session.
 
 use crate::PgStore;
-use crate::error::{corrupt, is_email_taken, store_error};
+use crate::error::{corrupt, count, is_email_taken, store_error};
 use crate::sessions::insert_session;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
@@ -12,6 +12,13 @@ use auth_core::time::Timestamp;
 use auth_core::user::{DisplayName, PublicProfile, User};
 use sqlx::types::Uuid;
 
+/// The next attempt epoch, wrapping like the domain's `u32` does.
+macro_rules! next_epoch {
+    () => {
+        "(attempt_epoch + 1) % 4294967296"
+    };
+}
+
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: Uuid,
@@ -19,6 +26,7 @@ struct UserRow {
     display_name: String,
     public: bool,
     created_at: i64,
+    attempt_epoch: i64,
 }
 
 impl UserRow {
@@ -29,6 +37,7 @@ impl UserRow {
             display_name: display_name("users.display_name", &self.display_name)?,
             public: self.public,
             created_at: Timestamp::from_millis(self.created_at),
+            attempt_epoch: count("users.attempt_epoch", self.attempt_epoch)?,
         })
     }
 }
@@ -55,14 +64,15 @@ impl UserRepository for PgStore {
         // Of parallel creates with one address, all but the first wait on the unique constraint
         // until it commits, then fail it.
         let inserted = sqlx::query(
-            "INSERT INTO users (id, email, display_name, public, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO users (id, email, display_name, public, created_at, attempt_epoch) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(user.id.as_uuid())
         .bind(user.email.as_str())
         .bind(user.display_name.as_str())
         .bind(user.public)
         .bind(user.created_at.as_millis())
+        .bind(i64::from(user.attempt_epoch))
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -78,7 +88,7 @@ impl UserRepository for PgStore {
 
     async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at FROM users WHERE email = $1",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE email = $1",
         )
         .bind(email.as_str())
         .fetch_optional(&self.pool)
@@ -89,7 +99,7 @@ impl UserRepository for PgStore {
 
     async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at FROM users WHERE id = $1",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE id = $1",
         )
         .bind(id.as_uuid())
         .fetch_optional(&self.pool)
@@ -106,7 +116,7 @@ impl UserRepository for PgStore {
     ) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
             "UPDATE users SET display_name = $1, public = $2 WHERE id = $3 \
-             RETURNING id, email, display_name, public, created_at",
+             RETURNING id, email, display_name, public, created_at, attempt_epoch",
         )
         .bind(name.as_str())
         .bind(public)
@@ -120,16 +130,33 @@ impl UserRepository for PgStore {
     async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr> {
         // One statement: the unique constraint decides, so two accounts can never race to one
         // address.
-        let changed = sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
-            .bind(email.as_str())
-            .bind(id.as_uuid())
-            .execute(&self.pool)
-            .await;
+        let changed = sqlx::query(concat!(
+            "UPDATE users SET email = $1, attempt_epoch = ",
+            next_epoch!(),
+            " WHERE id = $2"
+        ))
+        .bind(email.as_str())
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await;
         match changed {
             Ok(done) => Ok(done.rows_affected() == 1),
             Err(e) if is_email_taken(&e) => Err(EmailTakenOr::Taken),
             Err(e) => Err(store_error(e).into()),
         }
+    }
+
+    async fn end_attempts(&self, id: &UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query(concat!(
+            "UPDATE users SET attempt_epoch = ",
+            next_epoch!(),
+            " WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {

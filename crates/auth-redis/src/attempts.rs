@@ -1,5 +1,5 @@
-//! [`AttemptStore`] on Redis: one hash per attempt, a pointer to the newest attempt of each address
-//! and purpose, and a reference from each attempt id to its address tag.
+//! [`AttemptStore`] on Redis: one hash per attempt, and a reference from each attempt id to its
+//! address tag.
 
 use crate::errors::{corrupt, unexpected, unexpected_kind};
 use crate::keys::Keys;
@@ -18,7 +18,11 @@ use std::fmt::Write as _;
 
 #[async_trait]
 impl AttemptStore for RedisStore {
-    async fn create(&self, attempt: &Attempt) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        attempt: &Attempt,
+        replaces: Option<AttemptId>,
+    ) -> Result<(), StoreError> {
         let keys = &self.inner.keys;
         let tag = Keys::address_tag(&attempt.email);
         let ttl = span_ms(
@@ -42,12 +46,12 @@ impl AttemptStore for RedisStore {
         }
 
         let mut create = self.inner.scripts.attempt_create.prepare_invoke();
-        create
-            .key(keys.attempt(&tag, &attempt.id))
-            .key(keys.current(&tag, attempt.purpose))
-            .arg(attempt.id.to_string())
-            .arg(keys.attempt_base(&tag))
-            .arg(ttl);
+        create.key(keys.attempt(&tag, &attempt.id));
+        // A resend replaces an attempt of the same address, so its key carries the same tag.
+        if let Some(old) = replaces {
+            create.key(keys.attempt(&tag, &old));
+        }
+        create.arg(ttl);
         for (field, value) in encode(attempt) {
             create.arg(field).arg(value);
         }
@@ -133,6 +137,7 @@ fn encode(a: &Attempt) -> Vec<(&'static str, String)> {
         ("expires_at", a.expires_at.as_millis().to_string()),
         ("guesses", a.guesses.to_string()),
         ("state", a.state.as_str().to_owned()),
+        ("account_epoch", a.account_epoch.to_string()),
     ];
     match &a.subject {
         Subject::Account { user_id } => {
@@ -185,6 +190,11 @@ fn decode(id: AttemptId, f: &HashMap<String, String>) -> Result<Attempt, StoreEr
         expires_at: millis("expires_at")?,
         guesses: field("guesses")?.parse().map_err(|_| bad("guesses"))?,
         state: AttemptState::parse(field("state")?).ok_or_else(|| bad("state"))?,
+        // Attempts stored before epochs existed have none; they began in epoch 0.
+        account_epoch: f
+            .get("account_epoch")
+            .map_or(Ok(0), |e| e.parse())
+            .map_err(|_| bad("account_epoch"))?,
     })
 }
 

@@ -2,7 +2,6 @@
 //! that every key one script touches lives in the same Redis Cluster slot (layout in the crate docs).
 
 use auth_core::EmailAddress;
-use auth_core::attempt::Purpose;
 use auth_core::ids::AttemptId;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -63,11 +62,6 @@ impl Keys {
     /// An attempt: `P:attempt:{tag}:<id>`.
     pub(crate) fn attempt(&self, tag: &str, id: &AttemptId) -> String {
         format!("{}{id}", self.attempt_base(tag))
-    }
-
-    /// The newest attempt of an address for a purpose: `P:attempt:{tag}:current:<purpose>`.
-    pub(crate) fn current(&self, tag: &str, purpose: Purpose) -> String {
-        format!("{}current:{}", self.attempt_base(tag), purpose.as_str())
     }
 
     /// Where an attempt's address tag is kept: `P:attempt-ref:{<id>}`.
@@ -135,11 +129,7 @@ mod tests {
         let tag = Keys::address_tag(&email);
         assert!(Keys::is_address_tag(&tag));
         let id = AttemptId::random(&OsRng);
-        let names = [
-            keys.attempt(&tag, &id),
-            keys.current(&tag, Purpose::Login),
-            keys.attempt_base(&tag),
-        ];
+        let names = [keys.attempt(&tag, &id), keys.attempt_base(&tag)];
         for name in &names {
             assert_eq!(
                 hash_tag(name),

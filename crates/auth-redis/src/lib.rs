@@ -17,8 +17,7 @@
 //!
 //! | key | type | TTL | holds |
 //! |---|---|---|---|
-//! | `P:attempt:{hash(address)}:<id>` | hash | `expires_at - created_at` + 1 h | one attempt: `purpose`, `email`, `subject` (`account`, `new_account` or `decoy`), `user_id` or `display_name`, `code_hash` (hex), `created_at` and `expires_at` (ms since the epoch), `guesses`, `state` |
-//! | `P:attempt:{hash(address)}:current:<purpose>` | string | that of the newest attempt | the id of the newest attempt for the address and purpose, the only one that can be active |
+//! | `P:attempt:{hash(address)}:<id>` | hash | `expires_at - created_at` + 1 h | one attempt: `purpose`, `email`, `subject` (`account`, `new_account` or `decoy`), `user_id` or `display_name`, `code_hash` (hex), `created_at` and `expires_at` (ms since the epoch), `guesses`, `state`, `account_epoch` |
 //! | `P:attempt-ref:{<id>}` | string | that of the attempt | `hash(address)`, so that an attempt can be found by its id alone |
 //! | `P:gcra:{hash(key)}` | string | `TAT - now` | the GCRA theoretical arrival time of a limiter key (ms since the epoch) |
 //! | `P:failures:{hash(key)}` | hash | `window_ends - now` | `count`, `last_at` and `window_ends` (ms since the epoch) of a failure key |
@@ -30,11 +29,9 @@
 //! # Redis Cluster
 //!
 //! Redis Cluster hashes only the part of a key inside the first `{...}`, so all keys one script
-//! touches must carry the same such hash tag. Creating an attempt touches the new attempt, the
-//! pointer of its address and purpose, and the attempt it supersedes; all three are tagged with
-//! `{hash(address)}`. The superseded attempt's name is known only inside the script (it comes
-//! from the pointer), so the script builds it from the shared tag rather than receiving it in
-//! `KEYS` — it is still in the same slot. Every other script touches one key. The attempt
+//! touches must carry the same such hash tag. Creating an attempt touches the new attempt and, for
+//! a resend, the attempt it replaces, which has the same address; both are tagged with
+//! `{hash(address)}`. Every other script touches one key. The attempt
 //! reference `P:attempt-ref:{<id>}` is read with a plain `GET` before an attempt script runs; it
 //! never changes once written, so reading it outside the script is safe. The prefix may not hold
 //! braces, so it can never become the hash tag itself.

@@ -1,13 +1,15 @@
 //! The composition root: picks adapters from the settings, wires them into the service and serves.
 
+use crate::audit::QueuedAudit;
 use crate::config::Settings;
 use crate::secrets;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use auth_core::AuthService;
 use auth_core::ports::{
-    AttemptStore, AuditLog, CeremonyStore, Clock, HealthCheck, Housekeeping, OsRng,
-    PasskeyRepository, RateLimiter, Retention, SessionRepository, SystemClock, UserRepository,
+    AttemptStore, AuditLog, CeremonyStore, Clock, EmailRevertStore, HealthCheck, Housekeeping,
+    OsRng, PasskeyRepository, RateLimiter, Retention, SessionRepository, SystemClock,
+    UserRepository,
 };
 use auth_core::service::Ports;
 use auth_http::{AppState, HttpConfig, Metrics};
@@ -23,6 +25,9 @@ use auth_webauthn::{Attachment, RelyingParty, WebAuthnAdapter};
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Audit events that may wait for the background writer (see [`QueuedAudit`]).
+const AUDIT_QUEUE_CAPACITY: usize = 10_000;
 
 /// Creates the data directory (owner-only) if it is missing.
 fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
@@ -113,6 +118,7 @@ struct Stores {
     sessions: Arc<dyn SessionRepository>,
     audit: Arc<dyn AuditLog>,
     passkeys: Arc<dyn PasskeyRepository>,
+    reverts: Arc<dyn EmailRevertStore>,
     attempts: Arc<dyn AttemptStore>,
     limiter: Arc<dyn RateLimiter>,
     ceremonies: Arc<dyn CeremonyStore>,
@@ -144,6 +150,7 @@ async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
                 sessions: db.clone(),
                 audit: db.clone(),
                 passkeys: db.clone(),
+                reverts: db.clone(),
                 attempts: memory.clone(),
                 limiter: memory.clone(),
                 ceremonies: memory,
@@ -158,6 +165,7 @@ async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
                 sessions: db.clone(),
                 audit: db.clone(),
                 passkeys: db.clone(),
+                reverts: db.clone(),
                 attempts: db.clone(),
                 limiter: db.clone(),
                 ceremonies: db.clone(),
@@ -302,11 +310,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     })
     .context("invalid WebAuthn settings")?;
     spawn_purge(&stores.database, settings.policy.retention());
+    let audit = QueuedAudit::start(stores.audit, AUDIT_QUEUE_CAPACITY);
     let ports = Ports {
         users: stores.users,
         sessions: stores.sessions,
-        audit: stores.audit,
+        audit: audit.clone(),
         passkeys: stores.passkeys,
+        reverts: stores.reverts,
         attempts: stores.attempts,
         limiter: stores.limiter,
         ceremonies: stores.ceremonies,
@@ -353,6 +363,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("draining the mail queue");
     if mailer.shutdown(Duration::from_secs(10)).await.is_err() {
         tracing::warn!("mail still queued at shutdown was dropped");
+    }
+    if audit.shutdown(Duration::from_secs(5)).await.is_err() {
+        tracing::warn!("audit events still queued at shutdown were dropped");
     }
     stores.database.close().await;
     Ok(())

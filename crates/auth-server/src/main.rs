@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod app;
+mod audit;
 mod config;
 mod secrets;
 

@@ -40,6 +40,8 @@ const EMAIL_CHANGE_TAKEN: Template = template!("email_change_taken");
 const EMAIL_CHANGED: Template = template!("email_changed");
 const PASSKEY_ADDED: Template = template!("passkey_added");
 const PASSKEY_REMOVED: Template = template!("passkey_removed");
+const ACCOUNT_DELETED: Template = template!("account_deleted");
+const SIGN_IN_NOTICE: Template = template!("sign_in_notice");
 
 /// Renders and builds mail for one sender configuration.
 #[derive(Debug, Clone)]
@@ -78,6 +80,8 @@ struct Parts<'a> {
     new_address: Option<&'a str>,
     passkey: Option<&'a str>,
     link: String,
+    /// Further values of one kind of mail.
+    more: Vec<(&'static str, String)>,
 }
 
 impl Renderer {
@@ -113,6 +117,7 @@ impl Renderer {
                 .into_iter()
                 .filter_map(|(k, v)| v.map(|v| (k, Value::Text(v)))),
         );
+        vars.extend(parts.more.iter().map(|(k, v)| (*k, Value::Text(v))));
 
         let text_inner = fill(parts.template.text, &vars, Format::Text);
         let html_inner = fill(parts.template.html, &vars, Format::Html);
@@ -177,6 +182,7 @@ impl Renderer {
                 new_address: None,
                 passkey: None,
                 link: home.to_owned(),
+                more: Vec::new(),
             }
         };
         let notice = |template, subject: String, link: String| Parts {
@@ -187,6 +193,7 @@ impl Renderer {
             new_address: None,
             passkey: None,
             link,
+            more: Vec::new(),
         };
         match message {
             Message::SignupCode {
@@ -244,11 +251,52 @@ impl Renderer {
                 format!("Someone tried to move a {product} account to this email address"),
                 home.to_owned(),
             ),
-            Message::EmailChanged { new_address_masked } => Parts {
+            // The token travels in the fragment, which browsers never send to a server: it cannot
+            // end up in a request line, a log or a Referer. The page posts it.
+            Message::EmailChanged {
+                new_address_masked,
+                revert_token,
+                valid_hours,
+            } => Parts {
                 new_address: Some(new_address_masked.as_str()),
+                more: vec![("hours", valid_hours.to_string())],
                 ..notice(
                     EMAIL_CHANGED,
                     format!("The email address of your {product} account was changed"),
+                    format!(
+                        "{}/#revert={}",
+                        self.config.public_url(),
+                        revert_token.expose()
+                    ),
+                )
+            },
+            Message::AccountDeleted => notice(
+                ACCOUNT_DELETED,
+                format!("Your {product} account was deleted"),
+                home.to_owned(),
+            ),
+            Message::SignInNotice {
+                recovery,
+                at,
+                device,
+                ip,
+            } => Parts {
+                more: vec![
+                    (
+                        "method",
+                        if *recovery {
+                            "a recovery code".to_owned()
+                        } else {
+                            "an email code".to_owned()
+                        },
+                    ),
+                    ("when", at.utc_text()),
+                    ("device", device.clone()),
+                    ("ip", ip.clone().unwrap_or_else(|| "unknown".to_owned())),
+                ],
+                ..notice(
+                    SIGN_IN_NOTICE,
+                    format!("New sign-in to your {product} account with an email code"),
                     home.to_owned(),
                 )
             },
@@ -301,6 +349,7 @@ mod tests {
     use super::*;
     use auth_core::EmailAddress;
     use auth_core::code::OtpCode;
+    use auth_core::revert::RevertToken;
 
     fn renderer() -> Renderer {
         Renderer::new(
@@ -315,6 +364,10 @@ mod tests {
 
     fn code() -> OtpCode {
         OtpCode::parse("ABCD2345", 8).unwrap()
+    }
+
+    fn revert_token() -> RevertToken {
+        RevertToken::parse("UQ6MUQ6MUQ6MUQ6MUQ6MUQ6MUQ6MUQ6MUQ6MUQ6MUQ4").unwrap()
     }
 
     /// Every kind of mail, each with a marker for what must appear in it.
@@ -344,12 +397,21 @@ mod tests {
             Message::EmailChangeTaken,
             Message::EmailChanged {
                 new_address_masked: "n***@example.org".to_owned(),
+                revert_token: revert_token(),
+                valid_hours: 72,
             },
             Message::PasskeyAdded {
                 name: "Laptop".to_owned(),
             },
             Message::PasskeyRemoved {
                 name: "Old phone".to_owned(),
+            },
+            Message::AccountDeleted,
+            Message::SignInNotice {
+                recovery: true,
+                at: auth_core::Timestamp::from_millis(1_800_000_000_000),
+                device: "Firefox on Linux".to_owned(),
+                ip: Some("192.0.2.44".to_owned()),
             },
         ]
     }
@@ -371,7 +433,7 @@ mod tests {
         let kinds = every_kind();
         assert_eq!(
             kinds.len(),
-            10,
+            12,
             "a new kind of mail needs a template and a case here"
         );
         for m in &kinds {
@@ -482,9 +544,46 @@ mod tests {
     fn the_email_changed_notice_names_only_the_masked_address() {
         let out = renderer().render(&Message::EmailChanged {
             new_address_masked: "n***@example.org".to_owned(),
+            revert_token: revert_token(),
+            valid_hours: 72,
         });
         assert!(out.text.contains("n***@example.org"));
         assert!(out.html.contains("<strong>n***@example.org</strong>"));
+    }
+
+    #[test]
+    fn the_email_changed_notice_links_to_the_undo_screen_of_the_public_url() {
+        let out = renderer().render(&Message::EmailChanged {
+            new_address_masked: "n***@example.org".to_owned(),
+            revert_token: revert_token(),
+            valid_hours: 72,
+        });
+        let link = format!(
+            "https://auth.example.com/#revert={}",
+            revert_token().expose()
+        );
+        assert!(out.text.contains(&link), "{}", out.text);
+        assert!(out.html.contains(&format!("href=\"{link}\"")));
+        assert!(out.text.contains("72 hours"));
+        assert!(!out.subject.contains(revert_token().expose()));
+    }
+
+    #[test]
+    fn the_sign_in_notice_says_when_from_what_device_and_where() {
+        let out = renderer().render(&Message::SignInNotice {
+            recovery: false,
+            at: auth_core::Timestamp::from_millis(1_800_000_000_000),
+            device: "<Firefox> on Linux".to_owned(),
+            ip: None,
+        });
+        assert!(out.text.contains("an email code"));
+        assert!(out.text.contains("2027-01-15 08:00 UTC"));
+        assert!(out.text.contains("<Firefox> on Linux"));
+        assert!(
+            out.html.contains("&lt;Firefox&gt; on Linux"),
+            "device names are escaped"
+        );
+        assert!(out.text.contains("IP address: unknown"));
     }
 
     #[test]

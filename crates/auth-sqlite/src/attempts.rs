@@ -14,7 +14,7 @@ use auth_core::time::Timestamp;
 macro_rules! attempt_columns {
     () => {
         "id, purpose, email, subject_kind, subject_user_id, subject_display_name, code_hash, \
-         created_at, expires_at, guesses, state"
+         created_at, expires_at, guesses, state, account_epoch"
     };
 }
 
@@ -31,6 +31,7 @@ struct AttemptRow {
     expires_at: i64,
     guesses: i64,
     state: String,
+    account_epoch: i64,
 }
 
 impl AttemptRow {
@@ -59,13 +60,18 @@ impl AttemptRow {
             expires_at: Timestamp::from_millis(self.expires_at),
             guesses: count("attempts.guesses", self.guesses)?,
             state: AttemptState::parse(&self.state).ok_or_else(|| corrupt("attempts.state"))?,
+            account_epoch: count("attempts.account_epoch", self.account_epoch)?,
         })
     }
 }
 
 #[async_trait]
 impl AttemptStore for SqliteStore {
-    async fn create(&self, attempt: &Attempt) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        attempt: &Attempt,
+        replaces: Option<AttemptId>,
+    ) -> Result<(), StoreError> {
         let (kind, user_id, name) = match &attempt.subject {
             Subject::Account { user_id } => ("account", Some(user_id.to_string()), None),
             Subject::NewAccount { display_name } => {
@@ -74,19 +80,19 @@ impl AttemptStore for SqliteStore {
             Subject::Decoy => ("decoy", None, None),
         };
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE attempts SET state = 'superseded' \
-             WHERE email = ? AND purpose = ? AND state = 'active'",
-        )
-        .bind(attempt.email.as_str())
-        .bind(attempt.purpose.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        if let Some(old) = replaces {
+            sqlx::query(
+                "UPDATE attempts SET state = 'superseded' WHERE id = ? AND state = 'active'",
+            )
+            .bind(old.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        }
         sqlx::query(concat!(
             "INSERT INTO attempts (",
             attempt_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(attempt.id.to_string())
         .bind(attempt.purpose.as_str())
@@ -99,6 +105,7 @@ impl AttemptStore for SqliteStore {
         .bind(attempt.expires_at.as_millis())
         .bind(i64::from(attempt.guesses))
         .bind(attempt.state.as_str())
+        .bind(i64::from(attempt.account_epoch))
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;

@@ -1,8 +1,8 @@
 //! SQLite adapter: the embedded, persistent default store of the auth service.
 //!
 //! [`SqliteStore`] implements the storage ports of `auth-core` ([`UserRepository`],
-//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`]),
-//! [`Housekeeping`] and [`HealthCheck`] on one SQLite file through sqlx. The schema lives in `migrations/sqlite/` at
+//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`],
+//! [`EmailRevertStore`]), [`Housekeeping`] and [`HealthCheck`] on one SQLite file through sqlx. The schema lives in `migrations/sqlite/` at
 //! the top of the repository and is embedded here; [`SqliteStore::migrate`] applies it.
 //!
 //! Atomicity comes from SQLite itself: every guess and every consumption is one conditional
@@ -23,6 +23,7 @@
 //! [`AuditLog`]: auth_core::ports::AuditLog
 //! [`PasskeyRepository`]: auth_core::ports::PasskeyRepository
 //! [`Housekeeping`]: auth_core::ports::Housekeeping
+//! [`EmailRevertStore`]: auth_core::ports::EmailRevertStore
 //! [`CeremonyStore`]: auth_core::ports::CeremonyStore
 #![warn(missing_docs)]
 
@@ -31,6 +32,7 @@ mod audit;
 mod error;
 mod housekeeping;
 mod passkeys;
+mod reverts;
 mod sessions;
 mod users;
 

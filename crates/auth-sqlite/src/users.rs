@@ -1,7 +1,7 @@
 //! [`UserRepository`] on the `users` table; accounts are created together with their first session.
 
 use crate::SqliteStore;
-use crate::error::{corrupt, is_email_taken, parse, store_error};
+use crate::error::{corrupt, count, is_email_taken, parse, store_error};
 use crate::sessions::insert_session;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
@@ -11,6 +11,13 @@ use auth_core::session::{Session, TokenHash};
 use auth_core::time::Timestamp;
 use auth_core::user::{DisplayName, PublicProfile, User};
 
+/// The next attempt epoch, wrapping like the domain's `u32` does.
+macro_rules! next_epoch {
+    () => {
+        "(attempt_epoch + 1) % 4294967296"
+    };
+}
+
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: String,
@@ -18,6 +25,7 @@ struct UserRow {
     display_name: String,
     public: bool,
     created_at: i64,
+    attempt_epoch: i64,
 }
 
 impl UserRow {
@@ -28,6 +36,7 @@ impl UserRow {
             display_name: display_name("users.display_name", &self.display_name)?,
             public: self.public,
             created_at: Timestamp::from_millis(self.created_at),
+            attempt_epoch: count("users.attempt_epoch", self.attempt_epoch)?,
         })
     }
 }
@@ -52,14 +61,15 @@ impl UserRepository for SqliteStore {
     ) -> Result<(), EmailTakenOr> {
         let mut tx = self.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO users (id, email, display_name, public, created_at) \
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO users (id, email, display_name, public, created_at, attempt_epoch) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(user.id.to_string())
         .bind(user.email.as_str())
         .bind(user.display_name.as_str())
         .bind(user.public)
         .bind(user.created_at.as_millis())
+        .bind(i64::from(user.attempt_epoch))
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -75,7 +85,7 @@ impl UserRepository for SqliteStore {
 
     async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at FROM users WHERE email = ?",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE email = ?",
         )
         .bind(email.as_str())
         .fetch_optional(&self.pool)
@@ -86,7 +96,7 @@ impl UserRepository for SqliteStore {
 
     async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at FROM users WHERE id = ?",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE id = ?",
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -103,7 +113,7 @@ impl UserRepository for SqliteStore {
     ) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
             "UPDATE users SET display_name = ?, public = ? WHERE id = ? \
-             RETURNING id, email, display_name, public, created_at",
+             RETURNING id, email, display_name, public, created_at, attempt_epoch",
         )
         .bind(name.as_str())
         .bind(public)
@@ -116,16 +126,33 @@ impl UserRepository for SqliteStore {
 
     async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr> {
         // One statement: the unique index decides, so two accounts can never race to one address.
-        let changed = sqlx::query("UPDATE users SET email = ? WHERE id = ?")
-            .bind(email.as_str())
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await;
+        let changed = sqlx::query(concat!(
+            "UPDATE users SET email = ?, attempt_epoch = ",
+            next_epoch!(),
+            " WHERE id = ?"
+        ))
+        .bind(email.as_str())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await;
         match changed {
             Ok(done) => Ok(done.rows_affected() == 1),
             Err(e) if is_email_taken(&e) => Err(EmailTakenOr::Taken),
             Err(e) => Err(store_error(e).into()),
         }
+    }
+
+    async fn end_attempts(&self, id: &UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query(concat!(
+            "UPDATE users SET attempt_epoch = ",
+            next_epoch!(),
+            " WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {

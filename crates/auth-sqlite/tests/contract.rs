@@ -57,6 +57,12 @@ async fn user_repository_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_revert_store_contract() {
+    let (_dir, s) = fresh().await;
+    testkit::email_revert_store(Arc::new(s.clone()), Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attempt_store_contract() {
     let (_dir, s) = fresh().await;
     testkit::attempt_store(Arc::new(s)).await;
@@ -358,7 +364,7 @@ async fn a_row_the_domain_refuses_is_corrupt_not_a_panic() {
         Subject::Decoy,
         Timestamp::from_millis(0),
     );
-    AttemptStore::create(&s, &attempt).await.unwrap();
+    AttemptStore::create(&s, &attempt, None).await.unwrap();
     sqlx::query(
         "UPDATE attempts SET subject_kind = 'account', \
          subject_user_id = 'zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz' WHERE id = ?",
@@ -392,7 +398,7 @@ async fn the_schema_refuses_values_outside_the_domain() {
         Subject::Decoy,
         at,
     );
-    AttemptStore::create(&s, &attempt).await.unwrap();
+    AttemptStore::create(&s, &attempt, None).await.unwrap();
     let mut conn = raw(&dir).await;
     for (what, sql, refusal) in [
         (

@@ -48,6 +48,14 @@ const UNLIMITED: &[(&str, &str)] = &[
         "AUTH_POLICY__LIMITS__SEND_PER_ADDRESS",
         "{limit=100000000,period=\"1m\"}",
     ),
+    (
+        "AUTH_POLICY__LIMITS__SEND_PER_ADDRESS_TOTAL",
+        "{limit=100000000,period=\"1m\"}",
+    ),
+    (
+        "AUTH_POLICY__LIMITS__PASSKEY_OPTIONS_PER_IP",
+        "{limit=100000000,period=\"1m\"}",
+    ),
     ("AUTH_POLICY__LIMITS__SEND_GAP_PER_ADDRESS", "0s"),
     ("AUTH_POLICY__LIMITS__ADDRESS_FAILURES__FREE", "1000000"),
     ("AUTH_POLICY__LIMITS__ADDRESS_FAILURES__BUDGET", "1000000"),

@@ -1,10 +1,47 @@
 //! The account: profile, security activity, deletion, and the public profiles anyone may browse.
 
-use super::{AuthService, ClientInfo, Principal};
+use super::{AuthService, ClientInfo, Key, Principal, key};
 use crate::audit::AuditKind;
 use crate::ids::UserId;
-use crate::ports::{AuditEvent, StoreError};
+use crate::mail::Message;
+use crate::ports::{AuditEvent, EmailTakenOr, StoreError};
+use crate::rate::RateDecision;
+use crate::revert::RevertToken;
 use crate::user::{DisplayName, PublicProfile, User};
+use std::time::Duration;
+
+/// How far before an email change the passkeys that undoing it removes may have been added: an
+/// intruder who took the account over may have added theirs before changing the address.
+const REVERT_PASSKEYS_BEFORE: Duration = Duration::from_secs(24 * 3600);
+
+/// What undoing an email change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reverted {
+    /// Whether the old address is the account's again; `false` if another account took it in
+    /// the meantime.
+    pub restored: bool,
+    /// How many sessions ended.
+    pub sessions_ended: u64,
+    /// How many passkeys were removed.
+    pub passkeys_removed: u64,
+}
+
+/// Undoing an email change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RevertError {
+    /// Unknown, used or expired link, or the account is gone: one answer.
+    #[error("the link is not valid")]
+    Invalid,
+    /// Too many tries from this client.
+    #[error("too many attempts")]
+    RateLimited {
+        /// How long until it would be allowed.
+        retry_after: Duration,
+    },
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// An account operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,11 +109,96 @@ impl AuthService {
         if !self.is_recent(who) {
             return Err(AccountError::ReauthRequired);
         }
+        let user = self.me(who).await?;
         if !self.ports.users.delete(&who.user_id).await? {
             return Err(AccountError::Gone);
         }
         tracing::info!(user = %who.user_id, "account deleted");
+        self.mail(user.email, Message::AccountDeleted).await;
         Ok(())
+    }
+
+    /// Undoes an email change from the link mailed to the old address: the account moves back to
+    /// it, every session ends, every open code attempt dies, and the passkeys added in the day
+    /// before the change or since are removed. If another account took the old address in the
+    /// meantime, everything but the move still happens (`restored` is `false`). The link works
+    /// once.
+    ///
+    /// # Errors
+    /// [`RevertError::Invalid`] for an unknown, used or expired link; rate limits; store failures.
+    pub async fn revert_email_change(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<Reverted, RevertError> {
+        if let RateDecision::Limited { retry_after } = self
+            .ports
+            .limiter
+            .acquire(
+                &key(Key::GuessIp(client)),
+                self.policy.limits.guesses_per_ip,
+                self.now(),
+            )
+            .await?
+        {
+            return Err(RevertError::RateLimited { retry_after });
+        }
+        let token = RevertToken::parse(token).ok_or(RevertError::Invalid)?;
+        let link = self
+            .ports
+            .reverts
+            .take(&token.hash(), self.now())
+            .await?
+            .ok_or(RevertError::Invalid)?;
+        let user_id = link.user_id;
+        // Moving the address starts a new attempt epoch; when it cannot move, ending the
+        // attempts has to be done on its own.
+        let restored = match self
+            .ports
+            .users
+            .change_email(&user_id, &link.old_email)
+            .await
+        {
+            Ok(true) => true,
+            Ok(false) => return Err(RevertError::Invalid),
+            Err(EmailTakenOr::Taken) => {
+                self.ports.users.end_attempts(&user_id).await?;
+                false
+            }
+            Err(EmailTakenOr::Store(e)) => return Err(e.into()),
+        };
+        let now = self.now();
+        let sessions_ended = self.ports.sessions.revoke_all(&user_id, None, now).await?;
+        let since = link.changed_at.minus(REVERT_PASSKEYS_BEFORE);
+        let mut passkeys_removed = 0;
+        for passkey in self.ports.passkeys.list(&user_id).await? {
+            if passkey.created_at >= since
+                && self.ports.passkeys.delete(&user_id, &passkey.id).await?
+            {
+                passkeys_removed += 1;
+            }
+        }
+        let detail = format!(
+            "{}; {sessions_ended} sessions ended, {passkeys_removed} passkeys removed",
+            if restored {
+                format!("back to {}", link.old_email.masked())
+            } else {
+                format!("{} is taken, not restored", link.old_email.masked())
+            }
+        );
+        self.record(
+            user_id,
+            AuditKind::EmailChangeReverted,
+            client,
+            Some(detail),
+        )
+        .await;
+        tracing::info!(user = %user_id, restored, "email change undone");
+        Ok(Reverted {
+            restored,
+            sessions_ended,
+            passkeys_removed,
+        })
     }
 
     /// The account's recent security activity, newest first.

@@ -10,10 +10,15 @@ use crate::ids::{AttemptId, UserId};
 use crate::mail::Message;
 use crate::ports::{EmailTakenOr, StoreError};
 use crate::rate::{Quota, RateDecision};
+use crate::revert::{EmailRevert, RevertToken};
 use crate::session::AuthMethod;
+use crate::time::Timestamp;
 use crate::token::{AttemptTicket, TokenError};
 use crate::user::{DisplayName, User};
 use std::time::Duration;
+
+/// How long the undo link of an email change works.
+pub(super) const REVERT_TTL: Duration = Duration::from_secs(72 * 3600);
 
 use super::sessions::SignedIn;
 
@@ -70,6 +75,9 @@ pub enum VerifyError {
         /// How long until it would be allowed.
         retry_after: Duration,
     },
+    /// A recent sign-in is required (email change).
+    #[error("a recent sign-in is required")]
+    ReauthRequired,
     /// The address was taken by another account before the change could be made.
     #[error("the email address belongs to another account")]
     EmailTaken,
@@ -90,6 +98,49 @@ enum Why {
     SignupWithTakenAddress,
 }
 
+/// What an attempt is about to be opened for.
+struct Opening {
+    email: EmailAddress,
+    purpose: Purpose,
+    subject: Subject,
+    /// See [`Attempt::account_epoch`].
+    account_epoch: u32,
+    why: Why,
+}
+
+impl Opening {
+    fn new(email: EmailAddress, purpose: Purpose, subject: Subject, account_epoch: u32) -> Self {
+        Self {
+            email,
+            purpose,
+            subject,
+            account_epoch,
+            why: Why::Asked,
+        }
+    }
+
+    /// A start for an address, as the account (or its absence) decides.
+    fn for_account(email: EmailAddress, purpose: Purpose, user: Option<User>) -> Self {
+        match user {
+            Some(user) => Self::new(
+                email,
+                purpose,
+                Subject::Account { user_id: user.id },
+                user.attempt_epoch,
+            ),
+            None => Self::new(email, purpose, Subject::Decoy, 0),
+        }
+    }
+}
+
+/// A resend continues a chain: it replaces the attempt it came from and ends when the chain's
+/// first token does.
+#[derive(Debug, Clone, Copy)]
+struct Resent {
+    replaces: AttemptId,
+    token_expires_at: Timestamp,
+}
+
 impl AuthService {
     /// Starts a sign-up. An unknown address gets a sign-up code; an address that already has an
     /// account gets a sign-in code instead. The caller cannot tell which.
@@ -103,27 +154,20 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<Started, StartError> {
         self.check_send_limits(&email, client).await?;
-        match self.ports.users.by_email(&email).await? {
-            None => {
-                self.open_attempt(
-                    email,
-                    Purpose::Signup,
-                    Subject::NewAccount { display_name: name },
-                    Why::Asked,
-                )
-                .await
-            }
+        let opening = match self.ports.users.by_email(&email).await? {
+            None => Opening::new(
+                email,
+                Purpose::Signup,
+                Subject::NewAccount { display_name: name },
+                0,
+            ),
             // Stored as a plain login, so it verifies as one; only its mail says why it came.
-            Some(user) => {
-                self.open_attempt(
-                    email,
-                    Purpose::Login,
-                    Subject::Account { user_id: user.id },
-                    Why::SignupWithTakenAddress,
-                )
-                .await
-            }
-        }
+            Some(user) => Opening {
+                why: Why::SignupWithTakenAddress,
+                ..Opening::for_account(email, Purpose::Login, Some(user))
+            },
+        };
+        self.open_attempt(opening, None).await
     }
 
     /// Starts an email-code sign-in. An unknown address gets a "no account here" notice and a
@@ -159,17 +203,19 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<Started, StartError> {
         self.check_send_limits(&email, client).await?;
-        let subject = match self.ports.users.by_email(&email).await? {
-            Some(user) => Subject::Account { user_id: user.id },
-            None => Subject::Decoy,
-        };
-        self.open_attempt(email, purpose, subject, Why::Asked).await
+        let user = self.ports.users.by_email(&email).await?;
+        self.open_attempt(Opening::for_account(email, purpose, user), None)
+            .await
     }
 
-    /// Sends a new code for the attempt an attempt token names; the old code stops working.
+    /// Sends a new code for the attempt an attempt token names; its old code stops working (and
+    /// no other attempt is touched). The subject is resolved again from the address, as a fresh
+    /// start would, but the chain keeps its epoch and never outlives its first token: a resend
+    /// cannot revive an attempt that an email change or signing out everywhere killed.
     ///
     /// # Errors
-    /// [`StartError::InvalidAttempt`] for a bad token or a used attempt; rate limits; store failures.
+    /// [`StartError::InvalidAttempt`] for a bad token or an attempt that was used or replaced;
+    /// rate limits; store failures.
     pub async fn resend(
         &self,
         attempt_token: &str,
@@ -180,18 +226,65 @@ impl AuthService {
             .tokens
             .verify_attempt(attempt_token)
             .map_err(|_| StartError::InvalidAttempt)?;
+        if ticket.expires_at <= self.now() {
+            return Err(StartError::InvalidAttempt);
+        }
         let old = self
             .ports
             .attempts
             .get(&ticket.attempt_id)
             .await?
             .ok_or(StartError::InvalidAttempt)?;
-        if old.state == AttemptState::Consumed {
+        if old.state != AttemptState::Active {
             return Err(StartError::InvalidAttempt);
         }
         self.check_send_limits(&old.email, client).await?;
-        self.open_attempt(old.email, old.purpose, old.subject, Why::Asked)
-            .await
+        let user = self.ports.users.by_email(&old.email).await?;
+        // An account keeps the epoch its chain began in; any other account the address now
+        // belongs to starts from its own, as a fresh start would.
+        let carried = match old.subject {
+            Subject::Account { user_id } => Some((user_id, old.account_epoch)),
+            _ => None,
+        };
+        let epoch = |u: &User| {
+            carried
+                .filter(|(id, _)| *id == u.id)
+                .map_or(u.attempt_epoch, |(_, e)| e)
+        };
+        let opening = match (old.purpose, old.subject.clone(), user) {
+            // The new address of an email change must still be free; the account is the one that
+            // asked, which a decoy does not remember, so a decoy stays one.
+            (Purpose::EmailChange, Subject::Account { user_id }, None) => Opening::new(
+                old.email,
+                Purpose::EmailChange,
+                Subject::Account { user_id },
+                old.account_epoch,
+            ),
+            (Purpose::EmailChange, _, _) => {
+                Opening::new(old.email, Purpose::EmailChange, Subject::Decoy, 0)
+            }
+            (Purpose::Signup, Subject::NewAccount { display_name }, None) => Opening::new(
+                old.email,
+                Purpose::Signup,
+                Subject::NewAccount { display_name },
+                0,
+            ),
+            (Purpose::Signup, _, Some(u)) => Opening {
+                why: Why::SignupWithTakenAddress,
+                account_epoch: epoch(&u),
+                ..Opening::for_account(old.email, Purpose::Login, Some(u))
+            },
+            (purpose, _, Some(u)) => Opening {
+                account_epoch: epoch(&u),
+                ..Opening::for_account(old.email, purpose, Some(u))
+            },
+            (purpose, _, None) => Opening::for_account(old.email, purpose, None),
+        };
+        let resent = Resent {
+            replaces: old.id,
+            token_expires_at: ticket.expires_at,
+        };
+        self.open_attempt(opening, Some(resent)).await
     }
 
     /// Starts moving the signed-in account to `new_email`: a code goes to the new address (or, if
@@ -218,11 +311,16 @@ impl AuthService {
             return Err(StartError::SameAddress);
         }
         self.check_send_limits(&new_email, client).await?;
-        let subject = match self.ports.users.by_email(&new_email).await? {
-            None => Subject::Account {
-                user_id: who.user_id,
-            },
-            Some(_) => Subject::Decoy,
+        let opening = match self.ports.users.by_email(&new_email).await? {
+            None => Opening::new(
+                new_email.clone(),
+                Purpose::EmailChange,
+                Subject::Account {
+                    user_id: who.user_id,
+                },
+                me.attempt_epoch,
+            ),
+            Some(_) => Opening::new(new_email.clone(), Purpose::EmailChange, Subject::Decoy, 0),
         };
         self.record(
             who.user_id,
@@ -231,10 +329,13 @@ impl AuthService {
             Some(new_email.masked()),
         )
         .await;
-        self.open_attempt(new_email, Purpose::EmailChange, subject, Why::Asked)
-            .await
+        self.open_attempt(opening, None).await
     }
 
+    /// Every send limit, cheapest to exhaust first; each consumes only when allowed. Everything an
+    /// outsider can spend for an address is kept per client network, the absolute per-address cap
+    /// comes after the network's own, and the global budget last, after this network's share of
+    /// it: a client refused by its own limits never spends what everyone shares.
     async fn check_send_limits(
         &self,
         email: &EmailAddress,
@@ -243,14 +344,19 @@ impl AuthService {
         let l = &self.policy.limits;
         let gap = (!l.send_gap_per_address.is_zero()).then(|| {
             (
-                key(Key::SendGap(email)),
+                key(Key::SendGap(email, client)),
                 Quota::new(1, l.send_gap_per_address),
             )
         });
         let quotas = [
             Some((key(Key::SendIp(client)), l.send_per_ip)),
             gap,
-            Some((key(Key::SendAddress(email)), l.send_per_address)),
+            Some((key(Key::SendAddress(email, client)), l.send_per_address)),
+            Some((key(Key::SendAddressTotal(email)), l.send_per_address_total)),
+            Some((
+                key(Key::SendGlobalShare(client)),
+                l.send_global_per_network(),
+            )),
             Some(("send:global".to_owned(), l.send_global)),
         ];
         for (k, quota) in quotas.into_iter().flatten() {
@@ -266,75 +372,55 @@ impl AuthService {
     /// Makes, stores and mails one attempt. Real and decoy attempts do the same work.
     async fn open_attempt(
         &self,
-        email: EmailAddress,
-        purpose: Purpose,
-        subject: Subject,
-        why: Why,
+        opening: Opening,
+        resent: Option<Resent>,
     ) -> Result<Started, StartError> {
         let rng = &*self.ports.rng;
         let now = self.now();
         let id = AttemptId::random(rng);
         let secret = ClientSecret::generate(rng);
         let code = OtpCode::generate(rng, self.policy.code_length);
+        let token_expires_at = resent.map_or_else(
+            || now.plus(self.policy.attempt_token_ttl),
+            |r| r.token_expires_at,
+        );
+        // A code never outlives the token that can use it.
+        let expires_at = now.plus(self.policy.code_ttl).min(token_expires_at);
         let attempt = Attempt {
             id,
-            purpose,
-            email: email.clone(),
+            purpose: opening.purpose,
+            email: opening.email.clone(),
             code_hash: self.hasher.hash(&id, &secret, &code),
             created_at: now,
-            expires_at: now.plus(self.policy.code_ttl),
+            expires_at,
             guesses: 0,
             state: AttemptState::Active,
-            subject,
+            subject: opening.subject,
+            account_epoch: opening.account_epoch,
         };
         let ticket = AttemptTicket {
             attempt_id: id,
             secret,
-            expires_at: now.plus(self.policy.attempt_token_ttl),
+            expires_at: token_expires_at,
         };
         let attempt_token = self.ports.tokens.issue_attempt(&ticket)?;
-        self.ports.attempts.create(&attempt).await?;
-        let message = self.message_for(&attempt, code, why);
-        self.mail(email, message).await;
+        self.ports
+            .attempts
+            .create(&attempt, resent.map(|r| r.replaces))
+            .await?;
+        let code_ttl = expires_at.since(now);
+        let message = message_for(&attempt, code, code_ttl, opening.why);
+        self.mail(opening.email, message).await;
         Ok(Started {
             attempt_token,
-            code_ttl: self.policy.code_ttl,
-            token_ttl: self.policy.attempt_token_ttl,
+            code_ttl,
+            token_ttl: token_expires_at.since(now),
         })
     }
 
-    fn message_for(&self, attempt: &Attempt, code: OtpCode, why: Why) -> Message {
-        let valid_minutes = self.policy.code_ttl.as_secs().div_ceil(60);
-        match (&attempt.subject, attempt.purpose) {
-            (Subject::NewAccount { .. }, _) => Message::SignupCode {
-                code,
-                valid_minutes,
-            },
-            (Subject::Account { .. }, Purpose::Login) if why == Why::SignupWithTakenAddress => {
-                Message::AlreadyRegistered {
-                    code,
-                    valid_minutes,
-                }
-            }
-            (Subject::Account { .. }, Purpose::Login | Purpose::Signup) => Message::LoginCode {
-                code,
-                valid_minutes,
-            },
-            (Subject::Account { .. }, Purpose::Recovery) => Message::RecoveryCode {
-                code,
-                valid_minutes,
-            },
-            (Subject::Account { .. }, Purpose::EmailChange) => Message::EmailChangeCode {
-                code,
-                valid_minutes,
-            },
-            (Subject::Decoy, Purpose::EmailChange) => Message::EmailChangeTaken,
-            (Subject::Decoy, _) => Message::NoAccount,
-        }
-    }
-
     /// Verifies a sign-up, login or recovery code and signs in. A verified sign-up creates the
-    /// account (with its first session) only now.
+    /// account (with its first session) only now. A sign-in by code to an account that has
+    /// passkeys is mailed to the account as a security notice.
     ///
     /// # Errors
     /// [`VerifyError::Invalid`] for every kind of wrong (see its docs); malformed codes; rate limits.
@@ -344,7 +430,7 @@ impl AuthService {
         code: &str,
         client: &ClientInfo,
     ) -> Result<SignedIn, VerifyError> {
-        let attempt = self
+        let (attempt, account) = self
             .check_code(attempt_token, code, client, |a| {
                 matches!(
                     a.purpose,
@@ -357,30 +443,50 @@ impl AuthService {
         } else {
             AuthMethod::EmailCode
         };
-        match attempt.subject {
-            Subject::NewAccount { display_name } => {
+        let signed = match (attempt.subject, account) {
+            (Subject::NewAccount { display_name }, _) => {
                 self.create_account(attempt.email, display_name, client)
-                    .await
-            }
-            Subject::Account { user_id } => {
-                let user = self
-                    .ports
-                    .users
-                    .by_id(&user_id)
                     .await?
-                    .ok_or(VerifyError::Invalid)?;
-                self.sign_in(user, method, client).await
             }
-            Subject::Decoy => Err(VerifyError::Invalid),
+            (Subject::Account { .. }, Some(user)) => self.sign_in(user, method, client).await?,
+            _ => return Err(VerifyError::Invalid),
+        };
+        if !signed.created {
+            self.notify_code_sign_in(&signed.user, method, client)
+                .await?;
         }
+        Ok(signed)
     }
 
-    /// Verifies an email-change code for the signed-in account and moves it to the new address;
-    /// the old address gets a notice.
+    /// Mails the account a security notice of a sign-in by email code, if it has passkeys: its
+    /// owner signs in with those, so a code sign-in may mean someone else reads their mail.
+    async fn notify_code_sign_in(
+        &self,
+        user: &User,
+        method: AuthMethod,
+        client: &ClientInfo,
+    ) -> Result<(), StoreError> {
+        if self.ports.passkeys.list(&user.id).await?.is_empty() {
+            return Ok(());
+        }
+        let notice = Message::SignInNotice {
+            recovery: method == AuthMethod::Recovery,
+            at: self.now(),
+            device: crate::useragent::describe(client.user_agent.as_deref()),
+            ip: client.ip.clone(),
+        };
+        self.mail(user.email.clone(), notice).await;
+        Ok(())
+    }
+
+    /// Verifies an email-change code for the signed-in account (whose sign-in must still be
+    /// recent) and moves it to the new address. Every other session of the account ends, and the
+    /// old address gets a notice with a link that undoes the change.
     ///
     /// # Errors
-    /// As [`AuthService::verify_code`], plus [`VerifyError::EmailTaken`] if the address was taken
-    /// in the meantime.
+    /// As [`AuthService::verify_code`], plus [`VerifyError::ReauthRequired`] for a sign-in that
+    /// is no longer recent and [`VerifyError::EmailTaken`] if the address was taken in the
+    /// meantime.
     pub async fn verify_email_change(
         &self,
         who: &Principal,
@@ -388,18 +494,30 @@ impl AuthService {
         code: &str,
         client: &ClientInfo,
     ) -> Result<User, VerifyError> {
-        let attempt = self
+        if !self.is_recent(who) {
+            return Err(VerifyError::ReauthRequired);
+        }
+        let (attempt, account) = self
             .check_code(attempt_token, code, client, |a| {
                 a.purpose == Purpose::EmailChange
                     && matches!(a.subject, Subject::Account { user_id } if user_id == who.user_id)
             })
             .await?;
-        let old = self
-            .ports
-            .users
-            .by_id(&who.user_id)
-            .await?
-            .ok_or(VerifyError::Invalid)?;
+        let old = account.ok_or(VerifyError::Invalid)?;
+        let now = self.now();
+        // The link is kept before the change is made: should the change fail, nobody ever sees
+        // the token of a link that points at nothing.
+        let revert_token = RevertToken::generate(&*self.ports.rng);
+        self.ports
+            .reverts
+            .put(&EmailRevert {
+                token_hash: revert_token.hash(),
+                user_id: old.id,
+                old_email: old.email.clone(),
+                changed_at: now,
+                expires_at: now.plus(REVERT_TTL),
+            })
+            .await?;
         match self
             .ports
             .users
@@ -411,10 +529,17 @@ impl AuthService {
             Err(EmailTakenOr::Taken) => return Err(VerifyError::EmailTaken),
             Err(EmailTakenOr::Store(e)) => return Err(e.into()),
         }
+        let ended = self
+            .ports
+            .sessions
+            .revoke_all(&who.user_id, Some(who.session_id), now)
+            .await?;
         self.mail(
             old.email.clone(),
             Message::EmailChanged {
                 new_address_masked: attempt.email.masked(),
+                revert_token,
+                valid_hours: REVERT_TTL.as_secs() / 3600,
             },
         )
         .await;
@@ -423,7 +548,7 @@ impl AuthService {
             AuditKind::EmailChanged,
             client,
             Some(format!(
-                "{} -> {}",
+                "{} -> {}; {ended} other sessions ended",
                 old.email.masked(),
                 attempt.email.masked()
             )),
@@ -431,19 +556,27 @@ impl AuthService {
         .await;
         Ok(User {
             email: attempt.email,
+            attempt_epoch: old.attempt_epoch.wrapping_add(1),
             ..old
         })
     }
 
     /// The shared heart of code verification: limits, one atomic guess, a constant-time compare,
     /// one atomic consumption. `fits` says whether the attempt may be used by this caller.
+    ///
+    /// Every attempt takes the same path up to the guess — decoys, attempts that do not fit the
+    /// caller and dead ones included — and whatever is wrong with it counts as a wrong code after
+    /// the guess, so no kind of wrong answers differently (or sooner) than another. The failure
+    /// budget is kept per address and client network, so an outsider's wrong codes never lock the
+    /// owner out. An account's attempt is right only while the account is still in the chain's
+    /// epoch and, for a sign-in, still has the attempt's address; the account comes back with it.
     async fn check_code(
         &self,
         attempt_token: &str,
         code: &str,
         client: &ClientInfo,
         fits: impl Fn(&Attempt) -> bool,
-    ) -> Result<Attempt, VerifyError> {
+    ) -> Result<(Attempt, Option<User>), VerifyError> {
         let code = OtpCode::parse(code, self.policy.code_length)?;
         let limits = &self.policy.limits;
         if let RateDecision::Limited { retry_after } = self
@@ -466,10 +599,7 @@ impl AuthService {
         let Some(stored) = self.ports.attempts.get(&ticket.attempt_id).await? else {
             return Err(VerifyError::Invalid);
         };
-        if !fits(&stored) {
-            return Err(VerifyError::Invalid);
-        }
-        let fail_key = key(Key::Failures(&stored.email));
+        let fail_key = key(Key::Failures(&stored.email, client));
         let failures = self.ports.limiter.failures(&fail_key, self.now()).await?;
         if let RateDecision::Limited { retry_after } =
             limits.address_failures.decide(&failures, self.now())
@@ -485,14 +615,20 @@ impl AuthService {
             return Err(VerifyError::Invalid);
         };
         let candidate = self.hasher.hash(&ticket.attempt_id, &ticket.secret, &code);
-        let right = taken.code_hash.matches(&candidate) && taken.subject != Subject::Decoy;
+        let (right, account) = if taken.code_hash.matches(&candidate) && fits(&taken) {
+            self.live_subject(&taken).await?
+        } else {
+            (false, None)
+        };
         if !right {
             self.ports
                 .limiter
                 .record_failure(&fail_key, self.now(), limits.address_failures.window)
                 .await?;
             if let Subject::Account { user_id } = taken.subject {
-                self.record(
+                // Off the request path: a durable write here would make a wrong code for an
+                // account slower than one for a decoy.
+                self.record_later(
                     user_id,
                     AuditKind::CodeRejected,
                     client,
@@ -511,7 +647,24 @@ impl AuthService {
             return Err(VerifyError::Invalid);
         }
         self.ports.limiter.clear_failures(&fail_key).await?;
-        Ok(taken)
+        Ok((taken, account))
+    }
+
+    /// Whether a proven attempt may still act for its subject, and the account it acts for. A
+    /// decoy never may; an account's attempt only while the account is in the chain's epoch and,
+    /// unless it moves the account to a new address, still has the attempt's address.
+    async fn live_subject(&self, attempt: &Attempt) -> Result<(bool, Option<User>), StoreError> {
+        match &attempt.subject {
+            Subject::NewAccount { .. } => Ok((true, None)),
+            Subject::Decoy => Ok((false, None)),
+            Subject::Account { user_id } => {
+                let live = self.ports.users.by_id(user_id).await?.filter(|u| {
+                    u.attempt_epoch == attempt.account_epoch
+                        && (attempt.purpose == Purpose::EmailChange || u.email == attempt.email)
+                });
+                Ok((live.is_some(), live))
+            }
+        }
     }
 
     async fn create_account(
@@ -527,6 +680,7 @@ impl AuthService {
             display_name,
             public: false,
             created_at: now,
+            attempt_epoch: 0,
         };
         let (session, refresh) = self.new_session(user.id, AuthMethod::EmailCode, client);
         match self
@@ -561,5 +715,36 @@ impl AuthService {
             }
             Err(EmailTakenOr::Store(e)) => Err(e.into()),
         }
+    }
+}
+
+/// The mail an attempt sends: its code (with how long it lasts), or a notice for a decoy.
+fn message_for(attempt: &Attempt, code: OtpCode, code_ttl: Duration, why: Why) -> Message {
+    let valid_minutes = code_ttl.as_secs().div_ceil(60);
+    match (&attempt.subject, attempt.purpose) {
+        (Subject::NewAccount { .. }, _) => Message::SignupCode {
+            code,
+            valid_minutes,
+        },
+        (Subject::Account { .. }, Purpose::Login) if why == Why::SignupWithTakenAddress => {
+            Message::AlreadyRegistered {
+                code,
+                valid_minutes,
+            }
+        }
+        (Subject::Account { .. }, Purpose::Login | Purpose::Signup) => Message::LoginCode {
+            code,
+            valid_minutes,
+        },
+        (Subject::Account { .. }, Purpose::Recovery) => Message::RecoveryCode {
+            code,
+            valid_minutes,
+        },
+        (Subject::Account { .. }, Purpose::EmailChange) => Message::EmailChangeCode {
+            code,
+            valid_minutes,
+        },
+        (Subject::Decoy, Purpose::EmailChange) => Message::EmailChangeTaken,
+        (Subject::Decoy, _) => Message::NoAccount,
     }
 }

@@ -13,7 +13,7 @@ mod email_codes;
 mod passkeys;
 mod sessions;
 
-pub use account::AccountError;
+pub use account::{AccountError, RevertError, Reverted};
 pub use email_codes::{StartError, Started, VerifyError};
 pub use passkeys::{PasskeyError, PasskeyStart};
 pub use sessions::{AuthError, RefreshError, Refreshed, SignedIn};
@@ -25,8 +25,8 @@ use crate::ids::{SessionId, UserId};
 use crate::mail::{Mail, Message};
 use crate::policy::Policy;
 use crate::ports::{
-    AttemptStore, AuditEvent, AuditLog, CeremonyStore, Clock, Mailer, PasskeyRepository,
-    RateLimiter, Rng, SessionRepository, TokenIssuer, UserRepository, WebAuthn,
+    AttemptStore, AuditEvent, AuditLog, CeremonyStore, Clock, EmailRevertStore, Mailer,
+    PasskeyRepository, RateLimiter, Rng, SessionRepository, TokenIssuer, UserRepository, WebAuthn,
 };
 use crate::session::{AuthMethod, SuccessorKey};
 use crate::time::Timestamp;
@@ -56,6 +56,8 @@ pub struct Ports {
     pub passkeys: Arc<dyn PasskeyRepository>,
     /// WebAuthn ceremony state.
     pub ceremonies: Arc<dyn CeremonyStore>,
+    /// The undo links of email changes.
+    pub reverts: Arc<dyn EmailRevertStore>,
     /// The WebAuthn relying party.
     pub webauthn: Arc<dyn WebAuthn>,
     /// Time.
@@ -134,13 +136,18 @@ pub enum BuildError {
     Pepper(#[from] PepperTooShort),
 }
 
+/// What a limit is kept for. Everything an outsider can exhaust for an address is kept per client
+/// network too, so an outsider only ever spends their own network's share (see
+/// [`crate::policy::Limits`]).
 enum Key<'a> {
     SendIp(&'a ClientInfo),
-    SendAddress(&'a EmailAddress),
-    SendGap(&'a EmailAddress),
+    SendAddress(&'a EmailAddress, &'a ClientInfo),
+    SendAddressTotal(&'a EmailAddress),
+    SendGap(&'a EmailAddress, &'a ClientInfo),
+    SendGlobalShare(&'a ClientInfo),
     GuessIp(&'a ClientInfo),
     PasskeyOptionsIp(&'a ClientInfo),
-    Failures(&'a EmailAddress),
+    Failures(&'a EmailAddress, &'a ClientInfo),
 }
 
 /// Rate-limit keys name addresses by a hash, so limiter stores hold no personal data.
@@ -157,11 +164,13 @@ fn key(k: Key<'_>) -> String {
     let ip = |c: &ClientInfo| c.network.clone().unwrap_or_else(|| "unknown".to_owned());
     match k {
         Key::SendIp(c) => format!("send:ip:{}", ip(c)),
-        Key::SendAddress(e) => format!("send:addr:{}", addr(e)),
-        Key::SendGap(e) => format!("send:gap:{}", addr(e)),
+        Key::SendAddress(e, c) => format!("send:addr:{}:net:{}", addr(e), ip(c)),
+        Key::SendAddressTotal(e) => format!("send:addr:{}", addr(e)),
+        Key::SendGap(e, c) => format!("send:gap:{}:net:{}", addr(e), ip(c)),
+        Key::SendGlobalShare(c) => format!("send:global:net:{}", ip(c)),
         Key::GuessIp(c) => format!("guess:ip:{}", ip(c)),
         Key::PasskeyOptionsIp(c) => format!("passkey-options:ip:{}", ip(c)),
-        Key::Failures(e) => format!("fail:addr:{}", addr(e)),
+        Key::Failures(e, c) => format!("fail:addr:{}:net:{}", addr(e), ip(c)),
     }
 }
 
@@ -222,6 +231,26 @@ impl AuthService {
         };
         if let Err(e) = self.ports.audit.record(&event).await {
             tracing::warn!(kind = kind.as_str(), error = %e, "audit event not recorded");
+        }
+    }
+
+    /// Like [`AuthService::record`], but off the request path (see [`AuditLog::record_later`]).
+    async fn record_later(
+        &self,
+        user_id: UserId,
+        kind: AuditKind,
+        client: &ClientInfo,
+        detail: Option<String>,
+    ) {
+        let event = AuditEvent {
+            user_id,
+            at: self.now(),
+            kind,
+            ip: client.ip.clone(),
+            detail,
+        };
+        if let Err(e) = self.ports.audit.record_later(&event).await {
+            tracing::warn!(kind = kind.as_str(), error = %e, "audit event not queued");
         }
     }
 }

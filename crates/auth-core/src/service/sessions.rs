@@ -265,7 +265,8 @@ impl AuthService {
         Ok(())
     }
 
-    /// Revokes every session of the account, or every other one; returns how many.
+    /// Revokes every session of the account, or every other one, and kills every open email-code
+    /// attempt of the account; returns how many sessions.
     ///
     /// # Errors
     /// Store failures.
@@ -276,6 +277,8 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<u64, AccountError> {
         let keep = keep_current.then_some(who.session_id);
+        // Whoever signs out everywhere may suspect someone else: their open code attempts die too.
+        self.ports.users.end_attempts(&who.user_id).await?;
         let n = self
             .ports
             .sessions

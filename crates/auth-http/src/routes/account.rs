@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::extract::{Authenticated, client_info};
 use crate::wire::{
     ActivityEvent, ActivityList, AttemptStarted, EmailRequest, EmailVerifyRequest, Me, PageQuery,
-    ProfilePatch, RevokeAllQuery, Revoked, SessionList, SessionView,
+    ProfilePatch, RevertRequest, RevertResult, RevokeAllQuery, Revoked, SessionList, SessionView,
 };
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::EmailAddress;
@@ -102,8 +102,9 @@ pub(crate) async fn start_email_change(
 }
 
 #[utoipa::path(post, path = "/v1/me/email/verify", tag = "account", security(("bearer" = [])), request_body = EmailVerifyRequest,
-    responses((status = 200, body = Me, description = "The account now uses the new address; the old one got a notice"),
-              (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = Me, description = "The account now uses the new address; every other session ended; the old address got a notice with a link that undoes the change"),
+              (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem, description = "`reauth_required`"),
+              (status = 409, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
 pub(crate) async fn verify_email_change(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -129,6 +130,29 @@ pub(crate) async fn verify_email_change(
         .await?;
     let mut res = HttpResponse::Ok().json(Me::from(&user));
     add_cookies(&mut res, [expired(ATTEMPT)])?;
+    Ok(res)
+}
+
+#[utoipa::path(post, path = "/v1/email/revert", tag = "account", request_body = RevertRequest,
+    responses((status = 200, body = RevertResult, description = "The change is undone: the old address is back (unless another account took it), every session ended, and the passkeys added in the day before the change or since are gone"),
+              (status = 400, body = crate::error::Problem, description = "`revert_invalid`: unknown, used or expired link"),
+              (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+pub(crate) async fn revert_email_change(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<RevertRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let done = state
+        .service
+        .revert_email_change(&body.token, &client_info(&req, &state.config))
+        .await?;
+    let mut res = HttpResponse::Ok().json(RevertResult {
+        restored: done.restored,
+        sessions_ended: done.sessions_ended,
+        passkeys_removed: done.passkeys_removed,
+    });
+    // Every session of the account ended; a browser signed in to it forgets its cookies.
+    add_cookies(&mut res, [expired(ACCESS), expired(REFRESH)])?;
     Ok(res)
 }
 

@@ -44,6 +44,7 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/me/email/verify").route(web::post().to(account::verify_email_change)),
         )
+        .service(resource("/v1/email/revert").route(web::post().to(account::revert_email_change)))
         .service(
             resource("/v1/me/sessions")
                 .route(web::get().to(account::sessions))

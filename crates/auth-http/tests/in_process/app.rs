@@ -81,6 +81,7 @@ pub async fn spawn_app(
         limiter: s.clone(),
         audit: s.clone(),
         passkeys: s.clone(),
+        reverts: s.clone(),
         ceremonies: s,
         webauthn: Arc::new(webauthn),
         mailer: mailer.clone(),

@@ -50,6 +50,7 @@ pub fn world_with(policy: Policy, adjust: impl FnOnce(Ports) -> Ports) -> World 
         limiter: s.clone(),
         audit: s.clone(),
         passkeys: s.clone(),
+        reverts: s.clone(),
         ceremonies: s,
         // These tests are about email codes; passkey ceremonies are tested with a software
         // authenticator in auth-webauthn and end to end.

@@ -1,0 +1,81 @@
+//! [`EmailRevertStore`] on `email_reverts`: taking a link is one `DELETE ... RETURNING`, so of
+//! parallel takes exactly one gets it.
+
+use crate::PgStore;
+use crate::error::{corrupt, hash32, store_error};
+use async_trait::async_trait;
+use auth_core::email::EmailAddress;
+use auth_core::ids::UserId;
+use auth_core::ports::{EmailRevertStore, StoreError};
+use auth_core::revert::EmailRevert;
+use auth_core::session::TokenHash;
+use auth_core::time::Timestamp;
+use sqlx::types::Uuid;
+
+#[derive(sqlx::FromRow)]
+struct RevertRow {
+    token_hash: Vec<u8>,
+    user_id: Uuid,
+    old_email: String,
+    changed_at: i64,
+    expires_at: i64,
+}
+
+impl RevertRow {
+    fn into_revert(self) -> Result<EmailRevert, StoreError> {
+        Ok(EmailRevert {
+            token_hash: TokenHash(hash32("email_reverts.token_hash", &self.token_hash)?),
+            user_id: UserId::from_uuid(self.user_id),
+            old_email: EmailAddress::parse(&self.old_email)
+                .map_err(|_| corrupt("email_reverts.old_email"))?,
+            changed_at: Timestamp::from_millis(self.changed_at),
+            expires_at: Timestamp::from_millis(self.expires_at),
+        })
+    }
+}
+
+#[async_trait]
+impl EmailRevertStore for PgStore {
+    async fn put(&self, revert: &EmailRevert) -> Result<(), StoreError> {
+        // Links are few (one per email change): each new link clears out the ones that expired
+        // before it was made, so they never pile up.
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM email_reverts WHERE expires_at <= $1")
+            .bind(revert.changed_at.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO email_reverts (token_hash, user_id, old_email, changed_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(revert.token_hash.0.as_slice())
+        .bind(revert.user_id.as_uuid())
+        .bind(revert.old_email.as_str())
+        .bind(revert.changed_at.as_millis())
+        .bind(revert.expires_at.as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn take(
+        &self,
+        token_hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<EmailRevert>, StoreError> {
+        // An expired link is deleted like a live one, but never returned.
+        let row: Option<RevertRow> = sqlx::query_as(
+            "DELETE FROM email_reverts WHERE token_hash = $1 \
+             RETURNING token_hash, user_id, old_email, changed_at, expires_at",
+        )
+        .bind(token_hash.0.as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(RevertRow::into_revert)
+            .transpose()
+            .map(|r| r.filter(|r| now < r.expires_at))
+    }
+}
