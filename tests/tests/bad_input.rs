@@ -78,6 +78,43 @@ fn bodies_that_are_too_large_of_the_wrong_type_or_malformed_are_refused() {
 }
 
 #[test]
+fn json_bodies_must_be_objects_not_arrays_of_their_fields() {
+    let s = Server::start();
+    let session = s.sign_up(&unique_email("arrays"), "Arrays");
+    let before = std::fs::read_dir(s.outbox()).map_or(0, |d| d.count());
+    for (path, body) in [
+        ("/v1/login/email", json!(["someone@example.com"])),
+        ("/v1/recovery", json!(["someone@example.com"])),
+        ("/v1/signup", json!(["a@example.com", "Name"])),
+        ("/v1/codes/verify", json!(["token", "ABCD2345"])),
+        ("/v1/token/refresh", json!([session.refresh])),
+    ] {
+        let r = s.post(path, body);
+        clean_4xx(&r);
+        r.assert_problem(400, "invalid_request");
+    }
+    for (method, path, body) in [
+        ("PATCH", "/v1/me", json!([])),
+        ("PATCH", "/v1/me", json!(["Name", true])),
+        ("POST", "/v1/me/email", json!(["new@example.com"])),
+    ] {
+        let r = s.authed(method, path, &session.access, Some(body));
+        clean_4xx(&r);
+        r.assert_problem(400, "invalid_request");
+    }
+    let me = s.authed("GET", "/v1/me", &session.access, None);
+    assert_eq!(
+        me.json["display_name"], "Arrays",
+        "the profile is unchanged"
+    );
+    assert_eq!(
+        std::fs::read_dir(s.outbox()).map_or(0, |d| d.count()),
+        before,
+        "no mail went out"
+    );
+}
+
+#[test]
 fn anything_but_exactly_one_address_is_refused() {
     let s = Server::start();
     for email in [
@@ -115,6 +152,13 @@ fn anything_but_exactly_one_address_is_refused() {
         json!({ "email": "a@example.com", "display_name": "bad\u{202e}name" }),
     );
     r.assert_problem(422, "invalid_display_name");
+    for invisible in ["\u{200b}", "\u{3164}", "\u{200b}\u{200d}\u{2060}"] {
+        let r = s.post(
+            "/v1/signup",
+            json!({ "email": "a@example.com", "display_name": invisible }),
+        );
+        r.assert_problem(422, "invalid_display_name");
+    }
     assert!(
         std::fs::read_dir(s.outbox())
             .map(|d| d.count())

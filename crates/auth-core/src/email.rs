@@ -1,9 +1,16 @@
 //! `EmailAddress`: exactly one normalised address, or a reason why not.
+//!
+//! One mailbox has one identity: the local part is lower-cased ASCII, and the domain goes through
+//! IDNA (UTS 46, strict: STD3 rules, hyphen and DNS length checks) to its ASCII form, so
+//! `user@bücher.example`, `user@BÜCHER.example` and `user@xn--bcher-kva.example` are one address.
+//! The ASCII (punycode) form is what is stored, compared and mailed to: every SMTP relay accepts
+//! it, and it needs no SMTPUTF8. A domain that IDNA refuses is not an address.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// One email address, trimmed and lower-cased. Once parsed, nothing re-checks it.
+/// One email address, trimmed and lower-cased, its domain in IDNA ASCII form. Once parsed, nothing
+/// re-checks it.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
@@ -52,10 +59,15 @@ impl EmailAddress {
             && local
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(c));
-        if !local_ok || !valid_domain(domain) {
+        if !local_ok {
             return Err(EmailError::Invalid);
         }
-        Ok(Self(s.to_lowercase()))
+        let domain = ascii_domain(domain).ok_or(EmailError::Invalid)?;
+        // Punycode can make a domain longer than it was typed.
+        if local.len() + 1 + domain.len() > 254 {
+            return Err(EmailError::TooLong);
+        }
+        Ok(Self(format!("{}@{domain}", local.to_ascii_lowercase())))
     }
 
     /// The normalised address.
@@ -71,16 +83,24 @@ impl EmailAddress {
     }
 }
 
+/// The domain's one ASCII form (UTS 46 mapping, lower case, punycode), if it is a domain a mail
+/// can go to: at least two labels of letters, digits and inner hyphens, and a top level that is not
+/// all digits.
+fn ascii_domain(domain: &str) -> Option<String> {
+    let ascii = idna::domain_to_ascii_strict(domain).ok()?;
+    valid_domain(&ascii).then_some(ascii)
+}
+
 fn valid_domain(domain: &str) -> bool {
     let labels: Vec<&str> = domain.split('.').collect();
     labels.len() >= 2
         && domain.len() <= 253
         && labels.iter().all(|l| {
             !l.is_empty()
-                && l.chars().count() <= 63
+                && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
         })
         && labels
             .last()
@@ -159,6 +179,61 @@ mod tests {
     }
 
     #[test]
+    fn an_international_domain_has_one_ascii_identity() {
+        let want = "user@xn--bcher-kva.example";
+        for typed in [
+            "user@bücher.example",
+            "USER@BÜCHER.EXAMPLE",
+            "user@xn--bcher-kva.example",
+            "user@XN--BCHER-KVA.example",
+            // A decomposed ü (u + combining diaeresis) and a full-width dot map to the same name.
+            "user@bu\u{308}cher.example",
+            "user@bücher\u{ff0e}example",
+            // UTS 46 drops a zero-width space: it names the same domain.
+            "user@bü\u{200b}cher.example",
+        ] {
+            assert_eq!(
+                EmailAddress::parse(typed).map(|e| e.as_str().to_owned()),
+                Ok(want.to_owned()),
+                "{typed:?}"
+            );
+        }
+        assert_eq!(
+            EmailAddress::parse("user@bücher.example"),
+            EmailAddress::parse("user@xn--bcher-kva.example")
+        );
+        assert_eq!(
+            EmailAddress::parse("a@пример.рф").unwrap().as_str(),
+            "a@xn--e1afmkfd.xn--p1ai"
+        );
+    }
+
+    #[test]
+    fn domains_that_do_not_survive_idna_are_refused() {
+        for bad in [
+            // Not valid punycode, or punycode of something IDNA forbids.
+            "a@xn--.example",
+            "a@xn--a.example",
+            "a@xn--zz-zzzzzzzzzzzz.example",
+            // Disallowed code points and STD3 violations.
+            "a@exa_mple.com",
+            "a@ex\u{fffd}ample.com",
+            "a@ex%ample.com",
+            "a@exam\u{ffff}ple.com",
+            // Hyphens in the third and fourth place are reserved for xn--.
+            "a@ab--cd.example",
+            // A label that punycode makes longer than 63 octets.
+            &format!("a@{}.example", "ü".repeat(60)),
+        ] {
+            assert_eq!(
+                EmailAddress::parse(bad),
+                Err(EmailError::Invalid),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn deserialising_goes_through_parse() {
         assert!(serde_json::from_str::<EmailAddress>("\"a@x.com\"").is_ok());
         assert!(serde_json::from_str::<EmailAddress>("\"a@x.com,b@x.com\"").is_err());
@@ -172,6 +247,18 @@ mod tests {
                 prop_assert_eq!(EmailAddress::parse(e.as_str()), Ok(e.clone()));
                 prop_assert_eq!(e.as_str().matches('@').count(), 1);
                 prop_assert!(!e.as_str().contains([',', ';', ' ', '<', '>']));
+            }
+        }
+
+        #[test]
+        fn parsed_addresses_are_ascii_and_their_unicode_domain_parses_to_them(s in "[a-z]{1,8}@[a-zäöüß\u{4e00}-\u{4e10}]{1,12}\\.[a-z]{2,4}") {
+            if let Ok(e) = EmailAddress::parse(&s) {
+                prop_assert!(e.as_str().is_ascii());
+                let (_, domain) = e.as_str().split_once('@').unwrap();
+                let (unicode, result) = idna::domain_to_unicode(domain);
+                prop_assert!(result.is_ok());
+                let again = EmailAddress::parse(&format!("{}@{unicode}", e.as_str().split_once('@').unwrap().0));
+                prop_assert_eq!(again, Ok(e.clone()));
             }
         }
 

@@ -147,6 +147,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn passkey_names_need_a_visible_character_and_are_composed() {
+        assert!(PasskeyName::parse("\u{200b}").is_err());
+        assert!(PasskeyName::parse("\u{3164}\u{200d}").is_err());
+        assert_eq!(
+            PasskeyName::parse("Cle\u{301}").unwrap().as_str(),
+            "Cl\u{e9}"
+        );
+        assert_eq!(
+            PasskeyName::or_default(Some("\u{200b}")).as_str(),
+            "Passkey"
+        );
+    }
+
+    #[test]
     fn names_are_bounded_and_defaults_are_sensible() {
         assert_eq!(PasskeyName::parse(" Laptop ").unwrap().as_str(), "Laptop");
         assert!(PasskeyName::parse("").is_err());

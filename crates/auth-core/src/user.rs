@@ -3,6 +3,9 @@
 use crate::email::EmailAddress;
 use crate::ids::UserId;
 use crate::time::Timestamp;
+use icu_normalizer::ComposingNormalizerBorrowed;
+use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory, GeneralCategoryGroup};
+use icu_properties::{CodePointMapData, CodePointSetData};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -34,7 +37,8 @@ pub struct PublicProfile {
     pub display_name: DisplayName,
 }
 
-/// A name shown to people: 1 to 64 characters after trimming, no control characters.
+/// A name shown to people: in NFC, 1 to 64 characters after trimming, at least one of them visible,
+/// no control characters and no bidi overrides.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DisplayName(String);
@@ -48,7 +52,7 @@ pub enum DisplayNameError {
     /// Over 64 characters.
     #[error("the display name is longer than 64 characters")]
     TooLong,
-    /// Holds control or formatting characters.
+    /// Holds control characters or bidi overrides, or nothing that can be seen.
     #[error("the display name holds characters that cannot be shown")]
     Invalid,
 }
@@ -57,9 +61,11 @@ impl DisplayName {
     /// The longest name, in characters.
     pub const MAX_CHARS: usize = 64;
 
-    /// Parses a name as given by a person.
+    /// Parses a name as given by a person: trimmed and composed (NFC), so that one name looks and
+    /// compares the same however it was typed.
     pub fn parse(input: &str) -> Result<Self, DisplayNameError> {
-        let s = input.trim();
+        let composed = ComposingNormalizerBorrowed::new_nfc().normalize(input);
+        let s = composed.trim();
         if s.is_empty() {
             return Err(DisplayNameError::Empty);
         }
@@ -74,6 +80,11 @@ impl DisplayName {
         }) {
             return Err(DisplayNameError::Invalid);
         }
+        // A name of zero-width spaces, joiners, fillers or lone marks shows nothing, so a person
+        // could not tell it from no name (or from another such name).
+        if !s.chars().any(visible) {
+            return Err(DisplayNameError::Invalid);
+        }
         Ok(Self(s.to_owned()))
     }
 
@@ -81,6 +92,20 @@ impl DisplayName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether `c` draws something by itself: a letter, digit, punctuation or symbol that renderers do
+/// not ignore. Spaces, controls, format characters (zero-width space and joiners, bidi marks),
+/// combining marks on their own, private-use and unassigned code points do not count, nor do the
+/// letters Unicode marks as default-ignorable (the Hangul fillers) or the blank braille pattern.
+fn visible(c: char) -> bool {
+    let drawn = GeneralCategoryGroup::Letter
+        .union(GeneralCategoryGroup::Number)
+        .union(GeneralCategoryGroup::Punctuation)
+        .union(GeneralCategoryGroup::Symbol);
+    drawn.contains(CodePointMapData::<GeneralCategory>::new().get(c))
+        && !CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+        && c != '\u{2800}'
 }
 
 impl fmt::Debug for DisplayName {
@@ -139,5 +164,59 @@ mod tests {
             DisplayName::parse("evil\u{202e}txt"),
             Err(DisplayNameError::Invalid)
         );
+    }
+
+    #[test]
+    fn names_without_a_visible_character_are_refused() {
+        for invisible in [
+            "\u{200b}",
+            "\u{200b}\u{200b}\u{200b}",
+            "\u{200c}\u{200d}",
+            "\u{2060}\u{feff}",
+            "\u{00ad}",
+            "\u{3164}",
+            "\u{115f}\u{1160}",
+            "\u{ffa0}",
+            "\u{2800}",
+            "\u{0301}\u{0301}",
+            "\u{fe0f}",
+            "\u{e000}",
+            "\u{3000}\u{200b}\u{3000}",
+            "\u{180e}",
+            "\u{1d173}",
+            "\u{e0020}",
+        ] {
+            assert_eq!(
+                DisplayName::parse(invisible),
+                Err(DisplayNameError::Invalid),
+                "{invisible:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_with_something_visible_keep_their_joiners() {
+        for ok in [
+            "A",
+            "·",
+            "😀",
+            "👩\u{200d}💻",
+            "\u{200b}Ada",
+            "می\u{200c}خواهم",
+            "李",
+            "1",
+        ] {
+            assert!(DisplayName::parse(ok).is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_stored_composed() {
+        let decomposed = DisplayName::parse("Zoe\u{0308}").unwrap();
+        let composed = DisplayName::parse("Zo\u{eb}").unwrap();
+        assert_eq!(decomposed.as_str(), "Zo\u{eb}");
+        assert_eq!(decomposed, composed);
+        // The length limit counts composed characters.
+        assert!(DisplayName::parse(&"e\u{0301}".repeat(64)).is_ok());
     }
 }

@@ -47,6 +47,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// The body is too large.
     PayloadTooLarge,
+    /// The body did not arrive in time.
+    BodyTimeout,
     /// A field value is invalid.
     Invalid {
         /// The stable code, e.g. `invalid_email`.
@@ -112,6 +114,12 @@ impl ApiError {
                 "payload_too_large",
                 "Payload too large",
                 "the request body is too large".to_owned(),
+            ),
+            BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "Request timeout",
+                "the request body did not arrive in time".to_owned(),
             ),
             Invalid { code, detail } => (
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -18,9 +18,10 @@ use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 use auth_core::AuthService;
+use auth_core::net::IpNet;
 use auth_core::ports::HealthCheck;
-use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use error::ApiError;
 pub use observe::{Metrics, observe};
@@ -42,13 +43,20 @@ pub mod cookie_names {
 /// How the HTTP layer behaves.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// The public origin of the service, e.g. `https://auth.example.com`. Cookie-authenticated
-    /// changes must come with this `Origin`.
+    /// The public origin of the service, e.g. `https://auth.example.com`, in the form
+    /// [`normalise_origin`] gives. Cookie-authenticated changes must come with this `Origin`.
     pub public_origin: String,
-    /// Peers whose `X-Forwarded-For` is trusted to name the client.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Peers (addresses or CIDR blocks) whose `X-Forwarded-For` is trusted to name the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// How many leading bits of an IPv6 address make one client network for the limits.
+    pub v6_prefix: u8,
     /// The largest JSON body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How long reading a request body may take in all; a slower client is cut off.
+    pub body_timeout: Duration,
+    /// Whether [`configure`] mounts `/metrics` beside the API. Off when the metrics are served on
+    /// a listener of their own ([`configure_metrics`]).
+    pub metrics_on_api: bool,
 }
 
 impl Default for HttpConfig {
@@ -56,7 +64,48 @@ impl Default for HttpConfig {
         Self {
             public_origin: "http://localhost:8080".to_owned(),
             trusted_proxies: Vec::new(),
+            v6_prefix: auth_core::net::DEFAULT_V6_PREFIX,
             max_body_bytes: 16 * 1024,
+            body_timeout: Duration::from_secs(10),
+            metrics_on_api: true,
+        }
+    }
+}
+
+/// `scheme://host[:port]` as a browser sends it in `Origin`: scheme and host lower-case, the
+/// scheme's default port dropped, no trailing slash. `None` if `url` is not an `http` or `https`
+/// origin (a path, query, fragment, user info or a bad port).
+pub fn normalise_origin(url: &str) -> Option<String> {
+    let url = url.trim().trim_end_matches('/');
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => "80",
+        "https" => "443",
+        _ => return None,
+    };
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ', '\\']) {
+        return None;
+    }
+    // The port follows the last colon, unless that colon is inside a bracketed IPv6 literal.
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, Some(p)),
+        _ => (rest, None),
+    };
+    if host.is_empty() || (host.starts_with('[') != host.ends_with(']')) {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    match port {
+        None => Some(format!("{scheme}://{host}")),
+        Some(p) if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) => None,
+        Some(p) => {
+            let n: u16 = p.parse().ok()?;
+            if n.to_string() == default_port {
+                Some(format!("{scheme}://{host}"))
+            } else {
+                Some(format!("{scheme}://{host}:{n}"))
+            }
         }
     }
 }
@@ -82,23 +131,30 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// Registers every route, with body, query and path error handling that answers `problem+json`.
+/// Registers every route, with query and path error handling that answers `problem+json` (bodies
+/// are read by [`extract::JsonBody`], which answers the same way). `/metrics` is among the routes
+/// unless [`HttpConfig::metrics_on_api`] is off.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let limit = state.config.max_body_bytes;
+        let metrics = state.config.metrics_on_api;
         cfg.app_data(web::Data::new(state))
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(limit)
-                    .content_type_required(true)
-                    .error_handler(|e, _| ApiError::from(e).into()),
-            )
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
             )
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()));
         routes::register(cfg);
+        if metrics {
+            routes::register_metrics(cfg);
+        }
+    }
+}
+
+/// Registers `/metrics` alone, for a listener of its own that only the scraper can reach.
+pub fn configure_metrics(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(state));
+        routes::register_metrics(cfg);
     }
 }
 

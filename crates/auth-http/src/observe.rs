@@ -5,6 +5,7 @@
 use crate::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, web};
@@ -20,9 +21,24 @@ use tracing::Instrument;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
+}
+
+/// The method as a label: one of the methods the API knows, or `other`. The method is chosen by the
+/// client, so taking it as it comes would let anyone add series to `/metrics` without end.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -146,13 +162,13 @@ impl Metrics {
         out
     }
 
-    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn record(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
         let route_label = RouteLabels {
             route: route.to_owned(),
         };
         self.requests
             .get_or_create(&HttpLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
                 status,
             })
@@ -217,7 +233,7 @@ pub async fn observe(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = request_id(&req);
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
@@ -225,6 +241,8 @@ pub async fn observe(
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
+    // The route is the matched pattern (`/v1/me/sessions/{id}`), never the path a client typed;
+    // every path that matches no route is one `unmatched` series.
     let (status, route) = match &result {
         Ok(res) => (
             res.status().as_u16(),
@@ -238,7 +256,7 @@ pub async fn observe(
         ),
     };
     if let Some(m) = metrics {
-        m.record(&method, &route, status, elapsed.as_secs_f64());
+        m.record(method, &route, status, elapsed.as_secs_f64());
     }
     span.in_scope(|| tracing::info!(route = %route, status, elapsed_ms = elapsed.as_millis() as u64, "request"));
     let mut res = result?;

@@ -57,10 +57,42 @@ enum Database {
     Postgres(PgStore),
 }
 
+/// The file of a SQLite URL (`sqlite://path`, `sqlite:path`, with or without `?options`), or
+/// `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// Creates a missing SQLite file owner-only (0600) before SQLite opens it. SQLite would create it
+/// with the process umask (often 0644: readable by every local user); the WAL and shared-memory
+/// files it adds later take the database file's permissions, so they are owner-only too.
+fn create_private(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot create the database file {}", path.display()))
+        }
+    }
+}
+
 impl Database {
     async fn open(settings: &Settings) -> anyhow::Result<Self> {
         let url = settings.database_url();
         Ok(if url.starts_with("sqlite:") {
+            if let Some(file) = sqlite_file(&url) {
+                create_private(&file)?;
+            }
             Database::Sqlite(
                 SqliteStore::connect(&url)
                     .await
@@ -261,6 +293,28 @@ fn mail_metrics(mailer: &Arc<MailQueue>) -> Metrics {
     metrics
 }
 
+/// `/metrics` alone on its own address, for a scraper inside the network. It follows the main
+/// listener: started before it, stopped after it.
+fn metrics_server(
+    state: AppState,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(auth_http::configure_metrics(state.clone()))
+            .default_service(web::to(auth_http::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .bind(addr)
+    .with_context(|| format!("cannot listen on server.metrics_bind {addr}"))?;
+    for a in server.addrs() {
+        tracing::info!("metrics on http://{a}/metrics");
+    }
+    Ok(server.run())
+}
+
 /// Serves until SIGINT or SIGTERM, then drains in-flight requests and the mail queue.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     ensure_data_dir(&settings)?;
@@ -328,10 +382,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let service = AuthService::new(ports, settings.policy.clone(), &secrets.pepper)
         .context("invalid policy")?;
+    let metrics_addr = settings.metrics_addr()?;
     let http = HttpConfig {
         public_origin: settings.public_origin()?,
-        trusted_proxies: settings.server.trusted_proxies.clone(),
+        trusted_proxies: settings.trusted_proxies()?,
+        v6_prefix: settings.server.ipv6_prefix,
         max_body_bytes: settings.server.max_body_bytes,
+        body_timeout: settings.server.body_timeout,
+        metrics_on_api: metrics_addr.is_none(),
     };
     let metrics = Arc::new(mail_metrics(&mailer));
     let state = AppState {
@@ -341,6 +399,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         metrics,
     };
 
+    let metrics_server = match metrics_addr {
+        Some(addr) => Some(metrics_server(state.clone(), addr)?),
+        None => None,
+    };
+    let timeout = settings.server.body_timeout;
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(auth_http::security_headers(&http))
@@ -348,6 +411,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             .configure(auth_http::configure(state.clone()))
             .default_service(web::to(auth_http::not_found))
     })
+    // A client gets `body_timeout` for the request head, and as long again for the body
+    // (`JsonBody` enforces that one); a connection that stops sending is closed, not held.
+    .client_request_timeout(timeout)
+    .client_disconnect_timeout(Duration::from_secs(1))
     .shutdown_timeout(30);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
@@ -359,7 +426,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         // Tests and operators read the real port from this line (the configured one may be 0).
         tracing::info!("listening on http://{addr}");
     }
-    server.run().await.context("the HTTP server failed")?;
+    let metrics_handle = metrics_server.map(|m| {
+        let handle = m.handle();
+        actix_web::rt::spawn(m);
+        handle
+    });
+    let served = server.run().await;
+    if let Some(handle) = metrics_handle {
+        handle.stop(true).await;
+    }
+    served.context("the HTTP server failed")?;
     tracing::info!("draining the mail queue");
     if mailer.shutdown(Duration::from_secs(10)).await.is_err() {
         tracing::warn!("mail still queued at shutdown was dropped");
@@ -369,4 +445,30 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     stores.database.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        for (url, file) in [
+            ("sqlite://data/auth.db", Some("data/auth.db")),
+            ("sqlite:data/auth.db", Some("data/auth.db")),
+            (
+                "sqlite:///var/lib/auth/auth.db?mode=rwc",
+                Some("/var/lib/auth/auth.db"),
+            ),
+            ("sqlite::memory:", None),
+            ("sqlite://:memory:", None),
+            ("postgres://db/auth", None),
+        ] {
+            assert_eq!(
+                sqlite_file(url),
+                file.map(std::path::PathBuf::from),
+                "{url}"
+            );
+        }
+    }
 }

@@ -4,11 +4,14 @@
 
 use anyhow::{Context, bail};
 use auth_core::Policy;
+use auth_core::net::IpNet;
+use auth_core::policy::duration_serde;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -42,8 +45,16 @@ pub struct ServerSettings {
     pub bind: String,
     /// The public URL people and mail links use; its origin is the CSRF origin.
     pub public_url: String,
-    /// Proxies whose `X-Forwarded-For` is trusted.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Proxies whose `X-Forwarded-For` is trusted: addresses (`10.0.0.10`) or CIDR blocks
+    /// (`10.0.0.0/8`, `2001:db8::/32`).
+    pub trusted_proxies: Vec<String>,
+    /// How many leading bits of an IPv6 address make one client network for the rate limits.
+    pub ipv6_prefix: u8,
+    /// A separate listen address for `/metrics`; when set, `/metrics` leaves the public listener.
+    pub metrics_bind: Option<String>,
+    /// How long a client may take to send a request's head, and its body.
+    #[serde(with = "duration_serde")]
+    pub body_timeout: Duration,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
     /// Where generated secrets, the SQLite database and the mail outbox live by default.
@@ -58,6 +69,9 @@ impl Default for ServerSettings {
             bind: "127.0.0.1:8080".to_owned(),
             public_url: "http://localhost:8080".to_owned(),
             trusted_proxies: Vec::new(),
+            ipv6_prefix: auth_core::net::DEFAULT_V6_PREFIX,
+            metrics_bind: None,
+            body_timeout: Duration::from_secs(10),
             workers: 0,
             data_dir: PathBuf::from("data"),
             max_body_bytes: 16 * 1024,
@@ -176,8 +190,10 @@ pub struct WebAuthnSettings {
     pub platform_only: bool,
 }
 
-/// Where secrets come from. Each is read from its file if set, else generated once into
-/// `<data_dir>/secrets` with owner-only permissions. Every node of one deployment must share them.
+/// Where secrets come from. Each is read from its file if set (and then the file must exist: it is
+/// never generated, since nodes that each generated their own would not share it); if not set,
+/// generated once into the data directory with owner-only permissions. Every node of one
+/// deployment must share them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecretSettings {
@@ -229,6 +245,21 @@ impl Settings {
         self.bind_addr()?;
         self.public_origin()?;
         self.rp_id()?;
+        self.trusted_proxies()?;
+        if let Some(metrics) = self.metrics_addr()?
+            && metrics == self.bind_addr()?
+            && metrics.port() != 0
+        {
+            bail!("server.metrics_bind must differ from server.bind");
+        }
+        if !(32..=128).contains(&self.server.ipv6_prefix) {
+            bail!("server.ipv6_prefix must be between 32 and 128");
+        }
+        if self.server.body_timeout < Duration::from_secs(1)
+            || self.server.body_timeout > Duration::from_secs(300)
+        {
+            bail!("server.body_timeout must be between 1s and 5m");
+        }
         if self.server.max_body_bytes < 1024 || self.server.max_body_bytes > 1024 * 1024 {
             bail!("server.max_body_bytes must be between 1024 and 1048576");
         }
@@ -276,21 +307,38 @@ impl Settings {
         })
     }
 
-    /// `scheme://host[:port]` of the public URL.
+    /// The separate metrics listen address, if any.
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        self.server
+            .metrics_bind
+            .as_deref()
+            .map(|m| {
+                m.parse().with_context(|| {
+                    format!("server.metrics_bind `{m}` is not an address like 127.0.0.1:9090")
+                })
+            })
+            .transpose()
+    }
+
+    /// The trusted proxies as address blocks.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<IpNet>> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse()
+                    .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))
+            })
+            .collect()
+    }
+
+    /// `scheme://host[:port]` of the public URL, as browsers write it in `Origin`: scheme and
+    /// host lower-case, the default port dropped, no trailing slash. Compared byte for byte, any
+    /// other spelling would refuse every cookie-authenticated change.
     pub fn public_origin(&self) -> anyhow::Result<String> {
-        let url = self.server.public_url.trim_end_matches('/');
-        let rest = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"));
-        match rest {
-            Some(host)
-                if !host.is_empty()
-                    && !host.contains('/')
-                    && !host.contains(['?', '#', '@', ' ']) =>
-            {
-                Ok(url.to_owned())
-            }
-            _ => {
+        match auth_http::normalise_origin(&self.server.public_url) {
+            Some(origin) => Ok(origin),
+            None => {
                 bail!("server.public_url must be an origin like https://auth.example.com (no path)")
             }
         }
@@ -412,5 +460,83 @@ mod tests {
             s.mail.smtp_connections = connections;
             assert_eq!(s.validate().is_ok(), valid, "{connections}");
         }
+    }
+
+    #[test]
+    fn the_public_origin_is_normalised() {
+        let mut s = Settings::default();
+        for (url, origin) in [
+            ("HTTPS://Auth.Example.COM:443/", "https://auth.example.com"),
+            ("http://LOCALHOST:80", "http://localhost"),
+            (
+                "https://auth.example.com:8443",
+                "https://auth.example.com:8443",
+            ),
+        ] {
+            s.server.public_url = url.to_owned();
+            assert_eq!(s.public_origin().unwrap(), origin, "{url}");
+        }
+        s.server.public_url = "HTTPS://Auth.Example.COM:443/".to_owned();
+        assert_eq!(s.rp_id().unwrap(), "auth.example.com");
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_cidrs() {
+        let mut s = Settings::default();
+        s.server.trusted_proxies = vec![
+            "10.0.0.10".to_owned(),
+            "10.1.0.0/16".to_owned(),
+            "2001:db8::/32".to_owned(),
+            "::ffff:192.0.2.0/120".to_owned(),
+        ];
+        s.validate().unwrap();
+        let nets = s.trusted_proxies().unwrap();
+        assert!(nets[0].contains("10.0.0.10".parse().unwrap()));
+        assert!(nets[1].contains("::ffff:10.1.200.3".parse().unwrap()));
+        assert!(nets[2].contains("2001:db8:5::1".parse().unwrap()));
+        assert!(nets[3].contains("192.0.2.77".parse().unwrap()));
+        s.server.trusted_proxies = vec!["10.0.0.0/33".to_owned()];
+        let e = s.validate().unwrap_err().to_string();
+        assert!(
+            e.starts_with("server.trusted_proxies") && e.contains("10.0.0.0/33"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn edge_settings_are_bounded() {
+        let mut s = Settings::default();
+        s.server.ipv6_prefix = 16;
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("server.ipv6_prefix")
+        );
+        let mut s = Settings::default();
+        s.server.body_timeout = Duration::ZERO;
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("server.body_timeout")
+        );
+        let mut s = Settings::default();
+        s.server.metrics_bind = Some("nowhere".to_owned());
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("server.metrics_bind")
+        );
+        s.server.metrics_bind = Some(s.server.bind.clone());
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("server.metrics_bind")
+        );
+        s.server.metrics_bind = Some("127.0.0.1:9090".to_owned());
+        s.validate().unwrap();
     }
 }

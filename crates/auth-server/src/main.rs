@@ -60,8 +60,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let command = cli.command.unwrap_or(Command::Serve);
+    if matches!(command, Command::Serve)
+        && let Err(e) = secrets::check_configured(&settings)
+    {
+        eprintln!("auth-server: invalid configuration: {e:#}");
+        return ExitCode::from(2);
+    }
     init_logging(&settings);
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let result = match command {
         Command::Serve => actix_web::rt::System::new().block_on(app::serve(settings)),
         Command::Migrate => actix_web::rt::System::new().block_on(app::migrate(&settings)),
         Command::CheckConfig => check_config(&settings),

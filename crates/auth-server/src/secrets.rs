@@ -1,5 +1,7 @@
 //! Secrets: the code pepper, the attempt-token key and the signing keys. Each comes from its
-//! configured file, or is generated once into the data directory with owner-only permissions.
+//! configured file, or, when none is configured, is generated once into the data directory with
+//! owner-only permissions. A configured path is never generated: nodes that each made their own
+//! secret would not understand each other's codes and tokens, so a missing one stops the start.
 
 use crate::config::Settings;
 use anyhow::{Context, bail};
@@ -41,28 +43,70 @@ pub fn keys_dir(settings: &Settings) -> PathBuf {
         .unwrap_or_else(|| settings.server.data_dir.join("keys"))
 }
 
-/// Loads every secret, generating the missing ones.
+/// Where a secret comes from: a configured file that must exist, or the default path in the data
+/// directory, where it is generated on first start.
+enum Source {
+    Configured(&'static str, PathBuf),
+    Default(PathBuf),
+}
+
+impl Source {
+    fn of(configured: Option<&PathBuf>, setting: &'static str, default: PathBuf) -> Self {
+        match configured {
+            Some(path) => Source::Configured(setting, path.clone()),
+            None => Source::Default(default),
+        }
+    }
+}
+
+fn pepper_source(settings: &Settings) -> Source {
+    Source::of(
+        settings.secrets.pepper_file.as_ref(),
+        "secrets.pepper_file",
+        settings.server.data_dir.join("secrets").join("pepper"),
+    )
+}
+
+fn attempt_key_source(settings: &Settings) -> Source {
+    Source::of(
+        settings.secrets.attempt_key_file.as_ref(),
+        "secrets.attempt_key_file",
+        settings.server.data_dir.join("secrets").join("attempt-key"),
+    )
+}
+
+/// Refuses configured secret paths that do not exist (or a configured key directory without a
+/// key), before anything starts, with one line naming the setting and the path.
+pub fn check_configured(settings: &Settings) -> anyhow::Result<()> {
+    for source in [pepper_source(settings), attempt_key_source(settings)] {
+        if let Source::Configured(setting, path) = source
+            && !path.exists()
+        {
+            bail!(
+                "{setting} {} does not exist; configured secrets are never generated, so give every node the same file",
+                path.display()
+            );
+        }
+    }
+    if let Some(dir) = &settings.secrets.signing_keys_dir
+        && load_keys(dir).map_or(true, |keys| keys.is_empty())
+    {
+        bail!(
+            "secrets.signing_keys_dir {} holds no signing key; create one with `auth-server keys rotate` and give every node the same directory",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Loads every secret, generating the missing ones at their default paths.
 pub fn load_or_create(settings: &Settings) -> anyhow::Result<Secrets> {
-    let secrets_dir = settings.server.data_dir.join("secrets");
-    let pepper = random_secret(
-        settings
-            .secrets
-            .pepper_file
-            .clone()
-            .unwrap_or_else(|| secrets_dir.join("pepper")),
-        "code pepper",
-    )?;
-    let attempt_key = random_secret(
-        settings
-            .secrets
-            .attempt_key_file
-            .clone()
-            .unwrap_or_else(|| secrets_dir.join("attempt-key")),
-        "attempt-token key",
-    )?;
+    check_configured(settings)?;
+    let pepper = random_secret(pepper_source(settings), "code pepper")?;
+    let attempt_key = random_secret(attempt_key_source(settings), "attempt-token key")?;
     let dir = keys_dir(settings);
     let mut keys = load_keys(&dir)?;
-    if keys.is_empty() {
+    if keys.is_empty() && settings.secrets.signing_keys_dir.is_none() {
         let (path, key) = write_new_key(&dir)?;
         tracing::info!(kid = key.kid(), path = %path.display(), "generated a signing key");
         keys.push((path, key));
@@ -80,8 +124,15 @@ pub fn load_or_create(settings: &Settings) -> anyhow::Result<Secrets> {
     })
 }
 
-/// A base64 secret of at least 32 bytes from `path`, generated there if missing.
-fn random_secret(path: PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
+/// A base64 secret of at least 32 bytes from its file; generated there if missing, but only at
+/// its default path.
+fn random_secret(source: Source, what: &str) -> anyhow::Result<Vec<u8>> {
+    let path = match source {
+        Source::Configured(setting, path) if !path.exists() => {
+            bail!("{setting} {} does not exist", path.display())
+        }
+        Source::Configured(_, path) | Source::Default(path) => path,
+    };
     if path.exists() {
         let text = fs::read_to_string(&path)
             .with_context(|| format!("cannot read the {what} at {}", path.display()))?;

@@ -111,3 +111,95 @@ fn migrate_creates_the_database_and_keys_are_generated_once_and_rotated() {
         .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
     assert_eq!(mode.ok(), Some(0o700), "the key directory is owner-only");
 }
+
+#[test]
+fn a_configured_secret_that_is_missing_stops_the_start_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("shared/pepper");
+    let missing_key = dir.path().join("shared/attempt-key");
+    let empty_keys = dir.path().join("shared/keys");
+    std::fs::create_dir_all(&empty_keys).unwrap();
+    for (key, value, setting) in [
+        (
+            "AUTH_SECRETS__PEPPER_FILE",
+            missing.to_str().unwrap(),
+            "secrets.pepper_file",
+        ),
+        (
+            "AUTH_SECRETS__ATTEMPT_KEY_FILE",
+            missing_key.to_str().unwrap(),
+            "secrets.attempt_key_file",
+        ),
+        (
+            "AUTH_SECRETS__SIGNING_KEYS_DIR",
+            empty_keys.to_str().unwrap(),
+            "secrets.signing_keys_dir",
+        ),
+    ] {
+        let out = run(
+            &["serve"],
+            &[(key, value), ("AUTH_SERVER__BIND", "127.0.0.1:0")],
+            dir.path(),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(setting) && stderr.contains(value),
+            "{stderr}"
+        );
+    }
+    assert!(
+        !missing.exists() && !missing_key.exists(),
+        "nothing was generated"
+    );
+    assert_eq!(std::fs::read_dir(&empty_keys).unwrap().count(), 0);
+    assert!(
+        !dir.path().join("data/secrets").exists(),
+        "nor at the default paths: the start stopped first"
+    );
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions()) & 0o777
+}
+
+#[test]
+fn the_database_and_secrets_are_owner_only_after_a_start() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("AUTH_SERVER__DATA_DIR", dir.path().join("data"))
+        .env("AUTH_SERVER__BIND", "127.0.0.1:0")
+        .env("AUTH_SERVER__WORKERS", "1")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("listening on http://"));
+    let data = dir.path().join("data");
+    let modes: Vec<(String, u32)> = [
+        "auth.db",
+        "auth.db-wal",
+        "auth.db-shm",
+        "secrets/pepper",
+        "secrets/attempt-key",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), mode(&data.join(f))))
+    .collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(listening, "the server started");
+    for (file, m) in modes {
+        assert_eq!(m, 0o600, "{file} is {m:o}");
+    }
+}

@@ -5,6 +5,7 @@ use super::{add_cookies, expired};
 use crate::AppState;
 use crate::cookie_names::{ACCESS, ATTEMPT, REFRESH};
 use crate::error::ApiError;
+use crate::extract::JsonBody;
 use crate::extract::{Authenticated, client_info};
 use crate::wire::{
     ActivityEvent, ActivityList, AttemptStarted, EmailRequest, EmailVerifyRequest, Me, PageQuery,
@@ -52,7 +53,7 @@ pub(crate) async fn update_profile(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: Authenticated,
-    body: web::Json<ProfilePatch>,
+    body: JsonBody<ProfilePatch>,
 ) -> Result<web::Json<Me>, ApiError> {
     let body = body.into_inner();
     let name = body
@@ -91,7 +92,7 @@ pub(crate) async fn start_email_change(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: Authenticated,
-    body: web::Json<EmailRequest>,
+    body: JsonBody<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = EmailAddress::parse(&body.email)?;
     let s = state
@@ -109,7 +110,7 @@ pub(crate) async fn verify_email_change(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: Authenticated,
-    body: web::Json<EmailVerifyRequest>,
+    body: JsonBody<EmailVerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let (token, _) = body_or_cookie(

@@ -4,6 +4,7 @@ use super::{add_cookies, body_or_cookie, cookie, expired};
 use crate::AppState;
 use crate::cookie_names::{ACCESS, ATTEMPT, REFRESH};
 use crate::error::ApiError;
+use crate::extract::JsonBody;
 use crate::extract::client_info;
 use crate::wire::{
     AttemptStarted, EmailRequest, Me, RefreshRequest, ResendRequest, SignedInResponse,
@@ -31,7 +32,7 @@ pub(crate) fn started(s: Started) -> Result<HttpResponse, ApiError> {
 pub(crate) async fn signup(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<SignupRequest>,
+    body: JsonBody<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let email = EmailAddress::parse(&body.email)?;
@@ -50,7 +51,7 @@ pub(crate) async fn signup(
 pub(crate) async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<EmailRequest>,
+    body: JsonBody<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = EmailAddress::parse(&body.email)?;
     started(
@@ -67,7 +68,7 @@ pub(crate) async fn login(
 pub(crate) async fn recovery(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<EmailRequest>,
+    body: JsonBody<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = EmailAddress::parse(&body.email)?;
     started(
@@ -84,7 +85,7 @@ pub(crate) async fn recovery(
 pub(crate) async fn resend(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<ResendRequest>,
+    body: JsonBody<ResendRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (token, _) = body_or_cookie(
         &req,
@@ -108,7 +109,7 @@ pub(crate) async fn resend(
 pub(crate) async fn verify(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<VerifyRequest>,
+    body: JsonBody<VerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let (token, browser) = body_or_cookie(
@@ -179,7 +180,7 @@ pub(crate) fn session_cookies(
 pub(crate) async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: JsonBody<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (token, browser) = body_or_cookie(
         &req,

@@ -77,8 +77,11 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(resource("/.well-known/jwks.json").route(web::get().to(public::jwks)))
         .service(resource("/healthz").route(web::get().to(public::healthz)))
         .service(resource("/readyz").route(web::get().to(public::readyz)))
-        .service(resource("/openapi.json").route(web::get().to(public::openapi)))
-        .service(resource("/metrics").route(web::get().to(public::metrics)));
+        .service(resource("/openapi.json").route(web::get().to(public::openapi)));
+}
+
+pub(crate) fn register_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/metrics").route(web::get().to(public::metrics)));
 }
 
 /// A `__Host-` cookie: Secure, HttpOnly, SameSite=Strict, path `/`.

@@ -6,6 +6,7 @@ use super::{add_cookies, cookie, expired};
 use crate::AppState;
 use crate::cookie_names::CEREMONY;
 use crate::error::ApiError;
+use crate::extract::JsonBody;
 use crate::extract::{Authenticated, client_info};
 use crate::wire::{
     PasskeyList, PasskeyLoginFinish, PasskeyOptions, PasskeyRegisterFinish, PasskeyRename,
@@ -51,7 +52,7 @@ pub(crate) async fn register_finish(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: Authenticated,
-    body: web::Json<PasskeyRegisterFinish>,
+    body: JsonBody<PasskeyRegisterFinish>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = body.name.as_deref().map(PasskeyName::parse).transpose()?;
@@ -100,7 +101,7 @@ pub(crate) async fn login_options(
 pub(crate) async fn login_finish(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<PasskeyLoginFinish>,
+    body: JsonBody<PasskeyLoginFinish>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let (id, browser) = body_or_cookie(
@@ -143,7 +144,7 @@ pub(crate) async fn rename(
     state: web::Data<AppState>,
     who: Authenticated,
     id: web::Path<String>,
-    body: web::Json<PasskeyRename>,
+    body: JsonBody<PasskeyRename>,
 ) -> Result<HttpResponse, ApiError> {
     let id = PasskeyId::parse(&id).ok_or(ApiError::NotFound)?;
     let name = PasskeyName::parse(&body.name)?;
