@@ -103,7 +103,10 @@ fn json_bodies_must_be_objects_not_arrays_of_their_fields() {
         r.assert_problem(400, "invalid_request");
     }
     let me = s.authed("GET", "/v1/me", &session.access, None);
-    assert_eq!(me.json["display_name"], "Arrays", "the profile is unchanged");
+    assert_eq!(
+        me.json["display_name"], "Arrays",
+        "the profile is unchanged"
+    );
     assert_eq!(
         std::fs::read_dir(s.outbox()).map_or(0, |d| d.count()),
         before,

@@ -42,10 +42,7 @@ fn a_client_that_stops_sending_its_body_is_cut_off_within_the_body_timeout() {
         "POST /v1/login/email HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
          Content-Length: 100\r\n\r\n{\"email\": \"someone@",
     );
-    assert!(
-        took < Duration::from_secs(4),
-        "held for {took:?}: {answer}"
-    );
+    assert!(took < Duration::from_secs(4), "held for {took:?}: {answer}");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request_timeout"), "{answer}");
     // The server is still there for everyone else.
@@ -56,10 +53,7 @@ fn a_client_that_stops_sending_its_body_is_cut_off_within_the_body_timeout() {
 fn a_client_that_stops_sending_its_headers_is_cut_off_within_the_body_timeout() {
     let s = Server::start_with(&[("AUTH_SERVER__BODY_TIMEOUT", "1s")]);
     let (answer, took) = stall(&s, "POST /v1/login/email HTTP/1.1\r\nHost: loc");
-    assert!(
-        took < Duration::from_secs(4),
-        "held for {took:?}: {answer}"
-    );
+    assert!(took < Duration::from_secs(4), "held for {took:?}: {answer}");
 }
 
 fn free_port() -> u16 {
@@ -82,10 +76,7 @@ fn metrics_bind_moves_the_metrics_off_the_public_listener() {
         .http_status_as_error(false)
         .build()
         .into();
-    let mut res = agent
-        .get(&format!("http://{bind}/metrics"))
-        .call()
-        .unwrap();
+    let mut res = agent.get(&format!("http://{bind}/metrics")).call().unwrap();
     assert_eq!(res.status(), 200);
     let text = res.body_mut().read_to_string().unwrap();
     assert!(text.contains("auth_http_requests"), "{text}");
