@@ -156,3 +156,24 @@ fn every_crate_folder_is_named_after_its_package() {
         );
     }
 }
+
+#[test]
+fn request_bodies_are_read_only_through_the_object_checking_extractor() {
+    // serde's derived structs accept a JSON array of the fields; `JsonBody` refuses anything but
+    // an object, so no route may read a body with `web::Json`.
+    let routes = root().join("crates/auth-http/src/routes");
+    let mut offenders = Vec::new();
+    for entry in fs::read_dir(&routes).expect("routes").flatten() {
+        let text = fs::read_to_string(entry.path()).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            if line.contains(": web::Json<") {
+                offenders.push(format!("{}:{}", relative(&entry.path()), i + 1));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "read request bodies with `JsonBody`, not `web::Json`:\n{}",
+        offenders.join("\n")
+    );
+}
