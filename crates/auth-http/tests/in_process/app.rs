@@ -49,6 +49,7 @@ pub fn relaxed() -> Policy {
     p.limits.send_gap_per_address = std::time::Duration::ZERO;
     p.limits.send_per_ip.limit = 100_000;
     p.limits.send_per_address.limit = 1_000;
+    p.limits.send_per_address_total.limit = 1_000;
     p.limits.guesses_per_ip.limit = 100_000;
     p
 }
