@@ -59,7 +59,10 @@ fn a_client_that_stops_sending_its_headers_is_cut_off_within_the_body_timeout() 
 #[test]
 fn metrics_bind_moves_the_metrics_off_the_public_listener() {
     let s = Server::start_with(&[("AUTH_SERVER__METRICS_BIND", "127.0.0.1:0")]);
-    let metrics = s.metrics_base.clone().expect("the metrics address is logged");
+    let metrics = s
+        .metrics_base
+        .clone()
+        .expect("the metrics address is logged");
     assert_ne!(metrics, s.base);
     s.request("GET", "/healthz", &[], None);
     s.request("GET", "/metrics", &[], None)

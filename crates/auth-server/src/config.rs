@@ -10,11 +10,11 @@ use auth_core::net::IpNet;
 use auth_core::policy::duration_serde;
 use auth_smtp::{ConfigError, MailConfig, SmtpConfig, SmtpPassword, TransportConfig};
 use auth_webauthn::{Attachment, RelyingParty, WebAuthnAdapter};
+use checked::parse_listen;
 pub use checked::{
     Config, DatabaseUrl, LogFormat, Mail, MailTransport, PublicOrigin, Redacted, Redis, SecretPath,
     SecretPaths,
 };
-use checked::parse_listen;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -289,11 +289,8 @@ impl Settings {
             }
         }
         let skip = ignored.clone();
-        fig = fig.merge(env().filter(move |k| {
-            !skip
-                .iter()
-                .any(|s| s.eq_ignore_ascii_case(k.as_str()))
-        }));
+        fig = fig
+            .merge(env().filter(move |k| !skip.iter().any(|s| s.eq_ignore_ascii_case(k.as_str()))));
         let settings: Settings = fig.extract().map_err(|e| anyhow::anyhow!(describe(e)))?;
         let ignored = ignored
             .into_iter()
@@ -317,7 +314,9 @@ impl Settings {
             .as_deref()
             .map(|m| {
                 parse_listen(m).ok_or_else(|| {
-                    anyhow::anyhow!("server.metrics_bind `{m}` is not an address like 127.0.0.1:9090")
+                    anyhow::anyhow!(
+                        "server.metrics_bind `{m}` is not an address like 127.0.0.1:9090"
+                    )
                 })
             })
             .transpose()?;
@@ -351,7 +350,9 @@ impl Settings {
         };
         let database = match &self.database.url {
             Some(url) => DatabaseUrl::parse(url).ok_or_else(|| {
-                anyhow::anyhow!("database.url must start with sqlite:, postgres:// or postgresql://")
+                anyhow::anyhow!(
+                    "database.url must start with sqlite:, postgres:// or postgresql://"
+                )
             })?,
             None => {
                 let file = s.data_dir.join("auth.db");
@@ -366,7 +367,9 @@ impl Settings {
         }
         // TLS to Redis is not built in yet: keep Redis on a private network.
         let redis = match &self.redis.url {
-            Some(url) if !url.starts_with("redis://") => bail!("redis.url must start with redis://"),
+            Some(url) if !url.starts_with("redis://") => {
+                bail!("redis.url must start with redis://")
+            }
             Some(url) => Some(Redis {
                 url: Redacted::new(url.clone()),
                 key_prefix: self.redis.key_prefix.clone(),
@@ -423,7 +426,11 @@ impl Settings {
             bind,
             metrics_bind,
             public_origin,
-            issuer: self.tokens.issuer.clone().unwrap_or_else(|| public_url.clone()),
+            issuer: self
+                .tokens
+                .issuer
+                .clone()
+                .unwrap_or_else(|| public_url.clone()),
             public_url,
             trusted_proxies,
             ipv6_prefix: s.ipv6_prefix,
@@ -455,11 +462,12 @@ impl Settings {
         if !(1..=64).contains(&m.smtp_connections) {
             bail!("mail.smtp_connections must be between 1 and 64");
         }
-        let sender = MailConfig::new(&m.from, public_url, &m.product_name).map_err(|e| match e {
-            ConfigError::From(_) => anyhow::anyhow!("mail.from: {e}"),
-            ConfigError::ProductName => anyhow::anyhow!("mail.product_name: {e}"),
-            _ => anyhow::anyhow!("server.public_url: {e}"),
-        })?;
+        let sender =
+            MailConfig::new(&m.from, public_url, &m.product_name).map_err(|e| match e {
+                ConfigError::From(_) => anyhow::anyhow!("mail.from: {e}"),
+                ConfigError::ProductName => anyhow::anyhow!("mail.product_name: {e}"),
+                _ => anyhow::anyhow!("server.public_url: {e}"),
+            })?;
         let transport = match &m.smtp_url {
             None => MailTransport::Outbox(
                 m.outbox_dir
@@ -626,7 +634,10 @@ mod tests {
         assert!(refused(&s).starts_with("server.public_url"));
         s.server.public_url = "http://auth.example.com".to_owned();
         let e = refused(&s);
-        assert!(e.starts_with("server.public_url") && e.contains("https"), "{e}");
+        assert!(
+            e.starts_with("server.public_url") && e.contains("https"),
+            "{e}"
+        );
         let mut s = Settings::default();
         s.server.bind = "localhost".to_owned();
         assert!(refused(&s).starts_with("server.bind"));
@@ -687,7 +698,11 @@ mod tests {
             ),
         ] {
             s.server.public_url = url.to_owned();
-            assert_eq!(s.validate().unwrap().public_origin.as_str(), origin, "{url}");
+            assert_eq!(
+                s.validate().unwrap().public_origin.as_str(),
+                origin,
+                "{url}"
+            );
         }
         s.server.public_url = "HTTPS://Auth.Example.COM:443/".to_owned();
         assert_eq!(s.validate().unwrap().relying_party.id, "auth.example.com");
