@@ -253,8 +253,11 @@ fn env() -> Env {
 fn names_unknown_key(error: &figment::Error, key: &str) -> bool {
     error.clone().into_iter().any(|e| match &e.kind {
         figment::error::Kind::UnknownField(field, _) => {
+            // Figment's path ends with the unknown field already; serde's alone would not.
             let mut path = e.path.clone();
-            path.push(field.clone());
+            if path.last() != Some(field) {
+                path.push(field.clone());
+            }
             let unknown = path.join(".");
             key.eq_ignore_ascii_case(&unknown)
                 || key
