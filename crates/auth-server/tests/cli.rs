@@ -23,12 +23,6 @@ fn an_invalid_setting_is_one_line_naming_it() {
         ("AUTH_POLICY__CODE_LENGTH", "6", "policy.code_length"),
         ("AUTH_POLICY__CODE_TTL", "ten minutes", "code_ttl"),
         ("AUTH_LOG__FORMAT", "xml", "log.format"),
-        // A mistake inside a known setting's value is an error, not an ignored variable.
-        (
-            "AUTH_POLICY__LIMITS__SEND_PER_IP",
-            "{limit=3,period=\"1h\",foo=1}",
-            "foo",
-        ),
         // `check-config` refuses what `serve` would refuse.
         (
             "AUTH_MAIL__SMTP_URL",
