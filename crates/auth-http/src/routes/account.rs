@@ -141,7 +141,7 @@ pub(crate) async fn verify_email_change(
 pub(crate) async fn revert_email_change(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<RevertRequest>,
+    body: JsonBody<RevertRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let done = state
         .service

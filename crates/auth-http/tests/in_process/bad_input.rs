@@ -319,3 +319,18 @@ async fn security_headers_are_on_every_answer() {
         assert_eq!(r.header("cache-control"), Some("no-store"));
     }
 }
+
+#[actix_web::test]
+async fn a_bad_undo_link_body_is_a_problem_like_every_other_body() {
+    let app = spawn_app(relaxed()).await;
+    for token in ["", "short", &"A".repeat(43)] {
+        app.send(call("POST", "/v1/email/revert").json(&json!({ "token": token })))
+            .await
+            .assert_problem(400, "revert_invalid");
+    }
+    for body in [json!({ "token": 7 }), json!({}), json!(["token"])] {
+        let r = app.send(call("POST", "/v1/email/revert").json(&body)).await;
+        clean_4xx(&r);
+        r.assert_problem(400, "invalid_request");
+    }
+}
