@@ -66,6 +66,8 @@ pub struct Server {
     pub mailbox: Mailbox,
     /// The production services it uses, if any.
     pub production: Option<std::sync::Arc<Production>>,
+    /// For a shared server: the process that stops it when the test binary exits.
+    watchdog: Option<Child>,
     agent: ureq::Agent,
 }
 
@@ -279,6 +281,7 @@ impl Server {
             data,
             mailbox,
             production,
+            watchdog: None,
             agent,
         }
     }
@@ -456,7 +459,7 @@ impl Server {
     /// test binary to exit (its stdin, a pipe only this process holds, reaches end of file, even
     /// when the binary is killed) and then does what `Drop` would have done: stops the server,
     /// drops its database and removes its data directory.
-    fn stopped_at_exit(self) -> Self {
+    fn stopped_at_exit(mut self) -> Self {
         let mut script = format!("read _; kill -TERM {}; ", self.child.id());
         if let Some(p) = &self.production {
             script.push_str(&format!(
@@ -472,8 +475,9 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start the watchdog");
-        // The write end stays open for the life of this process, closed by its exit alone.
-        std::mem::forget(watchdog.stdin);
+        // Kept in the never-dropped server, with the write end of its stdin: closed by this
+        // process's exit alone.
+        self.watchdog = Some(watchdog);
         self
     }
 }

@@ -93,7 +93,7 @@ fn random_secret(source: &SecretPath, what: &str) -> anyhow::Result<Vec<u8>> {
         SecretPath::Configured { path, .. } | SecretPath::Default(path) => path,
     };
     if path.exists() {
-        let text = fs::read_to_string(&path)
+        let text = fs::read_to_string(path)
             .with_context(|| format!("cannot read the {what} at {}", path.display()))?;
         let bytes = STANDARD
             .decode(text.trim())
