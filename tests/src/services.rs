@@ -7,7 +7,15 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A free TCP port on loopback.
+/// A free TCP port on loopback, for a service that must be told its port before it starts.
+///
+/// The port is free when this returns and could be taken before the service binds it. Port 0 cannot
+/// close that gap here: these services are stopped and started again on the same port (a restart
+/// must bring the same address back, which is the point of the fault tests), Redis takes `--port 0`
+/// as "no TCP listener", PostgreSQL does not accept port 0, and the SMTP relay of
+/// [`Smtp::not_started`] must have an address before it exists. The auth server itself always binds
+/// port 0 and logs the real port. The browser test also reserves a port this way: the public URL
+/// (and so the WebAuthn origin and the page's address) must name the port before the start.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

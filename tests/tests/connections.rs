@@ -56,19 +56,14 @@ fn a_client_that_stops_sending_its_headers_is_cut_off_within_the_body_timeout() 
     assert!(took < Duration::from_secs(4), "held for {took:?}: {answer}");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn metrics_bind_moves_the_metrics_off_the_public_listener() {
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let s = Server::start_with(&[("AUTH_SERVER__METRICS_BIND", &bind)]);
+    let s = Server::start_with(&[("AUTH_SERVER__METRICS_BIND", "127.0.0.1:0")]);
+    let metrics = s
+        .metrics_base
+        .clone()
+        .expect("the metrics address is logged");
+    assert_ne!(metrics, s.base);
     s.request("GET", "/healthz", &[], None);
     s.request("GET", "/metrics", &[], None)
         .assert_problem(404, "not_found");
@@ -76,14 +71,14 @@ fn metrics_bind_moves_the_metrics_off_the_public_listener() {
         .http_status_as_error(false)
         .build()
         .into();
-    let mut res = agent.get(&format!("http://{bind}/metrics")).call().unwrap();
+    let mut res = agent.get(&format!("{metrics}/metrics")).call().unwrap();
     assert_eq!(res.status(), 200);
     let text = res.body_mut().read_to_string().unwrap();
     assert!(text.contains("auth_http_requests"), "{text}");
     assert!(text.contains("route=\"/healthz\""), "{text}");
     assert_eq!(
         agent
-            .get(&format!("http://{bind}/healthz"))
+            .get(&format!("{metrics}/healthz"))
             .call()
             .unwrap()
             .status(),
@@ -91,6 +86,6 @@ fn metrics_bind_moves_the_metrics_off_the_public_listener() {
         "the metrics listener serves nothing else"
     );
 
-    let plain = Server::start();
+    let plain = e2e::embedded(&[]);
     assert_eq!(plain.request("GET", "/metrics", &[], None).status, 200);
 }

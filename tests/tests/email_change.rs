@@ -2,7 +2,7 @@
 //! a link that undoes it; the link works once, over `POST /v1/email/revert`, and every bad link is
 //! one `revert_invalid` problem. Deleting the account mails a notice.
 
-use e2e::{Mail, Server, unique_email};
+use e2e::{Mail, unique_email};
 use serde_json::json;
 
 /// The token of the undo link in a notice: what follows `#revert=`.
@@ -90,8 +90,8 @@ macro_rules! suite {
 mod embedded {
     use super::*;
 
-    fn start(env: &[(&str, &str)]) -> Server {
-        Server::start_with(env)
+    fn start(env: &[(&str, &str)]) -> e2e::TestServer {
+        e2e::embedded(env)
     }
 
     suite!();
@@ -101,8 +101,8 @@ mod embedded {
 mod production {
     use super::*;
 
-    fn start(env: &[(&str, &str)]) -> Server {
-        Server::start_production(env)
+    fn start(env: &[(&str, &str)]) -> e2e::TestServer {
+        e2e::production(env)
     }
 
     suite!();

@@ -1,8 +1,10 @@
-//! Account-enumeration safety: for an address with an account and one without, every start answers
-//! with the same status, body shape, header names and cookie names, and limits bite the same way;
-//! only the mail differs. Every kind of failed verification is one and the same answer.
+//! Account-enumeration safety on PostgreSQL, Redis and a real SMTP server: for an address with an
+//! account and one without, every start answers with the same status, body shape, header names and
+//! cookie names, and limits bite the same way; only the mail differs. Every kind of failed
+//! verification is one and the same answer. The embedded defaults get the same cases in process
+//! (`auth-http`'s `tests/in_process/enumeration.rs`).
 
-use e2e::{Reply, Server, unique_email};
+use e2e::{Reply, unique_email};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -162,23 +164,12 @@ macro_rules! suite {
     };
 }
 
-/// SQLite, in-process ephemeral state, `.eml` outbox: the zero-set-up defaults.
-mod embedded {
-    use super::*;
-
-    fn start(env: &[(&str, &str)]) -> Server {
-        Server::start_with(env)
-    }
-
-    suite!();
-}
-
 /// PostgreSQL, Redis and a real SMTP server, with codes read from its mailbox.
 mod production {
     use super::*;
 
-    fn start(env: &[(&str, &str)]) -> Server {
-        Server::start_production(env)
+    fn start(env: &[(&str, &str)]) -> e2e::TestServer {
+        e2e::production(env)
     }
 
     suite!();

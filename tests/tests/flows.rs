@@ -1,7 +1,7 @@
 //! Every email-code flow, end to end over HTTP against the real server binary, on both backends:
 //! the embedded defaults and the production services, with codes read from the delivered mail.
 
-use e2e::{Server, jwt_claims, unique_email};
+use e2e::{jwt_claims, unique_email};
 use serde_json::json;
 
 /// The tests, instantiated once per backend below.
@@ -344,8 +344,8 @@ macro_rules! suite {
 mod embedded {
     use super::*;
 
-    fn start(env: &[(&str, &str)]) -> Server {
-        Server::start_with(env)
+    fn start(env: &[(&str, &str)]) -> e2e::TestServer {
+        e2e::embedded(env)
     }
 
     suite!();
@@ -355,8 +355,8 @@ mod embedded {
 mod production {
     use super::*;
 
-    fn start(env: &[(&str, &str)]) -> Server {
-        Server::start_production(env)
+    fn start(env: &[(&str, &str)]) -> e2e::TestServer {
+        e2e::production(env)
     }
 
     suite!();

@@ -225,8 +225,8 @@ macro_rules! suite {
 mod embedded {
     use super::*;
 
-    fn start(env: &[(&str, &str)]) -> Server {
-        Server::start_with(env)
+    fn start(env: &[(&str, &str)]) -> e2e::TestServer {
+        e2e::embedded(env)
     }
 
     suite!();
@@ -236,8 +236,8 @@ mod embedded {
 mod production {
     use super::*;
 
-    fn start(env: &[(&str, &str)]) -> Server {
-        Server::start_production(env)
+    fn start(env: &[(&str, &str)]) -> e2e::TestServer {
+        e2e::production(env)
     }
 
     suite!();

@@ -1,7 +1,9 @@
-//! The composition root: picks adapters from the settings, wires them into the service and serves.
+//! The composition root: picks adapters from the validated settings, wires them into the service,
+//! binds the listeners and hands back a future that serves ([`Application`], the shape of
+//! zero2prod's `startup.rs`).
 
 use crate::audit::QueuedAudit;
-use crate::config::Settings;
+use crate::config::{Config, DatabaseUrl, MailTransport};
 use crate::secrets;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -17,12 +19,12 @@ use auth_jwt::JwtIssuer;
 use auth_memory::MemoryStore;
 use auth_postgres::PgStore;
 use auth_redis::RedisStore;
-use auth_smtp::{
-    MailConfig, MailQueue, QueueConfig, Renderer, SmtpConfig, SmtpPassword, TransportConfig,
-};
+use auth_smtp::{MailQueue, QueueConfig, Renderer, SmtpPassword, TransportConfig};
 use auth_sqlite::SqliteStore;
-use auth_webauthn::{Attachment, RelyingParty, WebAuthnAdapter};
+use auth_webauthn::WebAuthnAdapter;
 use prometheus_client::metrics::gauge::Gauge;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,9 +32,8 @@ use std::time::Duration;
 const AUDIT_QUEUE_CAPACITY: usize = 10_000;
 
 /// Creates the data directory (owner-only) if it is missing.
-fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
+fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    let dir = &settings.server.data_dir;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -41,9 +42,9 @@ fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// Opens the database and runs its migrations.
-pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    ensure_data_dir(settings)?;
-    let db = Database::open(settings).await?;
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    ensure_data_dir(&config.data_dir)?;
+    let db = Database::open(config).await?;
     db.migrate().await?;
     db.close().await;
     tracing::info!("migrations applied");
@@ -57,20 +58,10 @@ enum Database {
     Postgres(PgStore),
 }
 
-/// The file of a SQLite URL (`sqlite://path`, `sqlite:path`, with or without `?options`), or
-/// `None` for an in-memory database.
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
-}
-
 /// Creates a missing SQLite file owner-only (0600) before SQLite opens it. SQLite would create it
 /// with the process umask (often 0644: readable by every local user); the WAL and shared-memory
 /// files it adds later take the database file's permissions, so they are owner-only too.
-fn create_private(path: &std::path::Path) -> anyhow::Result<()> {
+fn create_private(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     match std::fs::OpenOptions::new()
         .write(true)
@@ -87,23 +78,23 @@ fn create_private(path: &std::path::Path) -> anyhow::Result<()> {
 }
 
 impl Database {
-    async fn open(settings: &Settings) -> anyhow::Result<Self> {
-        let url = settings.database_url();
-        Ok(if url.starts_with("sqlite:") {
-            if let Some(file) = sqlite_file(&url) {
-                create_private(&file)?;
+    async fn open(config: &Config) -> anyhow::Result<Self> {
+        Ok(match &config.database {
+            DatabaseUrl::Sqlite { url, file } => {
+                if let Some(file) = file {
+                    create_private(file)?;
+                }
+                Database::Sqlite(
+                    SqliteStore::connect(url)
+                        .await
+                        .context("cannot open the SQLite database")?,
+                )
             }
-            Database::Sqlite(
-                SqliteStore::connect(&url)
-                    .await
-                    .context("cannot open the SQLite database")?,
-            )
-        } else {
-            Database::Postgres(
-                PgStore::connect(&url, settings.database.max_connections)
+            DatabaseUrl::Postgres(url) => Database::Postgres(
+                PgStore::connect(url.expose(), config.max_connections)
                     .await
                     .context("cannot reach PostgreSQL")?,
-            )
+            ),
         })
     }
 
@@ -123,23 +114,22 @@ impl Database {
     }
 }
 
-fn mail_transport(settings: &Settings) -> anyhow::Result<TransportConfig> {
-    let m = &settings.mail;
-    Ok(match &m.smtp_url {
-        None => TransportConfig::Outbox {
-            dir: settings.outbox_dir(),
-        },
-        Some(url) => {
-            let mut smtp = SmtpConfig::new(url.clone());
-            smtp.max_connections = m.smtp_connections;
-            smtp.username.clone_from(&m.smtp_username);
-            if let Some(file) = &m.smtp_password_file {
+/// The transport the settings chose; the relay's password is read from its file here.
+fn mail_transport(config: &Config) -> anyhow::Result<TransportConfig> {
+    Ok(match &config.mail.transport {
+        MailTransport::Outbox(dir) => TransportConfig::Outbox { dir: dir.clone() },
+        MailTransport::Smtp {
+            relay,
+            password_file,
+        } => {
+            let mut relay = relay.clone();
+            if let Some(file) = password_file {
                 let password = std::fs::read_to_string(file).with_context(|| {
                     format!("cannot read mail.smtp_password_file {}", file.display())
                 })?;
-                smtp.password = Some(SmtpPassword::new(password.trim_end_matches(['\r', '\n'])));
+                relay.password = Some(SmtpPassword::new(password.trim_end_matches(['\r', '\n'])));
             }
-            TransportConfig::Smtp(smtp)
+            TransportConfig::Smtp(relay)
         }
     })
 }
@@ -160,14 +150,14 @@ struct Stores {
 
 /// Durable state in the database. Ephemeral state in Redis if configured; else in PostgreSQL
 /// (still shared by every node); else, with SQLite on one node, in process.
-async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
-    let database = Database::open(settings).await?;
-    if settings.database.migrate_on_start {
+async fn stores(config: &Config) -> anyhow::Result<Stores> {
+    let database = Database::open(config).await?;
+    if config.migrate_on_start {
         database.migrate().await?;
     }
-    let redis = match &settings.redis.url {
-        Some(url) => Some(Arc::new(
-            RedisStore::connect(url, &settings.redis.key_prefix)
+    let redis = match &config.redis {
+        Some(redis) => Some(Arc::new(
+            RedisStore::connect(redis.url.expose(), &redis.key_prefix)
                 .await
                 .context("cannot reach Redis")?,
         )),
@@ -293,11 +283,11 @@ fn mail_metrics(mailer: &Arc<MailQueue>) -> Metrics {
     metrics
 }
 
-/// `/metrics` alone on its own address, for a scraper inside the network. It follows the main
+/// `/metrics` alone on its own listener, for a scraper inside the network. It follows the main
 /// listener: started before it, stopped after it.
 fn metrics_server(
     state: AppState,
-    addr: std::net::SocketAddr,
+    listener: TcpListener,
 ) -> anyhow::Result<actix_web::dev::Server> {
     let server = HttpServer::new(move || {
         App::new()
@@ -307,168 +297,202 @@ fn metrics_server(
     .workers(1)
     .disable_signals()
     .shutdown_timeout(1)
-    .bind(addr)
-    .with_context(|| format!("cannot listen on server.metrics_bind {addr}"))?;
-    for a in server.addrs() {
-        tracing::info!("metrics on http://{a}/metrics");
-    }
+    .listen(listener)
+    .context("cannot serve on server.metrics_bind")?;
     Ok(server.run())
 }
 
-/// Serves until SIGINT or SIGTERM, then drains in-flight requests and the mail queue.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    ensure_data_dir(&settings)?;
-    let secrets = secrets::load_or_create(&settings)?;
-    let stores = stores(&settings).await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-
-    let mail_config = MailConfig::new(
-        &settings.mail.from,
-        &settings.server.public_url,
-        &settings.mail.product_name,
-    )
-    .context("invalid mail settings")?;
-    let transport = mail_transport(&settings)?
-        .build()
-        .context("invalid mail transport")?;
-    let queue_config = QueueConfig {
-        capacity: settings.mail.queue_capacity,
-        // As many mails in flight as relay connections, so that every connection is used.
-        concurrency: settings.mail.smtp_connections as usize,
-        ..QueueConfig::default()
-    };
-    let mailer = Arc::new(
-        MailQueue::start(Renderer::new(mail_config), transport, queue_config)
-            .context("cannot start the mail queue")?,
-    );
-
-    let tokens = JwtIssuer::new(
-        &settings.issuer(),
-        &settings.tokens.audience,
-        secrets.current,
-        secrets.older,
-        &secrets.attempt_key,
-    )
-    .context("invalid token settings")?
-    .with_clock(clock.clone());
-    let webauthn = WebAuthnAdapter::new(RelyingParty {
-        id: settings.rp_id()?,
-        origin: settings.public_origin()?,
-        name: settings.mail.product_name.clone(),
-        attachment: if settings.webauthn.platform_only {
-            Attachment::PlatformOnly
-        } else {
-            Attachment::PreferPlatform
-        },
-        browser_timeout: settings.policy.browser_timeout(),
-    })
-    .context("invalid WebAuthn settings")?;
-    spawn_purge(&stores.database, settings.policy.retention());
-    let audit = QueuedAudit::start(stores.audit, AUDIT_QUEUE_CAPACITY);
-    let ports = Ports {
-        users: stores.users,
-        sessions: stores.sessions,
-        audit: audit.clone(),
-        passkeys: stores.passkeys,
-        reverts: stores.reverts,
-        attempts: stores.attempts,
-        limiter: stores.limiter,
-        ceremonies: stores.ceremonies,
-        webauthn: Arc::new(webauthn),
-        mailer: mailer.clone(),
-        tokens: Arc::new(tokens),
-        clock,
-        rng: Arc::new(OsRng),
-    };
-    let service = AuthService::new(ports, settings.policy.clone(), &secrets.pepper)
-        .context("invalid policy")?;
-    let metrics_addr = settings.metrics_addr()?;
-    let http = HttpConfig {
-        public_origin: settings.public_origin()?,
-        trusted_proxies: settings.trusted_proxies()?,
-        v6_prefix: settings.server.ipv6_prefix,
-        max_body_bytes: settings.server.max_body_bytes,
-        body_timeout: settings.server.body_timeout,
-        metrics_on_api: metrics_addr.is_none(),
-    };
-    let metrics = Arc::new(mail_metrics(&mailer));
-    let state = AppState {
-        service: Arc::new(service),
-        config: Arc::new(http.clone()),
-        health: Arc::new(stores.health),
-        metrics,
-    };
-
-    let metrics_server = match metrics_addr {
-        Some(addr) => Some(metrics_server(state.clone(), addr)?),
-        None => None,
-    };
-    let timeout = settings.server.body_timeout;
-    let mut server = HttpServer::new(move || {
-        App::new()
-            .wrap(auth_http::security_headers(&http))
-            .wrap(actix_web::middleware::from_fn(auth_http::observe))
-            .configure(auth_http::configure(state.clone()))
-            .default_service(web::to(auth_http::not_found))
-    })
-    // A client gets `body_timeout` for the request head, and as long again for the body
-    // (`JsonBody` enforces that one); a connection that stops sending is closed, not held.
-    .client_request_timeout(timeout)
-    .client_disconnect_timeout(Duration::from_secs(1))
-    .shutdown_timeout(30);
-    if settings.server.workers > 0 {
-        server = server.workers(settings.server.workers);
-    }
-    let server = server
-        .bind(settings.bind_addr()?)
-        .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
-    for addr in server.addrs() {
-        // Tests and operators read the real port from this line (the configured one may be 0).
-        tracing::info!("listening on http://{addr}");
-    }
-    let metrics_handle = metrics_server.map(|m| {
-        let handle = m.handle();
-        actix_web::rt::spawn(m);
-        handle
-    });
-    let served = server.run().await;
-    if let Some(handle) = metrics_handle {
-        handle.stop(true).await;
-    }
-    served.context("the HTTP server failed")?;
-    tracing::info!("draining the mail queue");
-    if mailer.shutdown(Duration::from_secs(10)).await.is_err() {
-        tracing::warn!("mail still queued at shutdown was dropped");
-    }
-    if audit.shutdown(Duration::from_secs(5)).await.is_err() {
-        tracing::warn!("audit events still queued at shutdown were dropped");
-    }
-    stores.database.close().await;
-    Ok(())
+/// Binds `addr` now, so that a taken address stops the start before anything else happens.
+fn listen(addr: SocketAddr, setting: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener =
+        TcpListener::bind(addr).with_context(|| format!("cannot listen on {setting} {addr}"))?;
+    let bound = listener.local_addr().context("the bound address")?;
+    Ok((listener, bound))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The service, wired and listening, not yet serving: [`Application::address`] says where it
+/// listens (the configured port may be 0), [`Application::run_until_stopped`] serves.
+pub struct Application {
+    address: SocketAddr,
+    metrics_address: Option<SocketAddr>,
+    server: actix_web::dev::Server,
+    metrics: Option<actix_web::dev::Server>,
+    mailer: Arc<MailQueue>,
+    audit: Arc<QueuedAudit>,
+    database: Database,
+}
 
-    #[test]
-    fn sqlite_urls_name_their_file() {
-        for (url, file) in [
-            ("sqlite://data/auth.db", Some("data/auth.db")),
-            ("sqlite:data/auth.db", Some("data/auth.db")),
-            (
-                "sqlite:///var/lib/auth/auth.db?mode=rwc",
-                Some("/var/lib/auth/auth.db"),
-            ),
-            ("sqlite::memory:", None),
-            ("sqlite://:memory:", None),
-            ("postgres://db/auth", None),
-        ] {
-            assert_eq!(
-                sqlite_file(url),
-                file.map(std::path::PathBuf::from),
-                "{url}"
-            );
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("address", &self.address)
+            .field("metrics_address", &self.metrics_address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds the listeners, opens the stores, starts the mail queue, then loads (or on first start
+    /// generates) the secrets and wires the service. Everything that can fail for a reason other
+    /// than the secrets happens before them, so a failed start leaves no generated secret behind.
+    /// Must run inside an actix system (`actix_web::rt::System`): it spawns background tasks.
+    ///
+    /// # Errors
+    /// A listener that cannot bind, a store that cannot be reached, a mail transport that cannot
+    /// start, or a secret that cannot be read or written.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        ensure_data_dir(&config.data_dir)?;
+        let (listener, address) = listen(config.bind, "server.bind")?;
+        let metrics_listener = config
+            .metrics_bind
+            .map(|addr| listen(addr, "server.metrics_bind"))
+            .transpose()?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+        let transport = mail_transport(&config)?
+            .build()
+            .context("invalid mail transport")?;
+        let queue_config = QueueConfig {
+            capacity: config.mail.queue_capacity,
+            // As many mails in flight as relay connections, so that every connection is used.
+            concurrency: config.mail.smtp_connections as usize,
+            ..QueueConfig::default()
+        };
+        let mailer = Arc::new(
+            MailQueue::start(
+                Renderer::new(config.mail.sender.clone()),
+                transport,
+                queue_config,
+            )
+            .context("cannot start the mail queue")?,
+        );
+        let webauthn = WebAuthnAdapter::new(config.relying_party.clone())
+            .context("invalid WebAuthn settings")?;
+        let stores = stores(&config).await?;
+        let secrets = secrets::load_or_create(&config.secrets)?;
+
+        let tokens = JwtIssuer::new(
+            &config.issuer,
+            &config.audience,
+            secrets.current,
+            secrets.older,
+            &secrets.attempt_key,
+        )
+        .context("invalid token settings")?
+        .with_clock(clock.clone());
+        spawn_purge(&stores.database, config.policy.retention());
+        let audit = QueuedAudit::start(stores.audit, AUDIT_QUEUE_CAPACITY);
+        let ports = Ports {
+            users: stores.users,
+            sessions: stores.sessions,
+            audit: audit.clone(),
+            passkeys: stores.passkeys,
+            reverts: stores.reverts,
+            attempts: stores.attempts,
+            limiter: stores.limiter,
+            ceremonies: stores.ceremonies,
+            webauthn: Arc::new(webauthn),
+            mailer: mailer.clone(),
+            tokens: Arc::new(tokens),
+            clock,
+            rng: Arc::new(OsRng),
+        };
+        let service = AuthService::new(ports, config.policy.clone(), &secrets.pepper)
+            .context("invalid policy")?;
+        let http = HttpConfig {
+            public_origin: config.public_origin.as_str().to_owned(),
+            trusted_proxies: config.trusted_proxies.clone(),
+            v6_prefix: config.ipv6_prefix,
+            max_body_bytes: config.max_body_bytes,
+            body_timeout: config.body_timeout,
+            metrics_on_api: metrics_listener.is_none(),
+        };
+        let state = AppState {
+            service: Arc::new(service),
+            config: Arc::new(http.clone()),
+            health: Arc::new(stores.health),
+            metrics: Arc::new(mail_metrics(&mailer)),
+        };
+
+        let (metrics, metrics_address) = match metrics_listener {
+            Some((listener, addr)) => (Some(metrics_server(state.clone(), listener)?), Some(addr)),
+            None => (None, None),
+        };
+        let timeout = config.body_timeout;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(auth_http::security_headers(&http))
+                .wrap(actix_web::middleware::from_fn(auth_http::observe))
+                .configure(auth_http::configure(state.clone()))
+                .default_service(web::to(auth_http::not_found))
+        })
+        // A client gets `body_timeout` for the request head, and as long again for the body
+        // (`JsonBody` enforces that one); a connection that stops sending is closed, not held.
+        .client_request_timeout(timeout)
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .shutdown_timeout(30);
+        if config.workers > 0 {
+            server = server.workers(config.workers);
         }
+        let server = server
+            .listen(listener)
+            .with_context(|| format!("cannot serve on server.bind {address}"))?
+            .run();
+        if let Some(addr) = metrics_address {
+            tracing::info!("metrics on http://{addr}/metrics");
+        }
+        // Tests and operators read the real port from this line (the configured one may be 0).
+        tracing::info!("listening on http://{address}");
+        Ok(Self {
+            address,
+            metrics_address,
+            server,
+            metrics,
+            mailer,
+            audit,
+            database: stores.database,
+        })
+    }
+
+    /// Where the API listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Where `/metrics` listens, when it has a listener of its own.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_address
+    }
+
+    /// A handle that stops the API listener (as SIGINT or SIGTERM do).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT, SIGTERM or [`Application::handle`] stops it, then drains in-flight
+    /// requests and the mail and audit queues.
+    ///
+    /// # Errors
+    /// The HTTP server failing.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let metrics_handle = self.metrics.map(|m| {
+            let handle = m.handle();
+            actix_web::rt::spawn(m);
+            handle
+        });
+        let served = self.server.await;
+        if let Some(handle) = metrics_handle {
+            handle.stop(true).await;
+        }
+        served.context("the HTTP server failed")?;
+        tracing::info!("draining the mail queue");
+        if self.mailer.shutdown(Duration::from_secs(10)).await.is_err() {
+            tracing::warn!("mail still queued at shutdown was dropped");
+        }
+        if self.audit.shutdown(Duration::from_secs(5)).await.is_err() {
+            tracing::warn!("audit events still queued at shutdown were dropped");
+        }
+        self.database.close().await;
+        Ok(())
     }
 }

@@ -1,15 +1,23 @@
 //! Settings: built-in defaults, then a TOML file, then `AUTH_`-prefixed environment variables
-//! (`AUTH_SERVER__BIND`, `AUTH_POLICY__CODE_TTL`, ...), validated into one typed struct. An invalid
+//! (`AUTH_SERVER__BIND`, `AUTH_POLICY__CODE_TTL`, ...), validated once into [`Config`]. An invalid
 //! setting is a one-line error at start-up.
 
-use anyhow::{Context, bail};
+pub mod checked;
+
+use anyhow::bail;
 use auth_core::Policy;
 use auth_core::net::IpNet;
 use auth_core::policy::duration_serde;
+use auth_smtp::{ConfigError, MailConfig, SmtpConfig, SmtpPassword, TransportConfig};
+use auth_webauthn::{Attachment, RelyingParty, WebAuthnAdapter};
+use checked::parse_listen;
+pub use checked::{
+    Config, DatabaseUrl, LogFormat, Mail, MailTransport, PublicOrigin, Redacted, Redis, SecretPath,
+    SecretPaths,
+};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -224,134 +232,284 @@ impl Default for LogSettings {
     }
 }
 
+/// The settings as read, before validation, and the environment variables that were ignored.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The merged settings.
+    pub settings: Settings,
+    /// `AUTH_` variables that name no setting (a script's `AUTH_SERVER_BIN`, say): warned about,
+    /// not fatal, since the environment is shared with other programs. Unknown keys in the file
+    /// are errors.
+    pub ignored: Vec<String>,
+}
+
+/// The environment layer: `AUTH_SECTION__KEY` is `section.key`.
+fn env() -> Env {
+    Env::prefixed("AUTH_").split("__")
+}
+
+/// Whether `error` says that the key `key` (or a parent of it) is no setting, as opposed to a
+/// mistake inside its value.
+fn names_unknown_key(error: &figment::Error, key: &str) -> bool {
+    error.clone().into_iter().any(|e| match &e.kind {
+        figment::error::Kind::UnknownField(field, _) => {
+            // Figment's path ends with the unknown field already; serde's alone would not.
+            let mut path = e.path.clone();
+            if path.last() != Some(field) {
+                path.push(field.clone());
+            }
+            let unknown = path.join(".");
+            key.eq_ignore_ascii_case(&unknown)
+                || key
+                    .to_ascii_lowercase()
+                    .starts_with(&format!("{}.", unknown.to_ascii_lowercase()))
+        }
+        _ => false,
+    })
+}
+
 impl Settings {
     /// Defaults, then `file` (if given, it must exist; else `auth.toml` if present), then the
-    /// environment; then validated.
-    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+    /// environment. Not yet validated: see [`Settings::validate`].
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Loaded> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         match file {
             Some(f) if !f.exists() => bail!("configuration file {} does not exist", f.display()),
             Some(f) => fig = fig.merge(Toml::file(f)),
             None => fig = fig.merge(Toml::file("auth.toml")),
         }
-        fig = fig.merge(Env::prefixed("AUTH_").split("__"));
-        let settings: Settings = fig.extract().map_err(|e| anyhow::anyhow!(one_line(&e)))?;
-        settings.validate()?;
-        Ok(settings)
+        // Each variable alone over the defaults: one that names no setting is set aside.
+        let mut ignored = Vec::new();
+        for (key, _) in env().iter() {
+            let key = key.as_str().to_owned();
+            let only = key.clone();
+            let alone = Figment::from(Serialized::defaults(Settings::default()))
+                .merge(env().filter(move |k| k.as_str().eq_ignore_ascii_case(&only)));
+            if let Err(e) = alone.extract::<Settings>()
+                && names_unknown_key(&e, &key)
+            {
+                ignored.push(key);
+            }
+        }
+        let skip = ignored.clone();
+        fig = fig
+            .merge(env().filter(move |k| !skip.iter().any(|s| s.eq_ignore_ascii_case(k.as_str()))));
+        let settings: Settings = fig.extract().map_err(|e| anyhow::anyhow!(describe(e)))?;
+        let ignored = ignored
+            .into_iter()
+            .map(|k| format!("AUTH_{}", k.to_ascii_uppercase().replace('.', "__")))
+            .collect();
+        Ok(Loaded { settings, ignored })
     }
 
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        self.bind_addr()?;
-        self.public_origin()?;
-        self.rp_id()?;
-        self.trusted_proxies()?;
-        if let Some(metrics) = self.metrics_addr()?
-            && metrics == self.bind_addr()?
-            && metrics.port() != 0
-        {
+    /// Checks everything that can be checked without touching the outside world, and parses each
+    /// value once into the type the wiring uses.
+    pub fn validate(&self) -> anyhow::Result<Config> {
+        let s = &self.server;
+        let bind = parse_listen(&s.bind).ok_or_else(|| {
+            anyhow::anyhow!(
+                "server.bind `{}` is not an address like 127.0.0.1:8080 or :8080",
+                s.bind
+            )
+        })?;
+        let metrics_bind = s
+            .metrics_bind
+            .as_deref()
+            .map(|m| {
+                parse_listen(m).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "server.metrics_bind `{m}` is not an address like 127.0.0.1:9090"
+                    )
+                })
+            })
+            .transpose()?;
+        if metrics_bind.is_some_and(|m| m == bind && m.port() != 0) {
             bail!("server.metrics_bind must differ from server.bind");
         }
-        if !(32..=128).contains(&self.server.ipv6_prefix) {
+        let public_origin = PublicOrigin::parse(&s.public_url)
+            .map_err(|why| anyhow::anyhow!("server.public_url {why}"))?;
+        let public_url = s.public_url.trim().trim_end_matches('/').to_owned();
+        let trusted_proxies = s
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<IpNet>()
+                    .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if !(32..=128).contains(&s.ipv6_prefix) {
             bail!("server.ipv6_prefix must be between 32 and 128");
         }
-        if self.server.body_timeout < Duration::from_secs(1)
-            || self.server.body_timeout > Duration::from_secs(300)
-        {
+        if s.body_timeout < Duration::from_secs(1) || s.body_timeout > Duration::from_secs(300) {
             bail!("server.body_timeout must be between 1s and 5m");
         }
-        if self.server.max_body_bytes < 1024 || self.server.max_body_bytes > 1024 * 1024 {
+        if s.max_body_bytes < 1024 || s.max_body_bytes > 1024 * 1024 {
             bail!("server.max_body_bytes must be between 1024 and 1048576");
         }
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            bail!("log.format must be text or json");
-        }
-        if let Some(url) = &self.database.url
-            && !["sqlite:", "postgres://", "postgresql://"]
-                .iter()
-                .any(|p| url.starts_with(p))
-        {
-            bail!("database.url must start with sqlite:, postgres:// or postgresql://");
-        }
+        let log_format = match self.log.format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => bail!("log.format must be text or json"),
+        };
+        let database = match &self.database.url {
+            Some(url) => DatabaseUrl::parse(url).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "database.url must start with sqlite:, postgres:// or postgresql://"
+                )
+            })?,
+            None => {
+                let file = s.data_dir.join("auth.db");
+                DatabaseUrl::Sqlite {
+                    url: format!("sqlite://{}", file.display()),
+                    file: Some(file),
+                }
+            }
+        };
         if !(1..=1000).contains(&self.database.max_connections) {
             bail!("database.max_connections must be between 1 and 1000");
         }
         // TLS to Redis is not built in yet: keep Redis on a private network.
-        if let Some(url) = &self.redis.url
-            && !url.starts_with("redis://")
-        {
-            bail!("redis.url must start with redis://");
-        }
-        if self.mail.queue_capacity == 0 {
-            bail!("mail.queue_capacity must be above zero");
-        }
-        if !(1..=64).contains(&self.mail.smtp_connections) {
-            bail!("mail.smtp_connections must be between 1 and 64");
-        }
+        let redis = match &self.redis.url {
+            Some(url) if !url.starts_with("redis://") => {
+                bail!("redis.url must start with redis://")
+            }
+            Some(url) => Some(Redis {
+                url: Redacted::new(url.clone()),
+                key_prefix: self.redis.key_prefix.clone(),
+            }),
+            None => None,
+        };
         if self.tokens.audience.trim().is_empty() {
             bail!("tokens.audience must not be empty");
         }
         self.policy
             .validate()
             .map_err(|e| anyhow::anyhow!("policy.{e}"))?;
-        Ok(())
-    }
-
-    /// The listen address.
-    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.server.bind.parse().with_context(|| {
-            format!(
-                "server.bind `{}` is not an address like 127.0.0.1:8080",
-                self.server.bind
-            )
+        let mail = self.mail_config(&public_url)?;
+        let relying_party = RelyingParty {
+            id: self.rp_id(&public_origin)?,
+            origin: public_origin.as_str().to_owned(),
+            name: self.mail.product_name.clone(),
+            attachment: if self.webauthn.platform_only {
+                Attachment::PlatformOnly
+            } else {
+                Attachment::PreferPlatform
+            },
+            browser_timeout: self.policy.browser_timeout(),
+        };
+        WebAuthnAdapter::new(relying_party.clone())
+            .map_err(|e| anyhow::anyhow!("webauthn: {e}"))?;
+        let secret = |configured: &Option<PathBuf>, setting: &'static str, default: PathBuf| {
+            match configured {
+                Some(path) => SecretPath::Configured {
+                    setting,
+                    path: path.clone(),
+                },
+                None => SecretPath::Default(default),
+            }
+        };
+        let secrets = SecretPaths {
+            pepper: secret(
+                &self.secrets.pepper_file,
+                "secrets.pepper_file",
+                s.data_dir.join("secrets").join("pepper"),
+            ),
+            attempt_key: secret(
+                &self.secrets.attempt_key_file,
+                "secrets.attempt_key_file",
+                s.data_dir.join("secrets").join("attempt-key"),
+            ),
+            signing_keys: secret(
+                &self.secrets.signing_keys_dir,
+                "secrets.signing_keys_dir",
+                s.data_dir.join("keys"),
+            ),
+        };
+        Ok(Config {
+            bind,
+            metrics_bind,
+            public_origin,
+            issuer: self
+                .tokens
+                .issuer
+                .clone()
+                .unwrap_or_else(|| public_url.clone()),
+            public_url,
+            trusted_proxies,
+            ipv6_prefix: s.ipv6_prefix,
+            body_timeout: s.body_timeout,
+            workers: s.workers,
+            data_dir: s.data_dir.clone(),
+            max_body_bytes: s.max_body_bytes,
+            database,
+            max_connections: self.database.max_connections,
+            migrate_on_start: self.database.migrate_on_start,
+            redis,
+            mail,
+            audience: self.tokens.audience.clone(),
+            relying_party,
+            secrets,
+            log_format,
+            log_filter: self.log.filter.clone(),
+            policy: self.policy.clone(),
         })
     }
 
-    /// The separate metrics listen address, if any.
-    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
-        self.server
-            .metrics_bind
-            .as_deref()
-            .map(|m| {
-                m.parse().with_context(|| {
-                    format!("server.metrics_bind `{m}` is not an address like 127.0.0.1:9090")
-                })
-            })
-            .transpose()
-    }
-
-    /// The trusted proxies as address blocks.
-    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<IpNet>> {
-        self.server
-            .trusted_proxies
-            .iter()
-            .map(|p| {
-                p.parse()
-                    .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))
-            })
-            .collect()
-    }
-
-    /// `scheme://host[:port]` of the public URL, as browsers write it in `Origin`: scheme and
-    /// host lower-case, the default port dropped, no trailing slash. Compared byte for byte, any
-    /// other spelling would refuse every cookie-authenticated change.
-    pub fn public_origin(&self) -> anyhow::Result<String> {
-        match auth_http::normalise_origin(&self.server.public_url) {
-            Some(origin) => Ok(origin),
-            None => {
-                bail!("server.public_url must be an origin like https://auth.example.com (no path)")
-            }
+    /// The sender and the transport, checked by the mail crate itself so that `check-config`
+    /// refuses exactly what `serve` would.
+    fn mail_config(&self, public_url: &str) -> anyhow::Result<Mail> {
+        let m = &self.mail;
+        if m.queue_capacity == 0 {
+            bail!("mail.queue_capacity must be above zero");
         }
+        if !(1..=64).contains(&m.smtp_connections) {
+            bail!("mail.smtp_connections must be between 1 and 64");
+        }
+        let sender =
+            MailConfig::new(&m.from, public_url, &m.product_name).map_err(|e| match e {
+                ConfigError::From(_) => anyhow::anyhow!("mail.from: {e}"),
+                ConfigError::ProductName => anyhow::anyhow!("mail.product_name: {e}"),
+                _ => anyhow::anyhow!("server.public_url: {e}"),
+            })?;
+        let transport = match &m.smtp_url {
+            None => MailTransport::Outbox(
+                m.outbox_dir
+                    .clone()
+                    .unwrap_or_else(|| self.server.data_dir.join("outbox")),
+            ),
+            Some(url) => {
+                let mut relay = SmtpConfig::new(url.clone());
+                relay.max_connections = m.smtp_connections;
+                relay.username.clone_from(&m.smtp_username);
+                // The relay checks the URL and the credentials' shape; the password itself is read
+                // when serving starts, so a stand-in says whether one is configured.
+                let mut probe = relay.clone();
+                probe.password = m
+                    .smtp_password_file
+                    .as_ref()
+                    .map(|_| SmtpPassword::new("-"));
+                check_relay(&probe).map_err(|e| match e {
+                    ConfigError::SmtpUrl(_) => anyhow::anyhow!("mail.smtp_url: {e}"),
+                    _ => anyhow::anyhow!("mail: {e}"),
+                })?;
+                MailTransport::Smtp {
+                    relay,
+                    password_file: m.smtp_password_file.clone(),
+                }
+            }
+        };
+        Ok(Mail {
+            sender,
+            product_name: m.product_name.clone(),
+            transport,
+            queue_capacity: m.queue_capacity,
+            smtp_connections: m.smtp_connections,
+        })
     }
 
     /// The WebAuthn relying-party id: configured, or the public URL's host.
-    pub fn rp_id(&self) -> anyhow::Result<String> {
-        let origin = self.public_origin()?;
-        let host = origin.split_once("://").map(|(_, h)| h).unwrap_or_default();
-        let host = host
-            .rsplit_once(':')
-            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-            .map_or(host, |(h, _)| h);
+    fn rp_id(&self, origin: &PublicOrigin) -> anyhow::Result<String> {
+        let host = origin.host();
         match &self.webauthn.rp_id {
             None => Ok(host.to_owned()),
             Some(id) if host == id || host.ends_with(&format!(".{id}")) => Ok(id.clone()),
@@ -361,96 +519,165 @@ impl Settings {
         }
     }
 
-    /// The database URL, defaulting to a SQLite file in the data directory.
-    pub fn database_url(&self) -> String {
-        self.database.url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}",
-                self.server.data_dir.join("auth.db").display()
-            )
-        })
-    }
-
-    /// The mail outbox directory.
-    pub fn outbox_dir(&self) -> PathBuf {
-        self.mail
-            .outbox_dir
-            .clone()
-            .unwrap_or_else(|| self.server.data_dir.join("outbox"))
-    }
-
-    /// The access-token issuer.
-    pub fn issuer(&self) -> String {
-        self.tokens
-            .issuer
-            .clone()
-            .unwrap_or_else(|| self.server.public_url.trim_end_matches('/').to_owned())
+    /// These settings with every derived value filled in (the database URL, the outbox, the
+    /// issuer, the relying-party id, the secrets' paths) and passwords in URLs replaced: what
+    /// `check-config` shows.
+    pub fn effective(&self, config: &Config) -> Settings {
+        let mut shown = self.clone();
+        shown.server.bind = config.bind.to_string();
+        shown.server.metrics_bind = config.metrics_bind.map(|a| a.to_string());
+        shown.database.url = Some(config.database.shown());
+        shown.redis.url = config
+            .redis
+            .as_ref()
+            .map(|r| checked::without_password(r.url.expose()));
+        shown.mail.outbox_dir = Some(
+            self.mail
+                .outbox_dir
+                .clone()
+                .unwrap_or_else(|| self.server.data_dir.join("outbox")),
+        );
+        shown.tokens.issuer = Some(config.issuer.clone());
+        shown.webauthn.rp_id = Some(config.relying_party.id.clone());
+        shown.secrets.pepper_file = Some(config.secrets.pepper.path().to_owned());
+        shown.secrets.attempt_key_file = Some(config.secrets.attempt_key.path().to_owned());
+        shown.secrets.signing_keys_dir = Some(config.secrets.signing_keys.path().to_owned());
+        shown
     }
 }
 
-/// Figment errors can span lines; the start-up error is one line.
-fn one_line(e: &figment::Error) -> String {
-    e.to_string()
-        .lines()
-        .map(str::trim)
+/// Builds the relay the way serving will, in a throw-away runtime (the relay wants one, though it
+/// connects only on the first mail), to refuse what serving would refuse.
+fn check_relay(relay: &SmtpConfig) -> Result<(), ConfigError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ConfigError::Outbox)?;
+    let _inside = runtime.enter();
+    TransportConfig::Smtp(relay.clone()).build().map(|_| ())
+}
+
+/// A figment error as one line naming the key (without figment's profile prefix) and where the
+/// value came from.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let mut line = if key.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("{key}: {}", e.kind)
+            };
+            if let Some(md) = &e.metadata {
+                match &md.source {
+                    Some(source) => line.push_str(&format!(" (in {source})")),
+                    None => line.push_str(&format!(" (in {})", md.name)),
+                }
+            }
+            line.lines().map(str::trim).collect::<Vec<_>>().join(" ")
+        })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join("; ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn refused(s: &Settings) -> String {
+        s.validate().expect_err("refused").to_string()
+    }
+
     #[test]
     fn defaults_are_valid_and_derive_paths_from_the_data_dir() {
         let s = Settings::default();
-        s.validate().unwrap();
-        assert_eq!(s.database_url(), "sqlite://data/auth.db");
-        assert_eq!(s.outbox_dir(), PathBuf::from("data/outbox"));
-        assert_eq!(s.issuer(), "http://localhost:8080");
-        assert_eq!(s.rp_id().unwrap(), "localhost");
+        let c = s.validate().unwrap();
+        assert_eq!(
+            c.database,
+            DatabaseUrl::Sqlite {
+                url: "sqlite://data/auth.db".to_owned(),
+                file: Some(PathBuf::from("data/auth.db"))
+            }
+        );
+        assert!(
+            matches!(&c.mail.transport, MailTransport::Outbox(dir) if dir == Path::new("data/outbox"))
+        );
+        assert_eq!(c.issuer, "http://localhost:8080");
+        assert_eq!(c.relying_party.id, "localhost");
+        assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(
+            c.secrets.pepper,
+            SecretPath::Default(PathBuf::from("data/secrets/pepper"))
+        );
+        let shown = s.effective(&c);
+        assert_eq!(shown.database.url.as_deref(), Some("sqlite://data/auth.db"));
+        assert_eq!(shown.webauthn.rp_id.as_deref(), Some("localhost"));
+        assert_eq!(
+            shown.secrets.signing_keys_dir,
+            Some(PathBuf::from("data/keys"))
+        );
     }
 
     #[test]
     fn the_rp_id_is_the_host_or_a_parent_domain() {
         let mut s = Settings::default();
         s.server.public_url = "https://login.example.com".to_owned();
-        assert_eq!(s.rp_id().unwrap(), "login.example.com");
+        assert_eq!(s.validate().unwrap().relying_party.id, "login.example.com");
         s.webauthn.rp_id = Some("example.com".to_owned());
-        assert_eq!(s.rp_id().unwrap(), "example.com");
+        assert_eq!(s.validate().unwrap().relying_party.id, "example.com");
         s.webauthn.rp_id = Some("other.com".to_owned());
-        assert!(
-            s.validate()
-                .unwrap_err()
-                .to_string()
-                .starts_with("webauthn.rp_id")
-        );
+        assert!(refused(&s).starts_with("webauthn.rp_id"));
     }
 
     #[test]
     fn bad_settings_are_refused_with_the_setting_named() {
         let mut s = Settings::default();
         s.server.public_url = "https://auth.example.com/path".to_owned();
+        assert!(refused(&s).starts_with("server.public_url"));
+        s.server.public_url = "http://auth.example.com".to_owned();
+        let e = refused(&s);
         assert!(
-            s.validate()
-                .unwrap_err()
-                .to_string()
-                .starts_with("server.public_url")
+            e.starts_with("server.public_url") && e.contains("https"),
+            "{e}"
         );
         let mut s = Settings::default();
         s.server.bind = "localhost".to_owned();
-        assert!(
-            s.validate()
-                .unwrap_err()
-                .to_string()
-                .starts_with("server.bind")
-        );
+        assert!(refused(&s).starts_with("server.bind"));
         let mut s = Settings::default();
         s.policy.code_length = 6;
-        assert_eq!(
-            s.validate().unwrap_err().to_string(),
-            "policy.code_length must be between 8 and 16"
+        assert_eq!(refused(&s), "policy.code_length must be between 8 and 16");
+        let mut s = Settings::default();
+        s.database.url = Some("mysql://db/auth".to_owned());
+        assert!(refused(&s).starts_with("database.url"));
+    }
+
+    #[test]
+    fn the_mail_sender_and_relay_are_checked_before_serving() {
+        let mut s = Settings::default();
+        s.mail.from = "not an address".to_owned();
+        assert!(refused(&s).starts_with("mail.from"), "{}", refused(&s));
+        let mut s = Settings::default();
+        s.mail.smtp_url = Some("http://relay.example.com".to_owned());
+        assert!(refused(&s).starts_with("mail.smtp_url"), "{}", refused(&s));
+        let mut s = Settings::default();
+        s.mail.smtp_url = Some("smtp://relay.example.com:25".to_owned());
+        s.mail.smtp_username = Some("auth".to_owned());
+        s.mail.smtp_password_file = Some(PathBuf::from("/run/secrets/smtp"));
+        assert!(
+            refused(&s).contains("encrypted"),
+            "credentials over plain SMTP: {}",
+            refused(&s)
         );
+        s.mail.smtp_url = Some("smtps://relay.example.com".to_owned());
+        let c = s.validate().unwrap();
+        assert!(matches!(
+            c.mail.transport,
+            MailTransport::Smtp {
+                password_file: Some(_),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -474,10 +701,14 @@ mod tests {
             ),
         ] {
             s.server.public_url = url.to_owned();
-            assert_eq!(s.public_origin().unwrap(), origin, "{url}");
+            assert_eq!(
+                s.validate().unwrap().public_origin.as_str(),
+                origin,
+                "{url}"
+            );
         }
         s.server.public_url = "HTTPS://Auth.Example.COM:443/".to_owned();
-        assert_eq!(s.rp_id().unwrap(), "auth.example.com");
+        assert_eq!(s.validate().unwrap().relying_party.id, "auth.example.com");
     }
 
     #[test]
@@ -489,14 +720,13 @@ mod tests {
             "2001:db8::/32".to_owned(),
             "::ffff:192.0.2.0/120".to_owned(),
         ];
-        s.validate().unwrap();
-        let nets = s.trusted_proxies().unwrap();
+        let nets = s.validate().unwrap().trusted_proxies;
         assert!(nets[0].contains("10.0.0.10".parse().unwrap()));
         assert!(nets[1].contains("::ffff:10.1.200.3".parse().unwrap()));
         assert!(nets[2].contains("2001:db8:5::1".parse().unwrap()));
         assert!(nets[3].contains("192.0.2.77".parse().unwrap()));
         s.server.trusted_proxies = vec!["10.0.0.0/33".to_owned()];
-        let e = s.validate().unwrap_err().to_string();
+        let e = refused(&s);
         assert!(
             e.starts_with("server.trusted_proxies") && e.contains("10.0.0.0/33"),
             "{e}"
@@ -507,36 +737,28 @@ mod tests {
     fn edge_settings_are_bounded() {
         let mut s = Settings::default();
         s.server.ipv6_prefix = 16;
-        assert!(
-            s.validate()
-                .unwrap_err()
-                .to_string()
-                .starts_with("server.ipv6_prefix")
-        );
+        assert!(refused(&s).starts_with("server.ipv6_prefix"));
         let mut s = Settings::default();
         s.server.body_timeout = Duration::ZERO;
-        assert!(
-            s.validate()
-                .unwrap_err()
-                .to_string()
-                .starts_with("server.body_timeout")
-        );
+        assert!(refused(&s).starts_with("server.body_timeout"));
         let mut s = Settings::default();
         s.server.metrics_bind = Some("nowhere".to_owned());
-        assert!(
-            s.validate()
-                .unwrap_err()
-                .to_string()
-                .starts_with("server.metrics_bind")
-        );
+        assert!(refused(&s).starts_with("server.metrics_bind"));
         s.server.metrics_bind = Some(s.server.bind.clone());
-        assert!(
-            s.validate()
-                .unwrap_err()
-                .to_string()
-                .starts_with("server.metrics_bind")
-        );
+        assert!(refused(&s).starts_with("server.metrics_bind"));
         s.server.metrics_bind = Some("127.0.0.1:9090".to_owned());
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let mut s = Settings::default();
+        s.database.url = Some("postgres://auth:db-s3cret@db/auth".to_owned());
+        s.redis.url = Some("redis://:redis-s3cret@cache:6379".to_owned());
+        let c = s.validate().unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        let shown = serde_json::to_string(&s.effective(&c)).unwrap();
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }

@@ -1,13 +1,9 @@
 //! `auth-server`: the passwordless auth service as one binary.
 #![warn(missing_docs)]
 
-mod app;
-mod audit;
-mod config;
-mod secrets;
-
+use auth_server::config::{Config, LogFormat, Settings};
+use auth_server::{Application, secrets};
 use clap::{Parser, Subcommand};
-use config::Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,7 +25,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Check the configuration, print it as JSON (it holds no secrets, only their paths) and exit.
+    /// Check the configuration as `serve` would (configured secrets included), print the
+    /// effective settings as JSON (they hold no secrets, only their paths) and exit.
     CheckConfig,
     /// Manage signing keys.
     #[command(subcommand)]
@@ -51,56 +48,67 @@ enum KeysCommand {
     },
 }
 
+/// Exit status of a configuration that is refused.
+const INVALID_CONFIGURATION: u8 = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref()) {
-        Ok(s) => s,
+    let command = cli.command.unwrap_or(Command::Serve);
+    let checked = Settings::load(cli.config.as_deref()).and_then(|loaded| {
+        let config = loaded.settings.validate()?;
+        // `serve` and `check-config` need the configured secrets; `keys rotate` creates the first.
+        if matches!(command, Command::Serve | Command::CheckConfig) {
+            secrets::check_configured(&config.secrets)?;
+        }
+        Ok((loaded, config))
+    });
+    let (loaded, config) = match checked {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("auth-server: invalid configuration: {e:#}");
-            return ExitCode::from(2);
+            return ExitCode::from(INVALID_CONFIGURATION);
         }
     };
-    let command = cli.command.unwrap_or(Command::Serve);
-    if matches!(command, Command::Serve)
-        && let Err(e) = secrets::check_configured(&settings)
-    {
-        eprintln!("auth-server: invalid configuration: {e:#}");
-        return ExitCode::from(2);
+    init_logging(&config);
+    for var in &loaded.ignored {
+        tracing::warn!("ignoring the environment variable {var}: it names no setting");
     }
-    init_logging(&settings);
     let result = match command {
-        Command::Serve => actix_web::rt::System::new().block_on(app::serve(settings)),
-        Command::Migrate => actix_web::rt::System::new().block_on(app::migrate(&settings)),
-        Command::CheckConfig => check_config(&settings),
-        Command::Keys(k) => keys(&settings, k),
+        Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
+        Command::Migrate => actix_web::rt::System::new().block_on(auth_server::migrate(&config)),
+        Command::CheckConfig => check_config(&loaded.settings, &config),
+        Command::Keys(k) => keys(&config, k),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Once, through the log, so that it has the log's format.
             tracing::error!("{e:#}");
-            eprintln!("auth-server: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn init_logging(settings: &Settings) {
+async fn serve(config: Config) -> anyhow::Result<()> {
+    Application::build(config).await?.run_until_stopped().await
+}
+
+fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if settings.log.format == "json" {
-        builder.json().flatten_event(true).init();
-    } else {
-        builder.init();
+    match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
     }
 }
 
-fn check_config(settings: &Settings) -> anyhow::Result<()> {
-    // Settings hold only paths to secrets, never secrets, so all of it may be shown.
-    let text = serde_json::to_string_pretty(settings)?;
+fn check_config(settings: &Settings, config: &Config) -> anyhow::Result<()> {
+    // The effective settings hold paths to secrets, never secrets, and URLs without passwords.
+    let text = serde_json::to_string_pretty(&settings.effective(config))?;
     #[allow(
         clippy::print_stdout,
         reason = "printing the configuration is this command's job"
@@ -111,11 +119,11 @@ fn check_config(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
-    let dir = secrets::keys_dir(settings);
+fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
+    let dir = config.secrets.signing_keys.path();
     match cmd {
         KeysCommand::List => {
-            let keys = secrets::load_keys(&dir)?;
+            let keys = secrets::load_keys(dir)?;
             let last = keys.len().saturating_sub(1);
             for (i, (path, key)) in keys.iter().enumerate() {
                 let role = if i == last { "signing" } else { "verify-only" };
@@ -126,11 +134,11 @@ fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Rotate => {
-            let (path, key) = secrets::write_new_key(&dir)?;
+            let (path, key) = secrets::write_new_key(dir)?;
             tracing::info!(kid = key.kid(), path = %path.display(), "new signing key; restart the nodes to sign with it");
         }
         KeysCommand::Retire { kid } => {
-            let keys = secrets::load_keys(&dir)?;
+            let keys = secrets::load_keys(dir)?;
             if keys.last().is_some_and(|(_, k)| k.kid() == kid) {
                 anyhow::bail!("key {kid} is the signing key; rotate first");
             }

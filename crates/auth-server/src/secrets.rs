@@ -3,7 +3,7 @@
 //! owner-only permissions. A configured path is never generated: nodes that each made their own
 //! secret would not understand each other's codes and tokens, so a missing one stops the start.
 
-use crate::config::Settings;
+use crate::config::{SecretPath, SecretPaths};
 use anyhow::{Context, bail};
 use auth_core::ports::{OsRng, Rng};
 use auth_jwt::{PublicKey, SigningKey};
@@ -34,52 +34,11 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-/// The directory of signing keys.
-pub fn keys_dir(settings: &Settings) -> PathBuf {
-    settings
-        .secrets
-        .signing_keys_dir
-        .clone()
-        .unwrap_or_else(|| settings.server.data_dir.join("keys"))
-}
-
-/// Where a secret comes from: a configured file that must exist, or the default path in the data
-/// directory, where it is generated on first start.
-enum Source {
-    Configured(&'static str, PathBuf),
-    Default(PathBuf),
-}
-
-impl Source {
-    fn of(configured: Option<&PathBuf>, setting: &'static str, default: PathBuf) -> Self {
-        match configured {
-            Some(path) => Source::Configured(setting, path.clone()),
-            None => Source::Default(default),
-        }
-    }
-}
-
-fn pepper_source(settings: &Settings) -> Source {
-    Source::of(
-        settings.secrets.pepper_file.as_ref(),
-        "secrets.pepper_file",
-        settings.server.data_dir.join("secrets").join("pepper"),
-    )
-}
-
-fn attempt_key_source(settings: &Settings) -> Source {
-    Source::of(
-        settings.secrets.attempt_key_file.as_ref(),
-        "secrets.attempt_key_file",
-        settings.server.data_dir.join("secrets").join("attempt-key"),
-    )
-}
-
 /// Refuses configured secret paths that do not exist (or a configured key directory without a
 /// key), before anything starts, with one line naming the setting and the path.
-pub fn check_configured(settings: &Settings) -> anyhow::Result<()> {
-    for source in [pepper_source(settings), attempt_key_source(settings)] {
-        if let Source::Configured(setting, path) = source
+pub fn check_configured(secrets: &SecretPaths) -> anyhow::Result<()> {
+    for source in [&secrets.pepper, &secrets.attempt_key] {
+        if let SecretPath::Configured { setting, path } = source
             && !path.exists()
         {
             bail!(
@@ -88,26 +47,26 @@ pub fn check_configured(settings: &Settings) -> anyhow::Result<()> {
             );
         }
     }
-    if let Some(dir) = &settings.secrets.signing_keys_dir
-        && load_keys(dir).map_or(true, |keys| keys.is_empty())
+    if let SecretPath::Configured { setting, path } = &secrets.signing_keys
+        && load_keys(path).map_or(true, |keys| keys.is_empty())
     {
         bail!(
-            "secrets.signing_keys_dir {} holds no signing key; create one with `auth-server keys rotate` and give every node the same directory",
-            dir.display()
+            "{setting} {} holds no signing key; create one with `auth-server keys rotate` and give every node the same directory",
+            path.display()
         );
     }
     Ok(())
 }
 
 /// Loads every secret, generating the missing ones at their default paths.
-pub fn load_or_create(settings: &Settings) -> anyhow::Result<Secrets> {
-    check_configured(settings)?;
-    let pepper = random_secret(pepper_source(settings), "code pepper")?;
-    let attempt_key = random_secret(attempt_key_source(settings), "attempt-token key")?;
-    let dir = keys_dir(settings);
-    let mut keys = load_keys(&dir)?;
-    if keys.is_empty() && settings.secrets.signing_keys_dir.is_none() {
-        let (path, key) = write_new_key(&dir)?;
+pub fn load_or_create(secrets: &SecretPaths) -> anyhow::Result<Secrets> {
+    check_configured(secrets)?;
+    let pepper = random_secret(&secrets.pepper, "code pepper")?;
+    let attempt_key = random_secret(&secrets.attempt_key, "attempt-token key")?;
+    let dir = secrets.signing_keys.path();
+    let mut keys = load_keys(dir)?;
+    if keys.is_empty() && matches!(secrets.signing_keys, SecretPath::Default(_)) {
+        let (path, key) = write_new_key(dir)?;
         tracing::info!(kid = key.kid(), path = %path.display(), "generated a signing key");
         keys.push((path, key));
     }
@@ -126,15 +85,15 @@ pub fn load_or_create(settings: &Settings) -> anyhow::Result<Secrets> {
 
 /// A base64 secret of at least 32 bytes from its file; generated there if missing, but only at
 /// its default path.
-fn random_secret(source: Source, what: &str) -> anyhow::Result<Vec<u8>> {
+fn random_secret(source: &SecretPath, what: &str) -> anyhow::Result<Vec<u8>> {
     let path = match source {
-        Source::Configured(setting, path) if !path.exists() => {
+        SecretPath::Configured { setting, path } if !path.exists() => {
             bail!("{setting} {} does not exist", path.display())
         }
-        Source::Configured(_, path) | Source::Default(path) => path,
+        SecretPath::Configured { path, .. } | SecretPath::Default(path) => path,
     };
     if path.exists() {
-        let text = fs::read_to_string(&path)
+        let text = fs::read_to_string(path)
             .with_context(|| format!("cannot read the {what} at {}", path.display()))?;
         let bytes = STANDARD
             .decode(text.trim())
@@ -149,7 +108,7 @@ fn random_secret(source: Source, what: &str) -> anyhow::Result<Vec<u8>> {
     }
     let mut bytes = vec![0u8; 32];
     OsRng.fill(&mut bytes);
-    write_private(&path, STANDARD.encode(&bytes).as_bytes())?;
+    write_private(path, STANDARD.encode(&bytes).as_bytes())?;
     tracing::info!(path = %path.display(), "generated the {what}; keep it, and give every node the same one");
     Ok(bytes)
 }

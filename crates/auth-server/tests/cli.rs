@@ -23,7 +23,18 @@ fn an_invalid_setting_is_one_line_naming_it() {
         ("AUTH_POLICY__CODE_LENGTH", "6", "policy.code_length"),
         ("AUTH_POLICY__CODE_TTL", "ten minutes", "code_ttl"),
         ("AUTH_LOG__FORMAT", "xml", "log.format"),
-        ("AUTH_SERVER__NO_SUCH_SETTING", "1", "no_such_setting"),
+        // `check-config` refuses what `serve` would refuse.
+        (
+            "AUTH_MAIL__SMTP_URL",
+            "http://relay.example.com",
+            "mail.smtp_url",
+        ),
+        ("AUTH_MAIL__FROM", "not an address", "mail.from"),
+        (
+            "AUTH_SERVER__PUBLIC_URL",
+            "http://auth.example.com",
+            "server.public_url",
+        ),
     ] {
         let out = run(&["check-config"], &[(key, value)], dir.path());
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -35,6 +46,10 @@ fn an_invalid_setting_is_one_line_naming_it() {
         );
         assert!(stderr.to_lowercase().contains(expect), "{key}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !stderr.contains("default."),
+            "the key is named without the library's profile: {stderr}"
+        );
     }
     let missing = run(&["--config", "nope.toml", "check-config"], &[], dir.path());
     assert_eq!(missing.status.code(), Some(2));
@@ -173,7 +188,7 @@ fn the_database_and_secrets_are_owner_only_after_a_start() {
         .current_dir(dir.path())
         .env_clear()
         .env("AUTH_SERVER__DATA_DIR", dir.path().join("data"))
-        .env("AUTH_SERVER__BIND", "127.0.0.1:0")
+        .env("AUTH_SERVER__BIND", ":0")
         .env("AUTH_SERVER__WORKERS", "1")
         .env("RUST_LOG", "info")
         .stderr(std::process::Stdio::piped())
@@ -202,4 +217,146 @@ fn the_database_and_secrets_are_owner_only_after_a_start() {
     for (file, m) in modes {
         assert_eq!(m, 0o600, "{file} is {m:o}");
     }
+}
+
+#[test]
+fn unknown_keys_in_the_file_are_errors_but_unknown_environment_variables_only_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &["check-config"],
+        &[
+            ("AUTH_SERVER_BIN", "/usr/local/bin/auth-server"),
+            ("AUTH_SERVER__NO_SUCH_SETTING", "1"),
+            ("AUTH_SERVER__BIND", "127.0.0.1:7777"),
+        ],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("AUTH_SERVER_BIN") && stderr.contains("AUTH_SERVER__NO_SUCH_SETTING"),
+        "each ignored variable is named in a warning: {stderr}"
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        shown["server"]["bind"], "127.0.0.1:7777",
+        "the known ones still apply"
+    );
+
+    std::fs::write(
+        dir.path().join("auth.toml"),
+        "[server]\nbindd = \"127.0.0.1:9999\"\n",
+    )
+    .unwrap();
+    let out = run(&["check-config"], &[], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("server") && stderr.contains("bindd") && !stderr.contains("default."),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &["check-config"],
+        &[
+            ("AUTH_SERVER__BIND", ":0"),
+            ("AUTH_SERVER__PUBLIC_URL", "https://login.example.com"),
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let data = dir.path().join("data");
+    let at = |p: &str| data.join(p).display().to_string();
+    assert_eq!(
+        shown["server"]["bind"], "127.0.0.1:0",
+        "`:0` is a free port on loopback"
+    );
+    assert_eq!(
+        shown["database"]["url"],
+        format!("sqlite://{}", at("auth.db"))
+    );
+    assert_eq!(shown["mail"]["outbox_dir"], at("outbox"));
+    assert_eq!(shown["tokens"]["issuer"], "https://login.example.com");
+    assert_eq!(shown["webauthn"]["rp_id"], "login.example.com");
+    assert_eq!(shown["secrets"]["pepper_file"], at("secrets/pepper"));
+    assert_eq!(
+        shown["secrets"]["attempt_key_file"],
+        at("secrets/attempt-key")
+    );
+    assert_eq!(shown["secrets"]["signing_keys_dir"], at("keys"));
+    assert!(!data.join("secrets").exists(), "checking generates nothing");
+
+    let out = run(
+        &["check-config"],
+        &[(
+            "AUTH_DATABASE__URL",
+            "postgres://auth:hunter2@db.example.com/auth",
+        )],
+        dir.path(),
+    );
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+    assert!(
+        stdout.contains("postgres://auth:[redacted]@db.example.com/auth"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_config_refuses_a_configured_secret_that_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("shared/pepper");
+    let out = run(
+        &["check-config"],
+        &[("AUTH_SECRETS__PEPPER_FILE", missing.to_str().unwrap())],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("secrets.pepper_file"), "{stderr}");
+}
+
+#[test]
+fn a_failed_start_says_why_once_and_generates_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    let out = run(&["serve"], &[("AUTH_SERVER__BIND", &bind)], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("cannot listen on").count(),
+        1,
+        "the error is printed once: {stderr}"
+    );
+    assert!(!dir.path().join("data/secrets").exists(), "{stderr}");
+    assert!(!dir.path().join("data/keys").exists(), "{stderr}");
+
+    let out = run(
+        &["serve"],
+        &[
+            ("AUTH_SERVER__BIND", "127.0.0.1:0"),
+            ("AUTH_DATABASE__URL", "postgres://auth@127.0.0.1:1/auth"),
+        ],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("cannot reach PostgreSQL").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!dir.path().join("data/secrets").exists(), "{stderr}");
 }

@@ -11,7 +11,6 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{App, test, web};
 use auth_core::mail::{Mail, Message};
-use auth_core::net::DEFAULT_V6_PREFIX;
 use auth_core::ports::OsRng;
 use auth_core::service::{AuthService, Ports};
 use auth_core::testkit::ManualClock;
@@ -34,9 +33,19 @@ pub const ORIGIN: &str = "http://localhost:8080";
 pub const CLIENT: &str = "198.51.100.7:40000";
 pub const OTHER_CLIENT: &str = "203.0.113.9:40000";
 
-/// One app, its stores, its mail and its clock.
+/// One app, its state, stores, mail and clock.
 pub struct TestApp<S> {
     pub service: S,
+    pub state: AppState,
+    pub mailer: Arc<MemoryMailer>,
+    pub clock: Arc<ManualClock>,
+    pub store: MemoryStore,
+}
+
+/// The state behind an app: the use cases over the memory adapters, real tokens and a real
+/// relying party, a recording mailer and a manual clock.
+pub struct World {
+    pub state: AppState,
     pub mailer: Arc<MemoryMailer>,
     pub clock: Arc<ManualClock>,
     pub store: MemoryStore,
@@ -49,17 +58,14 @@ pub fn relaxed() -> Policy {
     p.limits.send_gap_per_address = std::time::Duration::ZERO;
     p.limits.send_per_ip.limit = 100_000;
     p.limits.send_per_address.limit = 1_000;
-    p.limits.send_per_address_total.limit = 1_000;
+    p.limits.send_per_address_total.limit = 100_000;
+    p.limits.send_global.limit = 1_000_000;
     p.limits.guesses_per_ip.limit = 100_000;
     p
 }
 
-/// The app on `policy`.
-pub async fn spawn_app(
-    policy: Policy,
-) -> TestApp<
-    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
-> {
+/// The state on `policy` and `config`.
+pub fn world(policy: Policy, config: HttpConfig) -> World {
     let store = MemoryStore::new();
     let mailer = Arc::new(MemoryMailer::new());
     let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_800_000_000_000)));
@@ -91,30 +97,91 @@ pub async fn spawn_app(
         rng: Arc::new(OsRng),
     };
     let service = AuthService::new(ports, policy, &[42u8; 32]).expect("service");
-    let config = HttpConfig {
-        public_origin: ORIGIN.to_owned(),
-        ..HttpConfig::default()
-    };
-    let state = AppState {
-        service: Arc::new(service),
-        config: Arc::new(config.clone()),
-        health: Arc::new(Vec::new()),
-        metrics: Arc::new(Metrics::new(|_| {})),
-    };
-    let app = test::init_service(
-        App::new()
-            .wrap(auth_http::security_headers(&config))
-            .wrap(actix_web::middleware::from_fn(auth_http::observe))
-            .configure(auth_http::configure(state))
-            .default_service(web::to(auth_http::not_found)),
-    )
-    .await;
-    let _ = DEFAULT_V6_PREFIX;
-    TestApp {
-        service: app,
+    World {
+        state: AppState {
+            service: Arc::new(service),
+            config: Arc::new(config),
+            health: Arc::new(Vec::new()),
+            metrics: Arc::new(Metrics::new(|_| {})),
+        },
         mailer,
         clock,
         store,
+    }
+}
+
+/// The app on `policy`, as the server wires it (security headers, observation, routes, 404s).
+pub async fn spawn_app(
+    policy: Policy,
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
+    spawn_app_with(
+        policy,
+        HttpConfig {
+            public_origin: ORIGIN.to_owned(),
+            ..HttpConfig::default()
+        },
+    )
+    .await
+}
+
+/// The app on `policy` and `config`.
+pub async fn spawn_app_with(
+    policy: Policy,
+    config: HttpConfig,
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
+    let w = world(policy, config);
+    let state = w.state.clone();
+    let app = test::init_service(
+        App::new()
+            .wrap(auth_http::security_headers(&state.config))
+            .wrap(actix_web::middleware::from_fn(auth_http::observe))
+            .configure(auth_http::configure(state.clone()))
+            .default_service(web::to(auth_http::not_found)),
+    )
+    .await;
+    TestApp {
+        service: app,
+        state,
+        mailer: w.mailer,
+        clock: w.clock,
+        store: w.store,
+    }
+}
+
+impl<S, B> TestApp<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    /// Sends `call` to this app.
+    pub async fn send(&self, call: Call) -> Reply {
+        call.send(&self.service).await
+    }
+
+    /// Signs up `email` by code (from the recorded mail) and returns the verify answer (200).
+    pub async fn sign_up(&self, email: &str, name: &str) -> Reply {
+        let started = self
+            .send(call("POST", "/v1/signup").json(&serde_json::json!({
+                "email": email, "display_name": name
+            })))
+            .await;
+        assert_eq!(started.status, 202, "{}", started.text);
+        self.verify(&started, &last_code(&self.mailer, email)).await
+    }
+
+    /// Verifies `code` for the attempt `started` began; the answer must be 200.
+    pub async fn verify(&self, started: &Reply, code: &str) -> Reply {
+        let done = self
+            .send(call("POST", "/v1/codes/verify").json(&serde_json::json!({
+                "attempt_token": started.json["attempt_token"], "code": code
+            })))
+            .await;
+        assert_eq!(done.status, 200, "{}", done.text);
+        done
     }
 }
 

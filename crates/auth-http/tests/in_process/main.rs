@@ -3,7 +3,10 @@
 //! shapes of answers, cookies, same-origin checks, enumeration safety and limits that need time to
 //! pass. What needs real stores, several processes or a browser stays in the end-to-end suite.
 
+mod api;
 mod app;
+mod bad_input;
 mod browsers;
 mod enumeration;
 mod limits;
+mod requests;

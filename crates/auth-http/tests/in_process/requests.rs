@@ -1,70 +1,19 @@
 //! The HTTP layer in process, over the in-memory adapters: bodies that are not JSON objects,
 //! bounded metrics labels, the metrics listener, the origin check and the client address.
 
+use crate::app::{World, relaxed};
 use actix_web::http::StatusCode;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
 use actix_web::{App, web};
+use auth_core::EmailAddress;
 use auth_core::mail::Message;
-use auth_core::ports::OsRng;
-use auth_core::service::{AuthService, Ports};
-use auth_core::testkit::ManualClock;
-use auth_core::time::Timestamp;
 use auth_core::user::DisplayName;
-use auth_core::{EmailAddress, Policy};
 use auth_http::extract::client_info;
-use auth_http::{AppState, HttpConfig, Metrics, cookie_names};
-use auth_jwt::{JwtIssuer, SigningKey};
-use auth_memory::{MemoryMailer, MemoryStore};
+use auth_http::{HttpConfig, cookie_names};
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::time::Duration;
-
-struct World {
-    state: AppState,
-    mailer: Arc<MemoryMailer>,
-}
 
 fn world(config: HttpConfig) -> World {
-    let store = Arc::new(MemoryStore::new());
-    let mailer = Arc::new(MemoryMailer::new());
-    let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_800_000_000_000)));
-    let issuer = JwtIssuer::new(
-        "https://auth.test",
-        "auth",
-        SigningKey::generate(&OsRng),
-        [],
-        &[7u8; 32],
-    )
-    .expect("issuer")
-    .with_clock(clock.clone());
-    let ports = Ports {
-        users: store.clone(),
-        attempts: store.clone(),
-        sessions: store.clone(),
-        limiter: store.clone(),
-        audit: store.clone(),
-        passkeys: store.clone(),
-        reverts: store.clone(),
-        ceremonies: store,
-        // No test here reaches a ceremony: bodies are refused before the use case runs.
-        webauthn: Arc::new(auth_core::ports::MockWebAuthn::new()),
-        mailer: mailer.clone(),
-        tokens: Arc::new(issuer),
-        clock,
-        rng: Arc::new(OsRng),
-    };
-    let mut policy = Policy::default();
-    policy.limits.send_gap_per_address = Duration::ZERO;
-    let service = AuthService::new(ports, policy, &[42u8; 32]).expect("service");
-    World {
-        state: AppState {
-            service: Arc::new(service),
-            config: Arc::new(config),
-            health: Arc::new(Vec::new()),
-            metrics: Arc::new(Metrics::default()),
-        },
-        mailer,
-    }
+    crate::app::world(relaxed(), config)
 }
 
 macro_rules! app {
