@@ -887,7 +887,7 @@ test("changes the email address after a fresh sign-in with a passkey", async () 
   assert.equal(await page.locator("#email-new").inputValue(), moved);
   assert.equal(await focused(), "email-code");
   const { code, subject } = await nextCode(moved);
-  assert.match(subject, /code/);
+  assert.match(subject, /Confirm your new email address/);
   await shot("email-code");
   await page.locator("#email-code").fill(code);
   await page.getByRole("button", { name: "Confirm the new address" }).click();
