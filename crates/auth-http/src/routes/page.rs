@@ -66,13 +66,31 @@ const INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
 /// Every file besides the document, by path. The script is split into ES modules that import each
 /// other by these paths, so a new module needs a line here.
 const FILES: [(&str, Asset); 8] = [
-    ("/app.js", asset!("app.js", "text/javascript; charset=utf-8")),
-    ("/api.js", asset!("api.js", "text/javascript; charset=utf-8")),
+    (
+        "/app.js",
+        asset!("app.js", "text/javascript; charset=utf-8"),
+    ),
+    (
+        "/api.js",
+        asset!("api.js", "text/javascript; charset=utf-8"),
+    ),
     ("/ui.js", asset!("ui.js", "text/javascript; charset=utf-8")),
-    ("/signin.js", asset!("signin.js", "text/javascript; charset=utf-8")),
-    ("/account.js", asset!("account.js", "text/javascript; charset=utf-8")),
-    ("/settings.js", asset!("settings.js", "text/javascript; charset=utf-8")),
-    ("/reauth.js", asset!("reauth.js", "text/javascript; charset=utf-8")),
+    (
+        "/signin.js",
+        asset!("signin.js", "text/javascript; charset=utf-8"),
+    ),
+    (
+        "/account.js",
+        asset!("account.js", "text/javascript; charset=utf-8"),
+    ),
+    (
+        "/settings.js",
+        asset!("settings.js", "text/javascript; charset=utf-8"),
+    ),
+    (
+        "/reauth.js",
+        asset!("reauth.js", "text/javascript; charset=utf-8"),
+    ),
     ("/app.css", asset!("app.css", "text/css; charset=utf-8")),
 ];
 
