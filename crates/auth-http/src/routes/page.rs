@@ -1,8 +1,8 @@
-//! The bundled web page: one HTML document, its script and its style, compiled into the binary.
+//! The bundled web page: one HTML document, its script modules and its style, compiled into the binary.
 //!
 //! The files live in `crates/auth-http/static/` and need no build step. They are served with a
 //! page CSP stricter than usual for a page (no inline script or style at all), which replaces the
-//! API's `default-src 'none'` on these three answers only.
+//! API's `default-src 'none'` on these answers only.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Resource, guard, web};
@@ -62,8 +62,37 @@ macro_rules! asset {
 }
 
 const INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
-const SCRIPT: Asset = asset!("app.js", "text/javascript; charset=utf-8");
-const STYLE: Asset = asset!("app.css", "text/css; charset=utf-8");
+
+/// Every file besides the document, by path. The script is split into ES modules that import each
+/// other by these paths, so a new module needs a line here.
+const FILES: [(&str, Asset); 8] = [
+    (
+        "/app.js",
+        asset!("app.js", "text/javascript; charset=utf-8"),
+    ),
+    (
+        "/api.js",
+        asset!("api.js", "text/javascript; charset=utf-8"),
+    ),
+    ("/ui.js", asset!("ui.js", "text/javascript; charset=utf-8")),
+    (
+        "/signin.js",
+        asset!("signin.js", "text/javascript; charset=utf-8"),
+    ),
+    (
+        "/account.js",
+        asset!("account.js", "text/javascript; charset=utf-8"),
+    ),
+    (
+        "/settings.js",
+        asset!("settings.js", "text/javascript; charset=utf-8"),
+    ),
+    (
+        "/reauth.js",
+        asset!("reauth.js", "text/javascript; charset=utf-8"),
+    ),
+    ("/app.css", asset!("app.css", "text/css; charset=utf-8")),
+];
 
 fn serve(req: &HttpRequest, asset: &Asset) -> HttpResponse {
     let not_modified = req
@@ -99,22 +128,24 @@ async fn index(req: HttpRequest) -> HttpResponse {
     serve(&req, &INDEX)
 }
 
-async fn script(req: HttpRequest) -> HttpResponse {
-    serve(&req, &SCRIPT)
-}
-
-async fn style(req: HttpRequest) -> HttpResponse {
-    serve(&req, &STYLE)
+/// One of [`FILES`], found by the request's path (the route only matches those paths).
+async fn file(req: HttpRequest) -> HttpResponse {
+    match FILES.iter().find(|(path, _)| *path == req.path()) {
+        Some((_, asset)) => serve(&req, asset),
+        None => HttpResponse::NotFound().finish(),
+    }
 }
 
 /// The page's routes, answering GET and HEAD (other methods get the usual `problem+json` 405).
 pub(crate) fn resources() -> Vec<Resource> {
     let read = || guard::Any(guard::Get()).or(guard::Head());
-    vec![
-        super::resource("/").route(web::route().guard(read()).to(index)),
-        super::resource("/app.js").route(web::route().guard(read()).to(script)),
-        super::resource("/app.css").route(web::route().guard(read()).to(style)),
-    ]
+    let mut all = vec![super::resource("/").route(web::route().guard(read()).to(index))];
+    all.extend(
+        FILES
+            .iter()
+            .map(|(path, _)| super::resource(path).route(web::route().guard(read()).to(file))),
+    );
+    all
 }
 
 #[cfg(test)]
@@ -126,6 +157,10 @@ mod tests {
     #[actix_web::test]
     async fn the_page_its_script_and_its_style_are_served_with_the_page_csp() {
         let app = http::init_service(App::new().service(resources())).await;
+        let modules = FILES
+            .iter()
+            .filter(|(path, _)| path.ends_with(".js"))
+            .map(|(path, _)| (*path, "text/javascript; charset=utf-8", "//"));
         for (path, content_type, needle) in [
             (
                 "/",
@@ -133,12 +168,15 @@ mod tests {
                 "<script type=\"module\" src=\"/app.js\">",
             ),
             (
-                "/app.js",
+                "/signin.js",
                 "text/javascript; charset=utf-8",
                 "navigator.credentials",
             ),
             ("/app.css", "text/css; charset=utf-8", "[hidden]"),
-        ] {
+        ]
+        .into_iter()
+        .chain(modules)
+        {
             let res =
                 http::call_service(&app, http::TestRequest::get().uri(path).to_request()).await;
             assert_eq!(res.status(), 200, "{path}");
@@ -220,6 +258,25 @@ mod tests {
         assert!(!has_event_handler_attribute(
             "<p>sign in on this device</p><input id=\"one\">"
         ));
+    }
+
+    #[test]
+    fn every_module_the_scripts_import_is_served_and_none_is_long() {
+        let served: Vec<&str> = FILES.iter().map(|(path, _)| *path).collect();
+        for (path, asset) in FILES.iter().filter(|(path, _)| path.ends_with(".js")) {
+            // Each `from "./x.js"` must name a served file, or the page fails to load.
+            for import in asset.body.split("from \"./").skip(1) {
+                let name = import.split('"').next().unwrap_or_default();
+                assert!(
+                    served.contains(&format!("/{name}").as_str()),
+                    "{path} imports {name}"
+                );
+            }
+            assert!(
+                asset.body.lines().count() <= 600,
+                "{path} is over 600 lines: split it"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,334 @@
+// The account screen: the profile form, passkeys (rename, delete, add), sessions (one, or all
+// after an in-page confirmation), recent activity, and signing out.
+
+import { ApiError, authed } from "./api.js";
+import {
+  $, busy, clearFieldError, fieldError, go, say, sessionEnded, show, showError, signedOut, state,
+} from "./ui.js";
+import { createPasskey } from "./signin.js";
+import { needsReauth } from "./reauth.js";
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const when = (s) => (s ? dateFormat.format(new Date(s)) : "never");
+
+/** "Chrome on Linux" from a user agent, like the server's passkey names. */
+function deviceName(ua) {
+  if (!ua) return "Unknown device";
+  const os = [["iPhone", "iPhone"], ["iPad", "iPad"], ["Android", "Android"], ["CrOS", "ChromeOS"], ["Mac OS X", "Mac"],
+    ["Windows", "Windows"], ["Linux", "Linux"]].find(([n]) => ua.includes(n))?.[1];
+  const browser = [["Edg/", "Edge"], ["Firefox/", "Firefox"], ["Chrome/", "Chrome"], ["Safari/", "Safari"]]
+    .find(([n]) => ua.includes(n))?.[1];
+  if (browser && os) return `${browser} on ${os}`;
+  return browser ?? os ?? ua.slice(0, 40);
+}
+
+const METHODS = { passkey: "passkey", email_code: "email code", recovery: "recovery code" };
+
+/** How many passkeys the account has, for the warning before deleting the last one. */
+let passkeyCount = 0;
+
+export async function openAccount() {
+  show("account");
+  $("revoke-all-confirm").hidden = true;
+  delete $("profile-form").dataset.dirty;
+  renderProfile();
+  try {
+    // `me` may be stale after a reload or a change elsewhere; the lists are always fresh.
+    state.me = await authed("GET", "/v1/me");
+    renderProfile();
+    await Promise.all([loadPasskeys(), loadSessions(), loadActivity()]);
+  } catch (e) {
+    if (!sessionEnded(e)) showError($("account-error"), e);
+  }
+}
+
+function renderProfile() {
+  if (!state.me) return;
+  $("profile-email").textContent = state.me.email;
+  // A name being edited is the user's; only a fresh screen or a save fills the form.
+  if ($("profile-form").dataset.dirty) return;
+  $("profile-name").value = state.me.display_name;
+  $("profile-public").checked = state.me.public;
+}
+
+/** One form, one save: the name and the directory choice go together. */
+export async function saveProfile(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const input = $("profile-name");
+  const error = $("profile-name-error");
+  clearFieldError(input, error);
+  say("");
+  const display_name = input.value.trim();
+  if (!display_name) {
+    fieldError(input, error, "Enter a name of 1 to 64 characters.");
+    return;
+  }
+  await busy(event.submitter ?? form.querySelector("button[type=submit]"), async () => {
+    try {
+      state.me = await authed("PATCH", "/v1/me", { display_name, public: $("profile-public").checked });
+      delete form.dataset.dirty;
+      renderProfile();
+      say("Profile saved.");
+      loadActivity();
+    } catch (e) {
+      if (sessionEnded(e)) return;
+      if (e instanceof ApiError && e.code === "invalid_display_name") fieldError(input, error, e);
+      else showError($("profile-error"), e);
+    }
+  }, "Saving…");
+}
+
+export function profileEdited() {
+  $("profile-form").dataset.dirty = "true";
+}
+
+let rowIds = 0;
+
+async function loadPasskeys() {
+  const { passkeys } = await authed("GET", "/v1/me/passkeys");
+  passkeyCount = passkeys.length;
+  $("passkey-list").replaceChildren(...passkeys.map(passkeyRow));
+  $("passkeys-empty").hidden = passkeys.length > 0;
+}
+
+function passkeyRow(pk) {
+  const li = $("tpl-passkey").content.firstElementChild.cloneNode(true);
+  li.dataset.id = pk.id;
+  li.querySelector(".pk-name").textContent = pk.name;
+  const synced = pk.backed_up ? "synced" : pk.backup_eligible ? "can sync" : "this device only";
+  li.querySelector(".pk-meta").textContent = `Added ${when(pk.created_at)} · last used ${when(pk.last_used_at)} · ${synced}`;
+
+  const renameButton = li.querySelector(".pk-rename");
+  const deleteButton = li.querySelector(".pk-delete");
+  const form = li.querySelector(".pk-rename-form");
+  const input = li.querySelector(".pk-rename-input");
+  const confirm = li.querySelector(".pk-confirm");
+  // Unique ids tie each label to its field, so every row's field has an accessible name.
+  const inputId = `pk-rename-${++rowIds}`;
+  input.id = inputId;
+  const renameError = li.querySelector(".pk-rename-error");
+  renameError.id = `${inputId}-error`;
+  li.querySelector(".pk-rename-label").htmlFor = inputId;
+  li.querySelector(".pk-rename-label").textContent = `New name for “${pk.name}”`;
+  renameButton.setAttribute("aria-label", `Rename “${pk.name}”`);
+  deleteButton.setAttribute("aria-label", `Delete “${pk.name}”`);
+
+  renameButton.addEventListener("click", () => {
+    confirm.hidden = true;
+    form.hidden = false;
+    input.value = pk.name;
+    input.focus();
+    input.select();
+  });
+  li.querySelector(".pk-rename-cancel").addEventListener("click", () => {
+    form.hidden = true;
+    clearFieldError(input, renameError);
+    renameButton.focus();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldError(input, renameError);
+    say("");
+    if (!input.value.trim()) {
+      fieldError(input, renameError, "Enter a passkey name of 1 to 64 characters.");
+      return;
+    }
+    await busy(event.submitter, async () => {
+      try {
+        await authed("PATCH", `/v1/me/passkeys/${encodeURIComponent(pk.id)}`, { name: input.value });
+        const name = input.value.trim();
+        await loadPasskeys();
+        say(`Passkey renamed to “${name}”.`);
+        $("passkey-list").querySelector(`[data-id="${CSS.escape(pk.id)}"] .pk-rename`)?.focus();
+        loadActivity();
+      } catch (e) {
+        if (!sessionEnded(e)) fieldError(input, renameError, e);
+      }
+    }, "Saving…");
+  });
+
+  deleteButton.addEventListener("click", () => {
+    form.hidden = true;
+    confirm.hidden = false;
+    // The last passkey: say plainly what is left afterwards.
+    li.querySelector(".pk-confirm-text").textContent = passkeyCount === 1
+      ? `“${pk.name}” is your only passkey. After deleting it you can sign in only with codes sent to ${state.me?.email ?? "your email"}.`
+      : `Delete “${pk.name}”? You will no longer be able to sign in with it.`;
+    li.classList.toggle("last", passkeyCount === 1);
+    li.querySelector(".pk-confirm-no").focus();
+  });
+  li.querySelector(".pk-confirm-no").addEventListener("click", () => {
+    confirm.hidden = true;
+    deleteButton.focus();
+  });
+  li.querySelector(".pk-confirm-yes").addEventListener("click", async (event) => {
+    const error = $("account-error");
+    error.textContent = "";
+    say("");
+    await busy(event.currentTarget, () => deletePasskey(pk), "Deleting…");
+  });
+  return li;
+}
+
+async function deletePasskey(pk) {
+  try {
+    await authed("DELETE", `/v1/me/passkeys/${encodeURIComponent(pk.id)}`);
+    await afterPasskeyDeleted(pk);
+  } catch (e) {
+    if (needsReauth(e, `delete the passkey “${pk.name}”`, async () => {
+      await authed("DELETE", `/v1/me/passkeys/${encodeURIComponent(pk.id)}`);
+      await go("account");
+      await afterPasskeyDeleted(pk);
+    })) return;
+    if (!sessionEnded(e)) showError($("account-error"), e);
+  }
+}
+
+async function afterPasskeyDeleted(pk) {
+  await loadPasskeys();
+  say(`Passkey “${pk.name}” deleted.`);
+  $("passkeys-title").focus();
+  loadActivity();
+}
+
+export async function addPasskey() {
+  const error = $("account-error");
+  error.textContent = "";
+  say("");
+  const add = async () => {
+    const passkey = await createPasskey();
+    if (state.current !== "account") await go("account");
+    await loadPasskeys();
+    say(`Passkey “${passkey.name}” added.`);
+    loadActivity();
+  };
+  await busy($("passkey-add"), async () => {
+    try {
+      await add();
+    } catch (e) {
+      if (needsReauth(e, "add a passkey", add)) return;
+      if (!sessionEnded(e)) showError(error, e);
+    }
+  }, "Waiting for your device…");
+}
+
+async function loadSessions() {
+  const { sessions } = await authed("GET", "/v1/me/sessions");
+  $("session-list").replaceChildren(...sessions.map(sessionRow));
+}
+
+function sessionRow(s) {
+  const li = $("tpl-session").content.firstElementChild.cloneNode(true);
+  li.dataset.id = s.id;
+  const name = deviceName(s.user_agent);
+  const label = li.querySelector(".s-name");
+  label.textContent = name;
+  if (s.current) {
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = "this device";
+    label.append(badge);
+    li.classList.add("current");
+  }
+  const via = METHODS[s.method] ?? s.method;
+  const from = s.ip ? ` · from ${s.ip}` : "";
+  li.querySelector(".s-meta").textContent = `Signed in ${when(s.created_at)} with ${via} · active ${when(s.last_seen_at)}${from}`;
+  const button = li.querySelector(".s-revoke");
+  button.setAttribute("aria-label", s.current ? "Sign out on this device" : `Sign out ${name}, signed in ${when(s.created_at)}`);
+  button.addEventListener("click", () => (s.current ? signOut(button) : revokeSession(s, button)));
+  return li;
+}
+
+async function revokeSession(s, button) {
+  const error = $("account-error");
+  error.textContent = "";
+  say("");
+  await busy(button, async () => {
+    try {
+      await authed("DELETE", `/v1/me/sessions/${encodeURIComponent(s.id)}`);
+      await loadSessions();
+      say(`Signed out ${deviceName(s.user_agent)}.`);
+      $("sessions-title").focus();
+      loadActivity();
+    } catch (e) {
+      if (!sessionEnded(e)) showError(error, e);
+    }
+  }, "Signing out…");
+}
+
+/** "Sign out everywhere" asks first, in the page. */
+export function askRevokeAll() {
+  $("revoke-all-confirm").hidden = false;
+  $("revoke-all-no").focus();
+}
+
+export function cancelRevokeAll() {
+  $("revoke-all-confirm").hidden = true;
+  $("sessions-revoke-all").focus();
+}
+
+export async function revokeAll(event) {
+  const error = $("account-error");
+  error.textContent = "";
+  await busy(event.currentTarget, async () => {
+    try {
+      const { revoked } = await authed("DELETE", "/v1/me/sessions");
+      signedOut(`Signed out everywhere (${revoked} session${revoked === 1 ? "" : "s"}).`);
+    } catch (e) {
+      if (!sessionEnded(e)) showError(error, e);
+    }
+  }, "Signing out…");
+}
+
+const ACTIVITY = {
+  signed_up: "Account created",
+  signed_in: "Signed in",
+  signed_out: "Signed out",
+  session_revoked: "Signed out a session",
+  sessions_revoked: "Signed out everywhere",
+  profile_updated: "Profile changed",
+  email_change_requested: "Email change requested",
+  email_changed: "Email address changed",
+  code_rejected: "A wrong code was entered",
+  passkey_added: "Passkey added",
+  passkey_renamed: "Passkey renamed",
+  passkey_removed: "Passkey deleted",
+  passkey_clone_suspected: "A copied passkey was refused",
+  refresh_token_reused: "A stolen sign-in was blocked",
+  email_change_reverted: "An email change was undone",
+};
+
+async function loadActivity() {
+  try {
+    const { events } = await authed("GET", "/v1/me/activity?limit=20");
+    $("activity-list").replaceChildren(
+      ...events.map((ev) => {
+        const li = document.createElement("li");
+        li.className = "item";
+        const what = ACTIVITY[ev.kind] ?? ev.kind.replace(/_/g, " ");
+        const detail = ev.detail ? ` (${ev.detail.replace(/_/g, " ")})` : "";
+        const from = ev.ip ? ` · ${ev.ip}` : "";
+        li.textContent = `${what}${detail} · ${when(ev.at)}${from}`;
+        return li;
+      }),
+    );
+  } catch (e) {
+    if (!sessionEnded(e)) showError($("account-error"), e);
+  }
+}
+
+export async function signOut(button) {
+  await busy(button, async () => {
+    try {
+      await authed("POST", "/v1/logout");
+    } catch (e) {
+      // Already signed out is what the user asked for; anything else is worth saying.
+      if (!(e instanceof ApiError && e.status === 401)) {
+        showError($("account-error"), e);
+        return;
+      }
+    }
+    signedOut("You are signed out.");
+  }, "Signing out…");
+}

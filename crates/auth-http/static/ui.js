@@ -1,0 +1,249 @@
+// What every screen shares: the page's state, messages for people, busy buttons with progress
+// text, per-action waits after a rate limit, field errors, and switching screens so that each one
+// starts clean.
+
+import { ApiError } from "./api.js";
+
+export const $ = (id) => document.getElementById(id);
+
+export const VIEWS = ["signin", "signup", "recover", "code", "welcome", "account", "revert", "email", "delete", "reauth"];
+
+/** What the screens share. */
+export const state = {
+  /** The signed-in account (`GET /v1/me`), or null. */
+  me: null,
+  /** The screen shown now. */
+  current: null,
+};
+
+export const passkeysSupported =
+  typeof window.PublicKeyCredential === "function" && typeof navigator.credentials?.get === "function";
+
+const seconds = (n) => `${n} second${n === 1 ? "" : "s"}`;
+
+/** A sentence for a person, for any failure of an API call or a WebAuthn ceremony. `context`
+ * says what was attempted, where the same failure means different things ("signin" for a
+ * passkey sign-in). */
+export function describe(e, context) {
+  if (e instanceof ApiError) {
+    switch (e.code) {
+      case "code_invalid":
+        return "That code is wrong or has expired. Check the newest email, or send a new code.";
+      case "invalid_code_format":
+        return "That does not look like a code. It has 8 letters and digits, like ABCD-2345.";
+      case "revert_invalid":
+        return "This link does not work: it was used already, has expired, or is incomplete.";
+      case "attempt_invalid":
+        return "This sign-in attempt has ended. Start again to get a new code.";
+      case "rate_limited":
+        return e.retryAfter ? `Please wait ${seconds(e.retryAfter)} before trying again.` : "Please wait a moment before trying again.";
+      case "invalid_email":
+        return "Enter one email address, like name@example.com.";
+      case "invalid_display_name":
+        return "Enter a name of 1 to 64 characters.";
+      case "invalid_passkey_name":
+        return "Enter a passkey name of 1 to 64 characters.";
+      case "reauth_required":
+        return "For your safety, this needs a fresh sign-in.";
+      case "passkey_invalid":
+        return "The passkey was not accepted. Try again, or get a code by email.";
+      case "passkey_exists":
+        return "This passkey is already registered to your account.";
+      case "same_email":
+        return "That is already your address. Enter the new one.";
+      case "email_taken":
+        return "Another account uses that address. Choose another one.";
+      case "unauthorized":
+      case "refresh_invalid":
+        return "You are not signed in any more. Sign in again.";
+      case "unavailable":
+        return "The service is briefly unavailable. Try again in a few seconds.";
+      case "network":
+        return "The server could not be reached. Check your connection and try again.";
+      default:
+        return e.message || "Something went wrong. Try again.";
+    }
+  }
+  switch (e?.name) {
+    case "NotAllowedError":
+      // WebAuthn says the same whether the user cancelled or the device holds no passkey for us.
+      return context === "signin"
+        ? "No passkey was used. If this device has no passkey for your account, enter your email above and get a sign-in code instead."
+        : "The passkey request was cancelled or timed out. Try again, or use an email code.";
+    case "InvalidStateError":
+      return "This device already holds a passkey for your account.";
+    case "SecurityError":
+      return "Passkeys cannot be used on this address.";
+    case "NotSupportedError":
+      return "This device cannot create a suitable passkey.";
+    default:
+      return "Something went wrong. Try again.";
+  }
+}
+
+/** The shared polite live region: progress and success notes. */
+export function say(text) {
+  $("status").textContent = text;
+}
+
+/** A note for the next screen (show() clears the region otherwise), e.g. "You are signed out." */
+let nextNote = "";
+export function sayNext(text) {
+  nextNote = text;
+}
+
+export function showError(el, e, context) {
+  el.textContent = typeof e === "string" ? e : describe(e, context);
+}
+
+/** Marks `input` as wrong, ties `errorEl` to it, and moves focus there. */
+export function fieldError(input, errorEl, e) {
+  showError(errorEl, e);
+  input.setAttribute("aria-invalid", "true");
+  const described = (input.getAttribute("aria-describedby") ?? "").split(/\s+/).filter(Boolean);
+  if (!described.includes(errorEl.id)) input.setAttribute("aria-describedby", [...described, errorEl.id].join(" "));
+  input.focus();
+}
+
+/** Clears the error of one field (on the next try, or when the user edits it). */
+export function clearFieldError(input, errorEl) {
+  input.removeAttribute("aria-invalid");
+  if (errorEl) errorEl.textContent = "";
+}
+
+/** Disables `button` while `work` runs, so nothing is sent twice, and says on it what is going on
+ * ("Sending…"). Afterwards focus goes back to the button, or to its wait note while a rate limit
+ * keeps it off, unless the work moved focus somewhere on purpose. */
+export async function busy(button, work, progress = "Working…") {
+  const label = button?.textContent;
+  if (button) {
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    button.dataset.label = label;
+    button.textContent = progress;
+  }
+  try {
+    return await work();
+  } finally {
+    if (button) {
+      button.textContent = label;
+      delete button.dataset.label;
+      button.removeAttribute("aria-busy");
+      if (!waits.has(button)) button.disabled = false;
+      const lost = !document.activeElement || document.activeElement === document.body;
+      if (lost && button.isConnected && !button.closest("[hidden]")) {
+        if (waits.has(button)) waits.get(button).note.focus();
+        else button.focus();
+      }
+    }
+  }
+}
+
+/** Rate-limit waits, by button: { note, timer }. */
+const waits = new Map();
+let buttonIds = 0;
+
+/**
+ * After a 429, keeps `button` off until the wait is over and says beside it which action waits and
+ * for how long, counting down. `what` finishes "You can … in 20 seconds", e.g. "send a new code".
+ */
+export function coolDown(button, e, what) {
+  const secs = e?.retryAfter ?? 5;
+  endWait(button);
+  button.id ||= `button-${++buttonIds}`;
+  let note = $(`${button.id}-wait`);
+  if (!note) {
+    note = document.createElement("p");
+    note.id = `${button.id}-wait`;
+    note.className = "wait";
+    note.tabIndex = -1;
+    button.after(note);
+  }
+  const until = Date.now() + secs * 1000;
+  const render = () => {
+    const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    note.textContent = `You can ${what} in ${seconds(left)}.`;
+    return left;
+  };
+  render();
+  // The live region says it once; the note counts down silently, so a screen reader is not
+  // interrupted every second.
+  say(`Too many requests: you can ${what} in ${seconds(secs)}.`);
+  button.disabled = true;
+  button.setAttribute("aria-describedby", note.id);
+  const timer = setInterval(() => {
+    if (render() === 0) endWait(button);
+  }, 1000);
+  waits.set(button, { note, timer });
+}
+
+function endWait(button) {
+  const wait = waits.get(button);
+  if (!wait) return;
+  clearInterval(wait.timer);
+  wait.note.remove();
+  button.removeAttribute("aria-describedby");
+  waits.delete(button);
+  if (!button.dataset.label) button.disabled = false;
+}
+
+/** Shows `view` clean: no old errors, field marks, waits or values from an earlier visit. */
+export function show(view) {
+  state.current = view;
+  $("loading").hidden = true;
+  for (const button of [...waits.keys()]) endWait(button);
+  const section = $(`view-${view}`);
+  for (const v of VIEWS) $(`view-${v}`).hidden = v !== view;
+  for (const el of document.querySelectorAll("main .error")) el.textContent = "";
+  for (const el of document.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  for (const form of section.querySelectorAll("form[data-fresh]")) form.reset();
+  for (const el of section.querySelectorAll("[data-fresh-hidden]")) el.hidden = true;
+  say(nextNote);
+  nextNote = "";
+  const heading = $(`${view}-title`);
+  document.title = `${heading.textContent} · Passwordless sign-in`;
+  // Move focus to the new screen's heading, so keyboard and screen-reader users start there.
+  heading.focus();
+}
+
+let router = () => {};
+/** Resolves the promise of the last go() once its screen is shown. */
+let arrived = null;
+
+/** Routes with `fn`, now and on every change of the hash. */
+export function setRouter(fn) {
+  router = () => {
+    fn();
+    const done = arrived;
+    arrived = null;
+    done?.();
+  };
+  window.addEventListener("hashchange", router);
+  router();
+}
+
+/** Navigates to `#view`; the hash keeps the back button and mail links (`/#signup`) working. The
+ * promise resolves once the screen is shown (its data may still be loading). */
+export function go(view) {
+  return new Promise((resolve) => {
+    arrived = resolve;
+    if (location.hash === `#${view}`) router();
+    else location.hash = view;
+  });
+}
+
+/** Back to the sign-in screen, e.g. after sign-out or when the session has ended. */
+export function signedOut(note) {
+  state.me = null;
+  sayNext(note);
+  go("signin");
+}
+
+/** An authenticated call failed with 401 even after a refresh: the session is over. */
+export function sessionEnded(e) {
+  if (e instanceof ApiError && e.status === 401) {
+    signedOut("Your session has ended. Sign in again.");
+    return true;
+  }
+  return false;
+}
