@@ -57,9 +57,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 /// as unavailable: a database that is down answers within this, never hangs a request.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How long [`PgStore::purge_expired`] keeps an attempt after it expires, readable in whatever
-/// state; the other stores keep them as long.
-pub const ATTEMPT_GRACE: Duration = Duration::from_secs(3600);
+/// How long [`PgStore::purge_expired`] keeps an attempt after it expires: the core's rule, which
+/// every attempt store follows.
+pub use auth_core::attempt::ATTEMPT_GRACE;
 
 /// Accounts, sessions, attempts, rate limits, the audit trail, passkeys and ceremonies in one
 /// PostgreSQL database.
