@@ -75,7 +75,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(800);
 /// How long the answer to one command may take.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
 
-
 /// The Redis adapter. Cheap to clone: clones share one connection.
 #[derive(Clone)]
 pub struct RedisStore {

@@ -1,8 +1,8 @@
 //! The auth-core contract suites against a real SQLite file, and the schema rules they leave out.
 
 use auth_core::ports::{
-    AuditEvent, AuditLog, HealthCheck, Housekeeping, PasskeyRepository,
-    SessionRepository, StoreError, UserRepository,
+    AuditEvent, AuditLog, HealthCheck, Housekeeping, PasskeyRepository, SessionRepository,
+    StoreError, UserRepository,
 };
 use auth_core::session::RefreshToken;
 use auth_core::testkit;
