@@ -6,6 +6,14 @@ use crate::ids::{AttemptId, UserId};
 use crate::time::Timestamp;
 use crate::user::DisplayName;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How long an [`crate::ports::AttemptStore`] keeps an attempt after it expires, readable in
+/// whatever state, so that a late resend or verify still finds it and is answered as for an
+/// expired code rather than an unknown one. A store may forget the attempt once this has passed
+/// (Redis sets it into the key's TTL, PostgreSQL's purge deletes after it, memory sweeps after
+/// it); every store reads it from here.
+pub const ATTEMPT_GRACE: Duration = Duration::from_secs(3600);
 
 /// What a code may be used for. A code is only ever valid for its own purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -123,8 +131,40 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// Until when a store keeps it: its expiry plus [`ATTEMPT_GRACE`].
+    pub fn kept_until(&self) -> Timestamp {
+        self.expires_at.plus(ATTEMPT_GRACE)
+    }
+
     /// Whether a guess may still be evaluated against it at `now`.
     pub fn accepts_guess(&self, now: Timestamp, max_guesses: u32) -> bool {
         self.state == AttemptState::Active && now < self.expires_at && self.guesses < max_guesses
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attempt_is_kept_for_the_grace_after_it_expires() {
+        let created_at = Timestamp::from_millis(1_000);
+        let attempt = Attempt {
+            id: AttemptId::from_uuid(uuid::Uuid::nil()),
+            purpose: Purpose::Login,
+            email: EmailAddress::parse("late@example.com").unwrap(),
+            subject: Subject::Decoy,
+            code_hash: CodeHash([0; 32]),
+            created_at,
+            expires_at: created_at.plus(Duration::from_secs(600)),
+            guesses: 0,
+            state: AttemptState::Active,
+            account_epoch: 0,
+        };
+        assert_eq!(
+            attempt.kept_until().since(attempt.expires_at),
+            ATTEMPT_GRACE
+        );
+        assert_eq!(ATTEMPT_GRACE, Duration::from_secs(3600));
     }
 }

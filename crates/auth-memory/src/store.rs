@@ -1,7 +1,7 @@
 //! `MemoryStore`: every storage port in process memory, with the same atomicity as the real stores.
 
 use async_trait::async_trait;
-use auth_core::attempt::{Attempt, AttemptState};
+use auth_core::attempt::{ATTEMPT_GRACE, Attempt, AttemptState};
 use auth_core::email::EmailAddress;
 use auth_core::ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
@@ -24,8 +24,6 @@ use std::time::Duration;
 const SHARDS: usize = 16;
 /// Expired entries of a shard are swept after this many inserts into it.
 const SWEEP_EVERY: u32 = 256;
-/// How long an attempt is kept after it expires, so late guesses still find (and fail on) it.
-const ATTEMPT_GRACE: Duration = Duration::from_secs(3600);
 /// How many passkey ceremonies the store holds at most, by default. Every request for sign-in
 /// options keeps one for minutes; the bound keeps a flood of them (which the rate limit slows
 /// but many networks together can still make) from growing memory without end.

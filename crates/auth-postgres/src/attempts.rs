@@ -1,15 +1,15 @@
 //! [`AttemptStore`] on `attempts`: each guess and each consumption is one conditional `UPDATE`.
 
 use crate::PgStore;
-use crate::error::{corrupt, count, hash32, store_error};
-use crate::users::display_name;
+use crate::error::store_error;
 use async_trait::async_trait;
 use auth_core::attempt::{Attempt, AttemptState, Purpose, Subject};
 use auth_core::code::CodeHash;
-use auth_core::email::EmailAddress;
 use auth_core::ids::{AttemptId, UserId};
 use auth_core::ports::{AttemptStore, StoreError};
 use auth_core::time::Timestamp;
+use auth_sql::rows::{display_name, email};
+use auth_sql::{corrupt, count, hash32};
 use sqlx::types::Uuid;
 
 macro_rules! attempt_columns {
@@ -54,7 +54,7 @@ impl AttemptRow {
         Ok(Attempt {
             id: AttemptId::from_uuid(self.id),
             purpose: Purpose::parse(&self.purpose).ok_or_else(|| corrupt("attempts.purpose"))?,
-            email: EmailAddress::parse(&self.email).map_err(|_| corrupt("attempts.email"))?,
+            email: email("attempts.email", &self.email)?,
             subject,
             code_hash: CodeHash(hash32("attempts.code_hash", &self.code_hash)?),
             created_at: Timestamp::from_millis(self.created_at),

@@ -3,20 +3,11 @@
 use crate::PgStore;
 use crate::error::{store_error, violates};
 use async_trait::async_trait;
-use auth_core::audit::AuditKind;
 use auth_core::ids::UserId;
 use auth_core::ports::{AuditEvent, AuditLog, StoreError};
-use auth_core::time::Timestamp;
 use sqlx::types::Uuid;
 
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    user_id: Uuid,
-    at: i64,
-    kind: String,
-    ip: Option<String>,
-    detail: Option<String>,
-}
+type EventRow = auth_sql::rows::EventRow<Uuid>;
 
 #[async_trait]
 impl AuditLog for PgStore {
@@ -59,18 +50,6 @@ impl AuditLog for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(AuditEvent {
-                    user_id: UserId::from_uuid(r.user_id),
-                    at: Timestamp::from_millis(r.at),
-                    kind: AuditKind::parse(&r.kind).ok_or_else(|| {
-                        StoreError::Corrupt(format!("audit_events.kind `{}` is unknown", r.kind))
-                    })?,
-                    ip: r.ip,
-                    detail: r.detail,
-                })
-            })
-            .collect()
+        rows.into_iter().map(EventRow::into_event).collect()
     }
 }

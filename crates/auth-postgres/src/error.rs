@@ -1,5 +1,5 @@
-//! How sqlx and PostgreSQL failures become the port errors, and the decoding helpers that refuse
-//! rows the domain would not accept.
+//! PostgreSQL's judgement of its own failures: which SQLSTATEs mean the data is wrong, and which
+//! named constraint refused a write. The mapping itself is `auth_sql`'s.
 
 use auth_core::ports::StoreError;
 
@@ -8,21 +8,7 @@ use auth_core::ports::StoreError;
 /// server shutting down, a deadlock, a missing table) is [`StoreError::Unavailable`] and keeps its
 /// source for the log.
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
-    let corrupt = match &e {
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_data_error(&code)),
-        sqlx::Error::RowNotFound
-        | sqlx::Error::TypeNotFound { .. }
-        | sqlx::Error::ColumnIndexOutOfBounds { .. }
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_) => true,
-        _ => false,
-    };
-    if corrupt {
-        StoreError::Corrupt(e.to_string())
-    } else {
-        StoreError::Unavailable(Box::new(e))
-    }
+    auth_sql::store_error(e, |db| db.code().is_some_and(|code| is_data_error(&code)))
 }
 
 /// SQLSTATEs that mean the data, not the moment, is wrong: class 22 (data exception), class 23
@@ -45,25 +31,7 @@ pub(crate) fn violates(
     constraint: &str,
     kind: impl FnOnce(&dyn sqlx::error::DatabaseError) -> bool,
 ) -> bool {
-    match e {
-        sqlx::Error::Database(db) => db.constraint() == Some(constraint) && kind(db.as_ref()),
-        _ => false,
-    }
-}
-
-/// A row holds a value the domain refuses; `what` names the column, never the value.
-pub(crate) fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("unreadable {what}"))
-}
-
-/// Reads a stored 32-byte hash.
-pub(crate) fn hash32(what: &str, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
-    <[u8; 32]>::try_from(bytes).map_err(|_| corrupt(what))
-}
-
-/// Reads a stored count.
-pub(crate) fn count(what: &str, n: impl TryInto<u32>) -> Result<u32, StoreError> {
-    n.try_into().map_err(|_| corrupt(what))
+    auth_sql::refused_by(e, |db| db.constraint() == Some(constraint) && kind(db))
 }
 
 #[cfg(test)]
@@ -91,7 +59,5 @@ mod tests {
             store_error(sqlx::Error::RowNotFound),
             StoreError::Corrupt(_)
         ));
-        assert_eq!(count("n", -1i64).ok(), None);
-        assert_eq!(count("n", 7i32).ok(), Some(7));
     }
 }

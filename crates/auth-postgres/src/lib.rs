@@ -44,7 +44,7 @@ use crate::error::store_error;
 use async_trait::async_trait;
 use auth_core::ports::{HealthCheck, StoreError};
 use auth_core::time::Timestamp;
-use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use std::str::FromStr;
@@ -57,9 +57,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 /// as unavailable: a database that is down answers within this, never hangs a request.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How long [`PgStore::purge_expired`] keeps an attempt after it expires, readable in whatever
-/// state; the other stores keep them as long.
-pub const ATTEMPT_GRACE: Duration = Duration::from_secs(3600);
+/// How long [`PgStore::purge_expired`] keeps an attempt after it expires: the core's rule, which
+/// every attempt store follows.
+pub use auth_core::attempt::ATTEMPT_GRACE;
 
 /// Accounts, sessions, attempts, rate limits, the audit trail, passkeys and ceremonies in one
 /// PostgreSQL database.
@@ -103,11 +103,10 @@ impl PgStore {
     /// [`StoreError::Corrupt`] if the database holds migrations this build does not know or whose
     /// text has changed since they were applied.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
-            MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => store_error(e),
-            MigrateError::Source(e) => StoreError::Unavailable(e),
-            other => StoreError::Corrupt(other.to_string()),
-        })
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| auth_sql::migrate_error(e, store_error))
     }
 
     /// Deletes state that can no longer matter at `now`: rate-limit entries whose theoretical
@@ -159,12 +158,9 @@ impl HealthCheck for PgStore {
         "postgres"
     }
 
-    /// Reads from the schema, so an unmigrated database does not count as ready.
     async fn check(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1 FROM users LIMIT 1")
-            .fetch_optional(&self.pool)
+        auth_sql::schema_ready(&self.pool)
             .await
-            .map(drop)
             .map_err(store_error)
     }
 }

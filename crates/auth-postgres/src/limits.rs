@@ -1,11 +1,12 @@
 //! [`RateLimiter`] on `rate_limits` (GCRA) and `failures`: each step is one upsert.
 
 use crate::PgStore;
-use crate::error::{count, store_error};
+use crate::error::store_error;
 use async_trait::async_trait;
 use auth_core::ports::{RateLimiter, StoreError};
 use auth_core::rate::{Failures, Quota, RateDecision, gcra};
 use auth_core::time::Timestamp;
+use auth_sql::count;
 use std::time::Duration;
 
 #[async_trait]

@@ -1,7 +1,7 @@
 //! [`PasskeyRepository`] on the `passkeys` table; the unique credential id is the table's.
 
 use crate::PgStore;
-use crate::error::{corrupt, count, store_error, violates};
+use crate::error::{store_error, violates};
 use async_trait::async_trait;
 use auth_core::ids::{PasskeyId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
@@ -9,46 +9,13 @@ use auth_core::ports::{CredentialTakenOr, PasskeyRepository, StoreError};
 use auth_core::time::Timestamp;
 use sqlx::types::Uuid;
 
+type PasskeyRow = auth_sql::rows::PasskeyRow<Uuid>;
+
 macro_rules! passkey_columns {
     () => {
         "id, user_id, credential_id, credential, sign_count, transports::text AS transports, \
          backup_eligible, backup_state, name, created_at, last_used_at"
     };
-}
-
-#[derive(sqlx::FromRow)]
-struct PasskeyRow {
-    id: Uuid,
-    user_id: Uuid,
-    credential_id: Vec<u8>,
-    credential: Vec<u8>,
-    sign_count: i64,
-    transports: String,
-    backup_eligible: bool,
-    backup_state: bool,
-    name: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
-}
-
-impl PasskeyRow {
-    fn into_passkey(self) -> Result<Passkey, StoreError> {
-        Ok(Passkey {
-            id: PasskeyId::from_uuid(self.id),
-            user_id: UserId::from_uuid(self.user_id),
-            credential_id: self.credential_id,
-            name: PasskeyName::parse(&self.name).map_err(|_| corrupt("passkeys.name"))?,
-            created_at: Timestamp::from_millis(self.created_at),
-            last_used_at: self.last_used_at.map(Timestamp::from_millis),
-            backup_eligible: self.backup_eligible,
-            backed_up: self.backup_state,
-            // The table checks for an array; the domain wants one of strings.
-            transports: serde_json::from_str(&self.transports)
-                .map_err(|_| corrupt("passkeys.transports"))?,
-            sign_count: count("passkeys.sign_count", self.sign_count)?,
-            credential: self.credential,
-        })
-    }
 }
 
 #[async_trait]

@@ -2,37 +2,15 @@
 //! parallel takes exactly one gets it.
 
 use crate::PgStore;
-use crate::error::{corrupt, hash32, store_error};
+use crate::error::store_error;
 use async_trait::async_trait;
-use auth_core::email::EmailAddress;
-use auth_core::ids::UserId;
 use auth_core::ports::{EmailRevertStore, StoreError};
 use auth_core::revert::EmailRevert;
 use auth_core::session::TokenHash;
 use auth_core::time::Timestamp;
 use sqlx::types::Uuid;
 
-#[derive(sqlx::FromRow)]
-struct RevertRow {
-    token_hash: Vec<u8>,
-    user_id: Uuid,
-    old_email: String,
-    changed_at: i64,
-    expires_at: i64,
-}
-
-impl RevertRow {
-    fn into_revert(self) -> Result<EmailRevert, StoreError> {
-        Ok(EmailRevert {
-            token_hash: TokenHash(hash32("email_reverts.token_hash", &self.token_hash)?),
-            user_id: UserId::from_uuid(self.user_id),
-            old_email: EmailAddress::parse(&self.old_email)
-                .map_err(|_| corrupt("email_reverts.old_email"))?,
-            changed_at: Timestamp::from_millis(self.changed_at),
-            expires_at: Timestamp::from_millis(self.expires_at),
-        })
-    }
-}
+type RevertRow = auth_sql::rows::RevertRow<Uuid>;
 
 #[async_trait]
 impl EmailRevertStore for PgStore {

@@ -1,48 +1,21 @@
 //! [`SessionRepository`] on `sessions` and `refresh_tokens`: rotation with reuse detection.
 
 use crate::PgStore;
-use crate::error::{corrupt, store_error};
+use crate::error::store_error;
 use async_trait::async_trait;
 use auth_core::ids::{SessionId, UserId};
 use auth_core::ports::{Lifetimes, SessionRepository, StoreError};
-use auth_core::session::{AuthMethod, Rotation, Session, TokenHash};
+use auth_core::session::{Rotation, Session, TokenHash};
 use auth_core::time::Timestamp;
 use sqlx::PgConnection;
 use sqlx::types::Uuid;
+
+type SessionRow = auth_sql::rows::SessionRow<Uuid>;
 
 macro_rules! session_columns {
     () => {
         "id, user_id, method, created_at, last_seen_at, expires_at, user_agent, ip, revoked_at"
     };
-}
-
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    id: Uuid,
-    user_id: Uuid,
-    method: String,
-    created_at: i64,
-    last_seen_at: i64,
-    expires_at: i64,
-    user_agent: Option<String>,
-    ip: Option<String>,
-    revoked_at: Option<i64>,
-}
-
-impl SessionRow {
-    fn into_session(self) -> Result<Session, StoreError> {
-        Ok(Session {
-            id: SessionId::from_uuid(self.id),
-            user_id: UserId::from_uuid(self.user_id),
-            method: AuthMethod::parse(&self.method).ok_or_else(|| corrupt("sessions.method"))?,
-            created_at: Timestamp::from_millis(self.created_at),
-            last_seen_at: Timestamp::from_millis(self.last_seen_at),
-            expires_at: Timestamp::from_millis(self.expires_at),
-            user_agent: self.user_agent,
-            ip: self.ip,
-            revoked_at: self.revoked_at.map(Timestamp::from_millis),
-        })
-    }
 }
 
 /// Inserts a session and its first, current refresh token. Callers run it inside a transaction.

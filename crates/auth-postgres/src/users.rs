@@ -1,55 +1,24 @@
 //! [`UserRepository`] on the `users` table; accounts are created together with their first session.
 
 use crate::PgStore;
-use crate::error::{corrupt, count, is_email_taken, store_error};
+use crate::error::{is_email_taken, store_error};
 use crate::sessions::insert_session;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
 use auth_core::ports::{EmailTakenOr, StoreError, UserRepository};
 use auth_core::session::{Session, TokenHash};
-use auth_core::time::Timestamp;
 use auth_core::user::{DisplayName, PublicProfile, User};
 use sqlx::types::Uuid;
+
+type UserRow = auth_sql::rows::UserRow<Uuid>;
+type ProfileRow = auth_sql::rows::ProfileRow<Uuid>;
 
 /// The next attempt epoch, wrapping like the domain's `u32` does.
 macro_rules! next_epoch {
     () => {
         "(attempt_epoch + 1) % 4294967296"
     };
-}
-
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: Uuid,
-    email: String,
-    display_name: String,
-    public: bool,
-    created_at: i64,
-    attempt_epoch: i64,
-}
-
-impl UserRow {
-    fn into_user(self) -> Result<User, StoreError> {
-        Ok(User {
-            id: UserId::from_uuid(self.id),
-            email: EmailAddress::parse(&self.email).map_err(|_| corrupt("users.email"))?,
-            display_name: display_name("users.display_name", &self.display_name)?,
-            public: self.public,
-            created_at: Timestamp::from_millis(self.created_at),
-            attempt_epoch: count("users.attempt_epoch", self.attempt_epoch)?,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ProfileRow {
-    id: Uuid,
-    display_name: String,
-}
-
-pub(crate) fn display_name(what: &str, s: &str) -> Result<DisplayName, StoreError> {
-    DisplayName::parse(s).map_err(|_| corrupt(what))
 }
 
 #[async_trait]
@@ -184,13 +153,6 @@ impl UserRepository for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(PublicProfile {
-                    id: UserId::from_uuid(r.id),
-                    display_name: display_name("users.display_name", &r.display_name)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(ProfileRow::into_profile).collect()
     }
 }

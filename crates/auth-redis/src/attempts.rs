@@ -3,7 +3,7 @@
 
 use crate::errors::{corrupt, unexpected, unexpected_kind};
 use crate::keys::Keys;
-use crate::{ATTEMPT_GRACE, RedisStore, span_ms};
+use crate::{RedisStore, span_ms};
 use async_trait::async_trait;
 use auth_core::EmailAddress;
 use auth_core::attempt::{Attempt, AttemptState, Purpose, Subject};
@@ -25,12 +25,8 @@ impl AttemptStore for RedisStore {
     ) -> Result<(), StoreError> {
         let keys = &self.inner.keys;
         let tag = Keys::address_tag(&attempt.email);
-        let ttl = span_ms(
-            attempt
-                .expires_at
-                .since(attempt.created_at)
-                .saturating_add(ATTEMPT_GRACE),
-        );
+        // The key lives as long as the core says a store keeps the attempt.
+        let ttl = span_ms(attempt.kept_until().since(attempt.created_at));
 
         // The reference goes first, so an attempt never exists without a way to find it. Should
         // the script then fail, the reference points at nothing until it expires.

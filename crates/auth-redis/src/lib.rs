@@ -23,8 +23,8 @@
 //! | `P:failures:{hash(key)}` | hash | `window_ends - now` | `count`, `last_at` and `window_ends` (ms since the epoch) of a failure key |
 //! | `P:ceremony:{hash(id)}` | string | given to [`RedisStore::put_ceremony`] | the expiry instant (8 bytes, big-endian ms since the epoch), then the opaque ceremony state; read once |
 //!
-//! The 1 h grace keeps an attempt readable (in whatever state) for a while after it expires; it can
-//! no longer take guesses or be consumed then.
+//! The 1 h grace (the core's `auth_core::attempt::ATTEMPT_GRACE`) keeps an attempt readable (in
+//! whatever state) for a while after it expires; it can no longer take guesses or be consumed then.
 //!
 //! # Redis Cluster
 //!
@@ -74,9 +74,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// How long the answer to one command may take.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// How long an attempt stays readable after it expires.
-pub const ATTEMPT_GRACE: Duration = Duration::from_secs(3600);
 
 /// The Redis adapter. Cheap to clone: clones share one connection.
 #[derive(Clone)]

@@ -1,21 +1,12 @@
 //! [`AuditLog`] on the `audit_events` table.
 
 use crate::SqliteStore;
-use crate::error::{parse, store_error};
+use crate::error::store_error;
 use async_trait::async_trait;
-use auth_core::audit::AuditKind;
 use auth_core::ids::UserId;
 use auth_core::ports::{AuditEvent, AuditLog, StoreError};
-use auth_core::time::Timestamp;
 
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    user_id: String,
-    at: i64,
-    kind: String,
-    ip: Option<String>,
-    detail: Option<String>,
-}
+type EventRow = auth_sql::rows::EventRow<String>;
 
 #[async_trait]
 impl AuditLog for SqliteStore {
@@ -47,18 +38,6 @@ impl AuditLog for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(AuditEvent {
-                    user_id: parse("audit_events.user_id", &r.user_id, UserId::parse)?,
-                    at: Timestamp::from_millis(r.at),
-                    kind: AuditKind::parse(&r.kind).ok_or_else(|| {
-                        StoreError::Corrupt(format!("audit_events.kind `{}` is unknown", r.kind))
-                    })?,
-                    ip: r.ip,
-                    detail: r.detail,
-                })
-            })
-            .collect()
+        rows.into_iter().map(EventRow::into_event).collect()
     }
 }

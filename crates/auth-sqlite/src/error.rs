@@ -1,5 +1,5 @@
-//! How sqlx and SQLite failures become the port errors, and the decoding helpers that refuse rows
-//! the domain would not accept.
+//! SQLite's judgement of its own failures: which result codes mean the data or the file is wrong,
+//! and which unique index refused a write. The mapping itself is `auth_sql`'s.
 
 use auth_core::ports::StoreError;
 use sqlx::error::DatabaseError;
@@ -16,8 +16,8 @@ const SQLITE_NOTADB: i32 = 26;
 /// [`StoreError::Corrupt`]; everything else (busy, locked, I/O, a full disk, a pool timeout, a
 /// missing table) is [`StoreError::Unavailable`] and keeps its source for the log.
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
-    let corrupt = match &e {
-        sqlx::Error::Database(db) => primary_code(db.as_ref()).is_some_and(|code| {
+    auth_sql::store_error(e, |db| {
+        primary_code(db).is_some_and(|code| {
             matches!(
                 code,
                 SQLITE_CORRUPT
@@ -26,32 +26,17 @@ pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
                     | SQLITE_MISMATCH
                     | SQLITE_NOTADB
             )
-        }),
-        sqlx::Error::RowNotFound
-        | sqlx::Error::TypeNotFound { .. }
-        | sqlx::Error::ColumnIndexOutOfBounds { .. }
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_) => true,
-        _ => false,
-    };
-    if corrupt {
-        StoreError::Corrupt(e.to_string())
-    } else {
-        StoreError::Unavailable(Box::new(e))
-    }
+        })
+    })
 }
 
-/// Whether `e` is the unique index on `users.email` refusing a second account for an address.
-pub(crate) fn is_email_taken(e: &sqlx::Error) -> bool {
+/// Whether `e` is the unique index on `column` (`table.column`) refusing a write.
+pub(crate) fn is_unique_violation_of(e: &sqlx::Error, column: &str) -> bool {
     // SQLite names the violated columns in the message ("UNIQUE constraint failed: users.email"),
-    // which tells the address apart from a (vanishingly unlikely) clash of ids.
-    match e {
-        sqlx::Error::Database(db) => {
-            db.is_unique_violation() && db.message().contains("users.email")
-        }
-        _ => false,
-    }
+    // which tells, say, the address apart from a (vanishingly unlikely) clash of ids.
+    auth_sql::refused_by(e, |db| {
+        db.is_unique_violation() && db.message().contains(column)
+    })
 }
 
 fn primary_code(db: &dyn DatabaseError) -> Option<i32> {
@@ -59,28 +44,4 @@ fn primary_code(db: &dyn DatabaseError) -> Option<i32> {
         .parse::<i32>()
         .ok()
         .map(|extended| extended & 0xff)
-}
-
-/// A row holds a value the domain refuses; `what` names the column, never the value.
-pub(crate) fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("unreadable {what}"))
-}
-
-/// Reads a stored id with the domain's own parser.
-pub(crate) fn parse<T>(
-    what: &str,
-    s: &str,
-    parse: impl FnOnce(&str) -> Option<T>,
-) -> Result<T, StoreError> {
-    parse(s).ok_or_else(|| corrupt(what))
-}
-
-/// Reads a stored 32-byte hash.
-pub(crate) fn hash32(what: &str, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
-    <[u8; 32]>::try_from(bytes).map_err(|_| corrupt(what))
-}
-
-/// Reads a stored count.
-pub(crate) fn count(what: &str, n: i64) -> Result<u32, StoreError> {
-    u32::try_from(n).map_err(|_| corrupt(what))
 }

@@ -1,21 +1,22 @@
 //! SQLite adapter: the embedded, persistent default store of the auth service.
 //!
-//! [`SqliteStore`] implements the storage ports of `auth-core` ([`UserRepository`],
-//! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`],
-//! [`EmailRevertStore`]), [`Housekeeping`] and [`HealthCheck`] on one SQLite file through sqlx. The schema lives in `migrations/sqlite/` at
-//! the top of the repository and is embedded here; [`SqliteStore::migrate`] applies it.
+//! [`SqliteStore`] implements the durable storage ports of `auth-core` ([`UserRepository`],
+//! [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`], [`EmailRevertStore`]),
+//! [`Housekeeping`] and [`HealthCheck`] on one SQLite file through sqlx. The schema lives in
+//! `migrations/sqlite/` at the top of the repository and is embedded here;
+//! [`SqliteStore::migrate`] applies it.
 //!
-//! Atomicity comes from SQLite itself: every guess and every consumption is one conditional
-//! `UPDATE`, and every operation of several statements runs in one `BEGIN IMMEDIATE` transaction,
+//! Atomicity comes from SQLite itself: taking an undo link is one `DELETE ... RETURNING`, and every
+//! operation of several statements runs in one `BEGIN IMMEDIATE` transaction,
 //! which takes the write lock up front so concurrent writers queue on the busy timeout instead of
 //! failing on a lock upgrade.
 //!
-//! Passkey ceremonies ([`CeremonyStore`]) are deliberately not kept here. A single node keeps
-//! them in process, as it keeps email-code attempts and rate limits: they live for minutes, and a
-//! restart costs a person one more tap. In SQLite every anonymous request for sign-in options
-//! (which a page with conditional UI makes on every visit) would be a fully synced write on the one
-//! write lock that sessions and accounts queue on, and abandoned ceremonies would pile up with
-//! nothing to purge them.
+//! Ephemeral state is deliberately not kept here: email-code attempts ([`AttemptStore`]), rate
+//! limits and passkey ceremonies ([`CeremonyStore`]). A single node keeps them in process: they
+//! live for minutes, and a restart costs a person one more code or tap. In SQLite every anonymous
+//! request for a code or for sign-in options (which a page with conditional UI makes on every
+//! visit) would be a fully synced write on the one write lock that sessions and accounts queue on,
+//! and abandoned entries would pile up with nothing to purge them.
 //!
 //! [`UserRepository`]: auth_core::ports::UserRepository
 //! [`AttemptStore`]: auth_core::ports::AttemptStore
@@ -27,7 +28,6 @@
 //! [`CeremonyStore`]: auth_core::ports::CeremonyStore
 #![warn(missing_docs)]
 
-mod attempts;
 mod audit;
 mod error;
 mod housekeeping;
@@ -39,7 +39,7 @@ mod users;
 use crate::error::store_error;
 use async_trait::async_trait;
 use auth_core::ports::{HealthCheck, StoreError};
-use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -58,7 +58,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// connections serves the readers, more would only queue on the same write lock.
 const POOL_SIZE: u32 = 8;
 
-/// Accounts, sessions, attempts, the audit trail and passkeys in one SQLite database. Clones
+/// Accounts, sessions, the audit trail, passkeys and undo links in one SQLite database. Clones
 /// share the same connection pool.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -121,11 +121,10 @@ impl SqliteStore {
     /// [`StoreError::Corrupt`] if the database holds migrations this build does not know or whose
     /// text has changed since they were applied.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
-            MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => store_error(e),
-            MigrateError::Source(e) => StoreError::Unavailable(e),
-            other => StoreError::Corrupt(other.to_string()),
-        })
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| auth_sql::migrate_error(e, store_error))
     }
 
     /// Closes every connection, waiting for the ones in use to be returned.
@@ -150,12 +149,9 @@ impl HealthCheck for SqliteStore {
         "sqlite"
     }
 
-    /// Reads from the schema, so an unmigrated database does not count as ready.
     async fn check(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1 FROM users LIMIT 1")
-            .fetch_optional(&self.pool)
+        auth_sql::schema_ready(&self.pool)
             .await
-            .map(drop)
             .map_err(store_error)
     }
 }

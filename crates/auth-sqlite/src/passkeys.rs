@@ -1,12 +1,14 @@
 //! [`PasskeyRepository`] on the `passkeys` table; the unique credential id is the table's.
 
 use crate::SqliteStore;
-use crate::error::{corrupt, count, parse, store_error};
+use crate::error::{is_unique_violation_of, store_error};
 use async_trait::async_trait;
 use auth_core::ids::{PasskeyId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
 use auth_core::ports::{CredentialTakenOr, PasskeyRepository, StoreError};
 use auth_core::time::Timestamp;
+
+type PasskeyRow = auth_sql::rows::PasskeyRow<String>;
 
 macro_rules! passkey_columns {
     () => {
@@ -15,51 +17,10 @@ macro_rules! passkey_columns {
     };
 }
 
-#[derive(sqlx::FromRow)]
-struct PasskeyRow {
-    id: String,
-    user_id: String,
-    credential_id: Vec<u8>,
-    credential: Vec<u8>,
-    sign_count: i64,
-    transports: String,
-    backup_eligible: bool,
-    backup_state: bool,
-    name: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
-}
-
-impl PasskeyRow {
-    fn into_passkey(self) -> Result<Passkey, StoreError> {
-        Ok(Passkey {
-            id: parse("passkeys.id", &self.id, PasskeyId::parse)?,
-            user_id: parse("passkeys.user_id", &self.user_id, UserId::parse)?,
-            credential_id: self.credential_id,
-            name: PasskeyName::parse(&self.name).map_err(|_| corrupt("passkeys.name"))?,
-            created_at: Timestamp::from_millis(self.created_at),
-            last_used_at: self.last_used_at.map(Timestamp::from_millis),
-            backup_eligible: self.backup_eligible,
-            backed_up: self.backup_state,
-            transports: serde_json::from_str(&self.transports)
-                .map_err(|_| corrupt("passkeys.transports"))?,
-            sign_count: count("passkeys.sign_count", self.sign_count)?,
-            credential: self.credential,
-        })
-    }
-}
-
 /// Whether `e` is the unique index on `passkeys.credential_id` refusing a second passkey for a
 /// credential.
 fn is_credential_taken(e: &sqlx::Error) -> bool {
-    // SQLite names the violated columns, which tells the credential id apart from a (vanishingly
-    // unlikely) clash of our own ids.
-    match e {
-        sqlx::Error::Database(db) => {
-            db.is_unique_violation() && db.message().contains("passkeys.credential_id")
-        }
-        _ => false,
-    }
+    is_unique_violation_of(e, "passkeys.credential_id")
 }
 
 #[async_trait]

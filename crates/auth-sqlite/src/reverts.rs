@@ -2,36 +2,14 @@
 //! parallel takes exactly one gets it.
 
 use crate::SqliteStore;
-use crate::error::{corrupt, hash32, parse, store_error};
+use crate::error::store_error;
 use async_trait::async_trait;
-use auth_core::email::EmailAddress;
-use auth_core::ids::UserId;
 use auth_core::ports::{EmailRevertStore, StoreError};
 use auth_core::revert::EmailRevert;
 use auth_core::session::TokenHash;
 use auth_core::time::Timestamp;
 
-#[derive(sqlx::FromRow)]
-struct RevertRow {
-    token_hash: Vec<u8>,
-    user_id: String,
-    old_email: String,
-    changed_at: i64,
-    expires_at: i64,
-}
-
-impl RevertRow {
-    fn into_revert(self) -> Result<EmailRevert, StoreError> {
-        Ok(EmailRevert {
-            token_hash: TokenHash(hash32("email_reverts.token_hash", &self.token_hash)?),
-            user_id: parse("email_reverts.user_id", &self.user_id, UserId::parse)?,
-            old_email: EmailAddress::parse(&self.old_email)
-                .map_err(|_| corrupt("email_reverts.old_email"))?,
-            changed_at: Timestamp::from_millis(self.changed_at),
-            expires_at: Timestamp::from_millis(self.expires_at),
-        })
-    }
-}
+type RevertRow = auth_sql::rows::RevertRow<String>;
 
 #[async_trait]
 impl EmailRevertStore for SqliteStore {

@@ -1,54 +1,28 @@
 //! [`UserRepository`] on the `users` table; accounts are created together with their first session.
 
 use crate::SqliteStore;
-use crate::error::{corrupt, count, is_email_taken, parse, store_error};
+use crate::error::{is_unique_violation_of, store_error};
 use crate::sessions::insert_session;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
 use auth_core::ports::{EmailTakenOr, StoreError, UserRepository};
 use auth_core::session::{Session, TokenHash};
-use auth_core::time::Timestamp;
 use auth_core::user::{DisplayName, PublicProfile, User};
+
+type UserRow = auth_sql::rows::UserRow<String>;
+type ProfileRow = auth_sql::rows::ProfileRow<String>;
+
+/// Whether `e` is the unique index on `users.email` refusing a second account for an address.
+fn is_email_taken(e: &sqlx::Error) -> bool {
+    is_unique_violation_of(e, "users.email")
+}
 
 /// The next attempt epoch, wrapping like the domain's `u32` does.
 macro_rules! next_epoch {
     () => {
         "(attempt_epoch + 1) % 4294967296"
     };
-}
-
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: String,
-    email: String,
-    display_name: String,
-    public: bool,
-    created_at: i64,
-    attempt_epoch: i64,
-}
-
-impl UserRow {
-    fn into_user(self) -> Result<User, StoreError> {
-        Ok(User {
-            id: parse("users.id", &self.id, UserId::parse)?,
-            email: EmailAddress::parse(&self.email).map_err(|_| corrupt("users.email"))?,
-            display_name: display_name("users.display_name", &self.display_name)?,
-            public: self.public,
-            created_at: Timestamp::from_millis(self.created_at),
-            attempt_epoch: count("users.attempt_epoch", self.attempt_epoch)?,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ProfileRow {
-    id: String,
-    display_name: String,
-}
-
-pub(crate) fn display_name(what: &str, s: &str) -> Result<DisplayName, StoreError> {
-    DisplayName::parse(s).map_err(|_| corrupt(what))
 }
 
 #[async_trait]
@@ -181,13 +155,6 @@ impl UserRepository for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(PublicProfile {
-                    id: parse("users.id", &r.id, UserId::parse)?,
-                    display_name: display_name("users.display_name", &r.display_name)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(ProfileRow::into_profile).collect()
     }
 }

@@ -1,9 +1,8 @@
 //! The auth-core contract suites against a real SQLite file, and the schema rules they leave out.
 
-use auth_core::attempt::{Purpose, Subject};
 use auth_core::ports::{
-    AttemptStore, AuditEvent, AuditLog, HealthCheck, Housekeeping, PasskeyRepository,
-    SessionRepository, StoreError, UserRepository,
+    AuditEvent, AuditLog, HealthCheck, Housekeeping, PasskeyRepository, SessionRepository,
+    StoreError, UserRepository,
 };
 use auth_core::session::RefreshToken;
 use auth_core::testkit;
@@ -60,12 +59,6 @@ async fn user_repository_contract() {
 async fn email_revert_store_contract() {
     let (_dir, s) = fresh().await;
     testkit::email_revert_store(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn attempt_store_contract() {
-    let (_dir, s) = fresh().await;
-    testkit::attempt_store(Arc::new(s)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +131,6 @@ async fn all_suites_share_one_file_in_parallel() {
     let sessions = || -> Arc<dyn SessionRepository> { Arc::new(s.clone()) };
     let suites = [
         tokio::spawn(testkit::user_repository(users(), sessions())),
-        tokio::spawn(testkit::attempt_store(Arc::new(s.clone()))),
         tokio::spawn(testkit::session_repository(users(), sessions())),
         tokio::spawn(testkit::audit_log(users(), Arc::new(s.clone()))),
         tokio::spawn(testkit::passkey_repository(users(), Arc::new(s.clone()))),
@@ -152,7 +144,6 @@ async fn all_suites_share_one_file_in_parallel() {
 async fn in_memory_store_keeps_its_data_across_calls() {
     let s = SqliteStore::connect("sqlite::memory:").await.unwrap();
     s.migrate().await.unwrap();
-    testkit::attempt_store(Arc::new(s.clone())).await;
     testkit::user_repository(Arc::new(s.clone()), Arc::new(s)).await;
 }
 
@@ -358,24 +349,6 @@ async fn a_row_the_domain_refuses_is_corrupt_not_a_panic() {
     let read = s.by_id(&id).await;
     assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
 
-    let (attempt, _) = testkit::sample_attempt(
-        &testkit::unique_email("bad"),
-        Purpose::Login,
-        Subject::Decoy,
-        Timestamp::from_millis(0),
-    );
-    AttemptStore::create(&s, &attempt, None).await.unwrap();
-    sqlx::query(
-        "UPDATE attempts SET subject_kind = 'account', \
-         subject_user_id = 'zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz' WHERE id = ?",
-    )
-    .bind(attempt.id.to_string())
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    let read = AttemptStore::get(&s, &attempt.id).await;
-    assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
-
     let passkey = testkit::sample_passkey(id);
     PasskeyRepository::add(&s, &passkey).await.unwrap();
     // A JSON array, as the table checks, but not of strings.
@@ -391,21 +364,8 @@ async fn a_row_the_domain_refuses_is_corrupt_not_a_panic() {
 async fn the_schema_refuses_values_outside_the_domain() {
     let (dir, s) = fresh().await;
     let id = stored_user(&s).await;
-    let at = Timestamp::from_millis(0);
-    let (attempt, _) = testkit::sample_attempt(
-        &testkit::unique_email("schema"),
-        Purpose::Login,
-        Subject::Decoy,
-        at,
-    );
-    AttemptStore::create(&s, &attempt, None).await.unwrap();
     let mut conn = raw(&dir).await;
     for (what, sql, refusal) in [
-        (
-            "an unknown attempt state",
-            "UPDATE attempts SET state = 'paused'",
-            "CHECK constraint failed",
-        ),
         (
             "an un-normalised address",
             "UPDATE users SET email = 'Someone@Example.test' WHERE id = ?1",
@@ -419,11 +379,6 @@ async fn the_schema_refuses_values_outside_the_domain() {
         (
             "an unknown sign-in method",
             "UPDATE sessions SET method = 'password' WHERE user_id = ?1",
-            "CHECK constraint failed",
-        ),
-        (
-            "a subject without its user id",
-            "UPDATE attempts SET subject_kind = 'account'",
             "CHECK constraint failed",
         ),
         (

@@ -9,7 +9,7 @@ use auth_core::EmailAddress;
 use auth_core::Policy;
 use auth_core::mail::{Mail, Message};
 use auth_core::ports::OsRng;
-use auth_core::service::{AuthService, ClientInfo, Ports, SignedIn};
+use auth_core::service::{AuthService, ClientInfo, Ports, Principal, SignedIn};
 use auth_core::testkit::ManualClock;
 use auth_core::time::Timestamp;
 use auth_core::user::DisplayName;
@@ -132,4 +132,59 @@ pub fn no_backoff() -> Policy {
     p.limits.address_failures.free = 100;
     p.limits.address_failures.budget = 100;
     p
+}
+
+/// A desktop browser's user agent, for the device names of security notices.
+pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+/// A client on another network than [`client`].
+pub fn outsider() -> ClientInfo {
+    ClientInfo::new(
+        Some([203, 0, 113, 66].into()),
+        auth_core::net::DEFAULT_V6_PREFIX,
+        Some("attacker/1".to_owned()),
+    )
+}
+
+/// The code in the newest mail to `to` among `mails`.
+pub fn code_to(mails: &[Mail], to: &str) -> Option<String> {
+    mails.iter().rev().find_map(|m| match &m.message {
+        Message::SignupCode { code, .. }
+        | Message::LoginCode { code, .. }
+        | Message::AlreadyRegistered { code, .. }
+        | Message::RecoveryCode { code, .. }
+        | Message::EmailChangeCode { code, .. }
+            if m.to.as_str() == to =>
+        {
+            Some(code.expose().to_owned())
+        }
+        _ => None,
+    })
+}
+
+/// The principal of a signed-in access token.
+pub async fn principal(w: &World, access: &str) -> Principal {
+    w.service.authenticate(access).await.unwrap()
+}
+
+/// Moves the signed-in account to `to`; the old address's undo token comes back.
+pub async fn change_email(w: &World, who: &Principal, to: &str) -> String {
+    let started = w
+        .service
+        .start_email_change(who, email(to), &client())
+        .await
+        .unwrap();
+    let code = last_code(&w.mailer);
+    w.service
+        .verify_email_change(who, &started.attempt_token, &code, &client())
+        .await
+        .unwrap();
+    let mails = w.mailer.take();
+    mails
+        .iter()
+        .find_map(|m| match &m.message {
+            Message::EmailChanged { revert_token, .. } => Some(revert_token.expose().to_owned()),
+            _ => None,
+        })
+        .expect("the old address gets an undo link")
 }

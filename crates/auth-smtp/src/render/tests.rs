@@ -1,0 +1,284 @@
+//! Every kind of mail rendered in text and HTML: complete, with the code only where it belongs,
+//! links from the public URL only, values escaped, and a well-formed multipart mail.
+
+use super::*;
+use auth_core::EmailAddress;
+use auth_core::code::OtpCode;
+use auth_core::revert::RevertToken;
+
+fn renderer() -> Renderer {
+    Renderer::new(
+        MailConfig::new(
+            "Example Auth <no-reply@example.com>",
+            "https://auth.example.com",
+            "Example",
+        )
+        .unwrap(),
+    )
+}
+
+fn code() -> OtpCode {
+    OtpCode::parse("ABCD2345", 8).unwrap()
+}
+
+fn revert_token() -> RevertToken {
+    RevertToken::parse("UQ6MUQ6MUQ6MUQ6MUQ6MUQ6MUQ6MUQ6MUQ6MUQ6MUQ4").unwrap()
+}
+
+/// Every kind of mail, each with a marker for what must appear in it.
+fn every_kind() -> Vec<Message> {
+    vec![
+        Message::SignupCode {
+            code: code(),
+            valid_minutes: 10,
+        },
+        Message::LoginCode {
+            code: code(),
+            valid_minutes: 10,
+        },
+        Message::AlreadyRegistered {
+            code: code(),
+            valid_minutes: 10,
+        },
+        Message::RecoveryCode {
+            code: code(),
+            valid_minutes: 10,
+        },
+        Message::NoAccount,
+        Message::EmailChangeCode {
+            code: code(),
+            valid_minutes: 10,
+        },
+        Message::EmailChangeTaken,
+        Message::EmailChanged {
+            new_address_masked: "n***@example.org".to_owned(),
+            revert_token: revert_token(),
+            valid_hours: 72,
+        },
+        Message::PasskeyAdded {
+            name: "Laptop".to_owned(),
+        },
+        Message::PasskeyRemoved {
+            name: "Old phone".to_owned(),
+        },
+        Message::AccountDeleted,
+        Message::SignInNotice {
+            recovery: true,
+            at: auth_core::Timestamp::from_millis(1_800_000_000_000),
+            device: "Firefox on Linux".to_owned(),
+            ip: Some("192.0.2.44".to_owned()),
+        },
+    ]
+}
+
+const fn has_code(m: &Message) -> bool {
+    matches!(
+        m,
+        Message::SignupCode { .. }
+            | Message::LoginCode { .. }
+            | Message::AlreadyRegistered { .. }
+            | Message::RecoveryCode { .. }
+            | Message::EmailChangeCode { .. }
+    )
+}
+
+#[test]
+fn every_kind_renders_completely_in_text_and_html() {
+    let r = renderer();
+    let kinds = every_kind();
+    assert_eq!(
+        kinds.len(),
+        12,
+        "a new kind of mail needs a template and a case here"
+    );
+    for m in &kinds {
+        let out = r.render(m);
+        let kind = m.kind();
+        for (part, body) in [
+            ("subject", &out.subject),
+            ("text", &out.text),
+            ("html", &out.html),
+        ] {
+            assert!(
+                !body.contains("{{") && !body.contains("}}"),
+                "{kind} {part} has an unfilled placeholder"
+            );
+            assert!(
+                body.contains("Example"),
+                "{kind} {part} does not name the product"
+            );
+        }
+        assert!(
+            out.text.contains("https://auth.example.com/"),
+            "{kind} text has no link"
+        );
+        assert!(
+            out.html.contains("href=\"https://auth.example.com/"),
+            "{kind} html has no link"
+        );
+        assert!(out.html.starts_with("<!DOCTYPE html>"), "{kind}");
+        assert!(
+            out.text.len() > 150,
+            "{kind} text is too short to help anyone"
+        );
+    }
+}
+
+#[test]
+fn code_mails_carry_the_grouped_code_and_notices_carry_none() {
+    let r = renderer();
+    for m in every_kind() {
+        let out = r.render(&m);
+        let kind = m.kind();
+        for (part, body) in [("text", &out.text), ("html", &out.html)] {
+            if has_code(&m) {
+                assert!(body.contains("ABCD-2345"), "{kind} {part} lacks the code");
+                assert!(
+                    body.contains("10 minutes"),
+                    "{kind} {part} lacks the lifetime"
+                );
+            } else {
+                assert!(
+                    !body.contains("ABCD") && !body.contains("2345"),
+                    "{kind} {part} shows a code"
+                );
+                assert!(
+                    !body.contains("minutes"),
+                    "{kind} {part} talks about a code's lifetime"
+                );
+            }
+        }
+        assert_eq!(
+            out.subject.contains("ABCD-2345"),
+            has_code(&m),
+            "{kind} subject"
+        );
+    }
+}
+
+#[test]
+fn links_come_from_the_public_url_only() {
+    let r = renderer();
+    let no_account = r.render(&Message::NoAccount);
+    assert!(no_account.text.contains("https://auth.example.com/#signup"));
+    assert!(
+        no_account
+            .html
+            .contains("href=\"https://auth.example.com/#signup\"")
+    );
+    let login = r.render(&Message::LoginCode {
+        code: code(),
+        valid_minutes: 10,
+    });
+    assert!(login.html.contains("href=\"https://auth.example.com/\""));
+    for m in every_kind() {
+        let out = r.render(&m);
+        let hosts: Vec<&str> = out.html.split("href=\"").skip(1).collect();
+        assert!(!hosts.is_empty());
+        assert!(
+            hosts
+                .iter()
+                .all(|h| h.starts_with("https://auth.example.com/")),
+            "{}",
+            m.kind()
+        );
+    }
+}
+
+#[test]
+fn passkey_notices_name_the_passkey_escaped() {
+    let out = renderer().render(&Message::PasskeyAdded {
+        name: "<b>Laptop</b>".to_owned(),
+    });
+    assert!(out.text.contains("\"<b>Laptop</b>\""));
+    assert!(out.html.contains("&lt;b&gt;Laptop&lt;/b&gt;"));
+    assert!(!out.html.contains("<b>Laptop"));
+}
+
+#[test]
+fn the_email_changed_notice_names_only_the_masked_address() {
+    let out = renderer().render(&Message::EmailChanged {
+        new_address_masked: "n***@example.org".to_owned(),
+        revert_token: revert_token(),
+        valid_hours: 72,
+    });
+    assert!(out.text.contains("n***@example.org"));
+    assert!(out.html.contains("<strong>n***@example.org</strong>"));
+}
+
+#[test]
+fn the_email_changed_notice_links_to_the_undo_screen_of_the_public_url() {
+    let out = renderer().render(&Message::EmailChanged {
+        new_address_masked: "n***@example.org".to_owned(),
+        revert_token: revert_token(),
+        valid_hours: 72,
+    });
+    let link = format!(
+        "https://auth.example.com/#revert={}",
+        revert_token().expose()
+    );
+    assert!(out.text.contains(&link), "{}", out.text);
+    assert!(out.html.contains(&format!("href=\"{link}\"")));
+    assert!(out.text.contains("72 hours"));
+    assert!(!out.subject.contains(revert_token().expose()));
+}
+
+#[test]
+fn the_sign_in_notice_says_when_from_what_device_and_where() {
+    let out = renderer().render(&Message::SignInNotice {
+        recovery: false,
+        at: auth_core::Timestamp::from_millis(1_800_000_000_000),
+        device: "<Firefox> on Linux".to_owned(),
+        ip: None,
+    });
+    assert!(out.text.contains("an email code"));
+    assert!(out.text.contains("2027-01-15 08:00 UTC"));
+    assert!(out.text.contains("<Firefox> on Linux"));
+    assert!(
+        out.html.contains("&lt;Firefox&gt; on Linux"),
+        "device names are escaped"
+    );
+    assert!(out.text.contains("IP address: unknown"));
+}
+
+#[test]
+fn build_makes_a_multipart_alternative_mail_to_one_recipient() {
+    let mail = Mail {
+        to: EmailAddress::parse("bob@example.net").unwrap(),
+        message: Message::LoginCode {
+            code: code(),
+            valid_minutes: 10,
+        },
+    };
+    let out = renderer().build(&mail).unwrap();
+    assert_eq!(out.kind(), "login_code");
+    assert_eq!(out.to_masked(), "b***@example.net");
+    assert_eq!(out.envelope().to().len(), 1);
+    assert_eq!(out.envelope().to()[0].to_string(), "bob@example.net");
+    assert_eq!(
+        out.envelope().from().map(ToString::to_string).as_deref(),
+        Some("no-reply@example.com")
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(out.formatted())
+        .unwrap();
+    assert_eq!(
+        parsed.subject(),
+        Some("Your Example sign-in code: ABCD-2345")
+    );
+    assert!(parsed.body_text(0).unwrap().contains("ABCD-2345"));
+    assert!(parsed.body_html(0).unwrap().contains("ABCD-2345"));
+    let raw = String::from_utf8_lossy(out.formatted());
+    assert!(raw.contains("multipart/alternative"));
+    assert!(raw.contains("Auto-Submitted: auto-generated"));
+    assert!(
+        parsed
+            .message_id()
+            .is_some_and(|id| id.ends_with("@example.com"))
+    );
+    assert_eq!(
+        format!("{:?}", renderer().render(&mail.message)),
+        "Rendered([redacted])"
+    );
+    assert!(!format!("{out:?}").contains("ABCD"));
+}
