@@ -188,12 +188,14 @@ impl Policy {
         if !(1..=10).contains(&self.max_guesses) {
             return err("max_guesses", "must be between 1 and 10");
         }
+        // Stores keep an attempt for `ATTEMPT_GRACE` after its code expires; a token that outlived
+        // that would ask for a new code of an attempt no store remembers.
         if self.attempt_token_ttl < self.code_ttl
-            || self.attempt_token_ttl > Duration::from_secs(86_400)
+            || self.attempt_token_ttl > self.code_ttl + crate::attempt::ATTEMPT_GRACE
         {
             return err(
                 "attempt_token_ttl",
-                "must be at least code_ttl and at most 1 day",
+                "must be at least code_ttl and at most code_ttl plus 1 hour",
             );
         }
         if self.access_ttl < min || self.access_ttl > Duration::from_secs(3600) {
@@ -456,6 +458,15 @@ mod tests {
         );
         p.limits.send_per_address_total = Quota::new(5, Duration::from_secs(3600));
         p.validate().unwrap();
+    }
+
+    #[test]
+    fn an_attempt_token_never_outlives_the_attempt_the_stores_keep() {
+        let mut p = Policy::default();
+        p.attempt_token_ttl = p.code_ttl + crate::attempt::ATTEMPT_GRACE;
+        p.validate().unwrap();
+        p.attempt_token_ttl += Duration::from_secs(1);
+        assert_eq!(p.validate().unwrap_err().setting, "attempt_token_ttl");
     }
 
     #[test]
