@@ -1,4 +1,4 @@
-//! The auth-core contract suites against a real PostgreSQL (`AUTH_TEST_DATABASE_URL`, by default
+//! The auth-core contract rules against a real PostgreSQL (`AUTH_TEST_DATABASE_URL`, by default
 //! the local one with trust authentication), and the schema rules they leave out.
 //!
 //! Each test creates a database of its own through that URL, migrates it, and drops it when the
@@ -16,13 +16,10 @@ use auth_core::session::RefreshToken;
 use auth_core::testkit;
 use auth_core::{Timestamp, UserId};
 use auth_postgres::{ATTEMPT_GRACE, PgStore};
+use auth_testsupport::postgres::{admin_url, no_postgres, with_database};
+use auth_testsupport::{SilentServer, TestDb};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use std::fmt::Display;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// Connections per test store: enough for the 64-way cases to queue briefly, few enough that
 /// parallel tests stay far below the server's limit.
@@ -31,38 +28,6 @@ const POOL_SIZE: u32 = 8;
 /// The adapter's acquire timeout with room to spare, far below a hang.
 const QUICK: Duration = Duration::from_secs(6);
 
-fn admin_url() -> String {
-    std::env::var("AUTH_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
-}
-
-/// Why the tests cannot run, and how to fix that.
-fn no_postgres(what: &dyn Display) -> String {
-    format!(
-        "these tests need a real PostgreSQL, but {} is not reachable ({what}); start the local \
-         cluster with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
-         (or `cargo xtask services`), or point AUTH_TEST_DATABASE_URL at a server that trusts \
-         its user to create databases",
-        admin_url()
-    )
-}
-
-/// `url` with its database replaced by `name`, keeping any parameters.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, params) = url
-        .split_once('?')
-        .map_or((url, None), |(b, p)| (b, Some(p)));
-    let host_start = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[host_start..]
-        .find('/')
-        .map_or(base.len(), |i| host_start + i);
-    let mut out = format!("{}/{name}", &base[..host_end]);
-    if let Some(params) = params {
-        out.push('?');
-        out.push_str(params);
-    }
-    out
-}
-
 /// A plain connection to the server's administrative database.
 async fn admin() -> PgConnection {
     PgConnection::connect(&admin_url())
@@ -70,71 +35,14 @@ async fn admin() -> PgConnection {
         .unwrap_or_else(|e| panic!("{}", no_postgres(&e)))
 }
 
-/// A database of its own for one test, dropped (with whatever is still connected to it) when the
-/// guard goes.
-struct TestDb {
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    async fn create() -> Self {
-        let name = format!("auth_test_{}", UserId::random(&OsRng).as_uuid().simple());
-        let mut admin = admin().await;
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap_or_else(|e| panic!("creating the test database {name}: {e}"));
-        admin.close().await.ok();
-        let url = with_database(&admin_url(), &name);
-        Self { name, url }
-    }
-
-    /// A plain connection beside the store, for looking at (and tampering with) the schema.
-    async fn raw(&self) -> PgConnection {
-        PgConnection::connect(&self.url).await.unwrap()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // `drop` cannot await, and it may run while the test's runtime is unwinding a panic: the
-        // database is dropped from a thread with a runtime of its own.
-        let name = self.name.clone();
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::query(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut admin)
-                .await
-                .map_err(|e| e.to_string())?;
-                admin.close().await.ok();
-                Ok::<_, String>(())
-            })
-        })
-        .join()
-        .unwrap_or_else(|_| Err("the dropping thread panicked".to_owned()));
-        if let Err(e) = dropped {
-            if std::thread::panicking() {
-                eprintln!("could not drop the test database {}: {e}", self.name);
-            } else {
-                panic!("could not drop the test database {}: {e}", self.name);
-            }
-        }
-    }
+/// A plain connection beside the store, for looking at (and tampering with) the schema.
+async fn raw(db: &TestDb) -> PgConnection {
+    PgConnection::connect(&db.url).await.unwrap()
 }
 
 /// A migrated store on a fresh database; the database goes when the guard drops.
 async fn fresh() -> (TestDb, PgStore) {
-    let db = TestDb::create().await;
+    let db = TestDb::create();
     let store = PgStore::connect(&db.url, POOL_SIZE)
         .await
         .unwrap_or_else(|e| panic!("{}", no_postgres(&e)));
@@ -156,81 +64,49 @@ async fn count(conn: &mut PgConnection, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(conn).await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_repository_contract() {
-    let (_db, s) = fresh().await;
-    testkit::user_repository(Arc::new(s.clone()), Arc::new(s)).await;
+auth_core::contract_tests! {
+    let (_db, store) = fresh().await;
+    ports: [
+        user_repository,
+        attempt_store,
+        session_repository,
+        rate_limiter,
+        audit_log,
+        passkey_repository,
+        ceremony_store,
+        housekeeping,
+        email_revert_store,
+    ];
 }
 
+/// Every rule that leaves other accounts alone, at once on one database and one pool, as the
+/// nodes of a deployment share it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn attempt_store_contract() {
+async fn all_rules_share_one_database_in_parallel() {
     let (_db, s) = fresh().await;
-    testkit::attempt_store(Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_repository_contract() {
-    let (_db, s) = fresh().await;
-    testkit::session_repository(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limiter_contract() {
-    let (_db, s) = fresh().await;
-    testkit::rate_limiter(Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_log_contract() {
-    let (_db, s) = fresh().await;
-    testkit::audit_log(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passkey_repository_contract() {
-    let (_db, s) = fresh().await;
-    testkit::passkey_repository(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ceremony_store_contract() {
-    let (_db, s) = fresh().await;
-    testkit::ceremony_store(Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn housekeeping_contract() {
-    let (_db, s) = fresh().await;
-    testkit::housekeeping(
-        Arc::new(s.clone()),
-        Arc::new(s.clone()),
-        Arc::new(s.clone()),
-        Arc::new(s),
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn email_revert_store_contract() {
-    let (_db, s) = fresh().await;
-    testkit::email_revert_store(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-/// All suites at once on one database and one pool, as the nodes of a deployment share it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn all_suites_share_one_database_in_parallel() {
-    let (_db, s) = fresh().await;
-    let users = || -> Arc<dyn UserRepository> { Arc::new(s.clone()) };
-    let sessions = || -> Arc<dyn SessionRepository> { Arc::new(s.clone()) };
     let suites = [
-        tokio::spawn(testkit::user_repository(users(), sessions())),
-        tokio::spawn(testkit::attempt_store(Arc::new(s.clone()))),
-        tokio::spawn(testkit::session_repository(users(), sessions())),
-        tokio::spawn(testkit::rate_limiter(Arc::new(s.clone()))),
-        tokio::spawn(testkit::audit_log(users(), Arc::new(s.clone()))),
-        tokio::spawn(testkit::passkey_repository(users(), Arc::new(s.clone()))),
-        tokio::spawn(testkit::ceremony_store(Arc::new(s.clone()))),
-        tokio::spawn(testkit::email_revert_store(users(), Arc::new(s.clone()))),
+        tokio::spawn(testkit::user_repository::all(
+            testkit::user_repository::store(s.clone()),
+        )),
+        tokio::spawn(testkit::attempt_store::all(testkit::attempt_store::store(
+            s.clone(),
+        ))),
+        tokio::spawn(testkit::session_repository::all(
+            testkit::session_repository::store(s.clone()),
+        )),
+        tokio::spawn(testkit::rate_limiter::all(testkit::rate_limiter::store(
+            s.clone(),
+        ))),
+        tokio::spawn(testkit::audit_log::all(testkit::audit_log::store(s.clone()))),
+        tokio::spawn(testkit::passkey_repository::all(
+            testkit::passkey_repository::store(s.clone()),
+        )),
+        tokio::spawn(testkit::ceremony_store::all(testkit::ceremony_store::store(
+            s.clone(),
+        ))),
+        tokio::spawn(testkit::email_revert_store::all(
+            testkit::email_revert_store::store(s.clone()),
+        )),
     ];
     for suite in suites {
         suite.await.unwrap();
@@ -270,7 +146,7 @@ async fn migrations_are_idempotent_and_data_survives_a_reconnect() {
             .expect("parallel migrations are harmless");
     }
 
-    let mut conn = db.raw().await;
+    let mut conn = raw(&db).await;
     let applied = count(&mut conn, "SELECT count(*) FROM _sqlx_migrations").await;
     let embedded = std::fs::read_dir(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -293,7 +169,7 @@ async fn migrations_are_idempotent_and_data_survives_a_reconnect() {
 async fn a_credential_id_belongs_to_one_passkey_only() {
     let (db, s) = fresh().await;
     let (alice, bob) = (stored_user(&s).await, stored_user(&s).await);
-    let mut conn = db.raw().await;
+    let mut conn = raw(&db).await;
     let insert = |id: &'static str, user: UserId| {
         sqlx::query(
             "INSERT INTO passkeys (id, user_id, credential_id, credential, sign_count, transports, \
@@ -343,7 +219,7 @@ async fn deleting_an_account_cascades_to_everything_it_owns() {
         .await
         .unwrap();
     }
-    let mut conn = db.raw().await;
+    let mut conn = raw(&db).await;
     for table in ["sessions", "refresh_tokens", "audit_events"] {
         assert_eq!(
             owned_rows(&mut conn, table, user).await,
@@ -450,7 +326,7 @@ async fn audit_events_for_a_deleted_account_are_dropped_not_failed() {
 async fn a_row_the_domain_refuses_is_corrupt_not_a_panic() {
     let (db, s) = fresh().await;
     let id = stored_user(&s).await;
-    let mut conn = db.raw().await;
+    let mut conn = raw(&db).await;
     // Passes the table's checks, fails the domain's parser (no dot in the domain).
     sqlx::query("UPDATE users SET email = 'someone@localhost' WHERE id = $1")
         .bind(*id.as_uuid())
@@ -501,7 +377,7 @@ async fn the_schema_refuses_values_outside_the_domain() {
         at,
     );
     AttemptStore::create(&s, &attempt, None).await.unwrap();
-    let mut conn = db.raw().await;
+    let mut conn = raw(&db).await;
     const CHECK: &str = "23514";
     const UNIQUE: &str = "23505";
     for (what, sql, code) in [
@@ -626,7 +502,7 @@ async fn parallel_codes_for_one_address_all_stay_active() {
             "one client's code never supersedes another's"
         );
     }
-    let mut conn = db.raw().await;
+    let mut conn = raw(&db).await;
     assert_eq!(
         count(
             &mut conn,
@@ -751,7 +627,7 @@ async fn purging_forgets_only_what_no_longer_matters() {
         AttemptStore::get(&s, &young.id).await.unwrap().is_some(),
         "a younger one stays"
     );
-    let mut conn = db.raw().await;
+    let mut conn = raw(&db).await;
     assert_eq!(
         count(&mut conn, "SELECT count(*) FROM rate_limits").await,
         0,
@@ -777,7 +653,7 @@ async fn purging_removes_ceremonies_that_expired_untaken() {
         1,
         "only the expired ceremony goes"
     );
-    let mut conn = db.raw().await;
+    let mut conn = raw(&db).await;
     assert_eq!(count(&mut conn, "SELECT count(*) FROM ceremonies").await, 1);
     assert_eq!(
         s.take(&kept, later).await.unwrap().as_deref(),
@@ -792,7 +668,7 @@ async fn purging_removes_ceremonies_that_expired_untaken() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_from_before_passkey_records_is_upgraded_in_place() {
     let first_schema_only = async |db: &TestDb| {
-        let mut conn = db.raw().await;
+        let mut conn = raw(&db).await;
         sqlx::migrate!("../../migrations/postgres")
             .run_to(1, &mut conn)
             .await
@@ -808,7 +684,7 @@ async fn a_database_from_before_passkey_records_is_upgraded_in_place() {
     };
     let old = UserId::parse("00000000-0000-4000-8000-000000000001").unwrap();
 
-    let db = TestDb::create().await;
+    let db = TestDb::create();
     first_schema_only(&db).await;
     let s = PgStore::connect(&db.url, POOL_SIZE).await.unwrap();
     s.migrate().await.expect("the upgrade applies");
@@ -821,7 +697,7 @@ async fn a_database_from_before_passkey_records_is_upgraded_in_place() {
     assert_eq!(s.list(&old).await.unwrap(), vec![passkey]);
     s.close().await;
 
-    let db = TestDb::create().await;
+    let db = TestDb::create();
     let mut conn = first_schema_only(&db).await;
     sqlx::query(
         "INSERT INTO passkeys (id, user_id, credential_id, public_key, backup_eligible, \
@@ -864,16 +740,9 @@ async fn an_unreachable_database_is_unavailable_quickly() {
     );
 
     // A server that accepts connections and never says a word.
-    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = silent.local_addr().unwrap();
-    let hold = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            held.push(socket);
-        }
-    });
+    let silent = SilentServer::start().await;
     let started = Instant::now();
-    let result = PgStore::connect(&format!("postgres://postgres@{addr}/x"), 2).await;
+    let result = PgStore::connect(&format!("postgres://postgres@{}/x", silent.addr()), 2).await;
     assert!(
         matches!(result, Err(StoreError::Unavailable(_))),
         "a silent server: {result:?}"
@@ -883,7 +752,7 @@ async fn an_unreachable_database_is_unavailable_quickly() {
         "a silent server answers within the acquire timeout, took {:?}",
         started.elapsed()
     );
-    hold.abort();
+    drop(silent);
 
     let missing = PgStore::connect(&with_database(&admin_url(), "auth_test_missing"), 2).await;
     assert!(
@@ -958,7 +827,7 @@ async fn while_the_database_refuses_connections_calls_fail_fast_and_the_store_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_check_needs_a_migrated_database() {
-    let db = TestDb::create().await;
+    let db = TestDb::create();
     let s = PgStore::connect(&db.url, 2).await.unwrap();
     assert_eq!(s.name(), "postgres");
     assert!(
@@ -976,7 +845,7 @@ async fn health_check_needs_a_migrated_database() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_databases_are_dropped_when_their_test_ends() {
-    let db = TestDb::create().await;
+    let db = TestDb::create();
     let name = db.name.clone();
     let s = PgStore::connect(&db.url, 2).await.unwrap();
     s.migrate().await.unwrap();

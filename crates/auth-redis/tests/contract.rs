@@ -1,6 +1,7 @@
 //! The Redis adapter against a real Redis (`AUTH_TEST_REDIS_URL`, by default the local one): the
-//! port contracts, key hygiene (every key expires, no personal data in key names), the GCRA rule
-//! of the core, damaged data, and what happens when Redis is down, silent or drops the connection.
+//! contract rules of its ports (one test per rule), key hygiene (every key expires, no personal
+//! data in key names), the GCRA rule of the core, damaged data, and what happens when Redis is
+//! down, silent or drops the connection.
 //!
 //! Each test keeps its keys under a prefix of its own, so the tests share one Redis and run in
 //! parallel. Without a reachable Redis every test fails, saying how to start one.
@@ -14,14 +15,12 @@ use auth_core::rate::{Quota, gcra};
 use auth_core::testkit::{self, sample_attempt, unique_email};
 use auth_core::time::Timestamp;
 use auth_redis::RedisStore;
+use auth_testsupport::{Proxy, SilentServer};
 use redis::aio::MultiplexedConnection;
 use redis::{ConnectionAddr, IntoConnectionInfo};
 use std::error::Error as _;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
@@ -126,10 +125,15 @@ fn count_matching(keys: &[String], part: &str) -> usize {
     keys.iter().filter(|k| k.contains(part)).count()
 }
 
+auth_core::contract_tests! {
+    let store = store("contract").await.0;
+    ports: [attempt_store, rate_limiter, ceremony_store];
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_attempt_store_contract_holds_and_every_key_expires() {
+async fn every_key_the_attempt_rules_write_expires_and_names_no_address() {
     let (store, prefix) = store("attempts").await;
-    testkit::attempt_store(Arc::new(store)).await;
+    testkit::attempt_store::all(testkit::attempt_store::store(store)).await;
 
     let keys = assert_every_key_expires(&prefix).await;
     for kind in [":attempt:{", ":attempt-ref:{"] {
@@ -145,9 +149,9 @@ async fn the_attempt_store_contract_holds_and_every_key_expires() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_rate_limiter_contract_holds_and_every_key_expires() {
+async fn every_key_the_rate_limiter_rules_write_expires() {
     let (store, prefix) = store("limits").await;
-    testkit::rate_limiter(Arc::new(store)).await;
+    testkit::rate_limiter::all(testkit::rate_limiter::store(store)).await;
 
     let keys = assert_every_key_expires(&prefix).await;
     for kind in [":gcra:{", ":failures:{"] {
@@ -159,14 +163,14 @@ async fn the_rate_limiter_contract_holds_and_every_key_expires() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_ceremony_store_contract_holds_and_every_key_expires() {
+async fn every_key_the_ceremony_rules_write_expires_and_names_no_id() {
     let (store, prefix) = store("ceremonies").await;
     let left = CeremonyId::random(&OsRng);
     let now = SystemClock.now();
     CeremonyStore::put(&store, &left, b"left", now, Duration::from_secs(60))
         .await
         .unwrap();
-    testkit::ceremony_store(Arc::new(store.clone())).await;
+    testkit::ceremony_store::all(testkit::ceremony_store::store(store.clone())).await;
 
     // The suite took or outlived all of its own; the one left behind still expires.
     let keys = assert_every_key_expires(&prefix).await;
@@ -492,18 +496,14 @@ async fn a_redis_that_is_down_or_silent_answers_unavailable_quickly() {
     );
 
     // A server that accepts connections and never says a word.
-    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = silent.local_addr().unwrap();
-    let hold = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            held.push(socket);
-        }
-    });
+    let silent = SilentServer::start().await;
     let started = Instant::now();
     let result = async {
-        let store =
-            RedisStore::connect(&format!("redis://{addr}"), &unique_prefix("silent")).await?;
+        let store = RedisStore::connect(
+            &format!("redis://{}", silent.addr()),
+            &unique_prefix("silent"),
+        )
+        .await?;
         store.check().await
     }
     .await;
@@ -516,7 +516,7 @@ async fn a_redis_that_is_down_or_silent_answers_unavailable_quickly() {
         "a silent server answers within the timeouts, took {:?}",
         started.elapsed()
     );
-    hold.abort();
+    drop(silent);
 
     assert!(
         RedisStore::connect(&url(), "bad{prefix}").await.is_err(),
@@ -526,7 +526,7 @@ async fn a_redis_that_is_down_or_silent_answers_unavailable_quickly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_redis_is_gone_calls_fail_fast_and_the_store_recovers_by_itself() {
-    let mut proxy = Proxy::start().await;
+    let mut proxy = proxy().await;
     let (store, _) = proxied_store(&proxy, "outage").await;
     let now = SystemClock.now();
     let (attempt, _) = sample_attempt(&unique_email("outage"), Purpose::Login, Subject::Decoy, now);
@@ -574,7 +574,7 @@ async fn while_redis_is_gone_calls_fail_fast_and_the_store_recovers_by_itself() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_connection_is_replaced_and_the_next_call_works() {
-    let proxy = Proxy::start().await;
+    let proxy = proxy().await;
     let (store, _) = proxied_store(&proxy, "killed").await;
     store.check().await.unwrap();
     let ours = proxy.upstream_addrs();
@@ -601,6 +601,17 @@ async fn a_killed_connection_is_replaced_and_the_next_call_works() {
     );
 }
 
+/// A proxy in front of the test Redis.
+async fn proxy() -> Proxy {
+    let info = url()
+        .into_connection_info()
+        .expect("AUTH_TEST_REDIS_URL is a Redis URL");
+    let ConnectionAddr::Tcp(host, port) = info.addr().clone() else {
+        panic!("the proxy tests need AUTH_TEST_REDIS_URL to be a plain TCP URL");
+    };
+    Proxy::start(&host, port).await
+}
+
 /// A store that reaches Redis through `proxy`.
 async fn proxied_store(proxy: &Proxy, tag: &str) -> (RedisStore, String) {
     let info = url()
@@ -612,91 +623,10 @@ async fn proxied_store(proxy: &Proxy, tag: &str) -> (RedisStore, String) {
         (None, Some(password)) => format!(":{password}@"),
         _ => String::new(),
     };
-    let proxied = format!("redis://{auth}{}/{}", proxy.listen, redis.db());
+    let proxied = format!("redis://{auth}{}/{}", proxy.listen(), redis.db());
     let prefix = unique_prefix(tag);
     let store = RedisStore::connect(&proxied, &prefix)
         .await
         .unwrap_or_else(|e| panic!("{}", no_redis(&chain(&e))));
     (store, prefix)
-}
-
-/// A TCP proxy in front of Redis that the test can take down and bring back on the same port,
-/// and that remembers the address of each connection it opened to Redis.
-struct Proxy {
-    listen: SocketAddr,
-    upstream: (String, u16),
-    upstream_addrs: Arc<Mutex<Vec<SocketAddr>>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Proxy {
-    async fn start() -> Self {
-        let info = url()
-            .into_connection_info()
-            .expect("AUTH_TEST_REDIS_URL is a Redis URL");
-        let ConnectionAddr::Tcp(host, port) = info.addr().clone() else {
-            panic!("the proxy tests need AUTH_TEST_REDIS_URL to be a plain TCP URL");
-        };
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut proxy = Self {
-            listen: listener.local_addr().unwrap(),
-            upstream: (host, port),
-            upstream_addrs: Arc::default(),
-            task: None,
-        };
-        proxy.serve(listener);
-        proxy
-    }
-
-    fn serve(&mut self, listener: TcpListener) {
-        let upstream = self.upstream.clone();
-        let addrs = self.upstream_addrs.clone();
-        self.task = Some(tokio::spawn(async move {
-            // Owned by this task, so aborting it closes every connection.
-            let mut connections = JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
-                let Ok(mut server) = TcpStream::connect((upstream.0.as_str(), upstream.1)).await
-                else {
-                    continue;
-                };
-                if let (Ok(local), Ok(mut addrs)) = (server.local_addr(), addrs.lock()) {
-                    addrs.push(local);
-                }
-                connections.spawn(async move {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                });
-            }
-        }));
-    }
-
-    fn upstream_addrs(&self) -> Vec<SocketAddr> {
-        self.upstream_addrs
-            .lock()
-            .map(|a| a.clone())
-            .unwrap_or_default()
-    }
-
-    /// Closes the port and every connection through it.
-    async fn stop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-
-    /// Listens on the same port again.
-    async fn restart(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let listener = loop {
-            match TcpListener::bind(self.listen).await {
-                Ok(listener) => break listener,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("rebinding {}: {e}", self.listen);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("cannot listen on {} again: {e}", self.listen),
-            }
-        };
-        self.serve(listener);
-    }
 }
