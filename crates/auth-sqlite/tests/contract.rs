@@ -110,7 +110,9 @@ async fn all_rules_share_one_file_in_parallel() {
         tokio::spawn(testkit::session_repository::all(
             testkit::session_repository::store(s.clone()),
         )),
-        tokio::spawn(testkit::audit_log::all(testkit::audit_log::store(s.clone()))),
+        tokio::spawn(testkit::audit_log::all(testkit::audit_log::store(
+            s.clone(),
+        ))),
         tokio::spawn(testkit::passkey_repository::all(
             testkit::passkey_repository::store(s.clone()),
         )),

@@ -22,7 +22,9 @@ impl SilentServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free local port");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
         let task = tokio::spawn(async move {
             let mut held = Vec::new();
             while let Ok((socket, _)) = listener.accept().await {
@@ -62,7 +64,9 @@ impl Proxy {
             .await
             .expect("a free local port");
         let mut proxy = Self {
-            listen: listener.local_addr().expect("a bound listener has an address"),
+            listen: listener
+                .local_addr()
+                .expect("a bound listener has an address"),
             upstream: (host.to_owned(), port),
             upstream_addrs: Arc::default(),
             task: None,

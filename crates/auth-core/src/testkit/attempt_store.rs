@@ -103,7 +103,12 @@ pub async fn guesses_are_counted_and_bounded(store: Store) {
 
 /// An attempt takes no guess and no consumption at or after its expiry.
 pub async fn nothing_is_taken_at_or_after_expiry(store: Store) {
-    let (b, _) = sample_attempt(&unique_email("expiry"), Purpose::Login, Subject::Decoy, now());
+    let (b, _) = sample_attempt(
+        &unique_email("expiry"),
+        Purpose::Login,
+        Subject::Decoy,
+        now(),
+    );
     store.create(&b, None).await.unwrap();
     assert_eq!(
         store.take_guess(&b.id, b.expires_at, 5).await.unwrap(),

@@ -5,7 +5,8 @@
 //! An adapter runs the rules with [`contract_tests!`](crate::contract_tests), which generates one
 //! test per rule, named `<port>::<rule>`, each on a fresh store. Each rule makes its own unique
 //! addresses and keys, so rules may also share one store and run in parallel (`<port>::all` runs
-//! every rule of a port in turn). A failing rule panics with a message that names what it broke.
+//! every rule of a port in turn), except the housekeeping rules, whose purge reaches every
+//! account. A failing rule panics with a message that names what it broke.
 //! Every "parallel callers" case spawns its callers as tokio tasks, so on a multi-thread runtime
 //! they really run at the same time.
 

@@ -71,10 +71,7 @@ pub async fn list_returns_an_accounts_passkeys_oldest_first(s: Store) {
         "list shows one account's passkeys only"
     );
     assert_eq!(by_credential(&s, &first).await, first);
-    assert_eq!(
-        s.passkeys.by_credential_id(b"unknown").await.unwrap(),
-        None
-    );
+    assert_eq!(s.passkeys.by_credential_id(b"unknown").await.unwrap(), None);
 }
 
 /// A credential id is unique across all accounts.

@@ -146,14 +146,25 @@ pub async fn update_profile_stores_both_fields(s: Store) {
 pub async fn change_email_moves_the_account_to_a_free_address(s: Store) {
     let (user, _) = stored_user(&*s.users, "mover").await;
     let fresh = unique_email("moved");
-    let epoch = s.users.by_id(&user.id).await.unwrap().unwrap().attempt_epoch;
+    let epoch = s
+        .users
+        .by_id(&user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .attempt_epoch;
     assert_eq!(epoch, 0, "a new account starts in epoch 0");
     assert!(
         s.users.change_email(&user.id, &fresh).await.unwrap(),
         "change_email to a free address works"
     );
     assert_eq!(
-        s.users.by_id(&user.id).await.unwrap().unwrap().attempt_epoch,
+        s.users
+            .by_id(&user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .attempt_epoch,
         1,
         "change_email starts a new attempt epoch"
     );
@@ -200,7 +211,14 @@ pub async fn change_email_to_a_taken_address_changes_nothing(s: Store) {
         matches!(
             s.users.change_email(&user.id, &other.email).await,
             Err(EmailTakenOr::Taken)
-        ) && s.users.by_id(&user.id).await.unwrap().unwrap().attempt_epoch == 2,
+        ) && s
+            .users
+            .by_id(&user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .attempt_epoch
+            == 2,
         "a refused change_email leaves the epoch alone"
     );
 }
