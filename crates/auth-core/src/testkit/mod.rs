@@ -194,7 +194,7 @@ where
 /// `.await`), optionally with a guard that lives as long as the test (a temporary directory, a
 /// test database), and the ports the store implements:
 ///
-/// ```ignore
+/// ```text
 /// auth_core::contract_tests! {
 ///     let (_dir, store) = fresh().await;
 ///     ports: [user_repository, attempt_store, session_repository];

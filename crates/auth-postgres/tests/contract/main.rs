@@ -177,7 +177,7 @@ async fn migrations_are_idempotent_and_data_survives_a_reconnect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_from_before_passkey_records_is_upgraded_in_place() {
     let first_schema_only = async |db: &TestDb| {
-        let mut conn = raw(&db).await;
+        let mut conn = raw(db).await;
         sqlx::migrate!("../../migrations/postgres")
             .run_to(1, &mut conn)
             .await
