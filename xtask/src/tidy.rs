@@ -177,3 +177,73 @@ fn request_bodies_are_read_only_through_the_object_checking_extractor() {
         offenders.join("\n")
     );
 }
+
+/// `auth_core::contract_tests!` runs the rules its lists name; a rule function that no list names
+/// would compile and never run. Every `pub async fn` of a port's file in `testkit/` (but `all`)
+/// must appear in that port's list, and every listed rule must exist.
+#[test]
+fn every_contract_rule_is_listed() {
+    let dir = root().join("crates/auth-core/src/testkit");
+    let macros = fs::read_to_string(dir.join("mod.rs")).expect("testkit/mod.rs");
+    let mut ports = 0;
+    for entry in fs::read_dir(&dir).expect("testkit/").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(port) = name.strip_suffix(".rs").filter(|p| *p != "mod") else {
+            continue;
+        };
+        ports += 1;
+        let text = fs::read_to_string(entry.path()).expect("a port's rules");
+        let mut defined: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub async fn "))
+            .filter_map(|l| l.split(['(', '<']).next())
+            .filter(|f| *f != "all")
+            .collect();
+        let head = format!("(@rules {port} @");
+        let start = macros
+            .find(&head)
+            .unwrap_or_else(|| panic!("contract_tests! has no rule list for {port}"));
+        let list = &macros[start..];
+        let list = &list[list.find('[').expect("a list")..list.find(']').expect("a list")];
+        let mut listed: Vec<&str> = list
+            .split([',', '[', '\n', ' '])
+            .filter(|s| !s.is_empty())
+            .collect();
+        defined.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(
+            listed, defined,
+            "the rules listed for {port} in contract_tests! and the rule functions of testkit/{port}.rs differ"
+        );
+    }
+    assert!(ports >= 9, "found the rules of only {ports} ports");
+}
+
+/// The files that hold the contract rules, the ports, the in-memory store and the adapters'
+/// contract tests stay small enough to read: a port or a concern per file, none over 600 lines.
+#[test]
+fn contract_and_port_files_stay_under_600_lines() {
+    let long: Vec<String> = rust_files()
+        .into_iter()
+        .filter(|f| {
+            let path = relative(f);
+            [
+                "crates/auth-core/src/testkit/",
+                "crates/auth-core/src/ports/",
+                "crates/auth-memory/src/store/",
+                "/tests/contract",
+            ]
+            .iter()
+            .any(|part| path.contains(part))
+        })
+        .filter_map(|f| {
+            let lines = fs::read_to_string(&f).unwrap_or_default().lines().count();
+            (lines > 600).then(|| format!("{}: {lines} lines", relative(&f)))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "split these by port or concern:\n{}",
+        long.join("\n")
+    );
+}

@@ -1,58 +1,21 @@
-//! The auth-core contract suites against the in-memory adapters.
+//! The auth-core contract rules against the in-memory adapters, one test per rule, and the bound of
+//! the ceremony store.
 
-use auth_core::testkit;
 use auth_memory::MemoryStore;
-use std::sync::Arc;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_repository_contract() {
-    let s = MemoryStore::new();
-    testkit::user_repository(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn attempt_store_contract() {
-    testkit::attempt_store(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_repository_contract() {
-    let s = MemoryStore::new();
-    testkit::session_repository(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limiter_contract() {
-    testkit::rate_limiter(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_log_contract() {
-    let s = MemoryStore::new();
-    testkit::audit_log(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passkey_repository_contract() {
-    let s = MemoryStore::new();
-    testkit::passkey_repository(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ceremony_store_contract() {
-    testkit::ceremony_store(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn housekeeping_contract() {
-    let s = MemoryStore::new();
-    testkit::housekeeping(
-        Arc::new(s.clone()),
-        Arc::new(s.clone()),
-        Arc::new(s.clone()),
-        Arc::new(s),
-    )
-    .await;
+auth_core::contract_tests! {
+    let store = MemoryStore::new();
+    ports: [
+        user_repository,
+        attempt_store,
+        session_repository,
+        rate_limiter,
+        audit_log,
+        passkey_repository,
+        ceremony_store,
+        housekeeping,
+        email_revert_store,
+    ];
 }
 
 /// A flood of ceremonies (requests for sign-in options from many networks) never holds more than
@@ -111,10 +74,4 @@ async fn a_flood_of_ceremonies_stays_within_the_bound_and_a_fresh_one_still_work
         store.take(&live, clock.now()).await.unwrap().as_deref(),
         Some(&b"live"[..])
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn email_revert_store_contract() {
-    let s = MemoryStore::new();
-    testkit::email_revert_store(Arc::new(s.clone()), Arc::new(s)).await;
 }

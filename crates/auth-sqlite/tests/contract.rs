@@ -1,4 +1,5 @@
-//! The auth-core contract suites against a real SQLite file, and the schema rules they leave out.
+//! The auth-core contract rules against a real SQLite file (a fresh one per test), and the schema
+//! rules they leave out.
 
 use auth_core::ports::{
     AuditEvent, AuditLog, HealthCheck, Housekeeping, PasskeyRepository, SessionRepository,
@@ -10,7 +11,6 @@ use auth_core::{Timestamp, UserId};
 use auth_sqlite::SqliteStore;
 use sqlx::{Connection, SqliteConnection};
 use std::path::Path;
-use std::sync::Arc;
 use tempfile::TempDir;
 
 /// A migrated store on a fresh file; the directory goes when the guard drops.
@@ -49,46 +49,16 @@ async fn stored_user(store: &SqliteStore) -> UserId {
     user.id
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_repository_contract() {
-    let (_dir, s) = fresh().await;
-    testkit::user_repository(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn email_revert_store_contract() {
-    let (_dir, s) = fresh().await;
-    testkit::email_revert_store(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_repository_contract() {
-    let (_dir, s) = fresh().await;
-    testkit::session_repository(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_log_contract() {
-    let (_dir, s) = fresh().await;
-    testkit::audit_log(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passkey_repository_contract() {
-    let (_dir, s) = fresh().await;
-    testkit::passkey_repository(Arc::new(s.clone()), Arc::new(s)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn housekeeping_contract() {
-    let (_dir, s) = fresh().await;
-    testkit::housekeeping(
-        Arc::new(s.clone()),
-        Arc::new(s.clone()),
-        Arc::new(s.clone()),
-        Arc::new(s),
-    )
-    .await;
+auth_core::contract_tests! {
+    let (_dir, store) = fresh().await;
+    ports: [
+        user_repository,
+        session_repository,
+        audit_log,
+        passkey_repository,
+        housekeeping,
+        email_revert_store,
+    ];
 }
 
 /// A purge larger than one batch deletes every row, batch after batch.
@@ -123,17 +93,24 @@ async fn purging_more_than_one_batch_deletes_them_all() {
     assert_eq!(left, 0);
 }
 
-/// All suites at once on one file: writers of different tables queue on the same lock.
+/// Every rule of the ports that share tables, at once on one file: writers of different tables
+/// queue on the same lock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn all_suites_share_one_file_in_parallel() {
+async fn all_rules_share_one_file_in_parallel() {
     let (_dir, s) = fresh().await;
-    let users = || -> Arc<dyn UserRepository> { Arc::new(s.clone()) };
-    let sessions = || -> Arc<dyn SessionRepository> { Arc::new(s.clone()) };
     let suites = [
-        tokio::spawn(testkit::user_repository(users(), sessions())),
-        tokio::spawn(testkit::session_repository(users(), sessions())),
-        tokio::spawn(testkit::audit_log(users(), Arc::new(s.clone()))),
-        tokio::spawn(testkit::passkey_repository(users(), Arc::new(s.clone()))),
+        tokio::spawn(testkit::user_repository::all(
+            testkit::user_repository::store(s.clone()),
+        )),
+        tokio::spawn(testkit::session_repository::all(
+            testkit::session_repository::store(s.clone()),
+        )),
+        tokio::spawn(testkit::audit_log::all(testkit::audit_log::store(
+            s.clone(),
+        ))),
+        tokio::spawn(testkit::passkey_repository::all(
+            testkit::passkey_repository::store(s.clone()),
+        )),
     ];
     for suite in suites {
         suite.await.unwrap();
@@ -144,7 +121,7 @@ async fn all_suites_share_one_file_in_parallel() {
 async fn in_memory_store_keeps_its_data_across_calls() {
     let s = SqliteStore::connect("sqlite::memory:").await.unwrap();
     s.migrate().await.unwrap();
-    testkit::user_repository(Arc::new(s.clone()), Arc::new(s)).await;
+    testkit::user_repository::all(testkit::user_repository::store(s)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

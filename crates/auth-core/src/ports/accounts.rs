@@ -1,0 +1,163 @@
+//! Accounts and what belongs to them: the account store, its security activity and the undo
+//! links of email changes.
+
+use super::StoreError;
+use crate::audit::AuditKind;
+use crate::email::EmailAddress;
+use crate::ids::UserId;
+use crate::revert::EmailRevert;
+use crate::session::{Session, TokenHash};
+use crate::time::Timestamp;
+use crate::user::{DisplayName, PublicProfile, User};
+use async_trait::async_trait;
+
+/// The address is already used by another account.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailTakenOr {
+    /// Taken.
+    #[error("the email address belongs to another account")]
+    Taken,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Accounts.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Creates `user` together with its first session, atomically: either both exist afterwards or
+    /// neither does.
+    ///
+    /// # Errors
+    /// [`EmailTakenOr::Taken`] if another account has the address (nothing is written).
+    async fn create(
+        &self,
+        user: &User,
+        first_session: &Session,
+        refresh: &TokenHash,
+    ) -> Result<(), EmailTakenOr>;
+
+    /// The account with this address.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError>;
+
+    /// The account with this id.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+
+    /// Sets the display name and the public flag; `None` if there is no such account.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn update_profile(
+        &self,
+        id: &UserId,
+        name: &DisplayName,
+        public: bool,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// Moves the account to `email` and, in the same write, starts a new attempt epoch (its
+    /// `attempt_epoch` goes up by one); `false` if there is no such account.
+    ///
+    /// # Errors
+    /// [`EmailTakenOr::Taken`] if another account has the address (nothing is written).
+    async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr>;
+
+    /// Starts a new attempt epoch for the account (its `attempt_epoch` goes up by one), so that
+    /// none of its open email-code attempts can sign in any more; `false` if there is no such
+    /// account.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn end_attempts(&self, id: &UserId) -> Result<bool, StoreError>;
+
+    /// Deletes the account and, with it, its sessions and audit trail; `false` if it did not exist.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn delete(&self, id: &UserId) -> Result<bool, StoreError>;
+
+    /// Public profiles ordered by id, strictly after `after`, at most `limit` (1 to 100).
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn list_public(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<PublicProfile>, StoreError>;
+}
+
+/// Security activity of accounts.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends one event.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn record(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// The account's most recent events, newest first, at most `limit`.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn recent(&self, user: &UserId, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Appends one event off the request path, where the caller must not wait for the write
+    /// (and must not take measurably longer than a caller that writes nothing: a wrong code for
+    /// an account must cost what a wrong code for a decoy costs). A deployment wraps its store in
+    /// a bounded queue that a background writer drains; a full queue drops the event with a
+    /// warning. This default writes at once, for stores used without such a queue (tests,
+    /// embedding).
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn record_later(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.record(event).await
+    }
+}
+
+/// The undo links of email changes: durable (they work for days), single use, and kept only as
+/// token hashes. Deleting an account deletes its links.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait EmailRevertStore: Send + Sync {
+    /// Keeps one link. The account must exist.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn put(&self, revert: &EmailRevert) -> Result<(), StoreError>;
+
+    /// Takes the link whose token hashes to `token_hash`, atomically: under parallel calls
+    /// exactly one gets it, and it is gone afterwards. `None` if unknown, already taken, or
+    /// expired at `now`.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn take(
+        &self,
+        token_hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<EmailRevert>, StoreError>;
+}
+
+/// One security event of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// The account.
+    pub user_id: UserId,
+    /// When.
+    pub at: Timestamp,
+    /// What happened.
+    pub kind: AuditKind,
+    /// The client IP, if known.
+    pub ip: Option<String>,
+    /// A short, secret-free detail (the sign-in method, a masked address, a session id).
+    pub detail: Option<String>,
+}

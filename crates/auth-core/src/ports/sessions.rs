@@ -1,0 +1,133 @@
+//! Sessions, their refresh-token families, and the retention of the durable stores.
+
+use super::StoreError;
+use crate::ids::{SessionId, UserId};
+use crate::session::{Rotation, Session, TokenHash};
+use crate::time::Timestamp;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Sessions and their refresh-token families.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a new session whose current refresh token hashes to `refresh`.
+    ///
+    /// # Errors
+    /// Store failures only (the account must exist; adapters may reject an unknown one as corrupt).
+    async fn create(&self, session: &Session, refresh: &TokenHash) -> Result<(), StoreError>;
+
+    /// The session, in whatever state.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+
+    /// Presents a refresh token, atomically. If `old` is the current token of a session that is
+    /// active at `now`, it is spent, `new` becomes current, `last_seen_at` becomes `now` and
+    /// `expires_at` becomes `min(now + idle, created_at + max)`: [`Rotation::Rotated`] with the
+    /// updated session.
+    ///
+    /// If `old` was spent less than `grace` before `now`, `new` is the session's current token and
+    /// the session is active, nothing changes and the answer is [`Rotation::Rotated`] with the
+    /// session as it is: the caller hands out `new` again. This is the two-tabs case. Stores keep
+    /// only hashes, so they cannot hand out a successor they remember; instead the caller derives
+    /// `new` from `old` deterministically ([`crate::session::RefreshToken::successor`], a keyed
+    /// HMAC under a server secret), so a second presentation of `old` arrives with the same `new`,
+    /// and the store only checks that it is still the current one. A `new` that is not current
+    /// (the successor has itself been rotated, or it was derived under another key) is reuse.
+    ///
+    /// If `old` was spent otherwise (longer ago than `grace`, or not into the current token), the
+    /// whole session is revoked: [`Rotation::Reused`]. Otherwise [`Rotation::Invalid`]. Under
+    /// parallel presentation of the same `old` with the same `new`, exactly one caller rotates and
+    /// the others (within the grace) get the same session; exactly one successor exists after.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn rotate(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        now: Timestamp,
+        lifetimes: Lifetimes,
+    ) -> Result<Rotation, StoreError>;
+
+    /// The account's sessions that are active at `now`, newest first.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn list_active(&self, user: &UserId, now: Timestamp) -> Result<Vec<Session>, StoreError>;
+
+    /// Revokes one of the account's sessions; `false` if it is not the account's or already revoked.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Revokes all the account's active sessions but `keep`; returns how many.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn revoke_all(
+        &self,
+        user: &UserId,
+        keep: Option<SessionId>,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+}
+
+/// The lifetimes a refresh applies (see [`SessionRepository::rotate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// A session ends if its refresh token is not used for this long.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, whatever happens.
+    pub max: Duration,
+    /// How long a just-rotated token may be presented again for the same successor.
+    pub grace: Duration,
+}
+
+/// How long the durable stores keep what has stopped mattering (see [`Housekeeping::purge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// How long the hash of a spent refresh token is kept (while its session lives), so that
+    /// presenting it again is still recognised as reuse. The session's idle lifetime: after that,
+    /// the family would have ended anyway had nobody else kept it alive.
+    pub spent_tokens: Duration,
+    /// How long audit events are kept.
+    pub audit: Duration,
+}
+
+/// What one purge deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Sessions that had ended (expired or revoked), with their refresh tokens.
+    pub sessions: u64,
+    /// Hashes of spent refresh tokens of live sessions, older than the retention.
+    pub refresh_tokens: u64,
+    /// Audit events older than the retention.
+    pub audit_events: u64,
+}
+
+/// Retention of the durable stores: sessions, refresh-token hashes and audit events. The server
+/// runs it now and then for whichever durable store is configured.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Housekeeping: Send + Sync {
+    /// Deletes, at `now`: sessions that have ended (expired at or before `now`, or revoked) with
+    /// all their refresh tokens; spent refresh tokens of the remaining sessions spent more than
+    /// `keep.spent_tokens` before `now` (the current token of a session is never deleted); and
+    /// audit events more than `keep.audit` before `now`. Nothing any other port method answers
+    /// about a live session changes, except that a spent token older than the retention is
+    /// [`Rotation::Invalid`] instead of [`Rotation::Reused`]. Safe to run from several nodes at
+    /// once.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn purge(&self, now: Timestamp, keep: Retention) -> Result<Purged, StoreError>;
+}

@@ -1,0 +1,335 @@
+//! Contract suites: one module per port, one function per rule of that port, run by every adapter
+//! against its real technology; plus the fakes (clock, randomness) that make use-case tests
+//! deterministic.
+//!
+//! An adapter runs the rules with [`contract_tests!`](crate::contract_tests), which generates one
+//! test per rule, named `<port>::<rule>`, each on a fresh store. Each rule makes its own unique
+//! addresses and keys, so rules may also share one store and run in parallel (`<port>::all` runs
+//! every rule of a port in turn), except the housekeeping rules, whose purge reaches every
+//! account. A failing rule panics with a message that names what it broke.
+//! Every "parallel callers" case spawns its callers as tokio tasks, so on a multi-thread runtime
+//! they really run at the same time.
+
+pub mod attempt_store;
+pub mod audit_log;
+pub mod ceremony_store;
+pub mod email_revert_store;
+pub mod housekeeping;
+pub mod passkey_repository;
+pub mod rate_limiter;
+pub mod session_repository;
+pub mod user_repository;
+
+use crate::attempt::{Attempt, AttemptState, Purpose, Subject};
+use crate::code::{ClientSecret, CodeHasher, OtpCode};
+use crate::email::EmailAddress;
+use crate::ids::{AttemptId, SessionId, UserId};
+use crate::ports::{Clock, OsRng, Rng, SystemClock, UserRepository};
+use crate::session::{AuthMethod, RefreshToken, Session};
+use crate::time::Timestamp;
+use crate::user::{DisplayName, User};
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+/// How many callers the concurrency cases run at once.
+pub const PARALLEL: usize = 64;
+
+/// A clock that moves only when told.
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// A clock stopped at `t`.
+    pub fn at(t: Timestamp) -> Self {
+        Self(AtomicI64::new(t.as_millis()))
+    }
+
+    /// Moves it forward.
+    pub fn advance(&self, d: Duration) {
+        self.0
+            .fetch_add(crate::time::duration_ms(d), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// A deterministic random source for use-case tests: a counter run through SHA-256.
+#[derive(Debug, Default)]
+pub struct CountingRng(std::sync::atomic::AtomicU64);
+
+impl Rng for CountingRng {
+    fn fill(&self, buf: &mut [u8]) {
+        use sha2::{Digest, Sha256};
+        for chunk in buf.chunks_mut(32) {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            let block = Sha256::digest(n.to_le_bytes());
+            chunk.copy_from_slice(&block[..chunk.len()]);
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    SystemClock.now()
+}
+
+fn unique(tag: &str) -> String {
+    format!("{tag}-{}", UserId::random(&OsRng).as_uuid().simple())
+}
+
+/// A fresh address no other test uses.
+pub fn unique_email(tag: &str) -> EmailAddress {
+    EmailAddress::parse(&format!("{}@example.test", unique(tag))).expect("generated address parses")
+}
+
+/// A user with a fresh address, not yet stored.
+pub fn sample_user(tag: &str) -> User {
+    User {
+        id: UserId::random(&OsRng),
+        email: unique_email(tag),
+        display_name: DisplayName::parse("Contract Tester").expect("valid name"),
+        public: false,
+        created_at: now(),
+        attempt_epoch: 0,
+    }
+}
+
+/// A session for `user`, signed in at `at`, not yet stored.
+pub fn sample_session(user: UserId, at: Timestamp) -> Session {
+    Session {
+        id: SessionId::random(&OsRng),
+        user_id: user,
+        method: AuthMethod::EmailCode,
+        created_at: at,
+        last_seen_at: at,
+        expires_at: at.plus(Duration::from_secs(3600)),
+        user_agent: Some("contract-test/1".to_owned()),
+        ip: Some("192.0.2.1".to_owned()),
+        revoked_at: None,
+    }
+}
+
+/// An active attempt for `email` whose code is `ABCD1234` under the secret returned beside it.
+pub fn sample_attempt(
+    email: &EmailAddress,
+    purpose: Purpose,
+    subject: Subject,
+    at: Timestamp,
+) -> (Attempt, ClientSecret) {
+    let id = AttemptId::random(&OsRng);
+    let secret = ClientSecret::generate(&OsRng);
+    let hasher = CodeHasher::new(&[9u8; 32]).expect("pepper is long enough");
+    let code = OtpCode::parse("ABCD1234", 8).expect("valid code");
+    let attempt = Attempt {
+        id,
+        purpose,
+        email: email.clone(),
+        subject,
+        code_hash: hasher.hash(&id, &secret, &code),
+        created_at: at,
+        expires_at: at.plus(Duration::from_secs(600)),
+        guesses: 0,
+        state: AttemptState::Active,
+        account_epoch: 0,
+    };
+    (attempt, secret)
+}
+
+/// A passkey of `user` with a fresh random credential id, not yet stored.
+pub fn sample_passkey(user: UserId) -> crate::passkey::Passkey {
+    let mut credential_id = vec![0u8; 32];
+    OsRng.fill(&mut credential_id);
+    crate::passkey::Passkey {
+        id: crate::ids::PasskeyId::random(&OsRng),
+        user_id: user,
+        credential_id,
+        name: crate::passkey::PasskeyName::parse("Laptop").expect("valid name"),
+        created_at: now(),
+        last_used_at: None,
+        backup_eligible: true,
+        backed_up: false,
+        transports: vec!["internal".to_owned(), "hybrid".to_owned()],
+        sign_count: 0,
+        credential: b"{\"opaque\":\"adapter record\"}".to_vec(),
+    }
+}
+
+/// A user stored with its first session.
+async fn stored_user(users: &dyn UserRepository, tag: &str) -> (User, Session) {
+    let user = sample_user(tag);
+    let session = sample_session(user.id, now());
+    users
+        .create(&user, &session, &RefreshToken::generate(&OsRng).hash())
+        .await
+        .expect("creating a fresh user works");
+    (user, session)
+}
+
+/// Runs [`PARALLEL`] callers, each on a task of its own (so on a multi-thread runtime they run at
+/// the same time, not one after another), and returns their results in order. A caller that
+/// panicked fails the contract with its panic.
+async fn in_parallel<T, F>(caller: impl FnMut(usize) -> F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..PARALLEL).map(caller).map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        match task.await {
+            Ok(v) => out.push(v),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    out
+}
+
+/// One `#[tokio::test]` per contract rule, for an adapter's `tests/contract.rs`.
+///
+/// Give it how each test makes a fresh store (an expression evaluated inside the test, so it may
+/// `.await`), optionally with a guard that lives as long as the test (a temporary directory, a
+/// test database), and the ports the store implements:
+///
+/// ```text
+/// auth_core::contract_tests! {
+///     let (_dir, store) = fresh().await;
+///     ports: [user_repository, attempt_store, session_repository];
+/// }
+/// auth_core::contract_tests! {
+///     let store = MemoryStore::new();
+///     ports: [rate_limiter, ceremony_store];
+/// }
+/// ```
+///
+/// For each port it makes a module named after it, with one test per rule named after the rule
+/// (`attempt_store::guesses_are_counted_and_bounded`), on a multi-thread runtime. The expression
+/// is resolved in those modules, which import everything of the invoking module.
+#[macro_export]
+macro_rules! contract_tests {
+    (let ($guard:pat, $store:ident) = $fresh:expr; ports: [$($port:ident),+ $(,)?] $(;)?) => {
+        $( $crate::contract_tests!(@rules $port @tests ($guard, $store) ($fresh)); )+
+    };
+    (let $store:ident = $fresh:expr; ports: [$($port:ident),+ $(,)?] $(;)?) => {
+        $( $crate::contract_tests!(@rules $port @tests (_, $store) (((), $fresh))); )+
+    };
+    (@tests ($guard:pat, $store:ident) ($fresh:expr) $port:ident [$($rule:ident),+ $(,)?]) => {
+        mod $port {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $rule() {
+                    let ($guard, $store) = $fresh;
+                    $crate::testkit::$port::$rule($crate::testkit::$port::store($store)).await;
+                }
+            )+
+        }
+    };
+    (@all $store:ident $port:ident [$($rule:ident),+ $(,)?]) => {
+        $( $crate::testkit::$port::$rule($store.clone()).await; )+
+    };
+    // The rules of each port, in the order `<port>::all` runs them: one list, so the generated
+    // tests and `all` never drift apart. A rule function missing from its list is not run; the
+    // tidy test `every_contract_rule_is_listed` catches that.
+    (@rules user_repository @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* user_repository [
+            create_stores_the_account_with_its_first_session,
+            an_address_belongs_to_one_account,
+            parallel_creates_of_one_address_have_one_winner,
+            update_profile_stores_both_fields,
+            change_email_moves_the_account_to_a_free_address,
+            change_email_to_a_taken_address_changes_nothing,
+            end_attempts_starts_a_new_epoch_and_changes_nothing_else,
+            list_public_pages_public_accounts_in_id_order,
+            delete_takes_the_sessions_with_it,
+        ]);
+    };
+    (@rules attempt_store @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* attempt_store [
+            every_attempt_round_trips,
+            guesses_are_counted_and_bounded,
+            nothing_is_taken_at_or_after_expiry,
+            an_attempt_is_consumed_once,
+            starts_never_touch_each_other,
+            a_resend_supersedes_exactly_the_attempt_it_names,
+            replacing_an_attempt_no_longer_active_changes_nothing,
+            parallel_guesses_evaluate_exactly_the_budget,
+            parallel_consumptions_have_one_winner,
+        ]);
+    };
+    (@rules session_repository @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* session_repository [
+            get_returns_what_create_stored,
+            rotation_slides_the_expiry_and_keeps_the_sign_in_time,
+            expiry_never_passes_the_absolute_cap,
+            reuse_of_a_spent_token_revokes_the_family,
+            an_expired_session_does_not_rotate,
+            parallel_rotations_of_one_token_have_one_winner,
+            within_the_grace_a_second_presentation_gets_the_same_successor,
+            after_the_grace_a_spent_token_is_reuse,
+            within_the_grace_another_successor_is_reuse,
+            a_revoked_session_does_not_come_back_within_the_grace,
+            parallel_presentations_within_the_grace_all_succeed,
+            list_active_shows_the_accounts_live_sessions_newest_first,
+            revoke_ends_one_session_of_its_own_account,
+            revoke_all_ends_every_session_but_the_kept_one,
+        ]);
+    };
+    (@rules rate_limiter @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* rate_limiter [
+            a_burst_is_allowed_then_one_per_interval,
+            parallel_hits_allow_exactly_the_limit,
+            failures_count_within_a_window_that_starts_at_the_first,
+            clear_failures_forgets_them,
+            parallel_failures_all_count,
+        ]);
+    };
+    (@rules audit_log @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* audit_log [
+            recent_is_newest_first_and_limited,
+            deleting_the_account_deletes_its_history,
+        ]);
+    };
+    (@rules passkey_repository @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* passkey_repository [
+            list_returns_an_accounts_passkeys_oldest_first,
+            a_credential_id_is_unique_across_accounts,
+            parallel_adds_of_one_credential_have_one_winner,
+            record_use_stores_counter_record_and_backup_state,
+            the_counter_only_moves_forward,
+            a_synced_passkey_reporting_zero_is_stored,
+            parallel_uses_leave_the_highest_counter,
+            rename_and_delete_touch_only_the_owners_passkeys,
+            passkeys_go_with_their_account,
+        ]);
+    };
+    (@rules ceremony_store @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* ceremony_store [
+            a_ceremony_is_taken_once_with_its_bytes_intact,
+            a_ceremony_lasts_exactly_its_lifetime,
+            parallel_takes_have_one_winner,
+        ]);
+    };
+    (@rules housekeeping @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* housekeeping [
+            purge_deletes_ended_sessions_and_their_tokens,
+            purge_keeps_live_sessions_and_their_current_token,
+            purge_deletes_only_audit_events_older_than_the_retention,
+            purge_forgets_only_tokens_spent_before_the_retention,
+            a_session_revoked_by_reuse_goes_on_the_next_purge,
+        ]);
+    };
+    (@rules email_revert_store @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* email_revert_store [
+            a_link_works_once,
+            a_link_does_not_work_at_or_after_its_expiry,
+            links_of_one_account_are_independent,
+            parallel_takes_of_one_link_have_one_winner,
+            links_go_with_their_account,
+        ]);
+    };
+}

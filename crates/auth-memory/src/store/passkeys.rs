@@ -1,0 +1,99 @@
+//! Registered passkeys: [`PasskeyRepository`].
+
+use super::MemoryStore;
+use async_trait::async_trait;
+use auth_core::ids::{PasskeyId, UserId};
+use auth_core::passkey::{Passkey, PasskeyName};
+use auth_core::ports::{CredentialTakenOr, PasskeyRepository, StoreError};
+use auth_core::time::Timestamp;
+
+#[async_trait]
+impl PasskeyRepository for MemoryStore {
+    async fn add(&self, passkey: &Passkey) -> Result<(), CredentialTakenOr> {
+        let mut acc = self.write();
+        if acc.by_credential.contains_key(&passkey.credential_id) {
+            return Err(CredentialTakenOr::Taken);
+        }
+        if !acc.users.contains_key(&passkey.user_id) {
+            return Err(StoreError::Corrupt("passkey for an unknown account".to_owned()).into());
+        }
+        acc.by_credential
+            .insert(passkey.credential_id.clone(), passkey.id);
+        acc.passkeys.insert(passkey.id, passkey.clone());
+        Ok(())
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<Passkey>, StoreError> {
+        let mut list: Vec<Passkey> = self
+            .read()
+            .passkeys
+            .values()
+            .filter(|p| p.user_id == *user)
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(list)
+    }
+
+    async fn by_credential_id(&self, credential_id: &[u8]) -> Result<Option<Passkey>, StoreError> {
+        let acc = self.read();
+        Ok(acc
+            .by_credential
+            .get(credential_id)
+            .and_then(|id| acc.passkeys.get(id))
+            .cloned())
+    }
+
+    async fn record_use(
+        &self,
+        id: &PasskeyId,
+        credential: &[u8],
+        sign_count: u32,
+        backed_up: bool,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut acc = self.write();
+        Ok(acc
+            .passkeys
+            .get_mut(id)
+            .map(|p| {
+                let forward = sign_count > p.sign_count || (sign_count == 0 && p.sign_count == 0);
+                if forward {
+                    p.credential = credential.to_vec();
+                    p.sign_count = sign_count;
+                    p.backed_up = backed_up;
+                }
+                p.last_used_at = Some(p.last_used_at.map_or(at, |last| last.max(at)));
+            })
+            .is_some())
+    }
+
+    async fn rename(
+        &self,
+        user: &UserId,
+        id: &PasskeyId,
+        name: &PasskeyName,
+    ) -> Result<bool, StoreError> {
+        let mut acc = self.write();
+        match acc.passkeys.get_mut(id) {
+            Some(p) if p.user_id == *user => {
+                p.name = name.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn delete(&self, user: &UserId, id: &PasskeyId) -> Result<bool, StoreError> {
+        let mut acc = self.write();
+        match acc.passkeys.get(id) {
+            Some(p) if p.user_id == *user => {
+                let credential_id = p.credential_id.clone();
+                acc.passkeys.remove(id);
+                acc.by_credential.remove(&credential_id);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
