@@ -461,6 +461,15 @@ mod tests {
     }
 
     #[test]
+    fn a_misspelt_field_inside_a_limit_is_refused() {
+        let quota = r#"{"limits": {"send_per_ip": {"limit": 3, "period": "1h", "perod": "2h"}}}"#;
+        assert!(serde_json::from_str::<Policy>(quota).is_err());
+        let backoff = r#"{"limits": {"address_failures": {"budget": 3, "window": "1h",
+            "free": 1, "base": "1s", "max": "1m", "maximum": "2m"}}}"#;
+        assert!(serde_json::from_str::<Policy>(backoff).is_err());
+    }
+
+    #[test]
     fn an_attempt_token_never_outlives_the_attempt_the_stores_keep() {
         let mut p = Policy::default();
         p.attempt_token_ttl = p.code_ttl + crate::attempt::ATTEMPT_GRACE;

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 /// `limit` requests per `period`, all of which may come at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Quota {
     /// Requests allowed per period (at least 1).
     pub limit: u32,
@@ -99,6 +100,7 @@ pub struct Failures {
 
 /// The failure budget and backoff for one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Backoff {
     /// Failures allowed within `window` before everything is refused until it ends.
     pub budget: u32,
