@@ -10,7 +10,8 @@ use auth_core::code::CodeError;
 use auth_core::email::EmailError;
 use auth_core::ports::StoreError;
 use auth_core::service::{
-    AccountError, AuthError, PasskeyError, RefreshError, RevertError, StartError, VerifyError,
+    AccountError, AuthError, EmailChangeError, PasskeyError, RefreshError, ResendError,
+    RevertError, StartError, VerifyError,
 };
 use auth_core::token::TokenError;
 use auth_core::user::DisplayNameError;
@@ -338,14 +339,35 @@ impl From<StartError> for ApiError {
     fn from(e: StartError) -> Self {
         match e {
             StartError::RateLimited { retry_after } => ApiError::RateLimited(retry_after),
-            StartError::InvalidAttempt => ApiError::AttemptInvalid,
-            StartError::ReauthRequired => ApiError::ReauthRequired,
-            StartError::SameAddress => ApiError::Invalid {
+            StartError::Store(e) => store(e),
+            StartError::Token(e) => token(e),
+        }
+    }
+}
+
+impl From<ResendError> for ApiError {
+    fn from(e: ResendError) -> Self {
+        match e {
+            ResendError::InvalidAttempt => ApiError::AttemptInvalid,
+            ResendError::RateLimited { retry_after } => ApiError::RateLimited(retry_after),
+            ResendError::Store(e) => store(e),
+            ResendError::Token(e) => token(e),
+        }
+    }
+}
+
+impl From<EmailChangeError> for ApiError {
+    fn from(e: EmailChangeError) -> Self {
+        match e {
+            EmailChangeError::ReauthRequired => ApiError::ReauthRequired,
+            EmailChangeError::SameAddress => ApiError::Invalid {
                 code: "same_email",
                 detail: "that is already the account's address".to_owned(),
             },
-            StartError::Store(e) => store(e),
-            StartError::Token(e) => token(e),
+            EmailChangeError::Gone => ApiError::Unauthorized,
+            EmailChangeError::RateLimited { retry_after } => ApiError::RateLimited(retry_after),
+            EmailChangeError::Store(e) => store(e),
+            EmailChangeError::Token(e) => token(e),
         }
     }
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use auth_core::mail::Message;
-use auth_core::service::{StartError, VerifyError};
+use auth_core::service::{ResendError, VerifyError};
 use common::*;
 use std::time::Duration;
 
@@ -155,7 +155,7 @@ async fn a_resend_never_outlives_the_first_token_and_its_code_never_outlives_the
     w.clock.advance(Duration::from_secs(5 * 60));
     let r = w.service.resend(&second.attempt_token, &client()).await;
     assert!(
-        matches!(r, Err(StartError::InvalidAttempt)),
+        matches!(r, Err(ResendError::InvalidAttempt)),
         "the chain ends with its first token: {r:?}"
     );
 }

@@ -6,7 +6,7 @@ mod common;
 use auth_core::attempt::Subject;
 use auth_core::mail::Message;
 use auth_core::ports::{AttemptStore, MailError, OsRng, StoreError};
-use auth_core::service::{AccountError, RefreshError, StartError, VerifyError};
+use auth_core::service::{AccountError, EmailChangeError, RefreshError, StartError, VerifyError};
 use auth_core::user::DisplayName;
 use auth_jwt::{JwtIssuer, SigningKey};
 use common::*;
@@ -336,7 +336,7 @@ async fn sensitive_changes_need_a_recent_sign_in() {
         w.service
             .start_email_change(&who, email("else@example.com"), &client())
             .await,
-        Err(StartError::ReauthRequired)
+        Err(EmailChangeError::ReauthRequired)
     ));
     assert!(
         w.service

@@ -209,7 +209,7 @@ impl AuthService {
         &self,
         who: &Principal,
         limit: u32,
-    ) -> Result<Vec<AuditEvent>, AccountError> {
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         Ok(self
             .ports
             .audit

@@ -14,7 +14,7 @@ mod passkeys;
 mod sessions;
 
 pub use account::{AccountError, RevertError, Reverted};
-pub use email_codes::{StartError, Started, VerifyError};
+pub use email_codes::{EmailChangeError, ResendError, StartError, Started, VerifyError};
 pub use passkeys::{PasskeyError, PasskeyStart};
 pub use sessions::{AuthError, RefreshError, Refreshed, SignedIn};
 

@@ -309,7 +309,7 @@ impl AuthService {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn passkeys(&self, who: &Principal) -> Result<Vec<Passkey>, AccountError> {
+    pub async fn passkeys(&self, who: &Principal) -> Result<Vec<Passkey>, StoreError> {
         Ok(self.ports.passkeys.list(&who.user_id).await?)
     }
 

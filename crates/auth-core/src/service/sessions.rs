@@ -215,7 +215,7 @@ impl AuthService {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<(), AccountError> {
+    pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<(), StoreError> {
         self.ports
             .sessions
             .revoke(&who.user_id, &who.session_id, self.now())
@@ -229,7 +229,7 @@ impl AuthService {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn sessions(&self, who: &Principal) -> Result<Vec<Session>, AccountError> {
+    pub async fn sessions(&self, who: &Principal) -> Result<Vec<Session>, StoreError> {
         Ok(self
             .ports
             .sessions
@@ -275,7 +275,7 @@ impl AuthService {
         who: &Principal,
         keep_current: bool,
         client: &ClientInfo,
-    ) -> Result<u64, AccountError> {
+    ) -> Result<u64, StoreError> {
         let keep = keep_current.then_some(who.session_id);
         // Whoever signs out everywhere may suspect someone else: their open code attempts die too.
         self.ports.users.end_attempts(&who.user_id).await?;

@@ -1,7 +1,7 @@
 //! Moving a signed-in account to a new address: the code to the new address, and its verification
 //! with the undo link mailed to the old one.
 
-use super::{Opening, REVERT_TTL, StartError, Started, VerifyError};
+use super::{EmailChangeError, Opening, REVERT_TTL, Started, VerifyError};
 use crate::attempt::{Purpose, Subject};
 use crate::audit::AuditKind;
 use crate::email::EmailAddress;
@@ -22,18 +22,18 @@ impl AuthService {
         who: &Principal,
         new_email: EmailAddress,
         client: &ClientInfo,
-    ) -> Result<Started, StartError> {
+    ) -> Result<Started, EmailChangeError> {
         if !self.is_recent(who) {
-            return Err(StartError::ReauthRequired);
+            return Err(EmailChangeError::ReauthRequired);
         }
         let me = self
             .ports
             .users
             .by_id(&who.user_id)
             .await?
-            .ok_or(StartError::InvalidAttempt)?;
+            .ok_or(EmailChangeError::Gone)?;
         if me.email == new_email {
-            return Err(StartError::SameAddress);
+            return Err(EmailChangeError::SameAddress);
         }
         self.check_send_limits(&new_email, client).await?;
         let opening = match self.ports.users.by_email(&new_email).await? {
@@ -54,7 +54,7 @@ impl AuthService {
             Some(new_email.masked()),
         )
         .await;
-        self.open_attempt(opening, None).await
+        Ok(self.open_attempt(opening, None).await?)
     }
 
     /// Verifies an email-change code for the signed-in account (whose sign-in must still be

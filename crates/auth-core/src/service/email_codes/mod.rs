@@ -32,7 +32,8 @@ pub struct Started {
     pub token_ttl: Duration,
 }
 
-/// Starting an attempt (sign-up, login, recovery, resend, email change) failed.
+/// Starting a sign-up, login or recovery failed: the same few ways whether or not the address has
+/// an account.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A send limit was hit.
@@ -41,21 +42,80 @@ pub enum StartError {
         /// How long until it would be allowed.
         retry_after: Duration,
     },
-    /// The attempt token of a resend is not valid, or its attempt is gone.
-    #[error("the attempt is not valid")]
-    InvalidAttempt,
-    /// A recent sign-in is required (email change).
-    #[error("a recent sign-in is required")]
-    ReauthRequired,
-    /// The new address is the account's current one.
-    #[error("that is already the account's address")]
-    SameAddress,
     /// A store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Tokens could not be signed.
     #[error(transparent)]
     Token(#[from] TokenError),
+}
+
+/// Asking for a new code of an attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResendError {
+    /// The attempt token is not valid, or its attempt is gone, used or replaced.
+    #[error("the attempt is not valid")]
+    InvalidAttempt,
+    /// A send limit was hit.
+    #[error("too many codes requested")]
+    RateLimited {
+        /// How long until it would be allowed.
+        retry_after: Duration,
+    },
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Tokens could not be signed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+impl From<StartError> for ResendError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::RateLimited { retry_after } => ResendError::RateLimited { retry_after },
+            StartError::Store(e) => ResendError::Store(e),
+            StartError::Token(e) => ResendError::Token(e),
+        }
+    }
+}
+
+/// Starting an email change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailChangeError {
+    /// A recent sign-in is required.
+    #[error("a recent sign-in is required")]
+    ReauthRequired,
+    /// The new address is the account's current one.
+    #[error("that is already the account's address")]
+    SameAddress,
+    /// The account is gone.
+    #[error("the account no longer exists")]
+    Gone,
+    /// A send limit was hit.
+    #[error("too many codes requested")]
+    RateLimited {
+        /// How long until it would be allowed.
+        retry_after: Duration,
+    },
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Tokens could not be signed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+impl From<StartError> for EmailChangeError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::RateLimited { retry_after } => {
+                EmailChangeError::RateLimited { retry_after }
+            }
+            StartError::Store(e) => EmailChangeError::Store(e),
+            StartError::Token(e) => EmailChangeError::Token(e),
+        }
+    }
 }
 
 /// Verifying a code failed.

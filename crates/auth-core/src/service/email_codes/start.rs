@@ -1,7 +1,7 @@
 //! Opening attempts: sign-up, login and recovery starts, resends, and the send limits and mail
 //! that every opening shares. Real and decoy attempts do the same work.
 
-use super::{Opening, Resent, StartError, Started, Why, message_for};
+use super::{Opening, ResendError, Resent, StartError, Started, Why, message_for};
 use crate::attempt::{Attempt, AttemptState, Purpose, Subject};
 use crate::code::{ClientSecret, OtpCode};
 use crate::email::EmailAddress;
@@ -84,29 +84,29 @@ impl AuthService {
     /// cannot revive an attempt that an email change or signing out everywhere killed.
     ///
     /// # Errors
-    /// [`StartError::InvalidAttempt`] for a bad token or an attempt that was used or replaced;
+    /// [`ResendError::InvalidAttempt`] for a bad token or an attempt that was used or replaced;
     /// rate limits; store failures.
     pub async fn resend(
         &self,
         attempt_token: &str,
         client: &ClientInfo,
-    ) -> Result<Started, StartError> {
+    ) -> Result<Started, ResendError> {
         let ticket = self
             .ports
             .tokens
             .verify_attempt(attempt_token)
-            .map_err(|_| StartError::InvalidAttempt)?;
+            .map_err(|_| ResendError::InvalidAttempt)?;
         if ticket.expires_at <= self.now() {
-            return Err(StartError::InvalidAttempt);
+            return Err(ResendError::InvalidAttempt);
         }
         let old = self
             .ports
             .attempts
             .get(&ticket.attempt_id)
             .await?
-            .ok_or(StartError::InvalidAttempt)?;
+            .ok_or(ResendError::InvalidAttempt)?;
         if old.state != AttemptState::Active {
-            return Err(StartError::InvalidAttempt);
+            return Err(ResendError::InvalidAttempt);
         }
         self.check_send_limits(&old.email, client).await?;
         let user = self.ports.users.by_email(&old.email).await?;
@@ -154,7 +154,7 @@ impl AuthService {
             replaces: old.id,
             token_expires_at: ticket.expires_at,
         };
-        self.open_attempt(opening, Some(resent)).await
+        Ok(self.open_attempt(opening, Some(resent)).await?)
     }
 
     /// Every send limit, cheapest to exhaust first; each consumes only when allowed. Everything an
