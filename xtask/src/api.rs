@@ -53,6 +53,11 @@ const SCHEMATHESIS: &[&str] = &[
     "--no-color",
 ];
 
+/// Whether the venv holds both tools, schemathesis in the major version the flags are for.
+const TOOLS_READY: &str = "import openapi_spec_validator, schemathesis
+from importlib.metadata import version
+assert version('schemathesis').startswith('4.')";
+
 /// Fetches the served document and validates it (the validator's command line reads only files).
 const VALIDATE: &str = "import json, sys, urllib.request
 from openapi_spec_validator import validate
@@ -79,13 +84,11 @@ fn tools(root: &Path) -> Result<PathBuf> {
     let venv = root.join(VENV);
     let python = venv.join("bin/python");
     let ready = || {
-        succeeds(cmd(
-            &python,
-            ["-c", "import openapi_spec_validator, schemathesis"],
-        ))
+        // The command line of schemathesis changed in version 4: an older venv is reinstalled.
+        succeeds(cmd(&python, ["-c", TOOLS_READY]))
     };
     if !ready() {
-        run(cmd("python3", ["-m", "venv"]).arg(&venv))?;
+        run(cmd("python3", ["-m", "venv", "--clear"]).arg(&venv))?;
         run(cmd(&python, PIP_INSTALL))?;
     }
     Ok(python)
