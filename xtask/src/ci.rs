@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::{Context, Result, ensure};
 
-use crate::{browser, cmd, run, services, succeeds};
+use crate::{api, browser, cmd, run, services, succeeds};
 
 /// Where cargo-deny looks for the RustSec database: `[advisories] db-path` in `deny.toml`, plus a
 /// folder name that cargo-deny derives from the database's default URL.
@@ -48,6 +48,7 @@ pub(crate) fn run_all(root: &Path) -> Result<()> {
         let mut test = cargo(["test", "--workspace", "--all-features"]);
         run(test.envs(services::test_env(root)).env("CI", "true"))
     })?;
+    step("api", || api::check(root))?;
     step("deny", || deny(root))?;
     step("unused-deps", unused_dependencies)?;
     eprintln!("\nci: all steps passed in {}", minutes(started));

@@ -2,11 +2,13 @@
 //!
 //! - `ci` is exactly what `.ci/run` runs, so a green local run means a green CI.
 //! - `services` makes sure the real PostgreSQL, Redis and SMTP server the tests use are up.
+//! - `api` validates the served OpenAPI document and runs schemathesis against the server.
 //! - `browser-deps` installs what the browser tests need.
 //!
 //! Progress goes to stderr. Only `services --env` writes to stdout, so that its output can be
 //! `eval`ed. Every path is relative to the repository root, which is also the working directory.
 
+mod api;
 mod browser;
 mod ci;
 mod services;
@@ -26,10 +28,12 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci              every check CI runs, in CI's order: services, fmt, clippy, test, deny, unused-deps
+  ci              every check CI runs, in CI's order: services, fmt, clippy, test, api, deny,
+                  unused-deps
   services        start PostgreSQL, Redis and the test SMTP server unless they already answer
   services --env  the same, then print the `export` lines the integration tests read:
                   eval \"$(cargo xtask services --env)\"
+  api             check the served OpenAPI document and run schemathesis against the server
   browser-deps    install Chromium and the npm packages of tests/browser
 ";
 
@@ -59,6 +63,7 @@ fn run_command() -> Result<()> {
             Ok(())
         }
         ["browser-deps"] => browser::install(&root),
+        ["api"] => api::check(&root),
         ["help" | "--help" | "-h"] => {
             eprint!("{USAGE}");
             Ok(())

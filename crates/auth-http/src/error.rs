@@ -73,8 +73,8 @@ pub enum ApiError {
     Unauthorized,
     /// A recent sign-in is needed.
     ReauthRequired,
-    /// A cookie-authenticated change came from a foreign origin.
-    ForbiddenOrigin,
+    /// A cookie-authenticated change came from a foreign origin; the public origin to open instead.
+    ForbiddenOrigin(String),
     /// No such resource.
     NotFound,
     /// The method is not allowed here.
@@ -176,11 +176,14 @@ impl ApiError {
                 "Recent sign-in required",
                 "sign in again to make this change".to_owned(),
             ),
-            ForbiddenOrigin => (
+            ForbiddenOrigin(public) => (
                 StatusCode::FORBIDDEN,
                 "forbidden_origin",
                 "Cross-site request refused",
-                "this change must come from the service's own pages".to_owned(),
+                format!(
+                    "this change was refused because it did not come from the service's own page; \
+                     open {public} and try again there"
+                ),
             ),
             NotFound => (
                 StatusCode::NOT_FOUND,

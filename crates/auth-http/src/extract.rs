@@ -105,7 +105,7 @@ pub fn require_same_origin(req: &HttpRequest, config: &HttpConfig) -> Result<(),
     if origin.as_deref() == Some(config.public_origin.as_str()) {
         Ok(())
     } else {
-        Err(ApiError::ForbiddenOrigin)
+        Err(ApiError::ForbiddenOrigin(config.public_origin.clone()))
     }
 }
 

@@ -226,6 +226,7 @@ pub struct SessionList {
 
 /// Which sessions to revoke at once.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeAllQuery {
     /// Keep the calling session (sign out everywhere else).
@@ -283,6 +284,7 @@ pub struct ActivityList {
 
 /// Paging of lists.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// How many items (1 to 100, default 20).

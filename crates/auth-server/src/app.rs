@@ -443,6 +443,9 @@ impl Application {
         }
         // Tests and operators read the real port from this line (the configured one may be 0).
         tracing::info!("listening on http://{address}");
+        // Passkeys and cookie-authenticated changes work only at the public URL, which may not
+        // be the bound address (`localhost` versus `127.0.0.1`): say which one to open.
+        tracing::info!("open {} in a browser", config.public_url);
         Ok(Self {
             address,
             metrics_address,

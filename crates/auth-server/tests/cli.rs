@@ -360,3 +360,34 @@ fn a_failed_start_says_why_once_and_generates_no_secret() {
     );
     assert!(!dir.path().join("data/secrets").exists(), "{stderr}");
 }
+
+#[test]
+fn the_start_log_names_the_public_url_to_open_after_the_bound_address() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("AUTH_SERVER__DATA_DIR", dir.path().join("data"))
+        .env("AUTH_SERVER__BIND", "127.0.0.1:0")
+        .env("AUTH_SERVER__PUBLIC_URL", "http://localhost:8080")
+        .env("AUTH_SERVER__WORKERS", "1")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let listening = lines
+        .by_ref()
+        .any(|l| l.contains("listening on http://127.0.0.1:"));
+    let open = lines.next().unwrap_or_default();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(listening, "no listening line");
+    assert!(
+        open.contains("open http://localhost:8080 in a browser"),
+        "{open}"
+    );
+}

@@ -4,6 +4,7 @@ pub(crate) mod account;
 pub(crate) mod codes;
 pub(crate) mod page;
 pub(crate) mod passkeys;
+pub(crate) mod problems;
 pub(crate) mod public;
 
 use crate::error::ApiError;
@@ -77,7 +78,8 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(resource("/.well-known/jwks.json").route(web::get().to(public::jwks)))
         .service(resource("/healthz").route(web::get().to(public::healthz)))
         .service(resource("/readyz").route(web::get().to(public::readyz)))
-        .service(resource("/openapi.json").route(web::get().to(public::openapi)));
+        .service(resource("/openapi.json").route(web::get().to(public::openapi)))
+        .service(resource("/problems/{code}").route(web::get().to(problems::problem)));
 }
 
 pub(crate) fn register_metrics(cfg: &mut web::ServiceConfig) {

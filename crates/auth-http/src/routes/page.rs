@@ -125,15 +125,66 @@ fn serve(req: &HttpRequest, asset: &Asset) -> HttpResponse {
 }
 
 async fn index(req: HttpRequest) -> HttpResponse {
+    if let Some(redirect) = to_public_url(&req) {
+        return redirect;
+    }
     serve(&req, &INDEX)
 }
 
 /// One of [`FILES`], found by the request's path (the route only matches those paths).
 async fn file(req: HttpRequest) -> HttpResponse {
+    if let Some(redirect) = to_public_url(&req) {
+        return redirect;
+    }
     match FILES.iter().find(|(path, _)| *path == req.path()) {
         Some((_, asset)) => serve(&req, asset),
         None => HttpResponse::NotFound().finish(),
     }
+}
+
+/// In development (a public URL on `localhost` or a loopback address), the page opened under
+/// another host name, say `127.0.0.1` instead of `localhost`, would load but fail later: passkeys
+/// are bound to the public URL's host and changes must come from its origin. Such a request is
+/// sent to the same path at the public URL instead. In production a host name mismatch is the
+/// proxy's business, so nothing is redirected there.
+fn to_public_url(req: &HttpRequest) -> Option<HttpResponse> {
+    let origin = &req
+        .app_data::<web::Data<crate::AppState>>()?
+        .config
+        .public_origin;
+    let (scheme, authority) = origin.split_once("://")?;
+    if !is_loopback(authority) {
+        return None;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))?;
+    if crate::normalise_origin(&format!("{scheme}://{host}")).as_deref() == Some(origin.as_str()) {
+        return None;
+    }
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    // Temporary: the public URL is a setting and may change.
+    Some(
+        HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, format!("{origin}{path}")))
+            .finish(),
+    )
+}
+
+/// Whether `authority` (`host[:port]`) names this machine: `localhost`, a name under it, or a
+/// loopback address.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The page's routes, answering GET and HEAD (other methods get the usual `problem+json` 405).

@@ -125,3 +125,62 @@ async fn bearer_calls_need_no_origin_and_get_tokens_in_json() {
     assert_eq!(changed.status, 200, "{}", changed.text);
     assert_eq!(changed.json["display_name"], "Renamed");
 }
+
+#[actix_web::test]
+async fn in_development_a_page_opened_at_another_host_goes_to_the_public_url() {
+    let app = spawn_app(relaxed()).await;
+    for (path, host) in [
+        ("/", "127.0.0.1:8080"),
+        ("/app.js?v=1", "127.0.0.1:8080"),
+        ("/", "[::1]:8080"),
+    ] {
+        let r = call("GET", path)
+            .header("host", host)
+            .send(&app.service)
+            .await;
+        assert_eq!(r.status, 307, "{host}{path}");
+        assert_eq!(
+            r.header("location"),
+            Some(format!("{ORIGIN}{path}").as_str())
+        );
+    }
+    // At the public URL's host the page is served, and the API is never redirected.
+    let page = call("GET", "/")
+        .header("host", "localhost:8080")
+        .send(&app.service)
+        .await;
+    assert_eq!(page.status, 200);
+    let api = call("GET", "/healthz")
+        .header("host", "127.0.0.1:8080")
+        .send(&app.service)
+        .await;
+    assert_eq!(api.status, 200);
+}
+
+#[actix_web::test]
+async fn in_production_a_page_is_not_redirected_by_its_host() {
+    let config = auth_http::HttpConfig {
+        public_origin: "https://auth.example.com".to_owned(),
+        ..auth_http::HttpConfig::default()
+    };
+    let app = crate::app::spawn_app_with(relaxed(), config).await;
+    let page = call("GET", "/")
+        .header("host", "10.0.0.5:8080")
+        .send(&app.service)
+        .await;
+    assert_eq!(page.status, 200);
+}
+
+#[actix_web::test]
+async fn a_refused_origin_is_told_which_address_to_open() {
+    let app = spawn_app(relaxed()).await;
+    let r = call("POST", "/v1/token/refresh")
+        .header("cookie", "__Host-auth_refresh=whatever")
+        .header("origin", "http://127.0.0.1:8080")
+        .json(&json!({}))
+        .send(&app.service)
+        .await;
+    r.assert_problem(403, "forbidden_origin");
+    let detail = r.json["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(&format!("open {ORIGIN}")), "{detail}");
+}
