@@ -95,10 +95,17 @@ fn deny(root: &Path) -> Result<()> {
 
 /// Dependencies a crate declares but never uses: each costs build time on every machine.
 fn unused_dependencies() -> Result<()> {
-    if !succeeds(cargo(["machete", "--version"])) {
+    // The binary is called directly: run as `cargo machete` from inside `cargo xtask`, it would see
+    // the `CARGO_PKG_NAME` that cargo set for xtask and take `machete` for a path to scan.
+    let machete = || {
+        let mut c = cmd("cargo-machete", Vec::<&str>::new());
+        c.env_remove("CARGO_PKG_NAME");
+        c
+    };
+    if !succeeds(machete().arg("--version")) {
         run(cargo(["install", "cargo-machete", "--locked"]))?;
     }
-    run(cargo(["machete"]))
+    run(machete())
 }
 
 /// Puts the advisory snapshot where `deny.toml` points cargo-deny.
