@@ -210,11 +210,10 @@ impl AuthService {
         who: &Principal,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        Ok(self
-            .ports
+        self.ports
             .audit
             .recent(&who.user_id, limit.clamp(1, 100))
-            .await?)
+            .await
     }
 
     /// Public profiles, by id, after the cursor.

@@ -310,7 +310,7 @@ impl AuthService {
     /// # Errors
     /// Store failures.
     pub async fn passkeys(&self, who: &Principal) -> Result<Vec<Passkey>, StoreError> {
-        Ok(self.ports.passkeys.list(&who.user_id).await?)
+        self.ports.passkeys.list(&who.user_id).await
     }
 
     /// Renames one of the account's passkeys.

@@ -230,11 +230,10 @@ impl AuthService {
     /// # Errors
     /// Store failures.
     pub async fn sessions(&self, who: &Principal) -> Result<Vec<Session>, StoreError> {
-        Ok(self
-            .ports
+        self.ports
             .sessions
             .list_active(&who.user_id, self.now())
-            .await?)
+            .await
     }
 
     /// Revokes one of the account's sessions.
