@@ -10,6 +10,9 @@ use crate::time::Timestamp;
 pub struct Mail {
     /// The single recipient.
     pub to: EmailAddress,
+    /// The display name of the recipient's account, for the greeting; `None` whenever the mail
+    /// must not say more about an account than its kind already does (decoys, sign-up codes).
+    pub name: Option<String>,
     /// What it says.
     pub message: Message,
 }

@@ -283,3 +283,53 @@ async fn codes_read_look_alikes_as_the_symbols_they_resemble() {
             .is_ok()
     );
 }
+
+// --- Mail greets the account's owner by name, and nobody else ------------------------------
+
+#[tokio::test]
+async fn code_mails_to_an_account_carry_its_name_and_sign_up_and_decoy_mails_do_not() {
+    let w = world(relaxed());
+    w.service
+        .start_signup(
+            email("new@example.com"),
+            auth_core::user::DisplayName::parse("Chosen <b>").unwrap(),
+            &client(),
+        )
+        .await
+        .unwrap();
+    let signup = w.mailer.take();
+    assert!(matches!(signup[0].message, Message::SignupCode { .. }));
+    assert_eq!(signup[0].name, None, "sign-up codes carry nothing typed");
+
+    signed_up(&w, "owner@example.com").await;
+    w.mailer.take();
+    for asked in ["login", "recovery", "signup"] {
+        let to = email("owner@example.com");
+        match asked {
+            "login" => w.service.start_login(to, &client()).await.unwrap(),
+            "recovery" => w.service.start_recovery(to, &client()).await.unwrap(),
+            _ => w
+                .service
+                .start_signup(
+                    to,
+                    auth_core::user::DisplayName::parse("Other").unwrap(),
+                    &client(),
+                )
+                .await
+                .unwrap(),
+        };
+        let mails = w.mailer.take();
+        assert_eq!(mails[0].name.as_deref(), Some("Tester"), "{asked}");
+    }
+
+    for asked in ["login", "recovery"] {
+        let to = email("nobody@example.com");
+        match asked {
+            "login" => w.service.start_login(to, &client()).await.unwrap(),
+            _ => w.service.start_recovery(to, &client()).await.unwrap(),
+        };
+        let mails = w.mailer.take();
+        assert_eq!(mails[0].message, Message::NoAccount);
+        assert_eq!(mails[0].name, None, "{asked} decoy");
+    }
+}

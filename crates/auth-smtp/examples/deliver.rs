@@ -46,6 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mails: Vec<Mail> = (0..count)
         .map(|n| Mail {
             to: EmailAddress::parse(&format!("user{n}@example.com")).expect("a valid address"),
+            name: None,
             message: Message::LoginCode {
                 code: OtpCode::generate(&OsRng, 8),
                 valid_minutes: 10,

@@ -95,12 +95,23 @@ impl Renderer {
         &self.config
     }
 
-    /// Subject and both bodies of `message`.
+    /// Subject and both bodies of `message`, with a neutral greeting.
     pub fn render(&self, message: &Message) -> Rendered {
+        self.render_to(message, None)
+    }
+
+    /// Subject and both bodies of `message`, greeting `name` (the display name of the
+    /// recipient's account) where the kind of mail goes to a known account. Mail that must not
+    /// say whether an account exists (sign-up codes, decoys, codes for a new address) stays
+    /// neutral whatever it is given.
+    pub fn render_to(&self, message: &Message, name: Option<&str>) -> Rendered {
         let product = self.config.product_name();
         let home = format!("{}/", self.config.public_url());
         let parts = self.parts(message, &home);
+        let name = name.filter(|_| greets_by_name(message));
+        let greeting = name.map_or_else(|| "Hello,".to_owned(), |n| format!("Hello {n},"));
         let mut vars = vec![
+            ("greeting", Value::Text(&greeting)),
             ("product", Value::Text(product)),
             ("home", Value::Text(&home)),
             ("link", Value::Text(&parts.link)),
@@ -140,7 +151,7 @@ impl Renderer {
     /// # Errors
     /// [`RenderError`] if lettre refuses the recipient or the message; retrying cannot help.
     pub fn build(&self, mail: &Mail) -> Result<Outgoing, RenderError> {
-        let rendered = self.render(&mail.message);
+        let rendered = self.render_to(&mail.message, mail.name.as_deref());
         let to: Address = mail.to.as_str().parse().map_err(RenderError::Recipient)?;
         let from = self.config.from().clone();
         // The Message-ID names the sender's domain rather than this machine's host name.
@@ -318,6 +329,18 @@ impl Renderer {
             },
         }
     }
+}
+
+/// Whether a kind of mail goes to the address of a known account, and so may greet its owner by
+/// name. The others go to an address whose account, if any, the mail must not reveal.
+const fn greets_by_name(message: &Message) -> bool {
+    !matches!(
+        message,
+        Message::SignupCode { .. }
+            | Message::NoAccount
+            | Message::EmailChangeCode { .. }
+            | Message::EmailChangeTaken
+    )
 }
 
 impl fmt::Debug for Rendered {

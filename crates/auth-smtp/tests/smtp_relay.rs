@@ -64,6 +64,7 @@ fn login_mail(to: &str) -> (Mail, String) {
     let grouped = code.display_grouped();
     let mail = Mail {
         to: EmailAddress::parse(to).unwrap(),
+        name: None,
         message: Message::LoginCode {
             code,
             valid_minutes: 10,

@@ -114,7 +114,12 @@ impl AuthService {
             return Err(AccountError::Gone);
         }
         tracing::info!(user = %who.user_id, "account deleted");
-        self.mail(user.email, Message::AccountDeleted).await;
+        self.mail(
+            user.email,
+            Some(&user.display_name),
+            Message::AccountDeleted,
+        )
+        .await;
         Ok(())
     }
 

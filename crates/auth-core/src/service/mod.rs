@@ -30,6 +30,7 @@ use crate::ports::{
 };
 use crate::session::{AuthMethod, SuccessorKey};
 use crate::time::Timestamp;
+use crate::user::DisplayName;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -207,9 +208,12 @@ impl AuthService {
         self.now().since(who.auth_time) <= self.policy.recent_auth
     }
 
-    async fn mail(&self, to: EmailAddress, message: Message) {
+    /// Mails `message` to an address; `name` is the display name of its account, `None` when the
+    /// greeting must stay neutral.
+    async fn mail(&self, to: EmailAddress, name: Option<&DisplayName>, message: Message) {
         let kind = message.kind();
-        if let Err(e) = self.ports.mailer.send(Mail { to, message }).await {
+        let name = name.map(ToString::to_string);
+        if let Err(e) = self.ports.mailer.send(Mail { to, name, message }).await {
             // What the client sees must not depend on the mail queue.
             tracing::warn!(mail = kind, error = %e, "mail not queued");
         }

@@ -176,6 +176,7 @@ impl AuthService {
         .await;
         self.mail(
             user.email,
+            Some(&user.display_name),
             Message::PasskeyAdded {
                 name: passkey.name.to_string(),
             },
@@ -368,6 +369,7 @@ impl AuthService {
         if let Some(user) = self.ports.users.by_id(&who.user_id).await? {
             self.mail(
                 user.email,
+                Some(&user.display_name),
                 Message::PasskeyRemoved {
                     name: passkey.name.to_string(),
                 },

@@ -25,6 +25,7 @@ fn renderer() -> Renderer {
 fn login(to: &str, code: &str) -> Mail {
     Mail {
         to: EmailAddress::parse(to).unwrap(),
+        name: None,
         message: Message::LoginCode {
             code: OtpCode::parse(code, 8).unwrap(),
             valid_minutes: 10,

@@ -245,6 +245,7 @@ fn the_sign_in_notice_says_when_from_what_device_and_where() {
 fn build_makes_a_multipart_alternative_mail_to_one_recipient() {
     let mail = Mail {
         to: EmailAddress::parse("bob@example.net").unwrap(),
+        name: None,
         message: Message::LoginCode {
             code: code(),
             valid_minutes: 10,
@@ -281,4 +282,66 @@ fn build_makes_a_multipart_alternative_mail_to_one_recipient() {
         "Rendered([redacted])"
     );
     assert!(!format!("{out:?}").contains("ABCD"));
+}
+
+#[test]
+fn mail_to_an_account_greets_its_owner_by_name_escaped() {
+    let name = "Bo <script>alert(1)</script> & Al";
+    for m in every_kind().iter().filter(|m| greets_by_name(m)) {
+        let kind = m.kind();
+        let out = renderer().render_to(m, Some(name));
+        assert!(
+            out.text.starts_with(&format!("Hello {name},\n")),
+            "{kind} text"
+        );
+        assert!(
+            out.html
+                .contains("Hello Bo &lt;script&gt;alert(1)&lt;/script&gt; &amp; Al,"),
+            "{kind} html"
+        );
+        assert!(!out.html.contains("<script>"), "{kind} html is not escaped");
+        assert!(
+            !out.subject.contains("Bo"),
+            "{kind} subject names the owner"
+        );
+    }
+}
+
+#[test]
+fn mail_that_must_not_reveal_an_account_greets_neutrally_even_when_given_a_name() {
+    let neutral: Vec<Message> = every_kind()
+        .into_iter()
+        .filter(|m| !greets_by_name(m))
+        .collect();
+    let kinds: Vec<&str> = neutral.iter().map(Message::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "signup_code",
+            "no_account",
+            "email_change_code",
+            "email_change_taken"
+        ]
+    );
+    for m in &neutral {
+        let out = renderer().render_to(m, Some("Mallory"));
+        assert!(out.text.starts_with("Hello,\n"), "{}", m.kind());
+        assert!(!out.text.contains("Mallory"), "{}", m.kind());
+        assert!(!out.html.contains("Mallory"), "{}", m.kind());
+    }
+}
+
+#[test]
+fn build_greets_by_the_name_the_mail_carries() {
+    let mail = Mail {
+        to: EmailAddress::parse("bob@example.net").unwrap(),
+        name: Some("Bob".to_owned()),
+        message: Message::AccountDeleted,
+    };
+    let out = renderer().build(&mail).unwrap();
+    let parsed = mail_parser::MessageParser::default()
+        .parse(out.formatted())
+        .unwrap();
+    assert!(parsed.body_text(0).unwrap().starts_with("Hello Bob,"));
+    assert!(parsed.body_html(0).unwrap().contains("Hello Bob,"));
 }

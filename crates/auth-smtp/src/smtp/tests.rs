@@ -26,6 +26,7 @@ fn renderer() -> Renderer {
 fn login(n: usize) -> Mail {
     Mail {
         to: EmailAddress::parse(&format!("user{n}@example.com")).unwrap(),
+        name: None,
         message: Message::LoginCode {
             code: OtpCode::parse("ABCD2345", 8).unwrap(),
             valid_minutes: 10,

@@ -114,6 +114,7 @@ impl AuthService {
             .await?;
         self.mail(
             old.email.clone(),
+            Some(&old.display_name),
             Message::EmailChanged {
                 new_address_masked: attempt.email.masked(),
                 revert_token,

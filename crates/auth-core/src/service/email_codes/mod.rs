@@ -15,7 +15,7 @@ use crate::mail::Message;
 use crate::ports::StoreError;
 use crate::time::Timestamp;
 use crate::token::TokenError;
-use crate::user::User;
+use crate::user::{DisplayName, User};
 use std::time::Duration;
 
 /// How long the undo link of an email change works.
@@ -165,6 +165,9 @@ struct Opening {
     /// See [`Attempt::account_epoch`].
     account_epoch: u32,
     why: Why,
+    /// The account's display name for the greeting, only when the mail goes to that account's
+    /// own address (never for a decoy or a sign-up code).
+    name: Option<DisplayName>,
 }
 
 impl Opening {
@@ -175,18 +178,22 @@ impl Opening {
             subject,
             account_epoch,
             why: Why::Asked,
+            name: None,
         }
     }
 
     /// A start for an address, as the account (or its absence) decides.
     fn for_account(email: EmailAddress, purpose: Purpose, user: Option<User>) -> Self {
         match user {
-            Some(user) => Self::new(
-                email,
-                purpose,
-                Subject::Account { user_id: user.id },
-                user.attempt_epoch,
-            ),
+            Some(user) => Self {
+                name: Some(user.display_name),
+                ..Self::new(
+                    email,
+                    purpose,
+                    Subject::Account { user_id: user.id },
+                    user.attempt_epoch,
+                )
+            },
             None => Self::new(email, purpose, Subject::Decoy, 0),
         }
     }

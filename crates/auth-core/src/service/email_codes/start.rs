@@ -235,7 +235,8 @@ impl AuthService {
             .await?;
         let code_ttl = expires_at.since(now);
         let message = message_for(&attempt, code, code_ttl, opening.why);
-        self.mail(opening.email, message).await;
+        self.mail(opening.email, opening.name.as_ref(), message)
+            .await;
         Ok(Started {
             attempt_token,
             code_ttl,

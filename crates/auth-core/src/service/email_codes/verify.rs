@@ -73,7 +73,8 @@ impl AuthService {
             device: crate::useragent::describe(client.user_agent.as_deref()),
             ip: client.ip.clone(),
         };
-        self.mail(user.email.clone(), notice).await;
+        self.mail(user.email.clone(), Some(&user.display_name), notice)
+            .await;
         Ok(())
     }
 
