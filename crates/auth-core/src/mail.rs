@@ -65,11 +65,23 @@ pub enum Message {
     PasskeyAdded {
         /// Its name.
         name: String,
+        /// When it was added.
+        at: Timestamp,
+        /// The device that added it, as a short readable guess from the user agent.
+        device: String,
+        /// The client IP, if known.
+        ip: Option<String>,
     },
     /// A passkey was removed from the account.
     PasskeyRemoved {
         /// Its name.
         name: String,
+        /// When it was removed.
+        at: Timestamp,
+        /// The device that removed it, as a short readable guess from the user agent.
+        device: String,
+        /// The client IP, if known.
+        ip: Option<String>,
     },
     /// The account's address was changed away from this one. The mail carries a link (built by
     /// the mailer from the configured public URL) that undoes the change.

@@ -6,7 +6,9 @@
 
 mod common;
 
+use auth_core::mail::Message;
 use auth_core::passkey::{Ceremony, NewCredential};
+use auth_core::ports::Clock;
 use auth_core::ports::{MockWebAuthn, SessionRepository};
 use auth_core::service::{ClientInfo, PasskeyError, RefreshError};
 use auth_core::{CeremonyId, Policy};
@@ -318,5 +320,62 @@ async fn a_passkey_ceremony_expires_on_the_service_clock() {
             Err(PasskeyError::Invalid)
         ),
         "nor an unknown one"
+    );
+}
+
+#[tokio::test]
+async fn passkey_notices_say_when_and_from_what_device_and_network() {
+    let w = passkey_world(relaxed());
+    let user = signed_up(&w, "noticed@example.com").await;
+    w.mailer.take();
+    let firefox = ClientInfo::new(
+        Some([192, 0, 2, 44].into()),
+        auth_core::net::DEFAULT_V6_PREFIX,
+        Some(FIREFOX.to_owned()),
+    );
+    let who = w.service.authenticate(&user.access_token).await.unwrap();
+    let start = w.service.start_passkey_registration(&who).await.unwrap();
+    w.clock.advance(Duration::from_secs(30));
+    let added = w
+        .service
+        .finish_passkey_registration(
+            &who,
+            &start.ceremony_id,
+            &serde_json::json!({}),
+            None,
+            None,
+            &firefox,
+        )
+        .await
+        .unwrap();
+    let mails = w.mailer.take();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to.as_str(), "noticed@example.com");
+    assert_eq!(mails[0].name.as_deref(), Some("Tester"));
+    assert_eq!(
+        mails[0].message,
+        Message::PasskeyAdded {
+            name: added.name.to_string(),
+            at: w.clock.now(),
+            device: "Firefox on Linux".to_owned(),
+            ip: Some("192.0.2.44".to_owned()),
+        }
+    );
+
+    w.clock.advance(Duration::from_secs(60));
+    w.service
+        .delete_passkey(&who, &added.id, &firefox)
+        .await
+        .unwrap();
+    let mails = w.mailer.take();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        mails[0].message,
+        Message::PasskeyRemoved {
+            name: added.name.to_string(),
+            at: w.clock.now(),
+            device: "Firefox on Linux".to_owned(),
+            ip: Some("192.0.2.44".to_owned()),
+        }
     );
 }

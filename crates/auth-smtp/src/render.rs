@@ -292,35 +292,46 @@ impl Renderer {
                 device,
                 ip,
             } => Parts {
-                more: vec![
-                    (
+                more: {
+                    let mut more = self.seen(*at, device, ip.as_deref());
+                    more.push((
                         "method",
                         if *recovery {
                             "a recovery code".to_owned()
                         } else {
                             "an email code".to_owned()
                         },
-                    ),
-                    ("when", at.utc_text()),
-                    ("device", device.clone()),
-                    ("ip", ip.clone().unwrap_or_else(|| "unknown".to_owned())),
-                ],
+                    ));
+                    more
+                },
                 ..notice(
                     SIGN_IN_NOTICE,
                     format!("New sign-in to your {product} account with an email code"),
                     home.to_owned(),
                 )
             },
-            Message::PasskeyAdded { name } => Parts {
+            Message::PasskeyAdded {
+                name,
+                at,
+                device,
+                ip,
+            } => Parts {
                 passkey: Some(name.as_str()),
+                more: self.seen(*at, device, ip.as_deref()),
                 ..notice(
                     PASSKEY_ADDED,
                     format!("A passkey was added to your {product} account"),
                     home.to_owned(),
                 )
             },
-            Message::PasskeyRemoved { name } => Parts {
+            Message::PasskeyRemoved {
+                name,
+                at,
+                device,
+                ip,
+            } => Parts {
                 passkey: Some(name.as_str()),
+                more: self.seen(*at, device, ip.as_deref()),
                 ..notice(
                     PASSKEY_REMOVED,
                     format!("A passkey was removed from your {product} account"),
@@ -328,6 +339,25 @@ impl Renderer {
                 )
             },
         }
+    }
+}
+
+impl Renderer {
+    /// What a security notice says about the event: when, from what device and network, and a
+    /// "this wasn't me" link to the recovery screen of the public URL (recovery signs the person
+    /// in by a code to this address and lets them remove passkeys and end sessions).
+    fn seen(
+        &self,
+        at: auth_core::Timestamp,
+        device: &str,
+        ip: Option<&str>,
+    ) -> Vec<(&'static str, String)> {
+        vec![
+            ("when", at.utc_text()),
+            ("device", device.to_owned()),
+            ("ip", ip.unwrap_or("unknown").to_owned()),
+            ("recover", format!("{}/#recover", self.config.public_url())),
+        ]
     }
 }
 

@@ -179,6 +179,9 @@ impl AuthService {
             Some(&user.display_name),
             Message::PasskeyAdded {
                 name: passkey.name.to_string(),
+                at: passkey.created_at,
+                device: crate::useragent::describe(client.user_agent.as_deref()),
+                ip: client.ip.clone(),
             },
         )
         .await;
@@ -372,6 +375,9 @@ impl AuthService {
                 Some(&user.display_name),
                 Message::PasskeyRemoved {
                     name: passkey.name.to_string(),
+                    at: self.now(),
+                    device: crate::useragent::describe(client.user_agent.as_deref()),
+                    ip: client.ip.clone(),
                 },
             )
             .await;

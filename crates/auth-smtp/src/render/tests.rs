@@ -57,9 +57,15 @@ fn every_kind() -> Vec<Message> {
         },
         Message::PasskeyAdded {
             name: "Laptop".to_owned(),
+            at: auth_core::Timestamp::from_millis(1_800_000_000_000),
+            device: "Firefox on Linux".to_owned(),
+            ip: Some("192.0.2.44".to_owned()),
         },
         Message::PasskeyRemoved {
             name: "Old phone".to_owned(),
+            at: auth_core::Timestamp::from_millis(1_800_000_000_000),
+            device: "Firefox on Linux".to_owned(),
+            ip: Some("192.0.2.44".to_owned()),
         },
         Message::AccountDeleted,
         Message::SignInNotice {
@@ -189,6 +195,9 @@ fn links_come_from_the_public_url_only() {
 fn passkey_notices_name_the_passkey_escaped() {
     let out = renderer().render(&Message::PasskeyAdded {
         name: "<b>Laptop</b>".to_owned(),
+        at: auth_core::Timestamp::from_millis(1_800_000_000_000),
+        device: "Firefox on Linux".to_owned(),
+        ip: None,
     });
     assert!(out.text.contains("\"<b>Laptop</b>\""));
     assert!(out.html.contains("&lt;b&gt;Laptop&lt;/b&gt;"));
@@ -344,4 +353,84 @@ fn build_greets_by_the_name_the_mail_carries() {
         .unwrap();
     assert!(parsed.body_text(0).unwrap().starts_with("Hello Bob,"));
     assert!(parsed.body_html(0).unwrap().contains("Hello Bob,"));
+}
+
+#[test]
+fn passkey_notices_say_when_from_what_device_and_where_escaped() {
+    for added in [true, false] {
+        let (name, at, device, ip) = (
+            "Laptop".to_owned(),
+            auth_core::Timestamp::from_millis(1_800_000_000_000),
+            "<Firefox> & co on Linux".to_owned(),
+            Some("192.0.2.44".to_owned()),
+        );
+        let m = if added {
+            Message::PasskeyAdded {
+                name,
+                at,
+                device,
+                ip,
+            }
+        } else {
+            Message::PasskeyRemoved {
+                name,
+                at,
+                device,
+                ip,
+            }
+        };
+        let out = renderer().render(&m);
+        let kind = m.kind();
+        assert!(
+            out.text.contains("When: 2027-01-15 08:00 UTC"),
+            "{kind} text"
+        );
+        assert!(
+            out.text.contains("Device: <Firefox> & co on Linux"),
+            "{kind} text"
+        );
+        assert!(out.text.contains("IP address: 192.0.2.44"), "{kind} text");
+        assert!(out.html.contains("2027-01-15 08:00 UTC"), "{kind} html");
+        assert!(
+            out.html.contains("&lt;Firefox&gt; &amp; co on Linux"),
+            "{kind} html escapes the device"
+        );
+        assert!(!out.html.contains("<Firefox>"), "{kind} html");
+        assert!(out.html.contains("192.0.2.44"), "{kind} html");
+    }
+}
+
+#[test]
+fn security_notices_link_this_was_not_me_to_the_recovery_screen_of_the_public_url() {
+    let r = renderer();
+    let notices: Vec<Message> = every_kind()
+        .into_iter()
+        .filter(|m| {
+            matches!(
+                m,
+                Message::PasskeyAdded { .. }
+                    | Message::PasskeyRemoved { .. }
+                    | Message::SignInNotice { .. }
+            )
+        })
+        .collect();
+    assert_eq!(notices.len(), 3);
+    for m in &notices {
+        let out = r.render(m);
+        let kind = m.kind();
+        assert!(
+            out.text
+                .contains("This wasn't me: recover your account with a code sent to this address:\nhttps://auth.example.com/#recover\n"),
+            "{kind} text: {}",
+            out.text
+        );
+        assert!(
+            out.html
+                .contains("This wasn't me: <a href=\"https://auth.example.com/#recover\""),
+            "{kind} html"
+        );
+    }
+    for m in every_kind().iter().filter(|m| !notices.contains(m)) {
+        assert!(!r.render(m).text.contains("#recover"), "{}", m.kind());
+    }
 }
