@@ -85,14 +85,21 @@ impl OtpCode {
         &self.0
     }
 
-    /// The code grouped for reading, `ABCD-EFGH`.
+    /// The code grouped for reading: groups of at most four, as even as can be and the longer
+    /// ones first, so that no length leaves a lone symbol at the end (`ABCD-EFGH`,
+    /// `ABC-DEF-GHI`, `ABCD-EFG-HIJ`).
     pub fn display_grouped(&self) -> String {
-        let mut s = String::with_capacity(self.0.len() + self.0.len() / 4);
-        for (i, c) in self.0.chars().enumerate() {
-            if i > 0 && i % 4 == 0 {
+        let len = self.0.len();
+        let groups = len.div_ceil(4).max(1);
+        let (short, longer) = (len / groups, len % groups);
+        let mut s = String::with_capacity(len + groups);
+        let mut chars = self.0.chars();
+        for g in 0..groups {
+            if g > 0 {
                 s.push('-');
             }
-            s.push(c);
+            let size = short + usize::from(g < longer);
+            s.extend(chars.by_ref().take(size));
         }
         s
     }
@@ -286,6 +293,31 @@ mod tests {
         assert_eq!(OtpCode::parse("ABCD123_", 8), Err(CodeError::Alphabet));
         assert_eq!(OtpCode::parse("ABCD123É", 8), Err(CodeError::Alphabet));
         assert_eq!(format!("{c:?}"), "OtpCode([redacted])");
+    }
+
+    #[test]
+    fn every_allowed_length_groups_evenly_without_a_lone_symbol() {
+        let all = "ABCDEFGH2345679K";
+        let expected = [
+            (8, "ABCD-EFGH"),
+            (9, "ABC-DEF-GH2"),
+            (10, "ABCD-EFG-H23"),
+            (11, "ABCD-EFGH-234"),
+            (12, "ABCD-EFGH-2345"),
+            (13, "ABCD-EFG-H23-456"),
+            (14, "ABCD-EFGH-234-567"),
+            (15, "ABCD-EFGH-2345-679"),
+            (16, "ABCD-EFGH-2345-679K"),
+        ];
+        for (len, grouped) in expected {
+            let code = OtpCode::parse(&all[..len], len).unwrap();
+            assert_eq!(code.display_grouped(), grouped, "{len}");
+            assert_eq!(
+                OtpCode::parse(grouped, len).unwrap(),
+                code,
+                "{len} reads back"
+            );
+        }
     }
 
     #[test]

@@ -193,7 +193,8 @@ impl Renderer {
                 new_address: None,
                 passkey: None,
                 link: home.to_owned(),
-                more: Vec::new(),
+                // The code's own length is the policy's, so the hint follows the policy.
+                more: vec![("length", code.expose().len().to_string())],
             }
         };
         let notice = |template, subject: String, link: String| Parts {

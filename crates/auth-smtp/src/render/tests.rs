@@ -434,3 +434,62 @@ fn security_notices_link_this_was_not_me_to_the_recovery_screen_of_the_public_ur
         assert!(!r.render(m).text.contains("#recover"), "{}", m.kind());
     }
 }
+
+#[test]
+fn the_length_hint_follows_the_code_the_policy_made() {
+    let r = renderer();
+    for (len, grouped) in [
+        (8, "ABCD-2345"),
+        (10, "ABCD-234-567"),
+        (16, "ABCD-2345-67AB-CDEF"),
+    ] {
+        let code = OtpCode::parse(&"ABCD234567ABCDEF"[..len], len).unwrap();
+        for m in every_kind().into_iter().filter(has_code) {
+            let m = match m {
+                Message::SignupCode { valid_minutes, .. } => Message::SignupCode {
+                    code: code.clone(),
+                    valid_minutes,
+                },
+                Message::LoginCode { valid_minutes, .. } => Message::LoginCode {
+                    code: code.clone(),
+                    valid_minutes,
+                },
+                Message::AlreadyRegistered { valid_minutes, .. } => Message::AlreadyRegistered {
+                    code: code.clone(),
+                    valid_minutes,
+                },
+                Message::RecoveryCode { valid_minutes, .. } => Message::RecoveryCode {
+                    code: code.clone(),
+                    valid_minutes,
+                },
+                Message::EmailChangeCode { valid_minutes, .. } => Message::EmailChangeCode {
+                    code: code.clone(),
+                    valid_minutes,
+                },
+                other => other,
+            };
+            let out = r.render(&m);
+            let kind = m.kind();
+            for (part, body) in [("text", &out.text), ("html", &out.html)] {
+                assert!(
+                    body.contains(&format!("The code has {len} characters")),
+                    "{kind} {part} {len}"
+                );
+                assert_eq!(
+                    body.matches(" characters").count(),
+                    1,
+                    "{kind} {part} names one length"
+                );
+                assert!(body.contains(grouped), "{kind} {part} shows {grouped}");
+            }
+            assert!(
+                out.text.contains(&format!("\n    {grouped}\n")),
+                "{kind} text keeps the code on a line of its own"
+            );
+            assert!(out.subject.ends_with(grouped), "{kind} subject");
+        }
+    }
+    for m in every_kind().iter().filter(|m| !has_code(m)) {
+        assert!(!r.render(m).text.contains("characters"), "{}", m.kind());
+    }
+}
