@@ -43,6 +43,53 @@ fn eventually(what: &str, status: u16, f: impl Fn() -> Reply) -> Reply {
     }
 }
 
+/// How long a request may take once a store is known to be down: the answer is meant to come at
+/// once (about 100 ms); the bound leaves room for a loaded test machine, and is far below the
+/// acquire timeout that every request used to wait.
+const FAST: Duration = Duration::from_millis(500);
+
+/// An answer and how long it took.
+type Timed = (Reply, Duration);
+
+/// Sends, all at once from their own threads, six sign-in requests for `email` and two `/readyz`
+/// probes; returns each answer with how long it took.
+fn burst(s: &Server, email: &str) -> (Vec<Timed>, Vec<Timed>) {
+    let timed = |f: &dyn Fn() -> Reply| {
+        let t = Instant::now();
+        let r = f();
+        (r, t.elapsed())
+    };
+    std::thread::scope(|scope| {
+        let logins: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| timed(&|| s.post("/v1/login/email", json!({ "email": email }))))
+            })
+            .collect();
+        let probes: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| timed(&|| s.request("GET", "/readyz", &[], None))))
+            .collect();
+        (
+            logins.into_iter().map(|h| h.join().unwrap()).collect(),
+            probes.into_iter().map(|h| h.join().unwrap()).collect(),
+        )
+    })
+}
+
+/// Every request of a burst is a quick 503 with `Retry-After`, and `/readyz` says so within 1 s.
+fn assert_fails_fast(s: &Server, email: &str, store: &str, within: Duration) {
+    let (logins, probes) = burst(s, email);
+    for (r, took) in logins {
+        r.assert_problem(503, "unavailable");
+        assert!(r.header("retry-after").is_some(), "{}", r.text);
+        assert!(took < within, "a request took {took:?} with {store} down");
+    }
+    for (r, took) in probes {
+        assert_eq!(r.status, 503, "{}", r.text);
+        assert_eq!(r.json["checks"][store], "unavailable");
+        assert!(took < Duration::from_secs(1), "/readyz took {took:?}");
+    }
+}
+
 #[test]
 fn redis_down_fails_closed_with_503_and_recovers_by_itself() {
     let mut redis = Redis::start();
@@ -76,6 +123,7 @@ fn redis_down_fails_closed_with_503_and_recovers_by_itself() {
     assert_eq!(ready.status, 503);
     assert_eq!(ready.json["checks"]["redis"], "unavailable");
     assert_eq!(ready.json["checks"]["postgres"], "ok");
+    assert_fails_fast(&s, &email, "redis", Duration::from_secs(1));
 
     redis.start_again();
     eventually("readiness", 200, || s.request("GET", "/readyz", &[], None));
@@ -117,6 +165,8 @@ fn postgres_down_fails_closed_leaves_no_half_written_signup_and_recovers() {
     let ready = s.request("GET", "/readyz", &[], None);
     assert_eq!(ready.status, 503);
     assert_eq!(ready.json["checks"]["postgres"], "unavailable");
+    // Known to be down now: nothing waits for a connection any more.
+    assert_fails_fast(&s, &known, "postgres", FAST);
 
     pg.start_again();
     eventually("readiness", 200, || s.request("GET", "/readyz", &[], None));

@@ -1,7 +1,7 @@
 //! [`AttemptStore`] on `attempts`: each guess and each consumption is one conditional `UPDATE`.
 
 use crate::PgStore;
-use crate::error::store_error;
+
 use async_trait::async_trait;
 use auth_core::attempt::{Attempt, AttemptState, Purpose, Subject};
 use auth_core::code::CodeHash;
@@ -89,7 +89,7 @@ impl AttemptStore for PgStore {
             .bind(old.as_uuid())
             .execute(&mut *tx)
             .await
-            .map_err(store_error)?;
+            .map_err(|e| self.failed(e))?;
         }
         sqlx::query(concat!(
             "INSERT INTO attempts (",
@@ -110,8 +110,8 @@ impl AttemptStore for PgStore {
         .bind(i64::from(attempt.account_epoch))
         .execute(&mut *tx)
         .await
-        .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)
+        .map_err(|e| self.failed(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))
     }
 
     async fn get(&self, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
@@ -121,9 +121,9 @@ impl AttemptStore for PgStore {
             " FROM attempts WHERE id = $1"
         ))
         .bind(id.as_uuid())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         row.map(AttemptRow::into_attempt).transpose()
     }
 
@@ -145,9 +145,9 @@ impl AttemptStore for PgStore {
         .bind(id.as_uuid())
         .bind(now.as_millis())
         .bind(i64::from(max_guesses))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         row.map(AttemptRow::into_attempt).transpose()
     }
 
@@ -158,9 +158,9 @@ impl AttemptStore for PgStore {
         )
         .bind(id.as_uuid())
         .bind(now.as_millis())
-        .execute(&self.pool)
+        .execute(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected() == 1)
     }
 }

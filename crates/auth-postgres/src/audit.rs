@@ -1,7 +1,7 @@
 //! [`AuditLog`] on the `audit_events` table.
 
 use crate::PgStore;
-use crate::error::{store_error, violates};
+use crate::error::violates;
 use async_trait::async_trait;
 use auth_core::ids::UserId;
 use auth_core::ports::{AuditEvent, AuditLog, StoreError};
@@ -25,7 +25,7 @@ impl AuditLog for PgStore {
         .bind(event.kind.as_str())
         .bind(event.ip.as_deref())
         .bind(event.detail.as_deref())
-        .execute(&self.pool)
+        .execute(self.pool()?)
         .await;
         match inserted {
             Ok(_) => Ok(()),
@@ -36,7 +36,7 @@ impl AuditLog for PgStore {
             {
                 Ok(())
             }
-            Err(e) => Err(store_error(e)),
+            Err(e) => Err(self.failed(e)),
         }
     }
 
@@ -47,9 +47,9 @@ impl AuditLog for PgStore {
         )
         .bind(user.as_uuid())
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         rows.into_iter().map(EventRow::into_event).collect()
     }
 }

@@ -2,7 +2,7 @@
 //! caller's clock, like every other instant of the schema.
 
 use crate::PgStore;
-use crate::error::store_error;
+
 use async_trait::async_trait;
 use auth_core::ids::CeremonyId;
 use auth_core::ports::{CeremonyStore, StoreError};
@@ -27,9 +27,9 @@ impl CeremonyStore for PgStore {
         .bind(id.as_uuid())
         .bind(state)
         .bind(now.plus(ttl).as_millis())
-        .execute(&self.pool)
+        .execute(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         Ok(())
     }
 
@@ -41,8 +41,8 @@ impl CeremonyStore for PgStore {
         )
         .bind(id.as_uuid())
         .bind(now.as_millis())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool()?)
         .await
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 }

@@ -1,7 +1,7 @@
 //! [`Housekeeping`] on PostgreSQL: ended sessions, old spent refresh tokens and old audit events go.
 
 use crate::PgStore;
-use crate::error::store_error;
+
 use async_trait::async_trait;
 use auth_core::ports::{Housekeeping, Purged, Retention, StoreError};
 use auth_core::time::Timestamp;
@@ -28,9 +28,9 @@ impl Housekeeping for PgStore {
         ]) {
             *count = sqlx::query(sql)
                 .bind(before.as_millis())
-                .execute(&self.pool)
+                .execute(self.pool()?)
                 .await
-                .map_err(store_error)?
+                .map_err(|e| self.failed(e))?
                 .rows_affected();
         }
         let [sessions, refresh_tokens, audit_events] = counts;

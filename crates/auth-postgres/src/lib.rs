@@ -31,6 +31,7 @@
 
 mod attempts;
 mod audit;
+mod breaker;
 mod ceremonies;
 mod error;
 mod housekeeping;
@@ -40,6 +41,7 @@ mod reverts;
 mod sessions;
 mod users;
 
+use crate::breaker::Breaker;
 use crate::error::store_error;
 use async_trait::async_trait;
 use auth_core::ports::{HealthCheck, StoreError};
@@ -67,6 +69,9 @@ pub use auth_core::attempt::ATTEMPT_GRACE;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Opens when the server cannot be reached, so calls fail at once instead of each waiting
+    /// [`ACQUIRE_TIMEOUT`]; a background probe closes it again.
+    breaker: Breaker,
 }
 
 impl PgStore {
@@ -76,7 +81,9 @@ impl PgStore {
     /// not touched: call [`PgStore::migrate`].
     ///
     /// A server that refuses connections, or is still starting, is retried until
-    /// [`ACQUIRE_TIMEOUT`]; so is every later call that needs a new connection.
+    /// [`ACQUIRE_TIMEOUT`]; so is every later call that needs a new connection. Once a call could
+    /// not reach the server, later calls fail at once with [`StoreError::Unavailable`] until a
+    /// background probe reaches it again (every 200 ms).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] if the URL is malformed or no connection could be opened within
@@ -91,7 +98,10 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(store_error)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            breaker: Breaker::default(),
+        })
     }
 
     /// Applies every embedded migration that the database has not seen yet. Running it again is
@@ -133,9 +143,9 @@ impl PgStore {
         ] {
             let done = sqlx::query(sql)
                 .bind(before.as_millis())
-                .execute(&self.pool)
+                .execute(self.pool()?)
                 .await
-                .map_err(store_error)?;
+                .map_err(|e| self.failed(e))?;
             purged += done.rows_affected();
         }
         Ok(purged)
@@ -148,7 +158,20 @@ impl PgStore {
 
     /// Starts a READ COMMITTED transaction.
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        self.pool.begin().await.map_err(store_error)
+        self.pool()?.begin().await.map_err(|e| self.failed(e))
+    }
+
+    /// The pool, unless the server is known to be unreachable: then the call fails at once.
+    fn pool(&self) -> Result<&PgPool, StoreError> {
+        self.breaker.check()?;
+        Ok(&self.pool)
+    }
+
+    /// Maps a failed call to the port error, opening the breaker if the server could not be
+    /// reached.
+    fn failed(&self, e: sqlx::Error) -> StoreError {
+        self.breaker.observe(&e, &self.pool);
+        store_error(e)
     }
 }
 
@@ -159,8 +182,8 @@ impl HealthCheck for PgStore {
     }
 
     async fn check(&self) -> Result<(), StoreError> {
-        auth_sql::schema_ready(&self.pool)
+        auth_sql::schema_ready(self.pool()?)
             .await
-            .map_err(store_error)
+            .map_err(|e| self.failed(e))
     }
 }

@@ -1,7 +1,7 @@
 //! [`RateLimiter`] on `rate_limits` (GCRA) and `failures`: each step is one upsert.
 
 use crate::PgStore;
-use crate::error::store_error;
+
 use async_trait::async_trait;
 use auth_core::ports::{RateLimiter, StoreError};
 use auth_core::rate::{Failures, Quota, RateDecision, gcra};
@@ -40,9 +40,9 @@ impl RateLimiter for PgStore {
         .bind(now.as_millis())
         .bind(quota.interval_ms())
         .bind(quota.period_ms())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         if allowed.is_some() {
             return Ok(RateDecision::Allowed);
         }
@@ -50,9 +50,9 @@ impl RateLimiter for PgStore {
         // steps that were allowed in between, and then the longer wait is the true one.
         let tat: Option<i64> = sqlx::query_scalar("SELECT tat FROM rate_limits WHERE key = $1")
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool()?)
             .await
-            .map_err(store_error)?;
+            .map_err(|e| self.failed(e))?;
         match gcra(tat, now, quota) {
             (limited @ RateDecision::Limited { .. }, _) => Ok(limited),
             // Purged in between by a node whose clock is ahead: there is room again, but this
@@ -71,9 +71,9 @@ impl RateLimiter for PgStore {
         )
         .bind(key)
         .bind(now.as_millis())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         row.map_or(Ok(Failures::default()), failures)
     }
 
@@ -100,18 +100,18 @@ impl RateLimiter for PgStore {
         .bind(key)
         .bind(now.as_millis())
         .bind(now.plus(window).as_millis())
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         failures(row)
     }
 
     async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM failures WHERE key = $1")
             .bind(key)
-            .execute(&self.pool)
+            .execute(self.pool()?)
             .await
-            .map_err(store_error)?;
+            .map_err(|e| self.failed(e))?;
         Ok(())
     }
 }

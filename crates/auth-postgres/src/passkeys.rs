@@ -1,7 +1,7 @@
 //! [`PasskeyRepository`] on the `passkeys` table; the unique credential id is the table's.
 
 use crate::PgStore;
-use crate::error::{store_error, violates};
+use crate::error::violates;
 use async_trait::async_trait;
 use auth_core::ids::{PasskeyId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
@@ -42,7 +42,7 @@ impl PasskeyRepository for PgStore {
         .bind(passkey.name.as_str())
         .bind(passkey.created_at.as_millis())
         .bind(passkey.last_used_at.map(Timestamp::as_millis))
-        .execute(&self.pool)
+        .execute(self.pool()?)
         .await;
         match inserted {
             Ok(_) => Ok(()),
@@ -53,7 +53,7 @@ impl PasskeyRepository for PgStore {
             {
                 Err(CredentialTakenOr::Taken)
             }
-            Err(e) => Err(store_error(e).into()),
+            Err(e) => Err(self.failed(e).into()),
         }
     }
 
@@ -64,9 +64,9 @@ impl PasskeyRepository for PgStore {
             " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"
         ))
         .bind(user.as_uuid())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         rows.into_iter().map(PasskeyRow::into_passkey).collect()
     }
 
@@ -77,9 +77,9 @@ impl PasskeyRepository for PgStore {
             " FROM passkeys WHERE credential_id = $1"
         ))
         .bind(credential_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         row.map(PasskeyRow::into_passkey).transpose()
     }
 
@@ -109,9 +109,9 @@ impl PasskeyRepository for PgStore {
         .bind(backed_up)
         .bind(at.as_millis())
         .bind(id.as_uuid())
-        .execute(&self.pool)
+        .execute(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -125,9 +125,9 @@ impl PasskeyRepository for PgStore {
             .bind(name.as_str())
             .bind(id.as_uuid())
             .bind(user.as_uuid())
-            .execute(&self.pool)
+            .execute(self.pool()?)
             .await
-            .map_err(store_error)?;
+            .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -135,9 +135,9 @@ impl PasskeyRepository for PgStore {
         let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
             .bind(id.as_uuid())
             .bind(user.as_uuid())
-            .execute(&self.pool)
+            .execute(self.pool()?)
             .await
-            .map_err(store_error)?;
+            .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected() == 1)
     }
 }

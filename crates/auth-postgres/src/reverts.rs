@@ -2,7 +2,7 @@
 //! parallel takes exactly one gets it.
 
 use crate::PgStore;
-use crate::error::store_error;
+
 use async_trait::async_trait;
 use auth_core::ports::{EmailRevertStore, StoreError};
 use auth_core::revert::EmailRevert;
@@ -22,7 +22,7 @@ impl EmailRevertStore for PgStore {
             .bind(revert.changed_at.as_millis())
             .execute(&mut *tx)
             .await
-            .map_err(store_error)?;
+            .map_err(|e| self.failed(e))?;
         sqlx::query(
             "INSERT INTO email_reverts (token_hash, user_id, old_email, changed_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -34,8 +34,8 @@ impl EmailRevertStore for PgStore {
         .bind(revert.expires_at.as_millis())
         .execute(&mut *tx)
         .await
-        .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)
+        .map_err(|e| self.failed(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))
     }
 
     async fn take(
@@ -49,9 +49,9 @@ impl EmailRevertStore for PgStore {
              RETURNING token_hash, user_id, old_email, changed_at, expires_at",
         )
         .bind(token_hash.0.as_slice())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         row.map(RevertRow::into_revert)
             .transpose()
             .map(|r| r.filter(|r| now < r.expires_at))

@@ -56,7 +56,7 @@ impl SessionRepository for PgStore {
         // An unknown account fails the foreign key and comes back as `StoreError::Corrupt`.
         let mut tx = self.begin().await?;
         insert_session(&mut tx, session, refresh).await?;
-        tx.commit().await.map_err(store_error)
+        tx.commit().await.map_err(|e| self.failed(e))
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -66,9 +66,9 @@ impl SessionRepository for PgStore {
             " FROM sessions WHERE id = $1"
         ))
         .bind(id.as_uuid())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         row.map(SessionRow::into_session).transpose()
     }
 
@@ -96,7 +96,7 @@ impl SessionRepository for PgStore {
         .bind(old.0.as_slice())
         .fetch_optional(&mut *tx)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         let Some(session) = locked.map(SessionRow::into_session).transpose()? else {
             return Ok(Rotation::Invalid);
         };
@@ -105,7 +105,7 @@ impl SessionRepository for PgStore {
                 .bind(old.0.as_slice())
                 .fetch_optional(&mut *tx)
                 .await
-                .map_err(store_error)?;
+                .map_err(|e| self.failed(e))?;
         // Purged between the two statements.
         let Some(spent_at) = token else {
             return Ok(Rotation::Invalid);
@@ -122,13 +122,13 @@ impl SessionRepository for PgStore {
                     .bind(old.0.as_slice())
                     .execute(&mut *tx)
                     .await
-                    .map_err(store_error)?;
+                    .map_err(|e| self.failed(e))?;
                 sqlx::query("INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2)")
                     .bind(new.0.as_slice())
                     .bind(session.id.as_uuid())
                     .execute(&mut *tx)
                     .await
-                    .map_err(store_error)?;
+                    .map_err(|e| self.failed(e))?;
                 let row: SessionRow = sqlx::query_as(concat!(
                     "UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id = $3 \
                      RETURNING ",
@@ -139,7 +139,7 @@ impl SessionRepository for PgStore {
                 .bind(session.id.as_uuid())
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(store_error)?;
+                .map_err(|e| self.failed(e))?;
                 Rotation::Rotated(row.into_session()?)
             }
             // Later replays of a revoked family are merely invalid.
@@ -153,7 +153,7 @@ impl SessionRepository for PgStore {
                 .bind(session.id.as_uuid())
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(store_error)?;
+                .map_err(|e| self.failed(e))?;
                 if now < spent_at.plus(lifetimes.grace)
                     && successor_is_current
                     && session.is_active(now)
@@ -168,7 +168,7 @@ impl SessionRepository for PgStore {
                         .bind(session.id.as_uuid())
                         .execute(&mut *tx)
                         .await
-                        .map_err(store_error)?;
+                        .map_err(|e| self.failed(e))?;
                     Rotation::Reused {
                         session_id: session.id,
                         user_id: session.user_id,
@@ -176,7 +176,7 @@ impl SessionRepository for PgStore {
                 }
             }
         };
-        tx.commit().await.map_err(store_error)?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
         Ok(outcome)
     }
 
@@ -189,9 +189,9 @@ impl SessionRepository for PgStore {
         ))
         .bind(user.as_uuid())
         .bind(now.as_millis())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         rows.into_iter().map(SessionRow::into_session).collect()
     }
 
@@ -208,9 +208,9 @@ impl SessionRepository for PgStore {
         .bind(now.as_millis())
         .bind(id.as_uuid())
         .bind(user.as_uuid())
-        .execute(&self.pool)
+        .execute(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -228,9 +228,9 @@ impl SessionRepository for PgStore {
         .bind(now.as_millis())
         .bind(user.as_uuid())
         .bind(keep.map(|id| *id.as_uuid()))
-        .execute(&self.pool)
+        .execute(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected())
     }
 }

@@ -1,7 +1,7 @@
 //! [`UserRepository`] on the `users` table; accounts are created together with their first session.
 
 use crate::PgStore;
-use crate::error::{is_email_taken, store_error};
+use crate::error::is_email_taken;
 use crate::sessions::insert_session;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
@@ -48,10 +48,10 @@ impl UserRepository for PgStore {
             Ok(_) => {}
             // Dropping the transaction rolls it back: nothing was written.
             Err(e) if is_email_taken(&e) => return Err(EmailTakenOr::Taken),
-            Err(e) => return Err(store_error(e).into()),
+            Err(e) => return Err(self.failed(e).into()),
         }
         insert_session(&mut tx, first_session, refresh).await?;
-        tx.commit().await.map_err(store_error)?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
         Ok(())
     }
 
@@ -60,9 +60,9 @@ impl UserRepository for PgStore {
             "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE email = $1",
         )
         .bind(email.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         row.map(UserRow::into_user).transpose()
     }
 
@@ -71,9 +71,9 @@ impl UserRepository for PgStore {
             "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE id = $1",
         )
         .bind(id.as_uuid())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         row.map(UserRow::into_user).transpose()
     }
 
@@ -90,9 +90,9 @@ impl UserRepository for PgStore {
         .bind(name.as_str())
         .bind(public)
         .bind(id.as_uuid())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         row.map(UserRow::into_user).transpose()
     }
 
@@ -106,12 +106,12 @@ impl UserRepository for PgStore {
         ))
         .bind(email.as_str())
         .bind(id.as_uuid())
-        .execute(&self.pool)
+        .execute(self.pool()?)
         .await;
         match changed {
             Ok(done) => Ok(done.rows_affected() == 1),
             Err(e) if is_email_taken(&e) => Err(EmailTakenOr::Taken),
-            Err(e) => Err(store_error(e).into()),
+            Err(e) => Err(self.failed(e).into()),
         }
     }
 
@@ -122,9 +122,9 @@ impl UserRepository for PgStore {
             " WHERE id = $1"
         ))
         .bind(id.as_uuid())
-        .execute(&self.pool)
+        .execute(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -133,9 +133,9 @@ impl UserRepository for PgStore {
         // CASCADE).
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.as_uuid())
-            .execute(&self.pool)
+            .execute(self.pool()?)
             .await
-            .map_err(store_error)?;
+            .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -150,9 +150,9 @@ impl UserRepository for PgStore {
         )
         .bind(after.map(|id| *id.as_uuid()))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         rows.into_iter().map(ProfileRow::into_profile).collect()
     }
 }

@@ -22,7 +22,7 @@ impl AuditLog for SqliteStore {
         .bind(event.kind.as_str())
         .bind(event.ip.as_deref())
         .bind(event.detail.as_deref())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -35,7 +35,7 @@ impl AuditLog for SqliteStore {
         )
         .bind(user.to_string())
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
         rows.into_iter().map(EventRow::into_event).collect()

@@ -19,7 +19,7 @@ impl SqliteStore {
             let done = sqlx::query(sql)
                 .bind(bound)
                 .bind(BATCH)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(store_error)?;
             total += done.rows_affected();

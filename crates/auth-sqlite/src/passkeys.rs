@@ -46,7 +46,7 @@ impl PasskeyRepository for SqliteStore {
         .bind(passkey.name.as_str())
         .bind(passkey.created_at.as_millis())
         .bind(passkey.last_used_at.map(Timestamp::as_millis))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await;
         match inserted {
             Ok(_) => Ok(()),
@@ -62,7 +62,7 @@ impl PasskeyRepository for SqliteStore {
             " FROM passkeys WHERE user_id = ? ORDER BY created_at, id"
         ))
         .bind(user.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
         rows.into_iter().map(PasskeyRow::into_passkey).collect()
@@ -75,7 +75,7 @@ impl PasskeyRepository for SqliteStore {
             " FROM passkeys WHERE credential_id = ?"
         ))
         .bind(credential_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await
         .map_err(store_error)?;
         row.map(PasskeyRow::into_passkey).transpose()
@@ -106,7 +106,7 @@ impl PasskeyRepository for SqliteStore {
         .bind(i64::from(sign_count))
         .bind(backed_up)
         .bind(at.as_millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
@@ -122,7 +122,7 @@ impl PasskeyRepository for SqliteStore {
             .bind(name.as_str())
             .bind(id.to_string())
             .bind(user.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
@@ -132,7 +132,7 @@ impl PasskeyRepository for SqliteStore {
         let done = sqlx::query("DELETE FROM passkeys WHERE id = ? AND user_id = ?")
             .bind(id.to_string())
             .bind(user.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(done.rows_affected() == 1)

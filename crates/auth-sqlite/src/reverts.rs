@@ -48,7 +48,7 @@ impl EmailRevertStore for SqliteStore {
              RETURNING token_hash, user_id, old_email, changed_at, expires_at",
         )
         .bind(token_hash.0.as_slice())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(store_error)?;
         row.map(RevertRow::into_revert)

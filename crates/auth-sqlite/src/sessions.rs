@@ -65,7 +65,7 @@ impl SessionRepository for SqliteStore {
             " FROM sessions WHERE id = ?"
         ))
         .bind(id.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await
         .map_err(store_error)?;
         row.map(SessionRow::into_session).transpose()
@@ -179,7 +179,7 @@ impl SessionRepository for SqliteStore {
         ))
         .bind(user.to_string())
         .bind(now.as_millis())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
         rows.into_iter().map(SessionRow::into_session).collect()
@@ -198,7 +198,7 @@ impl SessionRepository for SqliteStore {
         .bind(now.as_millis())
         .bind(id.to_string())
         .bind(user.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
@@ -219,7 +219,7 @@ impl SessionRepository for SqliteStore {
         .bind(now.as_millis())
         .bind(user.to_string())
         .bind(keep)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected())

@@ -62,7 +62,7 @@ impl UserRepository for SqliteStore {
             "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE email = ?",
         )
         .bind(email.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await
         .map_err(store_error)?;
         row.map(UserRow::into_user).transpose()
@@ -73,7 +73,7 @@ impl UserRepository for SqliteStore {
             "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE id = ?",
         )
         .bind(id.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await
         .map_err(store_error)?;
         row.map(UserRow::into_user).transpose()
@@ -92,7 +92,7 @@ impl UserRepository for SqliteStore {
         .bind(name.as_str())
         .bind(public)
         .bind(id.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(store_error)?;
         row.map(UserRow::into_user).transpose()
@@ -107,7 +107,7 @@ impl UserRepository for SqliteStore {
         ))
         .bind(email.as_str())
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await;
         match changed {
             Ok(done) => Ok(done.rows_affected() == 1),
@@ -123,7 +123,7 @@ impl UserRepository for SqliteStore {
             " WHERE id = ?"
         ))
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
@@ -134,7 +134,7 @@ impl UserRepository for SqliteStore {
         // CASCADE).
         let done = sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
@@ -152,7 +152,7 @@ impl UserRepository for SqliteStore {
         )
         .bind(after)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
         rows.into_iter().map(ProfileRow::into_profile).collect()

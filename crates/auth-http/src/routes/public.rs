@@ -7,6 +7,8 @@ use crate::wire::{PageQuery, ProfilePage, PublicProfileView, Readiness};
 use actix_web::{HttpResponse, web};
 use auth_core::UserId;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 use utoipa::OpenApi;
 
 /// The page size: 1 to 100, default 20; anything else is a clear 400.
@@ -72,15 +74,41 @@ pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
+/// How long `/readyz` waits for the stores: a load balancer's probe is answered within a second
+/// whatever they do.
+const READINESS_DEADLINE: Duration = Duration::from_millis(800);
+
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    // The checks run side by side under one deadline: a store that hangs is reported unavailable
+    // instead of holding the probe (and the ones queued behind it) past its own timeout.
+    let deadline = actix_web::rt::time::Instant::now() + READINESS_DEADLINE;
+    let pending: Vec<_> = state
+        .health
+        .iter()
+        .map(|store| {
+            let store = Arc::clone(store);
+            let name = store.name();
+            (
+                name,
+                actix_web::rt::spawn(async move { store.check().await.is_ok() }),
+            )
+        })
+        .collect();
     let mut checks = BTreeMap::new();
     let mut ready = true;
-    for store in state.health.iter() {
-        let ok = store.check().await.is_ok();
+    for (name, mut task) in pending {
+        let left = deadline.saturating_duration_since(actix_web::rt::time::Instant::now());
+        let ok = match actix_web::rt::time::timeout(left, &mut task).await {
+            Ok(answer) => answer.unwrap_or(false),
+            Err(_) => {
+                task.abort();
+                false
+            }
+        };
         ready &= ok;
-        checks.insert(store.name(), if ok { "ok" } else { "unavailable" });
+        checks.insert(name, if ok { "ok" } else { "unavailable" });
     }
     let body = Readiness {
         status: if ready { "ready" } else { "unavailable" },

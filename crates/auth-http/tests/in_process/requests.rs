@@ -406,3 +406,64 @@ fn the_client_network_comes_from_a_trusted_proxy_and_the_configured_prefix() {
         Some("203.0.113.9")
     );
 }
+
+/// A store whose health check never answers.
+struct Hanging;
+
+#[async_trait::async_trait]
+impl auth_core::ports::HealthCheck for Hanging {
+    fn name(&self) -> &'static str {
+        "hanging"
+    }
+
+    async fn check(&self) -> Result<(), auth_core::ports::StoreError> {
+        std::future::pending().await
+    }
+}
+
+/// A store that is up.
+struct Up;
+
+#[async_trait::async_trait]
+impl auth_core::ports::HealthCheck for Up {
+    fn name(&self) -> &'static str {
+        "up"
+    }
+
+    async fn check(&self) -> Result<(), auth_core::ports::StoreError> {
+        Ok(())
+    }
+}
+
+#[actix_web::test]
+async fn readyz_answers_within_a_second_when_a_store_hangs() {
+    let mut w = crate::app::world(
+        relaxed(),
+        HttpConfig {
+            public_origin: crate::app::ORIGIN.to_owned(),
+            ..HttpConfig::default()
+        },
+    );
+    w.state.health = std::sync::Arc::new(vec![
+        std::sync::Arc::new(Hanging),
+        std::sync::Arc::new(Hanging),
+        std::sync::Arc::new(Up),
+    ]);
+    let app = init_service(App::new().configure(auth_http::configure(w.state.clone()))).await;
+    let started = std::time::Instant::now();
+    // Bounded, so the test fails instead of hanging when the handler waits for a hung store.
+    let reply = actix_web::rt::time::timeout(
+        std::time::Duration::from_secs(5),
+        crate::app::call("GET", "/readyz").send(&app),
+    )
+    .await
+    .expect("readyz answers while a store hangs");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "readyz took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(reply.status, 503, "{}", reply.text);
+    assert_eq!(reply.json["checks"]["hanging"], "unavailable");
+    assert_eq!(reply.json["checks"]["up"], "ok");
+}
