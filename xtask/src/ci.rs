@@ -95,11 +95,12 @@ fn deny(root: &Path) -> Result<()> {
 
 /// Dependencies a crate declares but never uses: each costs build time on every machine.
 fn unused_dependencies() -> Result<()> {
-    // The binary is called directly: run as `cargo machete` from inside `cargo xtask`, it would see
-    // the `CARGO_PKG_NAME` that cargo set for xtask and take `machete` for a path to scan.
+    // The binary is called directly and without the `CARGO` variable that cargo set for xtask:
+    // cargo-machete reads that variable as "run as `cargo machete`" and then expects its own name
+    // as the first argument.
     let machete = || {
         let mut c = cmd("cargo-machete", Vec::<&str>::new());
-        c.env_remove("CARGO_PKG_NAME");
+        c.env_remove("CARGO").env_remove("CARGO_PKG_NAME");
         c
     };
     if !succeeds(machete().arg("--version")) {
