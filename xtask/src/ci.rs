@@ -94,7 +94,7 @@ fn deny(root: &Path) -> Result<()> {
 }
 
 /// Dependencies a crate declares but never uses: each costs build time on every machine.
-fn unused_dependencies() -> Result<()> {
+pub(crate) fn unused_dependencies() -> Result<()> {
     // The binary is called directly and without the `CARGO` variable that cargo set for xtask:
     // cargo-machete reads that variable as "run as `cargo machete`" and then expects its own name
     // as the first argument.

@@ -35,6 +35,7 @@ commands:
                   eval \"$(cargo xtask services --env)\"
   api             check the served OpenAPI document and run schemathesis against the server
   browser-deps    install Chromium and the npm packages of tests/browser
+  unused-deps     dependencies a crate declares but never uses (cargo-machete)
 ";
 
 fn main() -> ExitCode {
@@ -63,6 +64,7 @@ fn run_command() -> Result<()> {
             Ok(())
         }
         ["browser-deps"] => browser::install(&root),
+        ["unused-deps"] => ci::unused_dependencies(),
         ["api"] => api::check(&root),
         ["help" | "--help" | "-h"] => {
             eprint!("{USAGE}");
