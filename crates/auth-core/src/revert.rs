@@ -5,11 +5,8 @@
 use crate::email::EmailAddress;
 use crate::ids::UserId;
 use crate::ports::Rng;
-use crate::session::TokenHash;
+use crate::session::{TokenHash, is_token, random_token, token_hash};
 use crate::time::Timestamp;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// The token of an undo link, as the old address receives it: 256 random bits. `Debug` never
@@ -20,15 +17,12 @@ pub struct RevertToken(String);
 impl RevertToken {
     /// A fresh token.
     pub fn generate(rng: &dyn Rng) -> Self {
-        let mut b = [0u8; 32];
-        rng.fill(&mut b);
-        Self(URL_SAFE_NO_PAD.encode(b))
+        Self(random_token(rng))
     }
 
     /// Parses a token presented by a client (43 base64url characters).
     pub fn parse(s: &str) -> Option<Self> {
-        let ok = s.len() == 43 && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == 32);
-        ok.then(|| Self(s.to_owned()))
+        is_token(s).then(|| Self(s.to_owned()))
     }
 
     /// The token, for the mail that carries it and nowhere else.
@@ -38,7 +32,7 @@ impl RevertToken {
 
     /// What stores keep: SHA-256 of the token (256 random bits need no slow hash).
     pub fn hash(&self) -> TokenHash {
-        TokenHash(Sha256::digest(self.0.as_bytes()).into())
+        token_hash(&self.0)
     }
 }
 

@@ -83,6 +83,23 @@ impl Session {
     }
 }
 
+/// 256 random bits as 43 base64url characters: the form of every bearer secret we hand out.
+pub(crate) fn random_token(rng: &dyn Rng) -> String {
+    let mut b = [0u8; 32];
+    rng.fill(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Whether `s` has the form [`random_token`] makes.
+pub(crate) fn is_token(s: &str) -> bool {
+    s.len() == 43 && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == 32)
+}
+
+/// What stores keep of such a token: SHA-256 (256 random bits need no slow hash).
+pub(crate) fn token_hash(token: &str) -> TokenHash {
+    TokenHash(Sha256::digest(token.as_bytes()).into())
+}
+
 /// A refresh token as the client holds it: 256 random bits. `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken(String);
@@ -90,15 +107,12 @@ pub struct RefreshToken(String);
 impl RefreshToken {
     /// A fresh token.
     pub fn generate(rng: &dyn Rng) -> Self {
-        let mut b = [0u8; 32];
-        rng.fill(&mut b);
-        Self(URL_SAFE_NO_PAD.encode(b))
+        Self(random_token(rng))
     }
 
     /// Parses a token presented by a client (43 base64url characters).
     pub fn parse(s: &str) -> Option<Self> {
-        let ok = s.len() == 43 && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == 32);
-        ok.then(|| Self(s.to_owned()))
+        is_token(s).then(|| Self(s.to_owned()))
     }
 
     /// The token, to hand to the client.
@@ -108,7 +122,7 @@ impl RefreshToken {
 
     /// What stores keep: SHA-256 of the token. A fast hash suffices for 256 random bits.
     pub fn hash(&self) -> TokenHash {
-        TokenHash(Sha256::digest(self.0.as_bytes()).into())
+        token_hash(&self.0)
     }
 
     /// The token that replaces this one when it is rotated: a keyed hash of it, so presenting the
