@@ -210,6 +210,29 @@ impl Server {
         )
     }
 
+    /// Like [`Server::start_on`], but runs the server binary at `binary` (an older build, to
+    /// compare against) and leaves out every setting whose variable name contains one of `unknown`
+    /// (settings that build does not have yet).
+    pub fn start_binary(
+        binary: &Path,
+        unknown: &[&str],
+        services: &[(String, String)],
+        mailbox: Mailbox,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let known = |k: &str| !unknown.iter().any(|u| k.contains(u));
+        let env: Vec<(&str, &str)> = RELAXED
+            .iter()
+            .chain(env)
+            .copied()
+            .filter(|(k, _)| known(k))
+            .collect();
+        let services: Vec<(String, String)> =
+            services.iter().filter(|(k, _)| known(k)).cloned().collect();
+        let data = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+        Self::launch(binary, false, data, &env, &services, mailbox, None)
+    }
+
     fn spawn(
         data: std::sync::Arc<tempfile::TempDir>,
         env: &[(&str, &str)],
@@ -217,7 +240,27 @@ impl Server {
         mailbox: Mailbox,
         production: Option<std::sync::Arc<Production>>,
     ) -> Self {
-        let mut cmd = Command::new(server_binary());
+        Self::launch(
+            &server_binary(),
+            true,
+            data,
+            env,
+            services,
+            mailbox,
+            production,
+        )
+    }
+
+    fn launch(
+        binary: &Path,
+        relaxed: bool,
+        data: std::sync::Arc<tempfile::TempDir>,
+        env: &[(&str, &str)],
+        services: &[(String, String)],
+        mailbox: Mailbox,
+        production: Option<std::sync::Arc<Production>>,
+    ) -> Self {
+        let mut cmd = Command::new(binary);
         cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -230,7 +273,8 @@ impl Server {
         for (k, v) in services {
             cmd.env(k, v);
         }
-        for (k, v) in RELAXED.iter().chain(env) {
+        let relaxed = if relaxed { RELAXED } else { &[] };
+        for (k, v) in relaxed.iter().chain(env) {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start auth-server");

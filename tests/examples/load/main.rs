@@ -9,6 +9,14 @@
 //! cargo run --release -p e2e --example load -- [embedded|production|both] [seconds, 10] [threads, 32]
 //! ```
 //!
+//! With `LOAD_BASELINE=<path of an older auth-server binary>`, each configuration runs first on
+//! that build ("before") and then on this one ("after"), in the same run, so the two columns share
+//! the machine's state. Settings the older build does not have are left out for it.
+//!
+//! Last, a start flood with the mail relay silent (it accepts connections and never answers)
+//! fills the mail queue to its default capacity; the report gives the server's peak RSS and the
+//! queue depth it reached.
+//!
 //! Paths: the full email-code login (start, the code read from the delivered mail, verify), start
 //! login (an account and an unknown address alternately), a wrong-code verification, refresh,
 //! an authenticated read, passkey sign-in (options, a software authenticator's answer, finish),
@@ -62,8 +70,45 @@ const UNLIMITED: &[(&str, &str)] = &[
     ("AUTH_LOG__FILTER", "warn"),
 ];
 
+/// Settings that the baseline build of `LOAD_BASELINE` (the speed issue's measurement, commit
+/// 396118a) does not know, so that it would refuse to start with them.
+const UNKNOWN_TO_BASELINE: &[&str] = &["SEND_PER_ADDRESS_TOTAL", "PASSKEY_OPTIONS_PER_IP"];
+
+/// Which server binary a measurement ran on.
+#[derive(Clone, Copy)]
+enum Build {
+    /// The binary beside this example.
+    This,
+    /// An older binary to compare with.
+    Baseline(&'static std::path::Path),
+}
+
+impl Build {
+    fn label(self) -> &'static str {
+        match self {
+            Self::This => "after",
+            Self::Baseline(_) => "before",
+        }
+    }
+
+    fn start(
+        self,
+        services: &[(String, String)],
+        mailbox: Mailbox,
+        env: &[(&str, &str)],
+    ) -> Server {
+        match self {
+            Self::This => Server::start_on(services, mailbox, env),
+            Self::Baseline(bin) => {
+                Server::start_binary(bin, UNKNOWN_TO_BASELINE, services, mailbox, env)
+            }
+        }
+    }
+}
+
 /// One line of the report.
 struct Row {
+    build: &'static str,
     config: &'static str,
     path: &'static str,
     rate: f64,
@@ -108,6 +153,7 @@ fn usage(pid: u32) -> (f64, f64) {
 type Step = Arc<dyn Fn(&Server, usize, u64) -> bool + Send + Sync>;
 
 fn run(
+    build: Build,
     config: &'static str,
     path: &'static str,
     server: &Arc<Server>,
@@ -155,6 +201,7 @@ fn run(
     let (rss, cpu1) = usage(server.pid());
     all.sort();
     let row = Row {
+        build: build.label(),
         config,
         path,
         rate: all.len() as f64 / elapsed,
@@ -165,7 +212,8 @@ fn run(
         cores: (cpu1 - cpu0) / elapsed,
     };
     println!(
-        "{config:<10} {path:<34} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  RSS {:>5.1} MiB  CPU {:.2} cores  ({} requests, {errors} unexpected)",
+        "{:<6} {config:<10} {path:<34} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  RSS {:>5.1} MiB  CPU {:.2} cores  ({} requests, {errors} unexpected)",
+        row.build,
         row.rate,
         row.p50.as_secs_f64() * 1e3,
         row.p99.as_secs_f64() * 1e3,
@@ -225,6 +273,7 @@ fn add_passkey(s: &Server, session: &Session, device: &mut Device) {
 }
 
 fn bench(
+    build: Build,
     config: &'static str,
     services: &[(String, String)],
     threads: usize,
@@ -234,13 +283,14 @@ fn bench(
     let mut services = services.to_vec();
     services.push(("AUTH_MAIL__SMTP_URL".to_owned(), format!("smtp://{sink}")));
     let outbox = tempfile::tempdir().expect("temp dir");
-    let server = Arc::new(Server::start_on(
+    let server = Arc::new(build.start(
         &services,
         Mailbox::Outbox(outbox.path().to_path_buf()),
         UNLIMITED,
     ));
     println!(
-        "{config}: server {} — {threads} client threads, {seconds} s per path",
+        "{} {config}: server {} — {threads} client threads, {seconds} s per path",
+        build.label(),
         server.base
     );
 
@@ -274,6 +324,7 @@ fn bench(
 
     let (acc, ib) = (accounts.clone(), inbox.clone());
     rows.push(run(
+        build,
         config,
         "full email-code login",
         &server,
@@ -287,6 +338,7 @@ fn bench(
 
     let acc = accounts.clone();
     rows.push(run(
+        build,
         config,
         "POST /v1/login/email",
         &server,
@@ -315,6 +367,7 @@ fn bench(
             .collect(),
     );
     rows.push(run(
+        build,
         config,
         "POST /v1/codes/verify (wrong)",
         &server,
@@ -332,6 +385,7 @@ fn bench(
 
     let sess = sessions.clone();
     rows.push(run(
+        build,
         config,
         "POST /v1/token/refresh",
         &server,
@@ -353,6 +407,7 @@ fn bench(
 
     let sess = sessions.clone();
     rows.push(run(
+        build,
         config,
         "GET /v1/me",
         &server,
@@ -366,6 +421,7 @@ fn bench(
 
     let devs = devices.clone();
     rows.push(run(
+        build,
         config,
         "passkey sign-in (options+finish)",
         &server,
@@ -389,6 +445,7 @@ fn bench(
     ));
 
     rows.push(run(
+        build,
         config,
         "GET /.well-known/jwks.json",
         &server,
@@ -403,31 +460,143 @@ fn bench(
     rows
 }
 
+/// A mail relay that accepts every connection and never answers, for as long as the process runs.
+fn silent_relay() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free local port");
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming().flatten() {
+            held.push(socket);
+        }
+    });
+    addr
+}
+
+/// The mail queue's depth from the server's metrics, if it reports it.
+fn queue_depth(server: &Server) -> Option<f64> {
+    let base = server.metrics_base.as_deref().unwrap_or(&server.base);
+    let text = ureq::get(format!("{base}/metrics"))
+        .call()
+        .ok()?
+        .body_mut()
+        .read_to_string()
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("mail_queue_depth "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Start-login requests for unknown addresses as fast as the clients go, while the relay is
+/// silent, so that the mail queue fills to its default capacity: the peak RSS is what a flood
+/// costs.
+fn flood(
+    build: Build,
+    config: &'static str,
+    services: &[(String, String)],
+    threads: usize,
+    seconds: u64,
+) -> Row {
+    let mut services = services.to_vec();
+    services.push((
+        "AUTH_MAIL__SMTP_URL".to_owned(),
+        format!("smtp://{}", silent_relay()),
+    ));
+    let outbox = tempfile::tempdir().expect("temp dir");
+    let server = Arc::new(build.start(
+        &services,
+        Mailbox::Outbox(outbox.path().to_path_buf()),
+        UNLIMITED,
+    ));
+    let row = run(
+        build,
+        config,
+        "start flood, relay silent",
+        &server,
+        threads,
+        seconds,
+        Arc::new(|s, t, i| {
+            let email = format!("flood{t}-{i}@example.test");
+            s.post("/v1/login/email", json!({ "email": email })).status == 202
+        }),
+    );
+    match queue_depth(&server) {
+        Some(depth) => println!(
+            "{} {config}: mail queue depth after the flood: {depth:.0}",
+            build.label()
+        ),
+        None => println!("{} {config}: mail queue depth not reported", build.label()),
+    }
+    row
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let which = args.get(1).map_or("both", String::as_str);
     let seconds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
     let threads: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(32);
+    let mut builds = Vec::new();
+    if let Some(path) = std::env::var_os("LOAD_BASELINE") {
+        let path: &'static std::path::Path =
+            Box::leak(std::path::PathBuf::from(path).into_boxed_path());
+        assert!(
+            path.exists(),
+            "LOAD_BASELINE names no file: {}",
+            path.display()
+        );
+        builds.push(Build::Baseline(path));
+    }
+    builds.push(Build::This);
     let mut rows = Vec::new();
     if matches!(which, "embedded" | "both") {
-        rows.extend(bench("embedded", &[], threads, seconds));
+        for &build in &builds {
+            rows.extend(bench(build, "embedded", &[], threads, seconds));
+        }
     }
-    if matches!(which, "production" | "both") {
-        let production = Production::new();
-        let services: Vec<(String, String)> = production
-            .env()
-            .into_iter()
-            .filter(|(k, _)| k != "AUTH_MAIL__SMTP_URL")
-            .collect();
-        rows.extend(bench("production", &services, threads, seconds));
+    let production = matches!(which, "production" | "both").then(Production::new);
+    let services: Vec<(String, String)> = production
+        .iter()
+        .flat_map(Production::env)
+        .filter(|(k, _)| k != "AUTH_MAIL__SMTP_URL")
+        .collect();
+    if production.is_some() {
+        for &build in &builds {
+            // A fresh database and key prefix per build, so neither sees the other's rows.
+            let fresh = Production::new();
+            let services: Vec<(String, String)> = fresh
+                .env()
+                .into_iter()
+                .filter(|(k, _)| k != "AUTH_MAIL__SMTP_URL")
+                .collect();
+            rows.extend(bench(build, "production", &services, threads, seconds));
+        }
+    }
+    // The flood runs longer than the paths: long enough to fill the queue at the start rate.
+    let flood_seconds = seconds.max(10);
+    for &build in &builds {
+        if matches!(which, "embedded" | "both") {
+            rows.push(flood(build, "embedded", &[], threads, flood_seconds));
+        }
+        if production.is_some() {
+            rows.push(flood(
+                build,
+                "production",
+                &services,
+                threads,
+                flood_seconds,
+            ));
+        }
     }
     println!(
-        "\n| config | path | req/s | p50 ms | p99 ms | server RSS MiB | server CPU cores | unexpected |"
+        "\n| build | config | path | req/s | p50 ms | p99 ms | server RSS MiB | server CPU cores | unexpected |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {} | {:.0} | {:.1} | {:.1} | {:.0} | {:.2} | {} |",
+            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.0} | {:.2} | {} |",
+            r.build,
             r.config,
             r.path,
             r.rate,
