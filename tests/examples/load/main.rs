@@ -117,6 +117,9 @@ struct Row {
     errors: u64,
     rss_mb: f64,
     cores: f64,
+    /// CPU cores this load generator used meanwhile: on a shared machine, the two add up to the
+    /// machine's cores when it is saturated.
+    client_cores: f64,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -163,6 +166,7 @@ fn run(
 ) -> Row {
     let stop = Arc::new(AtomicBool::new(false));
     let (_, cpu0) = usage(server.pid());
+    let (_, client0) = usage(std::process::id());
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
@@ -199,6 +203,7 @@ fn run(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let (rss, cpu1) = usage(server.pid());
+    let (_, client1) = usage(std::process::id());
     all.sort();
     let row = Row {
         build: build.label(),
@@ -210,15 +215,17 @@ fn run(
         errors,
         rss_mb: peak_rss.max(rss),
         cores: (cpu1 - cpu0) / elapsed,
+        client_cores: (client1 - client0) / elapsed,
     };
     println!(
-        "{:<6} {config:<10} {path:<34} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  RSS {:>5.1} MiB  CPU {:.2} cores  ({} requests, {errors} unexpected)",
+        "{:<6} {config:<10} {path:<34} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  RSS {:>5.1} MiB  CPU {:.2} cores (client {:.2})  ({} requests, {errors} unexpected)",
         row.build,
         row.rate,
         row.p50.as_secs_f64() * 1e3,
         row.p99.as_secs_f64() * 1e3,
         row.rss_mb,
         row.cores,
+        row.client_cores,
         all.len(),
     );
     row
@@ -590,12 +597,12 @@ fn main() {
         }
     }
     println!(
-        "\n| build | config | path | req/s | p50 ms | p99 ms | server RSS MiB | server CPU cores | unexpected |"
+        "\n| build | config | path | req/s | p50 ms | p99 ms | server RSS MiB | server CPU cores | server CPU ms per request | client CPU cores | unexpected |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.0} | {:.2} | {} |",
+            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
             r.build,
             r.config,
             r.path,
@@ -604,6 +611,8 @@ fn main() {
             r.p99.as_secs_f64() * 1e3,
             r.rss_mb,
             r.cores,
+            r.cores * 1e3 / r.rate.max(f64::MIN_POSITIVE),
+            r.client_cores,
             r.errors
         );
     }
