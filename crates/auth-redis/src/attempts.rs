@@ -9,12 +9,14 @@ use auth_core::EmailAddress;
 use auth_core::attempt::{Attempt, AttemptState, Purpose, Subject};
 use auth_core::code::CodeHash;
 use auth_core::ids::{AttemptId, UserId};
-use auth_core::ports::{AttemptStore, StoreError};
+use auth_core::ports::{AttemptGate, AttemptStore, StoreError};
 use auth_core::time::Timestamp;
 use auth_core::user::DisplayName;
 use redis::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+
+impl AttemptGate for RedisStore {}
 
 #[async_trait]
 impl AttemptStore for RedisStore {
