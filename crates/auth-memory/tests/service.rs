@@ -3,14 +3,14 @@
 
 mod common;
 
-use auth_core::attempt::Subject;
-use auth_core::mail::Message;
 use auth_core::attempt::Attempt;
+use auth_core::attempt::Subject;
 use auth_core::ids::AttemptId;
+use auth_core::mail::Message;
 use auth_core::ports::{AttemptGate, AttemptStore, MailError, OsRng, RateLimiter, StoreError};
 use auth_core::rate::{Failures, Quota, RateDecision};
-use auth_core::time::Timestamp;
 use auth_core::service::{AccountError, EmailChangeError, RefreshError, StartError, VerifyError};
+use auth_core::time::Timestamp;
 use auth_core::user::DisplayName;
 use auth_jwt::{JwtIssuer, SigningKey};
 use common::*;

@@ -52,6 +52,7 @@
 
 mod attempts;
 mod errors;
+mod gate;
 mod keys;
 mod limits;
 
@@ -90,21 +91,35 @@ struct Inner {
 /// The Lua scripts, hashed once; they are sent by hash and loaded again whenever Redis has
 /// forgotten them (after a restart, say).
 struct Scripts {
-    attempt_create: Script,
+    attempt_open: Script,
+    attempt_look: Script,
+    attempt_settle: Script,
     attempt_take_guess: Script,
     attempt_consume: Script,
-    gcra_acquire: Script,
+    gcra_acquire_all: Script,
     failures_record: Script,
+}
+
+/// A script with the shared functions of `lua/lib.lua` in front of it.
+macro_rules! with_lib {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("lua/lib.lua"),
+            include_str!(concat!("lua/", $file))
+        ))
+    };
 }
 
 impl Scripts {
     fn new() -> Self {
         Self {
-            attempt_create: Script::new(include_str!("lua/attempt_create.lua")),
-            attempt_take_guess: Script::new(include_str!("lua/attempt_take_guess.lua")),
+            attempt_open: with_lib!("attempt_open.lua"),
+            attempt_look: with_lib!("attempt_look.lua"),
+            attempt_settle: with_lib!("attempt_settle.lua"),
+            attempt_take_guess: with_lib!("attempt_take_guess.lua"),
             attempt_consume: Script::new(include_str!("lua/attempt_consume.lua")),
-            gcra_acquire: Script::new(include_str!("lua/gcra_acquire.lua")),
-            failures_record: Script::new(include_str!("lua/failures_record.lua")),
+            gcra_acquire_all: with_lib!("gcra_acquire_all.lua"),
+            failures_record: with_lib!("failures_record.lua"),
         }
     }
 }

@@ -9,8 +9,8 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use auth_core::AuthService;
 use auth_core::ports::{
-    AttemptGate, AttemptStore, AuditLog, CeremonyStore, Clock, EmailRevertStore, HealthCheck, Housekeeping,
-    OsRng, PasskeyRepository, RateLimiter, Retention, SessionRepository, SystemClock,
+    AttemptGate, AttemptStore, AuditLog, CeremonyStore, Clock, EmailRevertStore, HealthCheck,
+    Housekeeping, OsRng, PasskeyRepository, RateLimiter, Retention, SessionRepository, SystemClock,
     UserRepository,
 };
 use auth_core::service::Ports;

@@ -25,8 +25,9 @@ use crate::ids::{SessionId, UserId};
 use crate::mail::{Mail, Message};
 use crate::policy::Policy;
 use crate::ports::{
-    AttemptGate, AttemptStore, AuditEvent, AuditLog, CeremonyStore, Clock, EmailRevertStore, Mailer,
-    PasskeyRepository, RateLimiter, Rng, SessionRepository, TokenIssuer, UserRepository, WebAuthn,
+    AttemptGate, AttemptStore, AuditEvent, AuditLog, CeremonyStore, Clock, EmailRevertStore,
+    Mailer, PasskeyRepository, RateLimiter, Rng, SessionRepository, TokenIssuer, UserRepository,
+    WebAuthn,
 };
 use crate::session::{AuthMethod, SuccessorKey};
 use crate::time::Timestamp;

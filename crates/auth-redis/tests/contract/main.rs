@@ -129,7 +129,7 @@ fn count_matching(keys: &[String], part: &str) -> usize {
 
 auth_core::contract_tests! {
     let store = store("contract").await.0;
-    ports: [attempt_store, rate_limiter, ceremony_store];
+    ports: [attempt_store, attempt_gate, rate_limiter, ceremony_store];
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +138,7 @@ async fn every_key_the_attempt_rules_write_expires_and_names_no_address() {
     testkit::attempt_store::all(testkit::attempt_store::store(store)).await;
 
     let keys = assert_every_key_expires(&prefix).await;
-    for kind in [":attempt:{", ":attempt-ref:{"] {
+    for kind in [":attempt:{"] {
         assert!(
             count_matching(&keys, kind) > 0,
             "the suite wrote {kind} keys, and they were checked"
@@ -234,8 +234,8 @@ async fn key_names_hold_no_personal_data() {
     let keys = assert_every_key_expires(&prefix).await;
     assert_eq!(
         keys.len(),
-        5,
-        "attempt, reference, GCRA, failures and ceremony: {keys:?}"
+        4,
+        "attempt, GCRA, failures and ceremony: {keys:?}"
     );
     for key in &keys {
         for secret in [
