@@ -96,6 +96,9 @@ async fn all_rules_share_one_database_in_parallel() {
         tokio::spawn(testkit::attempt_store::all(testkit::attempt_store::store(
             s.clone(),
         ))),
+        tokio::spawn(testkit::attempt_gate::all(testkit::attempt_gate::store(
+            s.clone(),
+        ))),
         tokio::spawn(testkit::session_repository::all(
             testkit::session_repository::store(s.clone()),
         )),

@@ -6,10 +6,12 @@
 //! Each test keeps its keys under a prefix of its own, so the tests share one Redis and run in
 //! parallel. Without a reachable Redis every test fails, saying how to start one.
 
+use auth_core::Policy;
 use auth_core::attempt::{AttemptState, Purpose, Subject};
 use auth_core::ids::{AttemptId, CeremonyId, UserId};
 use auth_core::ports::{
-    AttemptStore, CeremonyStore, Clock, HealthCheck, OsRng, RateLimiter, StoreError, SystemClock,
+    AttemptGate, AttemptStore, CeremonyStore, Clock, FailureBudget, HealthCheck, OsRng,
+    RateLimiter, StoreError, SystemClock,
 };
 use auth_core::rate::{Quota, gcra};
 use auth_core::testkit::{self, sample_attempt, unique_email};
@@ -139,6 +141,24 @@ async fn every_key_the_attempt_rules_write_expires_and_names_no_address() {
 
     let keys = assert_every_key_expires(&prefix).await;
     for kind in [":attempt:{"] {
+        assert!(
+            count_matching(&keys, kind) > 0,
+            "the suite wrote {kind} keys, and they were checked"
+        );
+    }
+    assert!(
+        keys.iter().all(|k| !k.contains('@')),
+        "no key name holds an address: {keys:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_the_gate_rules_write_expires_and_names_no_address() {
+    let (store, prefix) = store("gate").await;
+    testkit::attempt_gate::all(testkit::attempt_gate::store(store)).await;
+
+    let keys = assert_every_key_expires(&prefix).await;
+    for kind in [":attempt:{", ":gcra:{", ":failures:{"] {
         assert!(
             count_matching(&keys, kind) > 0,
             "the suite wrote {kind} keys, and they were checked"
