@@ -140,12 +140,10 @@ async fn every_key_the_attempt_rules_write_expires_and_names_no_address() {
     testkit::attempt_store::all(testkit::attempt_store::store(store)).await;
 
     let keys = assert_every_key_expires(&prefix).await;
-    for kind in [":attempt:{"] {
-        assert!(
-            count_matching(&keys, kind) > 0,
-            "the suite wrote {kind} keys, and they were checked"
-        );
-    }
+    assert!(
+        count_matching(&keys, ":attempt:{") > 0,
+        "the suite wrote attempt keys, and they were checked"
+    );
     assert!(
         keys.iter().all(|k| !k.contains('@')),
         "no key name holds an address: {keys:?}"
