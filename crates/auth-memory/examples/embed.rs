@@ -46,6 +46,7 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
         attempts: store.clone(),
         sessions: store.clone(),
         limiter: store.clone(),
+        gate: store.clone(),
         audit: store.clone(),
         passkeys: store.clone(),
         reverts: store.clone(),

@@ -83,6 +83,47 @@ async fn signing_out_everywhere_kills_every_open_attempt_of_the_account() {
     );
 }
 
+/// A right code for an attempt whose account moved on is refused like any wrong code, and spends
+/// the attempt; it is no guess, so it costs the network none of its failure budget.
+#[tokio::test]
+async fn a_right_code_for_a_killed_attempt_is_refused_spent_and_costs_no_failure() {
+    let mut policy = relaxed();
+    policy.limits.address_failures.budget = 1;
+    let w = world(policy);
+    let owner = signed_up(&w, "spent@example.com").await;
+    let held = w
+        .service
+        .start_login(email("spent@example.com"), &outsider())
+        .await
+        .unwrap();
+    let held_code = last_code(&w.mailer);
+    let who = principal(&w, &owner.access_token).await;
+    w.service
+        .revoke_all_sessions(&who, false, &client())
+        .await
+        .unwrap();
+    for what in ["the right code of a killed attempt", "and once more"] {
+        let r = w
+            .service
+            .verify_code(&held.attempt_token, &held_code, &outsider())
+            .await;
+        assert!(matches!(r, Err(VerifyError::Invalid)), "{what}: {r:?}");
+    }
+
+    // With a failure budget of one, a counted failure would refuse the next code of the network.
+    let fresh = w
+        .service
+        .start_login(email("spent@example.com"), &outsider())
+        .await
+        .unwrap();
+    let code = last_code(&w.mailer);
+    let r = w
+        .service
+        .verify_code(&fresh.attempt_token, &code, &outsider())
+        .await;
+    assert!(r.is_ok(), "no failure was counted: {r:?}");
+}
+
 #[tokio::test]
 async fn a_resend_cannot_revive_a_killed_chain() {
     let w = world(relaxed());

@@ -8,6 +8,7 @@ auth_core::contract_tests! {
     ports: [
         user_repository,
         attempt_store,
+        attempt_gate,
         session_repository,
         rate_limiter,
         audit_log,

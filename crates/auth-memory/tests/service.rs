@@ -3,10 +3,14 @@
 
 mod common;
 
+use auth_core::attempt::Attempt;
 use auth_core::attempt::Subject;
+use auth_core::ids::AttemptId;
 use auth_core::mail::Message;
-use auth_core::ports::{AttemptStore, MailError, OsRng, StoreError};
+use auth_core::ports::{AttemptGate, AttemptStore, MailError, OsRng, RateLimiter, StoreError};
+use auth_core::rate::{Failures, Quota, RateDecision};
 use auth_core::service::{AccountError, EmailChangeError, RefreshError, StartError, VerifyError};
+use auth_core::time::Timestamp;
 use auth_core::user::DisplayName;
 use auth_jwt::{JwtIssuer, SigningKey};
 use common::*;
@@ -122,7 +126,7 @@ async fn sixty_four_parallel_wrong_guesses_evaluate_at_most_the_budget() {
     ));
 }
 
-fn auth_core_ticket(w: &World, token: &str) -> auth_core::AttemptId {
+fn auth_core_ticket(w: &World, token: &str) -> AttemptId {
     use auth_core::ports::TokenIssuer;
     let issuer = JwtIssuer::new(
         "https://auth.test",
@@ -402,8 +406,13 @@ async fn a_store_that_is_down_fails_closed_with_a_store_error() {
         .returning(|_, _| Err(StoreError::Unavailable("connection refused".into())));
     down.expect_get()
         .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+    let down = Arc::new(DownAttempts {
+        attempts: down,
+        limits: auth_memory::MemoryStore::new(),
+    });
     let w = world_with(relaxed(), |mut p| {
-        p.attempts = Arc::new(down);
+        p.attempts = down.clone();
+        p.gate = down;
         p
     });
     let r = w
@@ -419,3 +428,53 @@ async fn a_store_that_is_down_fails_closed_with_a_store_error() {
         "no mail goes out for an attempt that was not stored"
     );
 }
+
+/// Attempts that a mock answers (down, here) behind a gate whose limits work.
+struct DownAttempts {
+    attempts: auth_core::ports::MockAttemptStore,
+    limits: auth_memory::MemoryStore,
+}
+
+#[async_trait::async_trait]
+impl AttemptStore for DownAttempts {
+    async fn create(&self, a: &Attempt, replaces: Option<AttemptId>) -> Result<(), StoreError> {
+        self.attempts.create(a, replaces).await
+    }
+    async fn get(&self, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
+        self.attempts.get(id).await
+    }
+    async fn take_guess(
+        &self,
+        id: &AttemptId,
+        now: Timestamp,
+        max: u32,
+    ) -> Result<Option<Attempt>, StoreError> {
+        self.attempts.take_guess(id, now, max).await
+    }
+    async fn consume(&self, id: &AttemptId, now: Timestamp) -> Result<bool, StoreError> {
+        self.attempts.consume(id, now).await
+    }
+}
+
+#[async_trait::async_trait]
+impl RateLimiter for DownAttempts {
+    async fn acquire(&self, k: &str, q: Quota, now: Timestamp) -> Result<RateDecision, StoreError> {
+        self.limits.acquire(k, q, now).await
+    }
+    async fn failures(&self, k: &str, now: Timestamp) -> Result<Failures, StoreError> {
+        self.limits.failures(k, now).await
+    }
+    async fn record_failure(
+        &self,
+        k: &str,
+        now: Timestamp,
+        window: Duration,
+    ) -> Result<Failures, StoreError> {
+        self.limits.record_failure(k, now, window).await
+    }
+    async fn clear_failures(&self, k: &str) -> Result<(), StoreError> {
+        self.limits.clear_failures(k).await
+    }
+}
+
+impl AttemptGate for DownAttempts {}

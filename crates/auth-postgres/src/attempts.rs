@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use auth_core::attempt::{Attempt, AttemptState, Purpose, Subject};
 use auth_core::code::CodeHash;
 use auth_core::ids::{AttemptId, UserId};
-use auth_core::ports::{AttemptStore, StoreError};
+use auth_core::ports::{AttemptGate, AttemptStore, StoreError};
 use auth_core::time::Timestamp;
 use auth_sql::rows::{display_name, email};
 use auth_sql::{corrupt, count, hash32};
@@ -65,6 +65,9 @@ impl AttemptRow {
         })
     }
 }
+
+/// The gate's steps are the composed calls of both ports, each one conditional statement.
+impl AttemptGate for PgStore {}
 
 #[async_trait]
 impl AttemptStore for PgStore {

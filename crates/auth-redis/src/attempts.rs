@@ -1,9 +1,8 @@
-//! [`AttemptStore`] on Redis: one hash per attempt, and a reference from each attempt id to its
-//! address tag.
+//! [`AttemptStore`] on Redis: one hash per attempt, found by its id alone, and how an attempt is
+//! stored as the fields of that hash.
 
+use crate::RedisStore;
 use crate::errors::{corrupt, unexpected, unexpected_kind};
-use crate::keys::Keys;
-use crate::{RedisStore, span_ms};
 use async_trait::async_trait;
 use auth_core::EmailAddress;
 use auth_core::attempt::{Attempt, AttemptState, Purpose, Subject};
@@ -23,46 +22,15 @@ impl AttemptStore for RedisStore {
         attempt: &Attempt,
         replaces: Option<AttemptId>,
     ) -> Result<(), StoreError> {
-        let keys = &self.inner.keys;
-        let tag = Keys::address_tag(&attempt.email);
-        // The key lives as long as the core says a store keeps the attempt.
-        let ttl = span_ms(attempt.kept_until().since(attempt.created_at));
-
-        // The reference goes first, so an attempt never exists without a way to find it. Should
-        // the script then fail, the reference points at nothing until it expires.
-        let mut reference = redis::cmd("SET");
-        reference
-            .arg(keys.attempt_ref(&attempt.id))
-            .arg(&tag)
-            .arg("PX")
-            .arg(ttl);
-        match self.query(&reference).await? {
-            Value::Okay => {}
-            other => return Err(unexpected("SET", &other)),
-        }
-
-        let mut create = self.inner.scripts.attempt_create.prepare_invoke();
-        create.key(keys.attempt(&tag, &attempt.id));
-        // A resend replaces an attempt of the same address, so its key carries the same tag.
-        if let Some(old) = replaces {
-            create.key(keys.attempt(&tag, &old));
-        }
-        create.arg(ttl);
-        for (field, value) in encode(attempt) {
-            create.arg(field).arg(value);
-        }
-        match self.eval(&create).await? {
-            Value::Int(0 | 1) => Ok(()),
-            other => Err(unexpected("the attempt script", &other)),
-        }
+        // A start without limits: the same script, so an attempt is written in one place.
+        self.open_attempt(&[], attempt.created_at, attempt, replaces)
+            .await
+            .map(|_| ())
     }
 
     async fn get(&self, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
-        let Some(tag) = self.address_tag_of(id).await? else {
-            return Ok(None);
-        };
         let mut read = redis::cmd("HGETALL");
-        read.arg(self.inner.keys.attempt(&tag, id));
+        read.arg(self.inner.keys.attempt(id));
         let fields = fields(self.query(&read).await?)?;
         if fields.is_empty() {
             return Ok(None);
@@ -76,12 +44,9 @@ impl AttemptStore for RedisStore {
         now: Timestamp,
         max_guesses: u32,
     ) -> Result<Option<Attempt>, StoreError> {
-        let Some(tag) = self.address_tag_of(id).await? else {
-            return Ok(None);
-        };
         let mut guess = self.inner.scripts.attempt_take_guess.prepare_invoke();
         guess
-            .key(self.inner.keys.attempt(&tag, id))
+            .key(self.inner.keys.attempt(id))
             .arg(now.as_millis())
             .arg(max_guesses);
         match self.eval(&guess).await? {
@@ -91,12 +56,9 @@ impl AttemptStore for RedisStore {
     }
 
     async fn consume(&self, id: &AttemptId, now: Timestamp) -> Result<bool, StoreError> {
-        let Some(tag) = self.address_tag_of(id).await? else {
-            return Ok(false);
-        };
         let mut consume = self.inner.scripts.attempt_consume.prepare_invoke();
         consume
-            .key(self.inner.keys.attempt(&tag, id))
+            .key(self.inner.keys.attempt(id))
             .arg(now.as_millis());
         match self.eval(&consume).await? {
             Value::Int(1) => Ok(true),
@@ -106,25 +68,8 @@ impl AttemptStore for RedisStore {
     }
 }
 
-impl RedisStore {
-    /// The address tag of attempt `id`, from its reference; `None` if it has none (unknown or
-    /// purged).
-    async fn address_tag_of(&self, id: &AttemptId) -> Result<Option<String>, StoreError> {
-        let mut read = redis::cmd("GET");
-        read.arg(self.inner.keys.attempt_ref(id));
-        match self.query(&read).await? {
-            Value::Nil => Ok(None),
-            Value::BulkString(bytes) => match String::from_utf8(bytes) {
-                Ok(tag) if Keys::is_address_tag(&tag) => Ok(Some(tag)),
-                _ => Err(corrupt("an attempt reference does not hold an address tag")),
-            },
-            other => Err(unexpected("GET", &other)),
-        }
-    }
-}
-
 /// The fields of an attempt as stored.
-fn encode(a: &Attempt) -> Vec<(&'static str, String)> {
+pub(crate) fn encode(a: &Attempt) -> Vec<(&'static str, String)> {
     let mut fields = vec![
         ("purpose", a.purpose.as_str().to_owned()),
         ("email", a.email.as_str().to_owned()),
@@ -151,7 +96,7 @@ fn encode(a: &Attempt) -> Vec<(&'static str, String)> {
 
 /// The attempt `id` from its stored fields. Error messages name fields, never their values, which
 /// may be personal data.
-fn decode(id: AttemptId, f: &HashMap<String, String>) -> Result<Attempt, StoreError> {
+pub(crate) fn decode(id: AttemptId, f: &HashMap<String, String>) -> Result<Attempt, StoreError> {
     let field = |name: &str| {
         f.get(name)
             .map(String::as_str)
@@ -196,7 +141,7 @@ fn decode(id: AttemptId, f: &HashMap<String, String>) -> Result<Attempt, StoreEr
 
 /// The field-value pairs of a hash, as HGETALL (or a script passing its result on) answers them:
 /// a flat array under RESP2, a map under RESP3.
-fn fields(v: Value) -> Result<HashMap<String, String>, StoreError> {
+pub(crate) fn fields(v: Value) -> Result<HashMap<String, String>, StoreError> {
     let pairs: Vec<(Value, Value)> = match v {
         Value::Map(pairs) => pairs,
         Value::Array(items) if items.len() % 2 == 0 => {

@@ -1,7 +1,6 @@
 //! Key names: all under the store's prefix, personal data only as a hash, and hash tags chosen so
 //! that every key one script touches lives in the same Redis Cluster slot (layout in the crate docs).
 
-use auth_core::EmailAddress;
 use auth_core::ids::AttemptId;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -15,7 +14,7 @@ pub(crate) struct Keys {
 /// The longest prefix accepted.
 const MAX_PREFIX: usize = 64;
 
-/// The length of an address tag, in hex digits.
+/// The length of a hash in a key name, in hex digits.
 const TAG_LEN: usize = 32;
 
 impl Keys {
@@ -41,42 +40,27 @@ impl Keys {
         &self.prefix
     }
 
-    /// The hash tag shared by every attempt key of one address.
-    pub(crate) fn address_tag(email: &EmailAddress) -> String {
-        hash(email.as_str())
+    /// The hash tag of every key an email-code step touches: the prefix itself. A step (a start,
+    /// either half of a guess) is one script, and a script may only touch keys of one Redis
+    /// Cluster slot; the send limits a start takes include the global budget that every start
+    /// shares, so all of them, and the attempts, carry one tag.
+    fn tag(&self) -> String {
+        format!("{{{}}}", self.prefix)
     }
 
-    /// Whether `tag` could have come from [`Keys::address_tag`].
-    pub(crate) fn is_address_tag(tag: &str) -> bool {
-        tag.len() == TAG_LEN
-            && tag
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    /// An attempt: `P:attempt:{P}:<id>`.
+    pub(crate) fn attempt(&self, id: &AttemptId) -> String {
+        format!("{}:attempt:{}:{id}", self.prefix, self.tag())
     }
 
-    /// An attempt's key without its id: `P:attempt:{tag}:`.
-    pub(crate) fn attempt_base(&self, tag: &str) -> String {
-        format!("{}:attempt:{{{tag}}}:", self.prefix)
-    }
-
-    /// An attempt: `P:attempt:{tag}:<id>`.
-    pub(crate) fn attempt(&self, tag: &str, id: &AttemptId) -> String {
-        format!("{}{id}", self.attempt_base(tag))
-    }
-
-    /// Where an attempt's address tag is kept: `P:attempt-ref:{<id>}`.
-    pub(crate) fn attempt_ref(&self, id: &AttemptId) -> String {
-        format!("{}:attempt-ref:{{{id}}}", self.prefix)
-    }
-
-    /// The GCRA state of a limiter key: `P:gcra:{hash(key)}`.
+    /// The GCRA state of a limiter key: `P:gcra:{P}:<hash(key)>`.
     pub(crate) fn gcra(&self, key: &str) -> String {
-        format!("{}:gcra:{{{}}}", self.prefix, hash(key))
+        format!("{}:gcra:{}:{}", self.prefix, self.tag(), hash(key))
     }
 
-    /// The failures of a limiter key: `P:failures:{hash(key)}`.
+    /// The failures of a limiter key: `P:failures:{P}:<hash(key)>`.
     pub(crate) fn failures(&self, key: &str) -> String {
-        format!("{}:failures:{{{}}}", self.prefix, hash(key))
+        format!("{}:failures:{}:{}", self.prefix, self.tag(), hash(key))
     }
 
     /// A ceremony's state: `P:ceremony:{hash(id)}`.
@@ -123,48 +107,34 @@ mod tests {
     }
 
     #[test]
-    fn attempt_keys_share_the_address_tag_and_hide_the_address() {
-        let keys = Keys::new("p").unwrap();
-        let email = EmailAddress::parse("Someone@Example.test").unwrap();
-        let tag = Keys::address_tag(&email);
-        assert!(Keys::is_address_tag(&tag));
+    fn email_code_keys_share_the_store_tag_and_hide_what_they_are_for() {
+        let keys = Keys::new("p:x").unwrap();
         let id = AttemptId::random(&OsRng);
-        let names = [keys.attempt(&tag, &id), keys.attempt_base(&tag)];
-        for name in &names {
-            assert_eq!(
-                hash_tag(name),
-                Some(tag.as_str()),
-                "{name} carries the address tag"
-            );
-            assert!(
-                !name.contains("someone") && !name.contains('@'),
-                "{name} holds no address"
-            );
-        }
-        assert_eq!(keys.attempt(&tag, &id), format!("p:attempt:{{{tag}}}:{id}"));
-        assert_eq!(
-            hash_tag(&keys.attempt_ref(&id)),
-            Some(id.to_string().as_str())
-        );
-    }
-
-    #[test]
-    fn limiter_and_ceremony_keys_are_hashed_and_tagged() {
-        let keys = Keys::new("p").unwrap();
+        assert_eq!(keys.attempt(&id), format!("p:x:attempt:{{p:x}}:{id}"));
         for name in [
+            keys.attempt(&id),
             keys.gcra("send:ip:192.0.2.1"),
             keys.failures("fail:addr:a@b.test"),
-            keys.ceremony("c-1"),
         ] {
-            let tag = hash_tag(&name).expect("tagged");
-            assert!(Keys::is_address_tag(tag), "{name} is tagged with a hash");
-            assert!(!name.contains("192.0.2.1") && !name.contains('@') && !name.contains("c-1"));
+            assert_eq!(hash_tag(&name), Some("p:x"), "{name} carries the store tag");
+            assert!(name.starts_with("p:x:"), "{name} is under the prefix");
+            assert!(!name.contains("192.0.2.1") && !name.contains('@'));
         }
         assert_ne!(
             keys.gcra("k"),
             keys.failures("k"),
             "GCRA state and failures never share a key"
         );
+        assert_ne!(keys.gcra("k"), keys.gcra("l"));
+    }
+
+    #[test]
+    fn ceremony_keys_are_hashed_and_tagged_by_their_hash() {
+        let keys = Keys::new("p").unwrap();
+        let name = keys.ceremony("c-1");
+        let tag = hash_tag(&name).expect("tagged");
+        assert_eq!(tag.len(), TAG_LEN, "{name} is tagged with a hash");
+        assert!(!name.contains("c-1"));
     }
 
     /// The part of a key Redis Cluster hashes, if it has a tag.

@@ -2,9 +2,15 @@
 //! rate limits and failure counters, and passkey ceremony state.
 //!
 //! [`RedisStore`] implements [`AttemptStore`](auth_core::ports::AttemptStore),
-//! [`RateLimiter`](auth_core::ports::RateLimiter), [`CeremonyStore`] and [`HealthCheck`] over one
-//! auto-reconnecting multiplexed connection. Every operation that reads and then writes is a
-//! single Lua script, so it is atomic however many nodes call it at once. Times always come from
+//! [`RateLimiter`](auth_core::ports::RateLimiter), [`AttemptGate`](auth_core::ports::AttemptGate),
+//! [`CeremonyStore`] and [`HealthCheck`] over one auto-reconnecting multiplexed connection. Every
+//! operation that reads and then writes is a single Lua script, so it is atomic however many
+//! nodes call it at once, and every step of an email code is one script, so one round trip: a
+//! start takes all its send limits and stores its attempt in one; a verify is two, the same for a
+//! right and a wrong code (the client network's guess limit and the attempt; then the failure
+//! budget, the guess, and the consumption or the counted failure). The code is compared in Rust,
+//! in constant time, between the two. The scripts share the functions of `lua/lib.lua`, which is
+//! put in front of each of them. Times always come from
 //! the caller's `now` (never from the Redis clock), so Redis behaves exactly like the other stores
 //! and the contract suites; for the same reason TTLs are set relative to `now` (`PX`, `PEXPIRE`)
 //! rather than as instants on the Redis clock, which need not agree with the nodes' clocks.
@@ -17,10 +23,9 @@
 //!
 //! | key | type | TTL | holds |
 //! |---|---|---|---|
-//! | `P:attempt:{hash(address)}:<id>` | hash | `expires_at - created_at` + 1 h | one attempt: `purpose`, `email`, `subject` (`account`, `new_account` or `decoy`), `user_id` or `display_name`, `code_hash` (hex), `created_at` and `expires_at` (ms since the epoch), `guesses`, `state`, `account_epoch` |
-//! | `P:attempt-ref:{<id>}` | string | that of the attempt | `hash(address)`, so that an attempt can be found by its id alone |
-//! | `P:gcra:{hash(key)}` | string | `TAT - now` | the GCRA theoretical arrival time of a limiter key (ms since the epoch) |
-//! | `P:failures:{hash(key)}` | hash | `window_ends - now` | `count`, `last_at` and `window_ends` (ms since the epoch) of a failure key |
+//! | `P:attempt:{P}:<id>` | hash | `expires_at - created_at` + 1 h | one attempt: `purpose`, `email`, `subject` (`account`, `new_account` or `decoy`), `user_id` or `display_name`, `code_hash` (hex), `created_at` and `expires_at` (ms since the epoch), `guesses`, `state`, `account_epoch` |
+//! | `P:gcra:{P}:<hash(key)>` | string | `TAT - now` | the GCRA theoretical arrival time of a limiter key (ms since the epoch) |
+//! | `P:failures:{P}:<hash(key)>` | hash | `window_ends - now` | `count`, `last_at` and `window_ends` (ms since the epoch) of a failure key |
 //! | `P:ceremony:{hash(id)}` | string | given to [`RedisStore::put_ceremony`] | the expiry instant (8 bytes, big-endian ms since the epoch), then the opaque ceremony state; read once |
 //!
 //! The 1 h grace (the core's `auth_core::attempt::ATTEMPT_GRACE`) keeps an attempt readable (in
@@ -29,12 +34,14 @@
 //! # Redis Cluster
 //!
 //! Redis Cluster hashes only the part of a key inside the first `{...}`, so all keys one script
-//! touches must carry the same such hash tag. Creating an attempt touches the new attempt and, for
-//! a resend, the attempt it replaces, which has the same address; both are tagged with
-//! `{hash(address)}`. Every other script touches one key. The attempt
-//! reference `P:attempt-ref:{<id>}` is read with a plain `GET` before an attempt script runs; it
-//! never changes once written, so reading it outside the script is safe. The prefix may not hold
-//! braces, so it can never become the hash tag itself.
+//! touches must carry the same such hash tag. A start's script takes every send limit, among them
+//! the global budget that every start shares, and writes the attempt; a guess's scripts take the
+//! client network's guess limit and the failures of an address with the attempt. Keys that any one
+//! step touches together therefore cannot be spread over slots, so every attempt, GCRA and failure
+//! key carries one tag, the prefix: `{P}`. On a Cluster they all live on one shard (with its
+//! replicas), which one primary serves easily at the rates sign-ins come at; ceremonies, one key
+//! per command, keep a tag of their own (`{hash(id)}`) and spread over the shards. Scripts name
+//! every key they touch in `KEYS`; none builds a key name itself.
 //!
 //! # Failures
 //!
@@ -44,14 +51,16 @@
 //! Redis that is down or stuck answers within about two seconds, and TCP keepalive notices a
 //! silently vanished server. When a command finds its connection dropped, it is sent once more on
 //! the new connection. The first try may have run without its answer arriving, so repeating must
-//! be safe, and it is: creating an attempt is idempotent; a repeated guess, request or failure is
-//! counted once more, which is stricter, never more permissive; a repeated consume can at worst
-//! tell its caller `false` although the first try won, and never lets a second caller win.
+//! be safe, and it is: writing an attempt is idempotent; a repeated guess, request or failure is
+//! counted once more, which is stricter, never more permissive; a repeated consume (or settle of
+//! a right code) can at worst tell its caller that it lost although the first try won, and never
+//! lets a second caller win.
 
 #![warn(missing_docs)]
 
 mod attempts;
 mod errors;
+mod gate;
 mod keys;
 mod limits;
 
@@ -90,21 +99,35 @@ struct Inner {
 /// The Lua scripts, hashed once; they are sent by hash and loaded again whenever Redis has
 /// forgotten them (after a restart, say).
 struct Scripts {
-    attempt_create: Script,
+    attempt_open: Script,
+    attempt_look: Script,
+    attempt_settle: Script,
     attempt_take_guess: Script,
     attempt_consume: Script,
-    gcra_acquire: Script,
+    gcra_acquire_all: Script,
     failures_record: Script,
+}
+
+/// A script with the shared functions of `lua/lib.lua` in front of it.
+macro_rules! with_lib {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("lua/lib.lua"),
+            include_str!(concat!("lua/", $file))
+        ))
+    };
 }
 
 impl Scripts {
     fn new() -> Self {
         Self {
-            attempt_create: Script::new(include_str!("lua/attempt_create.lua")),
-            attempt_take_guess: Script::new(include_str!("lua/attempt_take_guess.lua")),
+            attempt_open: with_lib!("attempt_open.lua"),
+            attempt_look: with_lib!("attempt_look.lua"),
+            attempt_settle: with_lib!("attempt_settle.lua"),
+            attempt_take_guess: with_lib!("attempt_take_guess.lua"),
             attempt_consume: Script::new(include_str!("lua/attempt_consume.lua")),
-            gcra_acquire: Script::new(include_str!("lua/gcra_acquire.lua")),
-            failures_record: Script::new(include_str!("lua/failures_record.lua")),
+            gcra_acquire_all: with_lib!("gcra_acquire_all.lua"),
+            failures_record: with_lib!("failures_record.lua"),
         }
     }
 }

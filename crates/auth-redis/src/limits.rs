@@ -1,6 +1,8 @@
-//! [`RateLimiter`] on Redis: GCRA state and failure counters, each one key changed by one script.
+//! [`RateLimiter`] on Redis: GCRA state and failure counters, changed by scripts; several GCRA
+//! steps go in one script.
 
 use crate::errors::corrupt;
+use crate::gate::with_quota;
 use crate::{RedisStore, span_ms};
 use async_trait::async_trait;
 use auth_core::ports::{RateLimiter, StoreError};
@@ -17,16 +19,22 @@ impl RateLimiter for RedisStore {
         quota: Quota,
         now: Timestamp,
     ) -> Result<RateDecision, StoreError> {
-        // The quota's own rounding (interval at least 1 ms, never above the period for limit 1),
-        // bounded so the Lua arithmetic stays exact.
-        let interval = quota.interval_ms().clamp(1, crate::MAX_MS);
-        let period = quota.period_ms().clamp(1, crate::MAX_MS);
-        let mut acquire = self.inner.scripts.gcra_acquire.prepare_invoke();
-        acquire
-            .key(self.inner.keys.gcra(key))
-            .arg(now.as_millis())
-            .arg(interval)
-            .arg(period);
+        self.acquire_all(&[(key.to_owned(), quota)], now).await
+    }
+
+    async fn acquire_all(
+        &self,
+        limits: &[(String, Quota)],
+        now: Timestamp,
+    ) -> Result<RateDecision, StoreError> {
+        let mut acquire = self.inner.scripts.gcra_acquire_all.prepare_invoke();
+        for (key, _) in limits {
+            acquire.key(self.inner.keys.gcra(key));
+        }
+        acquire.arg(now.as_millis());
+        for (_, quota) in limits {
+            with_quota(&mut acquire, *quota);
+        }
         match integers::<2>(self.eval(&acquire).await?)? {
             [1, _] => Ok(RateDecision::Allowed),
             [0, wait] if wait > 0 => Ok(RateDecision::Limited {
@@ -97,7 +105,7 @@ fn failures([count, last, ends]: [i64; 3]) -> Result<Failures, StoreError> {
 }
 
 /// Exactly `N` integers, as a script answers them.
-fn integers<const N: usize>(v: Value) -> Result<[i64; N], StoreError> {
+pub(crate) fn integers<const N: usize>(v: Value) -> Result<[i64; N], StoreError> {
     let Value::Array(items) = v else {
         return Err(corrupt("a script did not answer an array"));
     };

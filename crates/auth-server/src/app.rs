@@ -9,8 +9,8 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use auth_core::AuthService;
 use auth_core::ports::{
-    AttemptStore, AuditLog, CeremonyStore, Clock, EmailRevertStore, HealthCheck, Housekeeping,
-    OsRng, PasskeyRepository, RateLimiter, Retention, SessionRepository, SystemClock,
+    AttemptGate, AttemptStore, AuditLog, CeremonyStore, Clock, EmailRevertStore, HealthCheck,
+    Housekeeping, OsRng, PasskeyRepository, RateLimiter, Retention, SessionRepository, SystemClock,
     UserRepository,
 };
 use auth_core::service::Ports;
@@ -143,6 +143,7 @@ struct Stores {
     reverts: Arc<dyn EmailRevertStore>,
     attempts: Arc<dyn AttemptStore>,
     limiter: Arc<dyn RateLimiter>,
+    gate: Arc<dyn AttemptGate>,
     ceremonies: Arc<dyn CeremonyStore>,
     health: Vec<Arc<dyn HealthCheck>>,
     database: Database,
@@ -175,6 +176,7 @@ async fn stores(config: &Config) -> anyhow::Result<Stores> {
                 reverts: db.clone(),
                 attempts: memory.clone(),
                 limiter: memory.clone(),
+                gate: memory.clone(),
                 ceremonies: memory,
                 health: vec![db],
                 database: database.clone(),
@@ -190,6 +192,7 @@ async fn stores(config: &Config) -> anyhow::Result<Stores> {
                 reverts: db.clone(),
                 attempts: db.clone(),
                 limiter: db.clone(),
+                gate: db.clone(),
                 ceremonies: db.clone(),
                 health: vec![db],
                 database: database.clone(),
@@ -199,6 +202,7 @@ async fn stores(config: &Config) -> anyhow::Result<Stores> {
     if let Some(redis) = redis {
         stores.attempts = redis.clone();
         stores.limiter = redis.clone();
+        stores.gate = redis.clone();
         stores.ceremonies = redis.clone();
         stores.health.push(redis);
     }
@@ -390,6 +394,7 @@ impl Application {
             reverts: stores.reverts,
             attempts: stores.attempts,
             limiter: stores.limiter,
+            gate: stores.gate,
             ceremonies: stores.ceremonies,
             webauthn: Arc::new(webauthn),
             mailer: mailer.clone(),

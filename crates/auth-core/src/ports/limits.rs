@@ -23,6 +23,29 @@ pub trait RateLimiter: Send + Sync {
         now: Timestamp,
     ) -> Result<RateDecision, StoreError>;
 
+    /// Several GCRA steps in one call: each `(key, quota)` in order, as [`RateLimiter::acquire`]
+    /// would take it, stopping at the first that is limited. The quotas before it stay charged;
+    /// it and every quota after it are left untouched. Returns that first limit's decision, or
+    /// [`RateDecision::Allowed`] when every quota allowed (an empty list allows). Each step is
+    /// atomic on its own, as with `acquire`; an adapter that can run the whole list as one atomic
+    /// step in one round trip overrides this.
+    ///
+    /// # Errors
+    /// Store failures only; the quotas already taken stay charged.
+    async fn acquire_all(
+        &self,
+        limits: &[(String, Quota)],
+        now: Timestamp,
+    ) -> Result<RateDecision, StoreError> {
+        for (key, quota) in limits {
+            let decision = self.acquire(key, *quota, now).await?;
+            if !decision.is_allowed() {
+                return Ok(decision);
+            }
+        }
+        Ok(RateDecision::Allowed)
+    }
+
     /// The failures recorded under `key` whose window has not ended at `now`.
     ///
     /// # Errors

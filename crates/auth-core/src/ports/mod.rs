@@ -4,6 +4,7 @@
 
 mod accounts;
 mod attempts;
+mod gate;
 mod limits;
 mod mailer;
 mod passkeys;
@@ -12,6 +13,7 @@ mod tokens;
 
 pub use accounts::*;
 pub use attempts::*;
+pub use gate::*;
 pub use limits::*;
 pub use mailer::*;
 pub use passkeys::*;

@@ -25,8 +25,9 @@ use crate::ids::{SessionId, UserId};
 use crate::mail::{Mail, Message};
 use crate::policy::Policy;
 use crate::ports::{
-    AttemptStore, AuditEvent, AuditLog, CeremonyStore, Clock, EmailRevertStore, Mailer,
-    PasskeyRepository, RateLimiter, Rng, SessionRepository, TokenIssuer, UserRepository, WebAuthn,
+    AttemptGate, AttemptStore, AuditEvent, AuditLog, CeremonyStore, Clock, EmailRevertStore,
+    Mailer, PasskeyRepository, RateLimiter, Rng, SessionRepository, TokenIssuer, UserRepository,
+    WebAuthn,
 };
 use crate::session::{AuthMethod, SuccessorKey};
 use crate::time::Timestamp;
@@ -47,6 +48,9 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionRepository>,
     /// Rate limits and failure counters.
     pub limiter: Arc<dyn RateLimiter>,
+    /// The steps of email codes that pass limits and change an attempt together: normally the
+    /// very store behind `attempts` and `limiter`, whose state it shares.
+    pub gate: Arc<dyn AttemptGate>,
     /// Outgoing mail.
     pub mailer: Arc<dyn Mailer>,
     /// Token signing.

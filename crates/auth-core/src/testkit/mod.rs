@@ -10,6 +10,7 @@
 //! Every "parallel callers" case spawns its callers as tokio tasks, so on a multi-thread runtime
 //! they really run at the same time.
 
+pub mod attempt_gate;
 pub mod attempt_store;
 pub mod audit_log;
 pub mod ceremony_store;
@@ -261,6 +262,19 @@ macro_rules! contract_tests {
             parallel_consumptions_have_one_winner,
         ]);
     };
+    (@rules attempt_gate @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* attempt_gate [
+            open_stores_the_attempt_only_when_every_limit_allows,
+            open_supersedes_the_attempt_a_resend_names,
+            parallel_opens_store_exactly_the_limit,
+            look_reads_the_attempt_only_when_its_limit_allows,
+            settle_counts_a_wrong_guess_and_consumes_a_proven_one,
+            settle_takes_no_guess_of_a_dead_attempt,
+            settle_is_refused_while_the_failures_wait,
+            parallel_settles_take_exactly_the_guess_budget,
+            parallel_proven_settles_have_one_winner,
+        ]);
+    };
     (@rules session_repository @$then:ident $($args:tt)*) => {
         $crate::contract_tests!(@$then $($args)* session_repository [
             get_returns_what_create_stored,
@@ -286,6 +300,7 @@ macro_rules! contract_tests {
             failures_count_within_a_window_that_starts_at_the_first,
             clear_failures_forgets_them,
             parallel_failures_all_count,
+            acquire_all_charges_up_to_the_first_refusal,
         ]);
     };
     (@rules audit_log @$then:ident $($args:tt)*) => {

@@ -156,3 +156,33 @@ pub async fn parallel_failures_all_count(limiter: Store) {
         "{PARALLEL} parallel failures all count"
     );
 }
+
+/// `acquire_all` takes its quotas in order and stops at the first refusal: the quotas before it
+/// stay charged, those after it are untouched.
+pub async fn acquire_all_charges_up_to_the_first_refusal(limiter: Store) {
+    let t0 = now();
+    let (open, shut, after) = (unique("all-a"), unique("all-b"), unique("all-c"));
+    let one = Quota::new(1, WINDOW);
+    assert!(limiter.acquire(&shut, one, t0).await.unwrap().is_allowed());
+    assert_eq!(
+        limiter
+            .acquire_all(
+                &[(open.clone(), one), (shut, one), (after.clone(), one)],
+                t0
+            )
+            .await
+            .unwrap(),
+        RateDecision::Limited {
+            retry_after: WINDOW
+        },
+        "the exhausted limit refuses"
+    );
+    assert!(
+        !limiter.acquire(&open, one, t0).await.unwrap().is_allowed(),
+        "the limit before the refusal was charged"
+    );
+    assert!(
+        limiter.acquire(&after, one, t0).await.unwrap().is_allowed(),
+        "the limit after it was not"
+    );
+}

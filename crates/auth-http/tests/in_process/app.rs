@@ -86,6 +86,7 @@ pub fn world(policy: Policy, config: HttpConfig) -> World {
         attempts: s.clone(),
         sessions: s.clone(),
         limiter: s.clone(),
+        gate: s.clone(),
         audit: s.clone(),
         passkeys: s.clone(),
         reverts: s.clone(),

@@ -5,8 +5,11 @@ use super::{ATTEMPT_GRACE, MemoryStore};
 use async_trait::async_trait;
 use auth_core::attempt::{Attempt, AttemptState};
 use auth_core::ids::AttemptId;
-use auth_core::ports::{AttemptStore, StoreError};
+use auth_core::ports::{AttemptGate, AttemptStore, StoreError};
 use auth_core::time::Timestamp;
+
+/// In process every call is cheap, so the gate's steps are the composed calls of both ports.
+impl AttemptGate for MemoryStore {}
 
 #[async_trait]
 impl AttemptStore for MemoryStore {

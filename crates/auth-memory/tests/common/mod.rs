@@ -48,6 +48,7 @@ pub fn world_with(policy: Policy, adjust: impl FnOnce(Ports) -> Ports) -> World 
         attempts: s.clone(),
         sessions: s.clone(),
         limiter: s.clone(),
+        gate: s.clone(),
         audit: s.clone(),
         passkeys: s.clone(),
         reverts: s.clone(),

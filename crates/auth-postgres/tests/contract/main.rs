@@ -73,6 +73,7 @@ auth_core::contract_tests! {
     ports: [
         user_repository,
         attempt_store,
+        attempt_gate,
         session_repository,
         rate_limiter,
         audit_log,
@@ -93,6 +94,9 @@ async fn all_rules_share_one_database_in_parallel() {
             testkit::user_repository::store(s.clone()),
         )),
         tokio::spawn(testkit::attempt_store::all(testkit::attempt_store::store(
+            s.clone(),
+        ))),
+        tokio::spawn(testkit::attempt_gate::all(testkit::attempt_gate::store(
             s.clone(),
         ))),
         tokio::spawn(testkit::session_repository::all(

@@ -1,6 +1,6 @@
 -- Consumes an attempt: only if it is active and unexpired at `now`, so exactly one caller wins.
 --
--- KEYS[1]  the attempt (hash)   <prefix>:attempt:{<address>}:<id>
+-- KEYS[1]  the attempt (hash)   <prefix>:attempt:{<prefix>}:<id>
 -- ARGV[1]  now, ms since the epoch
 --
 -- Returns 1 if this call consumed it, else 0. Fails with CORRUPT if the fields make no sense.

@@ -45,7 +45,6 @@ async fn damaged_data_is_corrupt_not_a_panic_or_a_default() {
         ),
         "consume of a damaged attempt"
     );
-
     let quota = Quota::new(1, Duration::from_secs(60));
     store.acquire("k", quota, now).await.unwrap();
     let gcra_key = keys_under(&prefix)
@@ -98,6 +97,24 @@ async fn damaged_data_is_corrupt_not_a_panic_or_a_default() {
         ),
         "record_failure over damaged counters"
     );
+    let budget = |key| FailureBudget {
+        key,
+        backoff: Policy::default().limits.address_failures,
+    };
+    let (fresh, _) = sample_attempt(&unique_email("fresh"), Purpose::Login, Subject::Decoy, now);
+    store.create(&fresh, None).await.unwrap();
+    assert!(
+        matches!(
+            store.settle(&fresh.id, now, 5, budget("f"), false).await,
+            Err(StoreError::Corrupt(_))
+        ),
+        "settle over damaged counters"
+    );
+    assert_eq!(
+        store.get(&fresh.id).await.unwrap().map(|a| a.guesses),
+        Some(0),
+        "a settle that failed took no guess"
+    );
 
     // Another type under one of our keys is not ours to read either.
     let _: () = redis::cmd("DEL")
@@ -116,6 +133,23 @@ async fn damaged_data_is_corrupt_not_a_panic_or_a_default() {
     assert!(
         matches!(store.failures("f", now).await, Err(StoreError::Corrupt(_))),
         "a string where a hash belongs"
+    );
+
+    // The gate's steps over the damaged attempt, last: they leave limiter keys of their own.
+    let once = Quota::new(100, Duration::from_secs(60));
+    assert!(
+        matches!(
+            store.look("look", once, &attempt.id, now).await,
+            Err(StoreError::Corrupt(_))
+        ),
+        "look at a damaged attempt"
+    );
+    assert!(
+        matches!(
+            store.settle(&attempt.id, now, 5, budget("s"), true).await,
+            Err(StoreError::Corrupt(_))
+        ),
+        "settle of a damaged attempt"
     );
 }
 
@@ -178,6 +212,26 @@ async fn while_redis_is_gone_calls_fail_fast_and_the_store_recovers_by_itself() 
             .acquire("k", Quota::new(1, Duration::from_secs(60)), now)
             .await;
         let health = store.check().await;
+        let look = store
+            .look(
+                "k",
+                Quota::new(1, Duration::from_secs(60)),
+                &attempt.id,
+                now,
+            )
+            .await;
+        let budget = FailureBudget {
+            key: "f",
+            backoff: Policy::default().limits.address_failures,
+        };
+        let settle = store.settle(&attempt.id, now, 5, budget, true).await;
+        let open = store.open(&[], now, &attempt, None).await;
+        assert!(
+            matches!(look, Err(StoreError::Unavailable(_)))
+                && matches!(settle, Err(StoreError::Unavailable(_)))
+                && matches!(open, Err(StoreError::Unavailable(_))),
+            "round {round}: the gate's steps while down, got {look:?}, {settle:?}, {open:?}"
+        );
         assert!(
             matches!(get, Err(StoreError::Unavailable(_))),
             "round {round}: get while down, got {get:?}"
@@ -192,7 +246,7 @@ async fn while_redis_is_gone_calls_fail_fast_and_the_store_recovers_by_itself() 
         );
         assert!(
             started.elapsed() < QUICK,
-            "round {round}: three calls while down took {:?}",
+            "round {round}: six calls while down took {:?}",
             started.elapsed()
         );
     }

@@ -6,10 +6,12 @@
 //! Each test keeps its keys under a prefix of its own, so the tests share one Redis and run in
 //! parallel. Without a reachable Redis every test fails, saying how to start one.
 
+use auth_core::Policy;
 use auth_core::attempt::{AttemptState, Purpose, Subject};
 use auth_core::ids::{AttemptId, CeremonyId, UserId};
 use auth_core::ports::{
-    AttemptStore, CeremonyStore, Clock, HealthCheck, OsRng, RateLimiter, StoreError, SystemClock,
+    AttemptGate, AttemptStore, CeremonyStore, Clock, FailureBudget, HealthCheck, OsRng,
+    RateLimiter, StoreError, SystemClock,
 };
 use auth_core::rate::{Quota, gcra};
 use auth_core::testkit::{self, sample_attempt, unique_email};
@@ -129,7 +131,7 @@ fn count_matching(keys: &[String], part: &str) -> usize {
 
 auth_core::contract_tests! {
     let store = store("contract").await.0;
-    ports: [attempt_store, rate_limiter, ceremony_store];
+    ports: [attempt_store, attempt_gate, rate_limiter, ceremony_store];
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +140,23 @@ async fn every_key_the_attempt_rules_write_expires_and_names_no_address() {
     testkit::attempt_store::all(testkit::attempt_store::store(store)).await;
 
     let keys = assert_every_key_expires(&prefix).await;
-    for kind in [":attempt:{", ":attempt-ref:{"] {
+    assert!(
+        count_matching(&keys, ":attempt:{") > 0,
+        "the suite wrote attempt keys, and they were checked"
+    );
+    assert!(
+        keys.iter().all(|k| !k.contains('@')),
+        "no key name holds an address: {keys:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_the_gate_rules_write_expires_and_names_no_address() {
+    let (store, prefix) = store("gate").await;
+    testkit::attempt_gate::all(testkit::attempt_gate::store(store)).await;
+
+    let keys = assert_every_key_expires(&prefix).await;
+    for kind in [":attempt:{", ":gcra:{", ":failures:{"] {
         assert!(
             count_matching(&keys, kind) > 0,
             "the suite wrote {kind} keys, and they were checked"
@@ -234,8 +252,8 @@ async fn key_names_hold_no_personal_data() {
     let keys = assert_every_key_expires(&prefix).await;
     assert_eq!(
         keys.len(),
-        5,
-        "attempt, reference, GCRA, failures and ceremony: {keys:?}"
+        4,
+        "attempt, GCRA, failures and ceremony: {keys:?}"
     );
     for key in &keys {
         for secret in [

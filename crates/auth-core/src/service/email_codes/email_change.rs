@@ -35,7 +35,7 @@ impl AuthService {
         if me.email == new_email {
             return Err(EmailChangeError::SameAddress);
         }
-        self.check_send_limits(&new_email, client).await?;
+        let limits = self.send_limits(&new_email, client);
         let opening = match self.ports.users.by_email(&new_email).await? {
             None => Opening::new(
                 new_email.clone(),
@@ -47,6 +47,8 @@ impl AuthService {
             ),
             Some(_) => Opening::new(new_email.clone(), Purpose::EmailChange, Subject::Decoy, 0),
         };
+        let started = self.open_attempt(opening, None, &limits).await?;
+        // Only a request the limits let through is one.
         self.record(
             who.user_id,
             AuditKind::EmailChangeRequested,
@@ -54,7 +56,7 @@ impl AuthService {
             Some(new_email.masked()),
         )
         .await;
-        Ok(self.open_attempt(opening, None).await?)
+        Ok(started)
     }
 
     /// Verifies an email-change code for the signed-in account (whose sign-in must still be

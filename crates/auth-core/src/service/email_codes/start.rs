@@ -23,7 +23,7 @@ impl AuthService {
         name: DisplayName,
         client: &ClientInfo,
     ) -> Result<Started, StartError> {
-        self.check_send_limits(&email, client).await?;
+        let limits = self.send_limits(&email, client);
         let opening = match self.ports.users.by_email(&email).await? {
             None => Opening::new(
                 email,
@@ -37,7 +37,7 @@ impl AuthService {
                 ..Opening::for_account(email, Purpose::Login, Some(user))
             },
         };
-        self.open_attempt(opening, None).await
+        self.open_attempt(opening, None, &limits).await
     }
 
     /// Starts an email-code sign-in. An unknown address gets a "no account here" notice and a
@@ -72,9 +72,9 @@ impl AuthService {
         purpose: Purpose,
         client: &ClientInfo,
     ) -> Result<Started, StartError> {
-        self.check_send_limits(&email, client).await?;
+        let limits = self.send_limits(&email, client);
         let user = self.ports.users.by_email(&email).await?;
-        self.open_attempt(Opening::for_account(email, purpose, user), None)
+        self.open_attempt(Opening::for_account(email, purpose, user), None, &limits)
             .await
     }
 
@@ -108,7 +108,7 @@ impl AuthService {
         if old.state != AttemptState::Active {
             return Err(ResendError::InvalidAttempt);
         }
-        self.check_send_limits(&old.email, client).await?;
+        let limits = self.send_limits(&old.email, client);
         let user = self.ports.users.by_email(&old.email).await?;
         // An account keeps the epoch its chain began in; any other account the address now
         // belongs to starts from its own, as a fresh start would.
@@ -154,18 +154,19 @@ impl AuthService {
             replaces: old.id,
             token_expires_at: ticket.expires_at,
         };
-        Ok(self.open_attempt(opening, Some(resent)).await?)
+        Ok(self.open_attempt(opening, Some(resent), &limits).await?)
     }
 
-    /// Every send limit, cheapest to exhaust first; each consumes only when allowed. Everything an
-    /// outsider can spend for an address is kept per client network, the absolute per-address cap
-    /// comes after the network's own, and the global budget last, after this network's share of
-    /// it: a client refused by its own limits never spends what everyone shares.
-    pub(super) async fn check_send_limits(
+    /// Every send limit, cheapest to exhaust first, for [`crate::ports::AttemptGate::open`]: each consumes only
+    /// when allowed, and the first that refuses stops the rest. Everything an outsider can spend
+    /// for an address is kept per client network, the absolute per-address cap comes after the
+    /// network's own, and the global budget last, after this network's share of it: a client
+    /// refused by its own limits never spends what everyone shares.
+    pub(super) fn send_limits(
         &self,
         email: &EmailAddress,
         client: &ClientInfo,
-    ) -> Result<(), StartError> {
+    ) -> Vec<(String, Quota)> {
         let l = &self.policy.limits;
         let gap = (!l.send_gap_per_address.is_zero()).then(|| {
             (
@@ -184,21 +185,16 @@ impl AuthService {
             )),
             Some(("send:global".to_owned(), l.send_global)),
         ];
-        for (k, quota) in quotas.into_iter().flatten() {
-            if let RateDecision::Limited { retry_after } =
-                self.ports.limiter.acquire(&k, quota, self.now()).await?
-            {
-                return Err(StartError::RateLimited { retry_after });
-            }
-        }
-        Ok(())
+        quotas.into_iter().flatten().collect()
     }
 
-    /// Makes, stores and mails one attempt. Real and decoy attempts do the same work.
+    /// Makes one attempt and, if the send `limits` allow it, stores it (limits and attempt in one
+    /// call of the gate) and mails it. Real and decoy attempts do the same work.
     pub(super) async fn open_attempt(
         &self,
         opening: Opening,
         resent: Option<Resent>,
+        limits: &[(String, Quota)],
     ) -> Result<Started, StartError> {
         let rng = &*self.ports.rng;
         let now = self.now();
@@ -229,10 +225,14 @@ impl AuthService {
             expires_at: token_expires_at,
         };
         let attempt_token = self.ports.tokens.issue_attempt(&ticket)?;
-        self.ports
-            .attempts
-            .create(&attempt, resent.map(|r| r.replaces))
-            .await?;
+        if let RateDecision::Limited { retry_after } = self
+            .ports
+            .gate
+            .open(limits, now, &attempt, resent.map(|r| r.replaces))
+            .await?
+        {
+            return Err(StartError::RateLimited { retry_after });
+        }
         let code_ttl = expires_at.since(now);
         let message = message_for(&attempt, code, code_ttl, opening.why);
         self.mail(opening.email, opening.name.as_ref(), message)

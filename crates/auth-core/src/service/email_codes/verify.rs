@@ -8,7 +8,7 @@ use crate::code::OtpCode;
 use crate::email::EmailAddress;
 use crate::ids::UserId;
 use crate::mail::Message;
-use crate::ports::{EmailTakenOr, StoreError};
+use crate::ports::{EmailTakenOr, FailureBudget, Gated, Guess, StoreError};
 use crate::rate::RateDecision;
 use crate::service::sessions::SignedIn;
 use crate::service::{AuthService, ClientInfo, Key, key};
@@ -78,15 +78,20 @@ impl AuthService {
         Ok(())
     }
 
-    /// The shared heart of code verification: limits, one atomic guess, a constant-time compare,
-    /// one atomic consumption. `fits` says whether the attempt may be used by this caller.
+    /// The shared heart of code verification: limits, a constant-time compare, one atomic guess
+    /// that also consumes the attempt or counts the failure. `fits` says whether the attempt may
+    /// be used by this caller.
     ///
-    /// Every attempt takes the same path up to the guess — decoys, attempts that do not fit the
-    /// caller and dead ones included — and whatever is wrong with it counts as a wrong code after
-    /// the guess, so no kind of wrong answers differently (or sooner) than another. The failure
-    /// budget is kept per address and client network, so an outsider's wrong codes never lock the
-    /// owner out. An account's attempt is right only while the account is still in the chain's
-    /// epoch and, for a sign-in, still has the attempt's address; the account comes back with it.
+    /// Two calls of the gate, whatever the code: the first takes the network's guess limit and
+    /// reads the attempt, the second checks the failure budget, takes a guess and settles it.
+    /// The code is compared in between, in constant time, and nothing else depends on the
+    /// compare before a guess is taken, so a right code shows itself (by what it does next) only
+    /// through a counted guess. Every attempt takes the same path — decoys, attempts that do not
+    /// fit the caller and dead ones included — and whatever is wrong with it counts as a wrong
+    /// code, so no kind of wrong answers differently (or sooner) than another. The failure budget
+    /// is kept per address and client network, so an outsider's wrong codes never lock the owner
+    /// out. An account's attempt is right only while the account is still in the chain's epoch
+    /// and, for a sign-in, still has the attempt's address; the account comes back with it.
     pub(super) async fn check_code(
         &self,
         attempt_token: &str,
@@ -96,75 +101,80 @@ impl AuthService {
     ) -> Result<(Attempt, Option<User>), VerifyError> {
         let code = OtpCode::parse(code, self.policy.code_length)?;
         let limits = &self.policy.limits;
-        if let RateDecision::Limited { retry_after } = self
+        let guess_key = key(Key::GuessIp(client));
+        let Ok(ticket) = self.ports.tokens.verify_attempt(attempt_token) else {
+            // A forged or stale token spends the network's guesses like any other.
+            if let RateDecision::Limited { retry_after } = self
+                .ports
+                .limiter
+                .acquire(&guess_key, limits.guesses_per_ip, self.now())
+                .await?
+            {
+                return Err(VerifyError::RateLimited { retry_after });
+            }
+            return Err(VerifyError::Invalid);
+        };
+        let stored = match self
             .ports
-            .limiter
-            .acquire(
-                &key(Key::GuessIp(client)),
+            .gate
+            .look(
+                &guess_key,
                 limits.guesses_per_ip,
+                &ticket.attempt_id,
                 self.now(),
             )
             .await?
         {
-            return Err(VerifyError::RateLimited { retry_after });
-        }
-        let ticket = self
-            .ports
-            .tokens
-            .verify_attempt(attempt_token)
-            .map_err(|_| VerifyError::Invalid)?;
-        let Some(stored) = self.ports.attempts.get(&ticket.attempt_id).await? else {
-            return Err(VerifyError::Invalid);
+            Gated::Limited { retry_after } => return Err(VerifyError::RateLimited { retry_after }),
+            Gated::Passed(None) => return Err(VerifyError::Invalid),
+            Gated::Passed(Some(stored)) => stored,
         };
         let fail_key = key(Key::Failures(&stored.email, client));
-        let failures = self.ports.limiter.failures(&fail_key, self.now()).await?;
-        if let RateDecision::Limited { retry_after } =
-            limits.address_failures.decide(&failures, self.now())
-        {
-            return Err(VerifyError::RateLimited { retry_after });
-        }
-        let Some(taken) = self
-            .ports
-            .attempts
-            .take_guess(&ticket.attempt_id, self.now(), self.policy.max_guesses)
-            .await?
-        else {
-            return Err(VerifyError::Invalid);
-        };
         let candidate = self.hasher.hash(&ticket.attempt_id, &ticket.secret, &code);
-        let (right, account) = if taken.code_hash.matches(&candidate) && fits(&taken) {
-            self.live_subject(&taken).await?
-        } else {
-            (false, None)
+        let proven = stored.code_hash.matches(&candidate) && fits(&stored);
+        let budget = FailureBudget {
+            key: &fail_key,
+            backoff: limits.address_failures,
+        };
+        let guess = match self
+            .ports
+            .gate
+            .settle(
+                &ticket.attempt_id,
+                self.now(),
+                self.policy.max_guesses,
+                budget,
+                proven,
+            )
+            .await?
+        {
+            Gated::Limited { retry_after } => return Err(VerifyError::RateLimited { retry_after }),
+            Gated::Passed(guess) => guess,
+        };
+        // Only a consumed attempt is looked at further: the account behind it is read only for a
+        // right code that took a guess. A right code whose account has moved on is no guess, so
+        // it costs no failure, but the attempt is spent and the account hears of it like of a
+        // wrong code.
+        let (right, account) = match guess {
+            Guess::NotTaken => return Err(VerifyError::Invalid),
+            Guess::Wrong => (false, None),
+            Guess::Consumed => self.live_subject(&stored).await?,
         };
         if !right {
-            self.ports
-                .limiter
-                .record_failure(&fail_key, self.now(), limits.address_failures.window)
-                .await?;
-            if let Subject::Account { user_id } = taken.subject {
+            if let Subject::Account { user_id } = stored.subject {
                 // Off the request path: a durable write here would make a wrong code for an
                 // account slower than one for a decoy.
                 self.record_later(
                     user_id,
                     AuditKind::CodeRejected,
                     client,
-                    Some(taken.purpose.as_str().to_owned()),
+                    Some(stored.purpose.as_str().to_owned()),
                 )
                 .await;
             }
             return Err(VerifyError::Invalid);
         }
-        if !self
-            .ports
-            .attempts
-            .consume(&ticket.attempt_id, self.now())
-            .await?
-        {
-            return Err(VerifyError::Invalid);
-        }
-        self.ports.limiter.clear_failures(&fail_key).await?;
-        Ok((taken, account))
+        Ok((stored, account))
     }
 
     /// Whether a proven attempt may still act for its subject, and the account it acts for. A
