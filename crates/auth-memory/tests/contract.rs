@@ -9,6 +9,7 @@ auth_core::contract_tests! {
         user_repository,
         attempt_store,
         session_repository,
+        session_opening,
         rate_limiter,
         audit_log,
         passkey_repository,

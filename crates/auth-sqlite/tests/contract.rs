@@ -54,6 +54,7 @@ auth_core::contract_tests! {
     ports: [
         user_repository,
         session_repository,
+        session_opening,
         audit_log,
         passkey_repository,
         housekeeping,
@@ -104,6 +105,9 @@ async fn all_rules_share_one_file_in_parallel() {
         )),
         tokio::spawn(testkit::session_repository::all(
             testkit::session_repository::store(s.clone()),
+        )),
+        tokio::spawn(testkit::session_opening::all(
+            testkit::session_opening::store(s.clone()),
         )),
         tokio::spawn(testkit::audit_log::all(testkit::audit_log::store(
             s.clone(),

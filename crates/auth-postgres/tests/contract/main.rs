@@ -74,6 +74,7 @@ auth_core::contract_tests! {
         user_repository,
         attempt_store,
         session_repository,
+        session_opening,
         rate_limiter,
         audit_log,
         passkey_repository,
@@ -97,6 +98,9 @@ async fn all_rules_share_one_database_in_parallel() {
         ))),
         tokio::spawn(testkit::session_repository::all(
             testkit::session_repository::store(s.clone()),
+        )),
+        tokio::spawn(testkit::session_opening::all(
+            testkit::session_opening::store(s.clone()),
         )),
         tokio::spawn(testkit::rate_limiter::all(testkit::rate_limiter::store(
             s.clone(),
