@@ -284,7 +284,13 @@ async fn a_session_for_an_unknown_account_is_refused() {
         Timestamp::from_millis(0),
     );
     let refresh = RefreshToken::generate(&auth_core::ports::OsRng).hash();
-    let refused = SessionRepository::create(&s, &session, &refresh).await;
+    let refused = SessionRepository::open(
+        &s,
+        &session,
+        &refresh,
+        &testkit::sign_in_event(&session, session.created_at),
+    )
+    .await;
     assert!(
         matches!(refused, Err(StoreError::Corrupt(_))),
         "foreign keys are enforced: {refused:?}"
