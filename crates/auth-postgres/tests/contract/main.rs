@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 mod ephemeral;
 mod faults;
 mod schema;
+mod trips;
 
 /// Connections per test store: enough for the 64-way cases to queue briefly, few enough that
 /// parallel tests stay far below the server's limit.
