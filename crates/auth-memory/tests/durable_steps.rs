@@ -189,7 +189,12 @@ impl PasskeyRepository for Counting {
             .record_use(id, credential, sign_count, backed_up, at)
             .await
     }
-    async fn rename(&self, u: &UserId, id: &PasskeyId, n: &PasskeyName) -> Result<bool, StoreError> {
+    async fn rename(
+        &self,
+        u: &UserId,
+        id: &PasskeyId,
+        n: &PasskeyName,
+    ) -> Result<bool, StoreError> {
         self.note("passkeys.rename");
         self.store.rename(u, id, n).await
     }
@@ -214,7 +219,6 @@ fn counted(webauthn: MockWebAuthn) -> (World, Counting) {
     });
     (w, counting)
 }
-
 
 #[tokio::test]
 async fn a_code_sign_in_writes_once_and_each_later_step_is_one_call() {

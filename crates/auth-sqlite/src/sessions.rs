@@ -2,8 +2,8 @@
 
 use crate::SqliteStore;
 use crate::error::store_error;
-use async_trait::async_trait;
 use crate::passkeys::record_use;
+use async_trait::async_trait;
 use auth_core::ids::{PasskeyId, SessionId, UserId};
 use auth_core::passkey::CredentialUse;
 use auth_core::ports::{AuditEvent, Lifetimes, SessionRepository, StoreError};

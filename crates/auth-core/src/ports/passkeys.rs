@@ -48,8 +48,10 @@ pub trait PasskeyRepository: Send + Sync {
     ///
     /// # Errors
     /// Store failures only.
-    async fn with_account(&self, credential_id: &[u8])
-    -> Result<Option<(Passkey, User)>, StoreError>;
+    async fn with_account(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<(Passkey, User)>, StoreError>;
 
     /// After a sign-in: stores the adapter's updated record, counter and backup state, only if
     /// the counter moves forward (`sign_count` greater than the stored one) or both are 0 (synced

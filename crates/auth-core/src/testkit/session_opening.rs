@@ -125,7 +125,10 @@ pub async fn open_stores_the_session_its_token_and_its_event(s: Store) {
 /// refresh token cannot be stored (its hash is taken) after the session could have been.
 pub async fn an_open_that_fails_writes_nothing(s: Store) {
     let (user, first, token, event) = sign_in(&s).await;
-    s.sessions.open(&first, &token.hash(), &event).await.unwrap();
+    s.sessions
+        .open(&first, &token.hash(), &event)
+        .await
+        .unwrap();
 
     let stranger = super::sample_user("stranger");
     let orphan = sample_session(stranger.id, now());
@@ -177,14 +180,24 @@ pub async fn open_with_passkey_records_the_use_and_opens_the_session(s: Store) {
     s.passkeys.add(&passkey).await.unwrap();
     assert!(
         s.sessions
-            .open_with_passkey(&passkey.id, &used(b"after", 5), &session, &token.hash(), &event)
+            .open_with_passkey(
+                &passkey.id,
+                &used(b"after", 5),
+                &session,
+                &token.hash(),
+                &event
+            )
             .await
             .unwrap(),
         "a stored passkey opens the session"
     );
     let after = stored_passkey(&s, &passkey).await;
     assert_eq!(
-        (after.sign_count, after.credential.as_slice(), after.backed_up),
+        (
+            after.sign_count,
+            after.credential.as_slice(),
+            after.backed_up
+        ),
         (5, b"after".as_slice(), true),
         "the use is recorded"
     );
@@ -215,13 +228,23 @@ pub async fn open_with_passkey_never_moves_the_counter_back(s: Store) {
     );
     assert!(
         s.sessions
-            .open_with_passkey(&passkey.id, &used(b"five", 5), &session, &token.hash(), &event)
+            .open_with_passkey(
+                &passkey.id,
+                &used(b"five", 5),
+                &session,
+                &token.hash(),
+                &event
+            )
             .await
             .unwrap()
     );
     let after = stored_passkey(&s, &passkey).await;
     assert_eq!(
-        (after.sign_count, after.credential.as_slice(), after.backed_up),
+        (
+            after.sign_count,
+            after.credential.as_slice(),
+            after.backed_up
+        ),
         (7, b"seven".as_slice(), false),
         "a lower counter changes neither the counter nor the record"
     );
@@ -236,7 +259,13 @@ pub async fn open_with_a_deleted_passkey_opens_nothing(s: Store) {
     assert!(s.passkeys.delete(&user.id, &passkey.id).await.unwrap());
     assert!(
         !s.sessions
-            .open_with_passkey(&passkey.id, &used(b"after", 5), &session, &token.hash(), &event)
+            .open_with_passkey(
+                &passkey.id,
+                &used(b"after", 5),
+                &session,
+                &token.hash(),
+                &event
+            )
             .await
             .unwrap(),
         "a deleted passkey opens nothing"
@@ -250,7 +279,10 @@ pub async fn open_with_a_deleted_passkey_opens_nothing(s: Store) {
 /// behind: the counter, the record and the last use stay as they were.
 pub async fn an_open_with_passkey_that_fails_writes_nothing(s: Store) {
     let (user, first, token, event) = sign_in(&s).await;
-    s.sessions.open(&first, &token.hash(), &event).await.unwrap();
+    s.sessions
+        .open(&first, &token.hash(), &event)
+        .await
+        .unwrap();
     let passkey = sample_passkey(user.id);
     s.passkeys.add(&passkey).await.unwrap();
     let second = sample_session(user.id, now());

@@ -65,7 +65,14 @@ impl PasskeyRepository for MemoryStore {
         backed_up: bool,
         at: Timestamp,
     ) -> Result<bool, StoreError> {
-        Ok(record_use(&mut self.write(), id, credential, sign_count, backed_up, at))
+        Ok(record_use(
+            &mut self.write(),
+            id,
+            credential,
+            sign_count,
+            backed_up,
+            at,
+        ))
     }
 
     async fn rename(

@@ -27,8 +27,7 @@ impl CountingProxy {
         let counter = ready.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = TcpStream::connect((upstream.0.as_str(), upstream.1)).await
-                else {
+                let Ok(server) = TcpStream::connect((upstream.0.as_str(), upstream.1)).await else {
                     continue;
                 };
                 let (mut client_read, mut client_write) = client.into_split();
