@@ -2,7 +2,11 @@
 //! ([`AuditLog::record_later`], e.g. a wrong code for an account: a synced write there would make
 //! it slower than a wrong code for an address without an account). One background task drains
 //! the queue into the store; a full queue drops the event with a warning rather than slow a
-//! request; shutdown drains what is queued. Every other event is written at once, as before.
+//! request; shutdown drains what is queued. Every other event is written at once, as before;
+//! a sign-in's event does not pass through here at all: the session store writes it in the same
+//! statement (or transaction) as the session it opens, so a session never exists without it, and
+//! the sign-in costs no write of its own. Queueing it instead would save nothing on the request
+//! and could lose it (a full queue drops events) while the session lives.
 
 use async_trait::async_trait;
 use auth_core::ids::UserId;
