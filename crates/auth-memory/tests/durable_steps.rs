@@ -115,9 +115,15 @@ impl AuditLog for Counting {
 
 #[async_trait]
 impl UserRepository for Counting {
-    async fn create(&self, u: &User, s: &Session, r: &TokenHash) -> Result<(), EmailTakenOr> {
+    async fn create(
+        &self,
+        u: &User,
+        s: &Session,
+        r: &TokenHash,
+        e: &AuditEvent,
+    ) -> Result<(), EmailTakenOr> {
         self.note("users.create");
-        self.store.create(u, s, r).await
+        self.store.create(u, s, r, e).await
     }
     async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         self.note("users.by_email");
@@ -221,10 +227,27 @@ fn counted(webauthn: MockWebAuthn) -> (World, Counting) {
 }
 
 #[tokio::test]
-async fn a_code_sign_in_writes_once_and_each_later_step_is_one_call() {
+async fn a_code_sign_up_and_sign_in_write_once_and_each_later_step_is_one_call() {
     let (w, calls) = counted(MockWebAuthn::new());
-    signed_up(&w, "steps@example.com").await;
+    let started = w
+        .service
+        .start_signup(
+            email("steps@example.com"),
+            DisplayName::parse("Tester").unwrap(),
+            &client(),
+        )
+        .await
+        .unwrap();
     calls.take();
+    w.service
+        .verify_code(&started.attempt_token, &last_code(&w.mailer), &client())
+        .await
+        .unwrap();
+    assert_eq!(
+        calls.take(),
+        ["users.create"],
+        "a verified sign-up creates the account, its session, token and event in one write"
+    );
 
     let started = w
         .service

@@ -44,6 +44,9 @@ mod housekeeping;
 mod limits;
 mod passkeys;
 mod reverts;
+// Its SQL macros (the opening CTEs) are shared with `users`, which creates an account together
+// with its first session.
+#[macro_use]
 mod sessions;
 mod users;
 

@@ -1,7 +1,6 @@
 //! [`SessionRepository`] on `sessions` and `refresh_tokens`: rotation with reuse detection.
 
 use crate::PgStore;
-use crate::error::store_error;
 use async_trait::async_trait;
 use auth_core::ids::{PasskeyId, SessionId, UserId};
 use auth_core::passkey::CredentialUse;
@@ -9,9 +8,9 @@ use auth_core::ports::{AuditEvent, Lifetimes, SessionRepository, StoreError};
 use auth_core::session::{Rotation, Session, TokenHash};
 use auth_core::time::{Timestamp, duration_ms};
 use auth_core::user::User;
+use sqlx::Postgres;
 use sqlx::postgres::PgArguments;
 use sqlx::types::Uuid;
-use sqlx::{PgConnection, Postgres};
 
 type SessionRow = auth_sql::rows::SessionRow<Uuid>;
 type SessionUserRow = auth_sql::rows::SessionUserRow<Uuid>;
@@ -22,24 +21,31 @@ macro_rules! session_columns {
     };
 }
 
-/// The statement that opens a sign-in ([`SessionRepository::open`]): the session, its first
-/// refresh token and its audit event, written by one statement (so in one round trip and one
-/// commit, and all or nothing). The CTE `ok` gates it: a row when the sign-in may open, none
-/// when it may not (then nothing is written). The foreign keys are checked at the end of the
-/// statement, when all three rows exist.
-macro_rules! open_sql {
+/// The data-modifying CTEs that open a sign-in ([`SessionRepository::open`]): the session, its
+/// first refresh token and its audit event, from parameters `$1` to `$15` (see [`bind_open`]).
+/// `$ok` gates them: a query with a row when the sign-in may open, none when it may not (then
+/// nothing is written). Written by one statement, they cost one round trip and one commit and are
+/// all or nothing; the foreign keys are checked at the end of the statement, when all the rows
+/// exist.
+macro_rules! open_ctes {
     ($ok:expr) => {
         concat!(
-            "WITH ok AS (",
+            "ok AS (",
             $ok,
             "), s AS (INSERT INTO sessions (",
             session_columns!(),
             ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM ok RETURNING id), \
              t AS (INSERT INTO refresh_tokens (hash, session_id) SELECT $10, id FROM s), \
              a AS (INSERT INTO audit_events (user_id, at, kind, ip, detail) \
-                   SELECT $11, $12, $13, $14, $15 FROM s) \
-             SELECT count(*) FROM s"
+                   SELECT $11, $12, $13, $14, $15 FROM s)"
         )
+    };
+}
+
+/// The statement of [`open_ctes!`] that answers how many sessions it opened (0 or 1).
+macro_rules! open_sql {
+    ($ok:expr) => {
+        concat!("WITH ", open_ctes!($ok), " SELECT count(*) FROM s")
     };
 }
 
@@ -66,34 +72,6 @@ fn bind_open<'q>(
         .bind(event.kind.as_str())
         .bind(event.ip.as_deref())
         .bind(event.detail.as_deref())
-}
-
-/// Inserts a session and its first, current refresh token. Callers run it inside a transaction.
-pub(crate) async fn insert_session(
-    conn: &mut PgConnection,
-    session: &Session,
-    refresh: &TokenHash,
-) -> Result<(), StoreError> {
-    sqlx::query(concat!(
-        "WITH s AS (INSERT INTO sessions (",
-        session_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id) \
-         INSERT INTO refresh_tokens (hash, session_id) SELECT $10, id FROM s"
-    ))
-    .bind(session.id.as_uuid())
-    .bind(session.user_id.as_uuid())
-    .bind(session.method.as_str())
-    .bind(session.created_at.as_millis())
-    .bind(session.last_seen_at.as_millis())
-    .bind(session.expires_at.as_millis())
-    .bind(session.user_agent.as_deref())
-    .bind(session.ip.as_deref())
-    .bind(session.revoked_at.map(Timestamp::as_millis))
-    .bind(refresh.0.as_slice())
-    .execute(&mut *conn)
-    .await
-    .map_err(store_error)?;
-    Ok(())
 }
 
 /// How often [`SessionRepository::rotate`] runs [`ROTATE`] before it gives up.

@@ -55,7 +55,10 @@ pub(crate) async fn insert_session(
 
 /// Appends a sign-in's audit event. Callers run it inside the transaction that opens the session,
 /// so the account exists.
-async fn insert_event(conn: &mut SqliteConnection, event: &AuditEvent) -> Result<(), StoreError> {
+pub(crate) async fn insert_event(
+    conn: &mut SqliteConnection,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO audit_events (user_id, at, kind, ip, detail) VALUES (?, ?, ?, ?, ?)")
         .bind(event.user_id.to_string())
         .bind(event.at.as_millis())

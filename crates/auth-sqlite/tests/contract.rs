@@ -43,9 +43,15 @@ async fn stored_user(store: &SqliteStore) -> UserId {
     let user = testkit::sample_user("raw");
     let session = testkit::sample_session(user.id, user.created_at);
     let refresh = RefreshToken::generate(&auth_core::ports::OsRng).hash();
-    UserRepository::create(store, &user, &session, &refresh)
-        .await
-        .unwrap();
+    UserRepository::create(
+        store,
+        &user,
+        &session,
+        &refresh,
+        &testkit::signed_up_event(&user),
+    )
+    .await
+    .unwrap();
     user.id
 }
 

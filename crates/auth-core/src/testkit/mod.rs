@@ -170,12 +170,29 @@ pub fn sign_in_event(session: &Session, at: Timestamp) -> crate::ports::AuditEve
     }
 }
 
+/// The sign-up event of `user`, dated long before any event a rule records itself (so it never
+/// shows among a rule's recent events, and any purge takes it).
+pub fn signed_up_event(user: &User) -> crate::ports::AuditEvent {
+    crate::ports::AuditEvent {
+        user_id: user.id,
+        at: Timestamp::from_millis(0),
+        kind: crate::audit::AuditKind::SignedUp,
+        ip: None,
+        detail: None,
+    }
+}
+
 /// A user stored with its first session.
 async fn stored_user(users: &dyn UserRepository, tag: &str) -> (User, Session) {
     let user = sample_user(tag);
     let session = sample_session(user.id, now());
     users
-        .create(&user, &session, &RefreshToken::generate(&OsRng).hash())
+        .create(
+            &user,
+            &session,
+            &RefreshToken::generate(&OsRng).hash(),
+            &signed_up_event(&user),
+        )
         .await
         .expect("creating a fresh user works");
     (user, session)
@@ -281,6 +298,7 @@ macro_rules! contract_tests {
             open_with_passkey_never_moves_the_counter_back,
             open_with_a_deleted_passkey_opens_nothing,
             an_open_with_passkey_that_fails_writes_nothing,
+            an_account_is_created_with_its_sign_up_event,
             active_with_user_reads_a_live_session_and_its_account,
             active_with_user_sees_no_ended_session,
         ]);

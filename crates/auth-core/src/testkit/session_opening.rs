@@ -1,13 +1,15 @@
 //! The [`SessionRepository`] contract for opening sign-ins and the per-request read: a session
 //! opens with its refresh token and its audit event, or with none of them; a passkey sign-in
-//! records the use in the same write and opens nothing on a deleted passkey; the live session is
-//! read together with its account.
+//! records the use in the same write and opens nothing on a deleted passkey; a new account comes
+//! with its sign-up event; the live session is read together with its account.
 
 use super::{now, sample_passkey, sample_session, sign_in_event, stored_user};
+use crate::audit::AuditKind;
 use crate::ids::SessionId;
 use crate::passkey::{CredentialUse, Passkey};
 use crate::ports::{
-    AuditEvent, AuditLog, Lifetimes, OsRng, PasskeyRepository, SessionRepository, UserRepository,
+    AuditEvent, AuditLog, EmailTakenOr, Lifetimes, OsRng, PasskeyRepository, SessionRepository,
+    UserRepository,
 };
 use crate::session::{RefreshToken, Rotation, Session};
 use crate::time::Timestamp;
@@ -65,8 +67,11 @@ async fn sign_in(s: &Store) -> (User, Session, RefreshToken, AuditEvent) {
     (user, session, fresh_token(), event)
 }
 
+/// The account's sign-in events (not the sign-up event its creation stored).
 async fn events(s: &Store, user: &User) -> Vec<AuditEvent> {
-    s.audit.recent(&user.id, 100).await.unwrap()
+    let mut all = s.audit.recent(&user.id, 100).await.unwrap();
+    all.retain(|e| e.kind == AuditKind::SignedIn);
+    all
 }
 
 async fn rotates(s: &Store, token: &RefreshToken, at: Timestamp) -> Option<SessionId> {
@@ -379,4 +384,46 @@ pub async fn active_with_user_sees_no_ended_session(s: Store) {
         None,
         "the account is gone"
     );
+}
+
+/// `UserRepository::create` stores the account's sign-up event with the account and its first
+/// session; a create refused for a taken address stores none of them.
+pub async fn an_account_is_created_with_its_sign_up_event(s: Store) {
+    let user = super::sample_user("signup");
+    let session = sample_session(user.id, now());
+    let event = AuditEvent {
+        user_id: user.id,
+        at: session.created_at,
+        kind: AuditKind::SignedUp,
+        ip: Some("192.0.2.1".to_owned()),
+        detail: None,
+    };
+    s.users
+        .create(&user, &session, &fresh_token().hash(), &event)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.audit.recent(&user.id, 100).await.unwrap(),
+        [event],
+        "the sign-up event comes with the account"
+    );
+
+    let mut twin = super::sample_user("signup");
+    twin.email = user.email.clone();
+    let twin_session = sample_session(twin.id, now());
+    let twin_event = AuditEvent {
+        user_id: twin.id,
+        ..super::signed_up_event(&twin)
+    };
+    let refused = s
+        .users
+        .create(&twin, &twin_session, &fresh_token().hash(), &twin_event)
+        .await;
+    assert!(matches!(refused, Err(EmailTakenOr::Taken)), "{refused:?}");
+    assert_eq!(
+        s.audit.recent(&twin.id, 100).await.unwrap(),
+        [],
+        "no event for a refused account"
+    );
+    assert_eq!(s.sessions.get(&twin_session.id).await.unwrap(), None);
 }
