@@ -1,8 +1,9 @@
 //! Round trips per durable step: the store runs on one connection through a proxy that counts
 //! the server's `ReadyForQuery` messages, which end every exchange the client waits for (a
-//! statement, a `BEGIN`, a `COMMIT`, a liveness ping). Opening a session, rotating a refresh
-//! token, the per-request session read and both passkey sign-in steps must each cost what one
-//! single-statement read costs; one statement in autocommit is also one commit.
+//! statement, a `BEGIN`, a `COMMIT`, a liveness ping). Creating an account with its first session,
+//! opening a session, rotating a refresh token, the per-request session read and both passkey
+//! sign-in steps must each cost what one single-statement read costs; one statement in autocommit
+//! is also one commit.
 
 use super::*;
 use auth_core::passkey::CredentialUse;
@@ -176,7 +177,15 @@ async fn every_durable_step_of_a_sign_in_is_one_round_trip() {
     tokio::time::sleep(SETTLE).await;
     let (one_read, _) = proxy.trips(SessionRepository::get(&store, &warm.id)).await;
     assert!(one_read >= 1, "the proxy sees the exchanges");
+    // A control: a step of several statements (here four) costs more, so the count can fail.
+    store.purge_expired(SystemClock.now()).await.unwrap();
+    let (several, _) = proxy.trips(store.purge_expired(SystemClock.now())).await;
+    assert!(
+        several >= one_read + 3,
+        "four statements cost at least three more round trips than one: {several} vs {one_read}"
+    );
 
+    let (create, _) = proxy.trips(stored_user(&store)).await;
     let (open, (session, token)) = proxy.trips(opened(&store, user)).await;
     let (me, read) = proxy
         .trips(store.active_with_user(&session.id, SystemClock.now()))
@@ -214,6 +223,10 @@ async fn every_durable_step_of_a_sign_in_is_one_round_trip() {
     assert!(opened_by_passkey.unwrap());
 
     let counted = [
+        (
+            "create an account with its first session, token and event",
+            create,
+        ),
         ("open a session with its token and event", open),
         ("read the session with its account", me),
         ("rotate a refresh token", refresh),
