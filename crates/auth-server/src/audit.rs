@@ -121,7 +121,7 @@ mod tests {
     use auth_core::audit::AuditKind;
     use auth_core::ports::{OsRng, UserRepository};
     use auth_core::session::RefreshToken;
-    use auth_core::testkit::{sample_session, sample_user};
+    use auth_core::testkit::{sample_session, sample_user, signed_up_event};
     use auth_memory::MemoryStore;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -151,7 +151,12 @@ mod tests {
         let user = sample_user("queued");
         let session = sample_session(user.id, user.created_at);
         inner
-            .create(&user, &session, &RefreshToken::generate(&OsRng).hash())
+            .create(
+                &user,
+                &session,
+                &RefreshToken::generate(&OsRng).hash(),
+                &signed_up_event(&user),
+            )
             .await
             .unwrap();
         let gate = Arc::new(Gate {
@@ -174,9 +179,10 @@ mod tests {
         .await
         .expect("record_later does not wait for the store")
         .unwrap();
-        assert!(
-            inner.recent(&user.id, 10).await.unwrap().is_empty(),
-            "nothing is written while the store is blocked"
+        assert_eq!(
+            inner.recent(&user.id, 10).await.unwrap(),
+            [signed_up_event(&user)],
+            "nothing is written while the store is blocked (the sign-up event came with the account)"
         );
         gate.open.store(true, Ordering::SeqCst);
         audit.shutdown(Duration::from_secs(5)).await.unwrap();
@@ -189,7 +195,7 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            [AuditKind::CodeRejected],
+            [AuditKind::CodeRejected, AuditKind::SignedUp],
             "shutdown drains the queue"
         );
         // After shutdown, events are written at once.
@@ -197,6 +203,6 @@ mod tests {
             .record_later(&event(AuditKind::SignedIn))
             .await
             .unwrap();
-        assert_eq!(inner.recent(&user.id, 10).await.unwrap().len(), 2);
+        assert_eq!(inner.recent(&user.id, 10).await.unwrap().len(), 3);
     }
 }
