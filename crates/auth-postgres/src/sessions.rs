@@ -49,8 +49,8 @@ macro_rules! open_sql {
     };
 }
 
-/// Binds the fifteen parameters of [`open_sql!`] in order.
-fn bind_open<'q>(
+/// Binds the fifteen parameters of [`open_ctes!`] in order.
+pub(crate) fn bind_open<'q>(
     query: sqlx::query::QueryScalar<'q, Postgres, i64, PgArguments>,
     session: &'q Session,
     refresh: &'q TokenHash,

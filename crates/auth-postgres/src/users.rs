@@ -2,12 +2,12 @@
 
 use crate::PgStore;
 use crate::error::is_email_taken;
+use crate::sessions::bind_open;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
 use auth_core::ports::{AuditEvent, EmailTakenOr, StoreError, UserRepository};
 use auth_core::session::{Session, TokenHash};
-use auth_core::time::Timestamp;
 use auth_core::user::{DisplayName, PublicProfile, User};
 use sqlx::types::Uuid;
 
@@ -33,35 +33,25 @@ impl UserRepository for PgStore {
         // One statement: the account, its first session, that session's refresh token and the
         // sign-up event, all or nothing. Of parallel creates with one address, all but the first
         // wait on the unique constraint until it commits, then fail it, having written nothing.
-        let created = sqlx::query(concat!(
-            "WITH u AS (INSERT INTO users \
-                 (id, email, display_name, public, created_at, attempt_epoch) \
-                 VALUES ($16, $17, $18, $19, $20, $21) RETURNING id), ",
-            open_ctes!("SELECT id FROM u"),
-            " SELECT 1"
-        ))
-        .bind(first_session.id.as_uuid())
-        .bind(first_session.user_id.as_uuid())
-        .bind(first_session.method.as_str())
-        .bind(first_session.created_at.as_millis())
-        .bind(first_session.last_seen_at.as_millis())
-        .bind(first_session.expires_at.as_millis())
-        .bind(first_session.user_agent.as_deref())
-        .bind(first_session.ip.as_deref())
-        .bind(first_session.revoked_at.map(Timestamp::as_millis))
-        .bind(refresh.0.as_slice())
-        .bind(event.user_id.as_uuid())
-        .bind(event.at.as_millis())
-        .bind(event.kind.as_str())
-        .bind(event.ip.as_deref())
-        .bind(event.detail.as_deref())
+        let created = bind_open(
+            sqlx::query_scalar(concat!(
+                "WITH u AS (INSERT INTO users \
+                     (id, email, display_name, public, created_at, attempt_epoch) \
+                     VALUES ($16, $17, $18, $19, $20, $21) RETURNING id), ",
+                open_ctes!("SELECT id FROM u"),
+                " SELECT count(*) FROM u"
+            )),
+            first_session,
+            refresh,
+            event,
+        )
         .bind(user.id.as_uuid())
         .bind(user.email.as_str())
         .bind(user.display_name.as_str())
         .bind(user.public)
         .bind(user.created_at.as_millis())
         .bind(i64::from(user.attempt_epoch))
-        .execute(self.pool()?)
+        .fetch_one(self.pool()?)
         .await;
         match created {
             Ok(_) => Ok(()),
