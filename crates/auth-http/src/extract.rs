@@ -10,6 +10,7 @@ use auth_core::net::{IpNet, canonical_ip};
 use auth_core::ports::AccessVerifier;
 use auth_core::service::{ClientInfo, Principal};
 use auth_core::token::AccessClaims;
+use auth_core::user::User;
 use futures_util::StreamExt;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use serde::de::DeserializeOwned;
@@ -118,10 +119,13 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
 
 /// A caller of our own API, authenticated by an access token in `Authorization: Bearer` or in the
 /// access cookie (then with the same-origin check for changes), whose session is still active.
+/// The session and the account come from one read of the store.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     /// Who is calling.
     pub principal: Principal,
+    /// The caller's account, as it was when the request came in.
+    pub user: User,
     /// Whether the token came from a cookie (a browser), so answers should use cookies too.
     pub via_cookie: bool,
 }
@@ -147,9 +151,10 @@ impl FromRequest for Authenticated {
                     (c.value().to_owned(), true)
                 }
             };
-            let principal = state.service.authenticate(&token).await?;
+            let (principal, user) = state.service.authenticate_user(&token).await?;
             Ok(Authenticated {
                 principal,
+                user,
                 via_cookie,
             })
         })

@@ -10,6 +10,7 @@ auth_core::contract_tests! {
         attempt_store,
         attempt_gate,
         session_repository,
+        session_opening,
         rate_limiter,
         audit_log,
         passkey_repository,

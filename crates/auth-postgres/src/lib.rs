@@ -14,9 +14,15 @@
 //! concurrent writer of the same row waits for the first and then re-checks the condition
 //! against the row as the first left it. Operations of several statements run in one
 //! transaction in which every write is conditional on the state it changes, so none of them
-//! relies on something it read earlier. Rotating a refresh token locks its session first and
-//! only then reads and writes its tokens, the order in which deleting an account cascades. Taking
-//! a ceremony is one `DELETE ... RETURNING`, so exactly one of parallel takes gets it.
+//! relies on something it read earlier. Each durable step of a sign-in is one statement, so one
+//! round trip and one commit: opening a session writes the session, its refresh token and its
+//! sign-in event in one statement of data-modifying CTEs (after a passkey sign-in, with the
+//! counter update); the per-request session check reads the session with its account; rotating
+//! a refresh token is one statement that locks the session first (the order in which deleting an
+//! account cascades), spends the token only if it is still current, and detects reuse; only when
+//! a parallel rotation of the same token committed while it waited does it run once more, on a
+//! fresh snapshot. Taking a ceremony is one `DELETE ... RETURNING`, so exactly one of parallel
+//! takes gets it.
 //!
 //! [`UserRepository`]: auth_core::ports::UserRepository
 //! [`AttemptStore`]: auth_core::ports::AttemptStore
@@ -38,6 +44,9 @@ mod housekeeping;
 mod limits;
 mod passkeys;
 mod reverts;
+// Its SQL macros (the opening CTEs) are shared with `users`, which creates an account together
+// with its first session.
+#[macro_use]
 mod sessions;
 mod users;
 

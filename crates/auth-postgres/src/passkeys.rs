@@ -7,9 +7,11 @@ use auth_core::ids::{PasskeyId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
 use auth_core::ports::{CredentialTakenOr, PasskeyRepository, StoreError};
 use auth_core::time::Timestamp;
+use auth_core::user::User;
 use sqlx::types::Uuid;
 
 type PasskeyRow = auth_sql::rows::PasskeyRow<Uuid>;
+type PasskeyUserRow = auth_sql::rows::PasskeyUserRow<Uuid>;
 
 macro_rules! passkey_columns {
     () => {
@@ -81,6 +83,24 @@ impl PasskeyRepository for PgStore {
         .await
         .map_err(|e| self.failed(e))?;
         row.map(PasskeyRow::into_passkey).transpose()
+    }
+
+    async fn with_account(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<(Passkey, User)>, StoreError> {
+        let row: Option<PasskeyUserRow> = sqlx::query_as(concat!(
+            "SELECT p.id, p.user_id, p.credential_id, p.credential, p.sign_count, \
+             p.transports::text AS transports, p.backup_eligible, p.backup_state, p.name, \
+             p.created_at, p.last_used_at, ",
+            auth_sql::joined_user_columns!(),
+            " FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1"
+        ))
+        .bind(credential_id)
+        .fetch_optional(self.pool()?)
+        .await
+        .map_err(|e| self.failed(e))?;
+        row.map(PasskeyUserRow::into_pair).transpose()
     }
 
     async fn record_use(

@@ -1,16 +1,19 @@
 //! [`SessionRepository`] on `sessions` and `refresh_tokens`: rotation with reuse detection.
 
 use crate::PgStore;
-use crate::error::store_error;
 use async_trait::async_trait;
-use auth_core::ids::{SessionId, UserId};
-use auth_core::ports::{Lifetimes, SessionRepository, StoreError};
+use auth_core::ids::{PasskeyId, SessionId, UserId};
+use auth_core::passkey::CredentialUse;
+use auth_core::ports::{AuditEvent, Lifetimes, SessionRepository, StoreError};
 use auth_core::session::{Rotation, Session, TokenHash};
-use auth_core::time::Timestamp;
-use sqlx::PgConnection;
+use auth_core::time::{Timestamp, duration_ms};
+use auth_core::user::User;
+use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
 use sqlx::types::Uuid;
 
 type SessionRow = auth_sql::rows::SessionRow<Uuid>;
+type SessionUserRow = auth_sql::rows::SessionUserRow<Uuid>;
 
 macro_rules! session_columns {
     () => {
@@ -18,45 +21,177 @@ macro_rules! session_columns {
     };
 }
 
-/// Inserts a session and its first, current refresh token. Callers run it inside a transaction.
-pub(crate) async fn insert_session(
-    conn: &mut PgConnection,
-    session: &Session,
-    refresh: &TokenHash,
-) -> Result<(), StoreError> {
-    sqlx::query(concat!(
-        "INSERT INTO sessions (",
-        session_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    ))
-    .bind(session.id.as_uuid())
-    .bind(session.user_id.as_uuid())
-    .bind(session.method.as_str())
-    .bind(session.created_at.as_millis())
-    .bind(session.last_seen_at.as_millis())
-    .bind(session.expires_at.as_millis())
-    .bind(session.user_agent.as_deref())
-    .bind(session.ip.as_deref())
-    .bind(session.revoked_at.map(Timestamp::as_millis))
-    .execute(&mut *conn)
-    .await
-    .map_err(store_error)?;
-    sqlx::query("INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2)")
-        .bind(refresh.0.as_slice())
+/// The data-modifying CTEs that open a sign-in ([`SessionRepository::open`]): the session, its
+/// first refresh token and its audit event, from parameters `$1` to `$15` (see [`bind_open`]).
+/// `$ok` gates them: a query with a row when the sign-in may open, none when it may not (then
+/// nothing is written). Written by one statement, they cost one round trip and one commit and are
+/// all or nothing; the foreign keys are checked at the end of the statement, when all the rows
+/// exist.
+macro_rules! open_ctes {
+    ($ok:expr) => {
+        concat!(
+            "ok AS (",
+            $ok,
+            "), s AS (INSERT INTO sessions (",
+            session_columns!(),
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM ok RETURNING id), \
+             t AS (INSERT INTO refresh_tokens (hash, session_id) SELECT $10, id FROM s), \
+             a AS (INSERT INTO audit_events (user_id, at, kind, ip, detail) \
+                   SELECT $11, $12, $13, $14, $15 FROM s)"
+        )
+    };
+}
+
+/// The statement of [`open_ctes!`] that answers how many sessions it opened (0 or 1).
+macro_rules! open_sql {
+    ($ok:expr) => {
+        concat!("WITH ", open_ctes!($ok), " SELECT count(*) FROM s")
+    };
+}
+
+/// Binds the fifteen parameters of [`open_ctes!`] in order.
+pub(crate) fn bind_open<'q>(
+    query: sqlx::query::QueryScalar<'q, Postgres, i64, PgArguments>,
+    session: &'q Session,
+    refresh: &'q TokenHash,
+    event: &'q AuditEvent,
+) -> sqlx::query::QueryScalar<'q, Postgres, i64, PgArguments> {
+    query
         .bind(session.id.as_uuid())
-        .execute(&mut *conn)
-        .await
-        .map_err(store_error)?;
-    Ok(())
+        .bind(session.user_id.as_uuid())
+        .bind(session.method.as_str())
+        .bind(session.created_at.as_millis())
+        .bind(session.last_seen_at.as_millis())
+        .bind(session.expires_at.as_millis())
+        .bind(session.user_agent.as_deref())
+        .bind(session.ip.as_deref())
+        .bind(session.revoked_at.map(Timestamp::as_millis))
+        .bind(refresh.0.as_slice())
+        .bind(event.user_id.as_uuid())
+        .bind(event.at.as_millis())
+        .bind(event.kind.as_str())
+        .bind(event.ip.as_deref())
+        .bind(event.detail.as_deref())
+}
+
+/// How often [`SessionRepository::rotate`] runs [`ROTATE`] before it gives up.
+const ROTATE_TRIES: usize = 4;
+
+/// One rotation ([`SessionRepository::rotate`]) as one statement: `$1` the presented token's hash,
+/// `$2` its successor's, `$3` now, `$4` now plus the idle lifetime, `$5` the absolute lifetime,
+/// `$6` the grace, all in milliseconds. It answers one row, an `outcome` and the session, or none
+/// for an unknown token.
+///
+/// `lock` takes the family's session row first, the order in which deleting an account cascades
+/// (session, then tokens), so the two never deadlock, and so that of parallel callers one decides
+/// at a time; it reads the session as the last of them left it. `spend` spends the token only if
+/// it is still current (re-checked on the newest row version after any wait) and the session is
+/// active; then `fresh` stores the successor and `moved` slides the expiry: `rotated`. A token
+/// spent before this statement began (`old`, as of the statement's snapshot) is either presented
+/// again within the grace while its successor is current (`again`: nothing is written) or reuse,
+/// which `reuse` answers by revoking the family (`reused`; `invalid` if it was already revoked).
+///
+/// All parts of one statement share its snapshot, so a parallel rotation that committed while
+/// `lock` waited is seen by `spend` (which re-checks the newest row) but not by `old` or `current`:
+/// the token looks current yet could not be spent. That is `raced`, with nothing written, and the
+/// caller runs the statement again on a fresh snapshot, which then sees the token spent.
+const ROTATE: &str = concat!(
+    "WITH lock AS (SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE hash = $1) \
+       FOR UPDATE), \
+     old AS (SELECT session_id, spent_at FROM refresh_tokens WHERE hash = $1), \
+     spend AS (UPDATE refresh_tokens t SET spent_at = $3 FROM lock l \
+       WHERE t.hash = $1 AND t.session_id = l.id AND t.spent_at IS NULL \
+         AND l.revoked_at IS NULL AND l.expires_at > $3 \
+       RETURNING t.session_id), \
+     fresh AS (INSERT INTO refresh_tokens (hash, session_id) SELECT $2, session_id FROM spend), \
+     moved AS (UPDATE sessions s SET last_seen_at = $3, \
+         expires_at = LEAST($4::numeric, s.created_at::numeric + $5)::bigint \
+       FROM spend WHERE s.id = spend.session_id \
+       RETURNING s.id, s.user_id, s.method, s.created_at, s.last_seen_at, s.expires_at, \
+         s.user_agent, s.ip, s.revoked_at), \
+     current AS (SELECT 1 FROM refresh_tokens t JOIN lock l ON t.session_id = l.id \
+       WHERE t.hash = $2 AND t.spent_at IS NULL), \
+     reuse AS (UPDATE sessions s SET revoked_at = $3 FROM lock l, old o \
+       WHERE s.id = l.id AND o.session_id = l.id AND o.spent_at IS NOT NULL \
+         AND l.revoked_at IS NULL \
+         AND NOT ($3 - o.spent_at < $6 AND l.expires_at > $3 AND EXISTS (SELECT 1 FROM current)) \
+       RETURNING s.id) \
+     SELECT 'rotated' AS outcome, m.* FROM moved m \
+     UNION ALL \
+     SELECT CASE \
+         WHEN EXISTS (SELECT 1 FROM reuse) THEN 'reused' \
+         WHEN o.spent_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > $3 THEN 'raced' \
+         WHEN o.spent_at IS NOT NULL AND l.revoked_at IS NULL AND l.expires_at > $3 \
+           AND $3 - o.spent_at < $6 AND EXISTS (SELECT 1 FROM current) THEN 'again' \
+         ELSE 'invalid' END, \
+       l.* \
+     FROM lock l JOIN old o ON o.session_id = l.id WHERE NOT EXISTS (SELECT 1 FROM moved)"
+);
+
+/// What [`ROTATE`] answers.
+#[derive(sqlx::FromRow)]
+struct RotateRow {
+    outcome: String,
+    #[sqlx(flatten)]
+    session: SessionRow,
 }
 
 #[async_trait]
 impl SessionRepository for PgStore {
-    async fn create(&self, session: &Session, refresh: &TokenHash) -> Result<(), StoreError> {
+    async fn open(
+        &self,
+        session: &Session,
+        refresh: &TokenHash,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
         // An unknown account fails the foreign key and comes back as `StoreError::Corrupt`.
-        let mut tx = self.begin().await?;
-        insert_session(&mut tx, session, refresh).await?;
-        tx.commit().await.map_err(|e| self.failed(e))
+        bind_open(
+            sqlx::query_scalar(open_sql!("SELECT 1")),
+            session,
+            refresh,
+            event,
+        )
+        .fetch_one(self.pool()?)
+        .await
+        .map_err(|e| self.failed(e))?;
+        Ok(())
+    }
+
+    async fn open_with_passkey(
+        &self,
+        passkey: &PasskeyId,
+        used: &CredentialUse,
+        session: &Session,
+        refresh: &TokenHash,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        // The use is recorded as `record_use` records it (the counter only moves forward); the
+        // session opens only if that found the passkey.
+        let opened = bind_open(
+            sqlx::query_scalar(open_sql!(
+                "UPDATE passkeys SET \
+                     credential = CASE WHEN $17 > sign_count OR ($17 = 0 AND sign_count = 0) \
+                         THEN $16 ELSE credential END, \
+                     backup_state = CASE WHEN $17 > sign_count OR ($17 = 0 AND sign_count = 0) \
+                         THEN $18 ELSE backup_state END, \
+                     sign_count = GREATEST(sign_count, $17), \
+                     last_used_at = GREATEST(last_used_at, $4) \
+                 WHERE id = $19 RETURNING 1"
+            )),
+            session,
+            refresh,
+            event,
+        )
+        .bind(used.credential.as_slice())
+        .bind(i64::from(used.sign_count))
+        .bind(used.backed_up)
+        .bind(passkey.as_uuid())
+        .fetch_one(self.pool()?)
+        .await
+        .map_err(|e| self.failed(e))?;
+        Ok(opened == 1)
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -72,6 +207,26 @@ impl SessionRepository for PgStore {
         row.map(SessionRow::into_session).transpose()
     }
 
+    async fn active_with_user(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        let row: Option<SessionUserRow> = sqlx::query_as(concat!(
+            "SELECT s.id, s.user_id, s.method, s.created_at, s.last_seen_at, s.expires_at, \
+             s.user_agent, s.ip, s.revoked_at, ",
+            auth_sql::joined_user_columns!(),
+            " FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2"
+        ))
+        .bind(id.as_uuid())
+        .bind(now.as_millis())
+        .fetch_optional(self.pool()?)
+        .await
+        .map_err(|e| self.failed(e))?;
+        row.map(SessionUserRow::into_pair).transpose()
+    }
+
     async fn rotate(
         &self,
         old: &TokenHash,
@@ -79,105 +234,37 @@ impl SessionRepository for PgStore {
         now: Timestamp,
         lifetimes: Lifetimes,
     ) -> Result<Rotation, StoreError> {
-        let mut tx = self.begin().await?;
-
-        // Lock the family first: its session row, then (by writing) its token rows, the order in
-        // which deleting an account cascades, so the two never deadlock. Every writer of a family's
-        // tokens holds this lock, so of any number of parallel callers one decides at a time, and
-        // each later one reads (in statements that start after the lock is granted) everything
-        // the earlier ones committed.
-        let locked: Option<SessionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE id = \
-                 (SELECT session_id FROM refresh_tokens WHERE hash = $1) \
-             FOR UPDATE"
-        ))
-        .bind(old.0.as_slice())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| self.failed(e))?;
-        let Some(session) = locked.map(SessionRow::into_session).transpose()? else {
-            return Ok(Rotation::Invalid);
-        };
-        let token: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT spent_at FROM refresh_tokens WHERE hash = $1")
+        // Almost always decided at the first try; a retry only follows a parallel rotation of the
+        // same token that committed while this statement waited (see `ROTATE`). Every try sees
+        // that token spent, so the second one decides.
+        for _ in 0..ROTATE_TRIES {
+            let row: Option<RotateRow> = sqlx::query_as(ROTATE)
                 .bind(old.0.as_slice())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(|e| self.failed(e))?;
-        // Purged between the two statements.
-        let Some(spent_at) = token else {
-            return Ok(Rotation::Invalid);
-        };
-
-        let outcome = match spent_at.map(Timestamp::from_millis) {
-            None if !session.is_active(now) => Rotation::Invalid,
-            None => {
-                let expires_at = now
-                    .plus(lifetimes.idle)
-                    .min(session.created_at.plus(lifetimes.max));
-                sqlx::query("UPDATE refresh_tokens SET spent_at = $1 WHERE hash = $2")
-                    .bind(now.as_millis())
-                    .bind(old.0.as_slice())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| self.failed(e))?;
-                sqlx::query("INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2)")
-                    .bind(new.0.as_slice())
-                    .bind(session.id.as_uuid())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| self.failed(e))?;
-                let row: SessionRow = sqlx::query_as(concat!(
-                    "UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id = $3 \
-                     RETURNING ",
-                    session_columns!()
-                ))
-                .bind(now.as_millis())
-                .bind(expires_at.as_millis())
-                .bind(session.id.as_uuid())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| self.failed(e))?;
-                Rotation::Rotated(row.into_session()?)
-            }
-            // Later replays of a revoked family are merely invalid.
-            Some(_) if session.revoked_at.is_some() => Rotation::Invalid,
-            Some(spent_at) => {
-                let successor_is_current: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM refresh_tokens \
-                     WHERE hash = $1 AND session_id = $2 AND spent_at IS NULL)",
-                )
                 .bind(new.0.as_slice())
-                .bind(session.id.as_uuid())
-                .fetch_one(&mut *tx)
+                .bind(now.as_millis())
+                .bind(now.plus(lifetimes.idle).as_millis())
+                .bind(duration_ms(lifetimes.max))
+                .bind(duration_ms(lifetimes.grace))
+                .fetch_optional(self.pool()?)
                 .await
                 .map_err(|e| self.failed(e))?;
-                if now < spent_at.plus(lifetimes.grace)
-                    && successor_is_current
-                    && session.is_active(now)
-                {
-                    // The same successor again: nothing to write.
-                    Rotation::Rotated(session)
-                } else {
-                    // A spent token presented again: someone kept a copy, so the whole family
-                    // goes.
-                    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
-                        .bind(now.as_millis())
-                        .bind(session.id.as_uuid())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| self.failed(e))?;
-                    Rotation::Reused {
-                        session_id: session.id,
-                        user_id: session.user_id,
-                    }
-                }
-            }
-        };
-        tx.commit().await.map_err(|e| self.failed(e))?;
-        Ok(outcome)
+            let Some(row) = row else {
+                return Ok(Rotation::Invalid);
+            };
+            let session = row.session.into_session()?;
+            return Ok(match row.outcome.as_str() {
+                "rotated" | "again" => Rotation::Rotated(session),
+                "reused" => Rotation::Reused {
+                    session_id: session.id,
+                    user_id: session.user_id,
+                },
+                "raced" => continue,
+                _ => Rotation::Invalid,
+            });
+        }
+        Err(StoreError::Unavailable(
+            "a refresh token kept being rotated in parallel".into(),
+        ))
     }
 
     async fn list_active(&self, user: &UserId, now: Timestamp) -> Result<Vec<Session>, StoreError> {

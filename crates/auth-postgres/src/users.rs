@@ -2,11 +2,11 @@
 
 use crate::PgStore;
 use crate::error::is_email_taken;
-use crate::sessions::insert_session;
+use crate::sessions::bind_open;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
-use auth_core::ports::{EmailTakenOr, StoreError, UserRepository};
+use auth_core::ports::{AuditEvent, EmailTakenOr, StoreError, UserRepository};
 use auth_core::session::{Session, TokenHash};
 use auth_core::user::{DisplayName, PublicProfile, User};
 use sqlx::types::Uuid;
@@ -28,13 +28,22 @@ impl UserRepository for PgStore {
         user: &User,
         first_session: &Session,
         refresh: &TokenHash,
+        event: &AuditEvent,
     ) -> Result<(), EmailTakenOr> {
-        let mut tx = self.begin().await?;
-        // Of parallel creates with one address, all but the first wait on the unique constraint
-        // until it commits, then fail it.
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, email, display_name, public, created_at, attempt_epoch) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+        // One statement: the account, its first session, that session's refresh token and the
+        // sign-up event, all or nothing. Of parallel creates with one address, all but the first
+        // wait on the unique constraint until it commits, then fail it, having written nothing.
+        let created = bind_open(
+            sqlx::query_scalar(concat!(
+                "WITH u AS (INSERT INTO users \
+                     (id, email, display_name, public, created_at, attempt_epoch) \
+                     VALUES ($16, $17, $18, $19, $20, $21) RETURNING id), ",
+                open_ctes!("SELECT id FROM u"),
+                " SELECT count(*) FROM u"
+            )),
+            first_session,
+            refresh,
+            event,
         )
         .bind(user.id.as_uuid())
         .bind(user.email.as_str())
@@ -42,17 +51,13 @@ impl UserRepository for PgStore {
         .bind(user.public)
         .bind(user.created_at.as_millis())
         .bind(i64::from(user.attempt_epoch))
-        .execute(&mut *tx)
+        .fetch_one(self.pool()?)
         .await;
-        match inserted {
-            Ok(_) => {}
-            // Dropping the transaction rolls it back: nothing was written.
-            Err(e) if is_email_taken(&e) => return Err(EmailTakenOr::Taken),
-            Err(e) => return Err(self.failed(e).into()),
+        match created {
+            Ok(_) => Ok(()),
+            Err(e) if is_email_taken(&e) => Err(EmailTakenOr::Taken),
+            Err(e) => Err(self.failed(e).into()),
         }
-        insert_session(&mut tx, first_session, refresh).await?;
-        tx.commit().await.map_err(|e| self.failed(e))?;
-        Ok(())
     }
 
     async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {

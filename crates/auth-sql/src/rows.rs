@@ -204,3 +204,79 @@ impl<I: IdColumn> EventRow<I> {
         })
     }
 }
+
+/// The columns of `users` but its id, as a join beside the row of another table reads them: each
+/// named `user_<column>` ([`joined_user_columns!`](crate::joined_user_columns) lists them for
+/// a join whose `users` is `u`), so that none clashes with the other table's.
+#[derive(Debug, sqlx::FromRow)]
+pub struct JoinedUser {
+    user_email: String,
+    user_display_name: String,
+    user_public: bool,
+    user_created_at: i64,
+    user_attempt_epoch: i64,
+}
+
+/// The select list of a [`JoinedUser`] from `users AS u`.
+#[macro_export]
+macro_rules! joined_user_columns {
+    () => {
+        "u.email AS user_email, u.display_name AS user_display_name, u.public AS user_public, \
+         u.created_at AS user_created_at, u.attempt_epoch AS user_attempt_epoch"
+    };
+}
+
+impl JoinedUser {
+    fn into_user(self, id: auth_core::ids::UserId) -> Result<User, StoreError> {
+        Ok(User {
+            id,
+            email: email("users.email", &self.user_email)?,
+            display_name: display_name("users.display_name", &self.user_display_name)?,
+            public: self.user_public,
+            created_at: Timestamp::from_millis(self.user_created_at),
+            attempt_epoch: count("users.attempt_epoch", self.user_attempt_epoch)?,
+        })
+    }
+}
+
+/// A row of `sessions` joined with its account.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionUserRow<I> {
+    #[sqlx(flatten)]
+    session: SessionRow<I>,
+    #[sqlx(flatten)]
+    user: JoinedUser,
+}
+
+impl<I: IdColumn> SessionUserRow<I> {
+    /// The session and its account.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] if a column holds a value the domain refuses.
+    pub fn into_pair(self) -> Result<(Session, User), StoreError> {
+        let session = self.session.into_session()?;
+        let user = self.user.into_user(session.user_id)?;
+        Ok((session, user))
+    }
+}
+
+/// A row of `passkeys` joined with its account.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PasskeyUserRow<I> {
+    #[sqlx(flatten)]
+    passkey: PasskeyRow<I>,
+    #[sqlx(flatten)]
+    user: JoinedUser,
+}
+
+impl<I: IdColumn> PasskeyUserRow<I> {
+    /// The passkey and its account.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] if a column holds a value the domain refuses.
+    pub fn into_pair(self) -> Result<(Passkey, User), StoreError> {
+        let passkey = self.passkey.into_passkey()?;
+        let user = self.user.into_user(passkey.user_id)?;
+        Ok((passkey, user))
+    }
+}

@@ -7,8 +7,11 @@ use auth_core::ids::{PasskeyId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
 use auth_core::ports::{CredentialTakenOr, PasskeyRepository, StoreError};
 use auth_core::time::Timestamp;
+use auth_core::user::User;
+use sqlx::SqliteConnection;
 
 type PasskeyRow = auth_sql::rows::PasskeyRow<String>;
+type PasskeyUserRow = auth_sql::rows::PasskeyUserRow<String>;
 
 macro_rules! passkey_columns {
     () => {
@@ -81,6 +84,24 @@ impl PasskeyRepository for SqliteStore {
         row.map(PasskeyRow::into_passkey).transpose()
     }
 
+    async fn with_account(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<(Passkey, User)>, StoreError> {
+        let row: Option<PasskeyUserRow> = sqlx::query_as(concat!(
+            "SELECT p.id, p.user_id, p.credential_id, p.credential, p.sign_count, \
+             p.transports, p.backup_eligible, p.backup_state, p.name, p.created_at, \
+             p.last_used_at, ",
+            auth_sql::joined_user_columns!(),
+            " FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = ?"
+        ))
+        .bind(credential_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(store_error)?;
+        row.map(PasskeyUserRow::into_pair).transpose()
+    }
+
     async fn record_use(
         &self,
         id: &PasskeyId,
@@ -89,27 +110,8 @@ impl PasskeyRepository for SqliteStore {
         backed_up: bool,
         at: Timestamp,
     ) -> Result<bool, StoreError> {
-        // One statement, every expression on the row as it was: of parallel sign-ins, whichever
-        // lands last can only move the counter forward. Synced passkeys always report 0.
-        let done = sqlx::query(
-            "UPDATE passkeys SET \
-                 credential = CASE WHEN ?3 > sign_count OR (?3 = 0 AND sign_count = 0) \
-                     THEN ?2 ELSE credential END, \
-                 backup_state = CASE WHEN ?3 > sign_count OR (?3 = 0 AND sign_count = 0) \
-                     THEN ?4 ELSE backup_state END, \
-                 sign_count = max(sign_count, ?3), \
-                 last_used_at = max(coalesce(last_used_at, ?5), ?5) \
-             WHERE id = ?1",
-        )
-        .bind(id.to_string())
-        .bind(credential)
-        .bind(i64::from(sign_count))
-        .bind(backed_up)
-        .bind(at.as_millis())
-        .execute(&self.writer)
-        .await
-        .map_err(store_error)?;
-        Ok(done.rows_affected() == 1)
+        let mut conn = self.writer.acquire().await.map_err(store_error)?;
+        record_use(&mut conn, id, credential, sign_count, backed_up, at).await
     }
 
     async fn rename(
@@ -137,4 +139,37 @@ impl PasskeyRepository for SqliteStore {
             .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// Records a use of a passkey (see [`PasskeyRepository::record_use`]) on `conn`; `false` if it is
+/// gone.
+pub(crate) async fn record_use(
+    conn: &mut SqliteConnection,
+    id: &PasskeyId,
+    credential: &[u8],
+    sign_count: u32,
+    backed_up: bool,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
+    // One statement, every expression on the row as it was: of parallel sign-ins, whichever
+    // lands last can only move the counter forward. Synced passkeys always report 0.
+    let done = sqlx::query(
+        "UPDATE passkeys SET \
+             credential = CASE WHEN ?3 > sign_count OR (?3 = 0 AND sign_count = 0) \
+                 THEN ?2 ELSE credential END, \
+             backup_state = CASE WHEN ?3 > sign_count OR (?3 = 0 AND sign_count = 0) \
+                 THEN ?4 ELSE backup_state END, \
+             sign_count = max(sign_count, ?3), \
+             last_used_at = max(coalesce(last_used_at, ?5), ?5) \
+         WHERE id = ?1",
+    )
+    .bind(id.to_string())
+    .bind(credential)
+    .bind(i64::from(sign_count))
+    .bind(backed_up)
+    .bind(at.as_millis())
+    .execute(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok(done.rows_affected() == 1)
 }

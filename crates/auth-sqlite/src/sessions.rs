@@ -2,14 +2,18 @@
 
 use crate::SqliteStore;
 use crate::error::store_error;
+use crate::passkeys::record_use;
 use async_trait::async_trait;
-use auth_core::ids::{SessionId, UserId};
-use auth_core::ports::{Lifetimes, SessionRepository, StoreError};
+use auth_core::ids::{PasskeyId, SessionId, UserId};
+use auth_core::passkey::CredentialUse;
+use auth_core::ports::{AuditEvent, Lifetimes, SessionRepository, StoreError};
 use auth_core::session::{Rotation, Session, TokenHash};
 use auth_core::time::Timestamp;
+use auth_core::user::User;
 use sqlx::SqliteConnection;
 
 type SessionRow = auth_sql::rows::SessionRow<String>;
+type SessionUserRow = auth_sql::rows::SessionUserRow<String>;
 
 macro_rules! session_columns {
     () => {
@@ -49,13 +53,66 @@ pub(crate) async fn insert_session(
     Ok(())
 }
 
+/// Appends a sign-in's audit event. Callers run it inside the transaction that opens the session,
+/// so the account exists.
+pub(crate) async fn insert_event(
+    conn: &mut SqliteConnection,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit_events (user_id, at, kind, ip, detail) VALUES (?, ?, ?, ?, ?)")
+        .bind(event.user_id.to_string())
+        .bind(event.at.as_millis())
+        .bind(event.kind.as_str())
+        .bind(event.ip.as_deref())
+        .bind(event.detail.as_deref())
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
 #[async_trait]
 impl SessionRepository for SqliteStore {
-    async fn create(&self, session: &Session, refresh: &TokenHash) -> Result<(), StoreError> {
-        // An unknown account fails the foreign key and comes back as `StoreError::Corrupt`.
+    async fn open(
+        &self,
+        session: &Session,
+        refresh: &TokenHash,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        // One transaction on the writer connection; an unknown account fails the foreign key
+        // and comes back as `StoreError::Corrupt`, with nothing written.
         let mut tx = self.begin().await?;
         insert_session(&mut tx, session, refresh).await?;
+        insert_event(&mut tx, event).await?;
         tx.commit().await.map_err(store_error)
+    }
+
+    async fn open_with_passkey(
+        &self,
+        passkey: &PasskeyId,
+        used: &CredentialUse,
+        session: &Session,
+        refresh: &TokenHash,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let found = record_use(
+            &mut tx,
+            passkey,
+            &used.credential,
+            used.sign_count,
+            used.backed_up,
+            session.created_at,
+        )
+        .await?;
+        if !found {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Ok(false);
+        }
+        insert_session(&mut tx, session, refresh).await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -69,6 +126,26 @@ impl SessionRepository for SqliteStore {
         .await
         .map_err(store_error)?;
         row.map(SessionRow::into_session).transpose()
+    }
+
+    async fn active_with_user(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        let row: Option<SessionUserRow> = sqlx::query_as(concat!(
+            "SELECT s.id, s.user_id, s.method, s.created_at, s.last_seen_at, s.expires_at, \
+             s.user_agent, s.ip, s.revoked_at, ",
+            auth_sql::joined_user_columns!(),
+            " FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ?"
+        ))
+        .bind(id.to_string())
+        .bind(now.as_millis())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(store_error)?;
+        row.map(SessionUserRow::into_pair).transpose()
     }
 
     async fn rotate(

@@ -2,11 +2,11 @@
 
 use crate::SqliteStore;
 use crate::error::{is_unique_violation_of, store_error};
-use crate::sessions::insert_session;
+use crate::sessions::{insert_event, insert_session};
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
-use auth_core::ports::{EmailTakenOr, StoreError, UserRepository};
+use auth_core::ports::{AuditEvent, EmailTakenOr, StoreError, UserRepository};
 use auth_core::session::{Session, TokenHash};
 use auth_core::user::{DisplayName, PublicProfile, User};
 
@@ -32,6 +32,7 @@ impl UserRepository for SqliteStore {
         user: &User,
         first_session: &Session,
         refresh: &TokenHash,
+        event: &AuditEvent,
     ) -> Result<(), EmailTakenOr> {
         let mut tx = self.begin().await?;
         let inserted = sqlx::query(
@@ -53,6 +54,7 @@ impl UserRepository for SqliteStore {
             Err(e) => return Err(store_error(e).into()),
         }
         insert_session(&mut tx, first_session, refresh).await?;
+        insert_event(&mut tx, event).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(())
     }

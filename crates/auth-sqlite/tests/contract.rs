@@ -43,9 +43,15 @@ async fn stored_user(store: &SqliteStore) -> UserId {
     let user = testkit::sample_user("raw");
     let session = testkit::sample_session(user.id, user.created_at);
     let refresh = RefreshToken::generate(&auth_core::ports::OsRng).hash();
-    UserRepository::create(store, &user, &session, &refresh)
-        .await
-        .unwrap();
+    UserRepository::create(
+        store,
+        &user,
+        &session,
+        &refresh,
+        &testkit::signed_up_event(&user),
+    )
+    .await
+    .unwrap();
     user.id
 }
 
@@ -54,6 +60,7 @@ auth_core::contract_tests! {
     ports: [
         user_repository,
         session_repository,
+        session_opening,
         audit_log,
         passkey_repository,
         housekeeping,
@@ -85,7 +92,8 @@ async fn purging_more_than_one_batch_deletes_them_all() {
         )
         .await
         .unwrap();
-    assert_eq!(purged.audit_events, 2500);
+    // The 2500, and the account's sign-up event (stored with it, at time 0).
+    assert_eq!(purged.audit_events, 2501);
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
         .fetch_one(&mut conn)
         .await
@@ -104,6 +112,9 @@ async fn all_rules_share_one_file_in_parallel() {
         )),
         tokio::spawn(testkit::session_repository::all(
             testkit::session_repository::store(s.clone()),
+        )),
+        tokio::spawn(testkit::session_opening::all(
+            testkit::session_opening::store(s.clone()),
         )),
         tokio::spawn(testkit::audit_log::all(testkit::audit_log::store(
             s.clone(),
@@ -280,7 +291,13 @@ async fn a_session_for_an_unknown_account_is_refused() {
         Timestamp::from_millis(0),
     );
     let refresh = RefreshToken::generate(&auth_core::ports::OsRng).hash();
-    let refused = SessionRepository::create(&s, &session, &refresh).await;
+    let refused = SessionRepository::open(
+        &s,
+        &session,
+        &refresh,
+        &testkit::sign_in_event(&session, session.created_at),
+    )
+    .await;
     assert!(
         matches!(refused, Err(StoreError::Corrupt(_))),
         "foreign keys are enforced: {refused:?}"

@@ -26,8 +26,9 @@ pub enum EmailTakenOr {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Creates `user` together with its first session, atomically: either both exist afterwards or
-    /// neither does.
+    /// Creates `user` together with its first session (whose current refresh token hashes to
+    /// `refresh`) and its sign-up event, atomically and in one round trip where the store allows
+    /// it: either all of them exist afterwards or none does.
     ///
     /// # Errors
     /// [`EmailTakenOr::Taken`] if another account has the address (nothing is written).
@@ -36,6 +37,7 @@ pub trait UserRepository: Send + Sync {
         user: &User,
         first_session: &Session,
         refresh: &TokenHash,
+        event: &AuditEvent,
     ) -> Result<(), EmailTakenOr>;
 
     /// The account with this address.

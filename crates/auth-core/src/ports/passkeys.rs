@@ -43,6 +43,16 @@ pub trait PasskeyRepository: Send + Sync {
     /// Store failures only.
     async fn by_credential_id(&self, credential_id: &[u8]) -> Result<Option<Passkey>, StoreError>;
 
+    /// The passkey with this credential id together with its account, in one read: what a
+    /// passkey sign-in checks before it verifies the signature. `None` if no passkey has the id.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn with_account(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<(Passkey, User)>, StoreError>;
+
     /// After a sign-in: stores the adapter's updated record, counter and backup state, only if
     /// the counter moves forward (`sign_count` greater than the stored one) or both are 0 (synced
     /// passkeys never count); otherwise the stored record, counter and backup state stay, so

@@ -1,9 +1,11 @@
 //! Sessions, their refresh-token families, and the retention of the durable stores.
 
-use super::StoreError;
-use crate::ids::{SessionId, UserId};
+use super::{AuditEvent, StoreError};
+use crate::ids::{PasskeyId, SessionId, UserId};
+use crate::passkey::CredentialUse;
 use crate::session::{Rotation, Session, TokenHash};
 use crate::time::Timestamp;
+use crate::user::User;
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -11,17 +13,55 @@ use std::time::Duration;
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
-    /// Stores a new session whose current refresh token hashes to `refresh`.
+    /// Opens a sign-in: stores a new session whose current refresh token hashes to `refresh`,
+    /// and appends `event` (the sign-in's audit event) to the account's activity, atomically and
+    /// in one round trip where the store allows it: either all three exist afterwards or none
+    /// does. A session never exists without its sign-in event.
     ///
     /// # Errors
-    /// Store failures only (the account must exist; adapters may reject an unknown one as corrupt).
-    async fn create(&self, session: &Session, refresh: &TokenHash) -> Result<(), StoreError>;
+    /// Store failures only, and then nothing is written (the account must exist; adapters may
+    /// reject an unknown one as corrupt).
+    async fn open(
+        &self,
+        session: &Session,
+        refresh: &TokenHash,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Opens a passkey sign-in: records the use of `passkey` exactly as
+    /// [`super::PasskeyRepository::record_use`] does at `session.created_at` (the counter only
+    /// moves forward), and opens the session as [`SessionRepository::open`] does, atomically and
+    /// in one round trip where the store allows it. `false`, with nothing written, if the
+    /// passkey is gone (deleted since it was read), so no session opens on a deleted passkey.
+    ///
+    /// # Errors
+    /// Store failures only, and then nothing is written.
+    async fn open_with_passkey(
+        &self,
+        passkey: &PasskeyId,
+        used: &CredentialUse,
+        session: &Session,
+        refresh: &TokenHash,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 
     /// The session, in whatever state.
     ///
     /// # Errors
     /// Store failures only.
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+
+    /// The session if it is active at `now` (see [`Session::is_active`]), together with its
+    /// account as it is, in one read: the per-request check of an access token and `/v1/me`.
+    /// `None` if the session is unknown, revoked or expired, or its account is gone.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn active_with_user(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<(Session, User)>, StoreError>;
 
     /// Presents a refresh token, atomically. If `old` is the current token of a session that is
     /// active at `now`, it is spent, `new` becomes current, `last_seen_at` becomes `now` and
@@ -41,6 +81,8 @@ pub trait SessionRepository: Send + Sync {
     /// whole session is revoked: [`Rotation::Reused`]. Otherwise [`Rotation::Invalid`]. Under
     /// parallel presentation of the same `old` with the same `new`, exactly one caller rotates and
     /// the others (within the grace) get the same session; exactly one successor exists after.
+    ///
+    /// Adapters answer the common case (a current token of an active session) in one statement.
     ///
     /// # Errors
     /// Store failures only.

@@ -249,13 +249,13 @@ impl AuthService {
             .webauthn
             .identify(response)
             .map_err(webauthn_error)?;
-        let passkey = self
+        let (passkey, user) = self
             .ports
             .passkeys
-            .by_credential_id(&credential_id)
+            .with_account(&credential_id)
             .await?
             .ok_or(PasskeyError::Invalid)?;
-        if passkey.user_id != user_id {
+        if passkey.user_id != user_id || user.id != user_id {
             return Err(PasskeyError::Invalid);
         }
         let used = match self.ports.webauthn.finish_login(&state, response, &passkey) {
@@ -273,23 +273,19 @@ impl AuthService {
             }
             Err(e) => return Err(webauthn_error(e)),
         };
-        self.ports
-            .passkeys
-            .record_use(
-                &passkey.id,
-                &used.credential,
-                used.sign_count,
-                used.backed_up,
-                self.now(),
-            )
-            .await?;
-        let user = self
+        // The counter, the session, its refresh token and the sign-in event in one write: a
+        // passkey deleted meanwhile opens nothing.
+        let (session, refresh) = self.new_session(user_id, AuthMethod::Passkey, client);
+        let event = self.signed_in_event(&session, client);
+        if !self
             .ports
-            .users
-            .by_id(&user_id)
+            .sessions
+            .open_with_passkey(&passkey.id, &used, &session, &refresh.hash(), &event)
             .await?
-            .ok_or(PasskeyError::Invalid)?;
-        Ok(self.sign_in(user, AuthMethod::Passkey, client).await?)
+        {
+            return Err(PasskeyError::Invalid);
+        }
+        Ok(self.signed_in(user, session, refresh)?)
     }
 
     async fn keep_ceremony(

@@ -4,7 +4,7 @@
 use super::{AccountError, AuthService, ClientInfo, Principal, VerifyError};
 use crate::audit::AuditKind;
 use crate::ids::{SessionId, UserId};
-use crate::ports::StoreError;
+use crate::ports::{AuditEvent, StoreError};
 use crate::session::{AuthMethod, RefreshToken, Rotation, Session};
 use crate::token::{AccessClaims, TokenError};
 use crate::user::User;
@@ -77,17 +77,34 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<SignedIn, VerifyError> {
         let (session, refresh) = self.new_session(user.id, method, client);
+        // The sign-in event is written with the session, not through the audit queue: a session
+        // that exists always has its event, and nothing is left half-written if the store fails.
+        let event = self.signed_in_event(&session, client);
         self.ports
             .sessions
-            .create(&session, &refresh.hash())
+            .open(&session, &refresh.hash(), &event)
             .await?;
-        self.record(
-            user.id,
-            AuditKind::SignedIn,
-            client,
-            Some(method.as_str().to_owned()),
-        )
-        .await;
+        self.signed_in(user, session, refresh)
+    }
+
+    /// The audit event of a sign-in that opens `session`.
+    pub(super) fn signed_in_event(&self, session: &Session, client: &ClientInfo) -> AuditEvent {
+        AuditEvent {
+            user_id: session.user_id,
+            at: session.created_at,
+            kind: AuditKind::SignedIn,
+            ip: client.ip.clone(),
+            detail: Some(session.method.as_str().to_owned()),
+        }
+    }
+
+    /// The credentials of a session that has just been opened.
+    pub(super) fn signed_in(
+        &self,
+        user: User,
+        session: Session,
+        refresh: RefreshToken,
+    ) -> Result<SignedIn, VerifyError> {
         let access_token = self.access_token(&session)?;
         Ok(SignedIn {
             user,
@@ -189,26 +206,40 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::Unauthenticated`] for every kind of wrong; store failures.
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
+        Ok(self.authenticate_user(access_token).await?.0)
+    }
+
+    /// Like [`AuthService::authenticate`], and the account as it is, from the same single read
+    /// (the per-request check and `/v1/me` need no second query).
+    ///
+    /// # Errors
+    /// [`AuthError::Unauthenticated`] for every kind of wrong, a deleted account included; store
+    /// failures.
+    pub async fn authenticate_user(
+        &self,
+        access_token: &str,
+    ) -> Result<(Principal, User), AuthError> {
         let claims = self
             .ports
             .tokens
             .verify_access(access_token)
             .map_err(|_| AuthError::Unauthenticated)?;
-        let session = self
+        let (session, user) = self
             .ports
             .sessions
-            .get(&claims.session_id)
+            .active_with_user(&claims.session_id, self.now())
             .await?
             .ok_or(AuthError::Unauthenticated)?;
-        if session.user_id != claims.user_id || !session.is_active(self.now()) {
+        if session.user_id != claims.user_id || user.id != session.user_id {
             return Err(AuthError::Unauthenticated);
         }
-        Ok(Principal {
+        let principal = Principal {
             user_id: session.user_id,
             session_id: session.id,
             method: session.method,
             auth_time: session.created_at,
-        })
+        };
+        Ok((principal, user))
     }
 
     /// Signs the caller's session out.

@@ -4,7 +4,7 @@
 //! Purging deletes across every account, so these rules must not share their store with rules
 //! running at the same time (each generated test has a fresh store).
 
-use super::{now, sample_session, stored_user};
+use super::{now, sample_session, sign_in_event, stored_user};
 use crate::audit::AuditKind;
 use crate::ids::UserId;
 use crate::ports::{
@@ -95,7 +95,12 @@ async fn purged(s: &Store) -> Purging {
     let (user, _) = stored_user(&*s.users, "purge").await;
     let live = sample_session(user.id, t0);
     let [a, b, c] = [(); 3].map(|()| fresh_token());
-    s.sessions.create(&live, &a.hash()).await.unwrap();
+    // The sign-in events are older than the audit retention, so that they go in the purge.
+    let ancient = t0.minus(90 * DAY);
+    s.sessions
+        .open(&live, &a.hash(), &sign_in_event(&live, ancient))
+        .await
+        .unwrap();
     for (old, new, at) in [(&a, &b, t0), (&b, &c, t0.plus(DAY))] {
         assert!(matches!(
             rotate(s, old, new, at).await,
@@ -105,12 +110,20 @@ async fn purged(s: &Store) -> Purging {
     let expired_token = fresh_token();
     let expired = sample_session(user.id, t0.minus(2 * HOUR));
     s.sessions
-        .create(&expired, &expired_token.hash())
+        .open(
+            &expired,
+            &expired_token.hash(),
+            &sign_in_event(&expired, ancient),
+        )
         .await
         .unwrap();
     let revoked = sample_session(user.id, t0);
     s.sessions
-        .create(&revoked, &fresh_token().hash())
+        .open(
+            &revoked,
+            &fresh_token().hash(),
+            &sign_in_event(&revoked, ancient),
+        )
         .await
         .unwrap();
     assert!(s.sessions.revoke(&user.id, &revoked.id, t0).await.unwrap());

@@ -18,6 +18,7 @@ pub mod email_revert_store;
 pub mod housekeeping;
 pub mod passkey_repository;
 pub mod rate_limiter;
+pub mod session_opening;
 pub mod session_repository;
 pub mod user_repository;
 
@@ -159,12 +160,40 @@ pub fn sample_passkey(user: UserId) -> crate::passkey::Passkey {
     }
 }
 
+/// The sign-in event of `session`, at `at`.
+pub fn sign_in_event(session: &Session, at: Timestamp) -> crate::ports::AuditEvent {
+    crate::ports::AuditEvent {
+        user_id: session.user_id,
+        at,
+        kind: crate::audit::AuditKind::SignedIn,
+        ip: session.ip.clone(),
+        detail: Some(session.method.as_str().to_owned()),
+    }
+}
+
+/// The sign-up event of `user`, dated long before any event a rule records itself (so it never
+/// shows among a rule's recent events, and any purge takes it).
+pub fn signed_up_event(user: &User) -> crate::ports::AuditEvent {
+    crate::ports::AuditEvent {
+        user_id: user.id,
+        at: Timestamp::from_millis(0),
+        kind: crate::audit::AuditKind::SignedUp,
+        ip: None,
+        detail: None,
+    }
+}
+
 /// A user stored with its first session.
 async fn stored_user(users: &dyn UserRepository, tag: &str) -> (User, Session) {
     let user = sample_user(tag);
     let session = sample_session(user.id, now());
     users
-        .create(&user, &session, &RefreshToken::generate(&OsRng).hash())
+        .create(
+            &user,
+            &session,
+            &RefreshToken::generate(&OsRng).hash(),
+            &signed_up_event(&user),
+        )
         .await
         .expect("creating a fresh user works");
     (user, session)
@@ -275,9 +304,22 @@ macro_rules! contract_tests {
             parallel_proven_settles_have_one_winner,
         ]);
     };
+    (@rules session_opening @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* session_opening [
+            open_stores_the_session_its_token_and_its_event,
+            an_open_that_fails_writes_nothing,
+            open_with_passkey_records_the_use_and_opens_the_session,
+            open_with_passkey_never_moves_the_counter_back,
+            open_with_a_deleted_passkey_opens_nothing,
+            an_open_with_passkey_that_fails_writes_nothing,
+            an_account_is_created_with_its_sign_up_event,
+            active_with_user_reads_a_live_session_and_its_account,
+            active_with_user_sees_no_ended_session,
+        ]);
+    };
     (@rules session_repository @$then:ident $($args:tt)*) => {
         $crate::contract_tests!(@$then $($args)* session_repository [
-            get_returns_what_create_stored,
+            get_returns_what_open_stored,
             rotation_slides_the_expiry_and_keeps_the_sign_in_time,
             expiry_never_passes_the_absolute_cap,
             reuse_of_a_spent_token_revokes_the_family,
@@ -288,6 +330,7 @@ macro_rules! contract_tests {
             within_the_grace_another_successor_is_reuse,
             a_revoked_session_does_not_come_back_within_the_grace,
             parallel_presentations_within_the_grace_all_succeed,
+            parallel_reuse_revokes_the_family_once,
             list_active_shows_the_accounts_live_sessions_newest_first,
             revoke_ends_one_session_of_its_own_account,
             revoke_all_ends_every_session_but_the_kept_one,
@@ -314,6 +357,7 @@ macro_rules! contract_tests {
             list_returns_an_accounts_passkeys_oldest_first,
             a_credential_id_is_unique_across_accounts,
             parallel_adds_of_one_credential_have_one_winner,
+            with_account_reads_the_passkey_and_its_account,
             record_use_stores_counter_record_and_backup_state,
             the_counter_only_moves_forward,
             a_synced_passkey_reporting_zero_is_stored,

@@ -104,6 +104,22 @@ pub async fn parallel_adds_of_one_credential_have_one_winner(s: Store) {
     );
 }
 
+/// `with_account` reads a passkey by its credential id together with its account; nothing for
+/// an unknown credential id.
+pub async fn with_account_reads_the_passkey_and_its_account(s: Store) {
+    let (user, _) = stored_user(&*s.users, "passkeys").await;
+    let passkey = added(&s, user.id).await;
+    assert_eq!(
+        s.passkeys
+            .with_account(&passkey.credential_id)
+            .await
+            .unwrap(),
+        Some((passkey, user)),
+        "the passkey comes with its account"
+    );
+    assert_eq!(s.passkeys.with_account(b"unknown").await.unwrap(), None);
+}
+
 /// `record_use` stores the counter, the adapter's record, the backup state and the time of use;
 /// of an unknown passkey it is false.
 pub async fn record_use_stores_counter_record_and_backup_state(s: Store) {

@@ -2,7 +2,7 @@
 //! detection, the grace for a token presented twice, listing and revocation, and parallel
 //! rotation.
 
-use super::{PARALLEL, in_parallel, now, sample_session, stored_user};
+use super::{PARALLEL, in_parallel, now, sample_session, sign_in_event, stored_user};
 use crate::ids::{SessionId, UserId};
 use crate::ports::{Lifetimes, OsRng, SessionRepository, UserRepository};
 use crate::session::{RefreshToken, Rotation, Session};
@@ -57,7 +57,10 @@ fn fresh_token() -> RefreshToken {
 /// A new session of `user` signed in at `at` with the current token `token`.
 async fn family_of(s: &Store, user: UserId, at: Timestamp, token: &RefreshToken) -> Session {
     let session = sample_session(user, at);
-    s.sessions.create(&session, &token.hash()).await.unwrap();
+    s.sessions
+        .open(&session, &token.hash(), &sign_in_event(&session, at))
+        .await
+        .unwrap();
     session
 }
 
@@ -92,13 +95,13 @@ async fn revoked(s: &Store, id: &SessionId) -> bool {
         .is_some()
 }
 
-/// `get` returns what `create` stored.
-pub async fn get_returns_what_create_stored(s: Store) {
+/// `get` returns what `open` stored.
+pub async fn get_returns_what_open_stored(s: Store) {
     let (_, session, _, _) = family(&s, now()).await;
     assert_eq!(
         s.sessions.get(&session.id).await.unwrap(),
         Some(session.clone()),
-        "get returns what create stored"
+        "get returns what open stored"
     );
 }
 
@@ -356,6 +359,50 @@ pub async fn parallel_presentations_within_the_grace_all_succeed(s: Store) {
             Rotation::Rotated(_)
         ),
         "and its own successor is the one current token of the family"
+    );
+}
+
+/// [`PARALLEL`] presentations at once of a token spent longer ago than the grace: exactly one
+/// is reuse and revokes the family; the others find it revoked and are merely invalid.
+pub async fn parallel_reuse_revokes_the_family_once(s: Store) {
+    let t0 = now();
+    let (user, session, old, new) = family(&s, t0).await;
+    assert!(matches!(
+        rotate(&s, &old, &new, t0, GRACE).await,
+        Rotation::Rotated(_)
+    ));
+    let late = t0.plus(Duration::from_secs(60));
+    let outcomes = in_parallel(|_| {
+        let sessions = s.sessions.clone();
+        let (old, new) = (old.clone(), new.clone());
+        async move {
+            sessions
+                .rotate(&old.hash(), &new.hash(), late, GRACE)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    let reused = Rotation::Reused {
+        session_id: session.id,
+        user_id: user,
+    };
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == reused).count(),
+        1,
+        "exactly one of {PARALLEL} parallel replays is reuse: {outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| *o == reused || *o == Rotation::Invalid),
+        "the others are invalid: {outcomes:?}"
+    );
+    assert!(revoked(&s, &session.id).await, "reuse revoked the family");
+    assert_eq!(
+        rotate(&s, &new, &fresh_token(), late, GRACE).await,
+        Rotation::Invalid,
+        "the successor died with the family"
     );
 }
 

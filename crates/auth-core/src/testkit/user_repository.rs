@@ -1,7 +1,10 @@
 //! The [`UserRepository`] contract: accounts, their unique address, profile, email changes with
 //! their attempt epochs, the public listing and deletion.
 
-use super::{PARALLEL, in_parallel, now, sample_session, sample_user, stored_user, unique_email};
+use super::{
+    PARALLEL, in_parallel, now, sample_session, sample_user, signed_up_event, stored_user,
+    unique_email,
+};
 use crate::ids::UserId;
 use crate::ports::{EmailTakenOr, OsRng, SessionRepository, UserRepository};
 use crate::session::RefreshToken;
@@ -69,7 +72,12 @@ pub async fn an_address_belongs_to_one_account(s: Store) {
     let twin_session = sample_session(twin.id, now());
     let refused = s
         .users
-        .create(&twin, &twin_session, &RefreshToken::generate(&OsRng).hash())
+        .create(
+            &twin,
+            &twin_session,
+            &RefreshToken::generate(&OsRng).hash(),
+            &signed_up_event(&twin),
+        )
         .await;
     assert!(
         matches!(refused, Err(EmailTakenOr::Taken)),
@@ -98,7 +106,12 @@ pub async fn parallel_creates_of_one_address_have_one_winner(s: Store) {
             u.email = email;
             let session = sample_session(u.id, now());
             users
-                .create(&u, &session, &RefreshToken::generate(&OsRng).hash())
+                .create(
+                    &u,
+                    &session,
+                    &RefreshToken::generate(&OsRng).hash(),
+                    &signed_up_event(&u),
+                )
                 .await
         }
     })

@@ -38,13 +38,9 @@ pub(crate) async fn logout(
 
 #[utoipa::path(get, path = "/v1/me", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
-pub(crate) async fn me(
-    state: web::Data<AppState>,
-    who: Authenticated,
-) -> Result<web::Json<Me>, ApiError> {
-    Ok(web::Json(Me::from(
-        &state.service.me(&who.principal).await?,
-    )))
+pub(crate) async fn me(who: Authenticated) -> Result<web::Json<Me>, ApiError> {
+    // The extractor read the account with the session: no second query.
+    Ok(web::Json(Me::from(&who.user)))
 }
 
 #[utoipa::path(patch, path = "/v1/me", tag = "account", security(("bearer" = [])), request_body = ProfilePatch,

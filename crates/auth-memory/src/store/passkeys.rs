@@ -1,11 +1,12 @@
 //! Registered passkeys: [`PasskeyRepository`].
 
-use super::MemoryStore;
+use super::{Accounts, MemoryStore};
 use async_trait::async_trait;
 use auth_core::ids::{PasskeyId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
 use auth_core::ports::{CredentialTakenOr, PasskeyRepository, StoreError};
 use auth_core::time::Timestamp;
+use auth_core::user::User;
 
 #[async_trait]
 impl PasskeyRepository for MemoryStore {
@@ -44,6 +45,18 @@ impl PasskeyRepository for MemoryStore {
             .cloned())
     }
 
+    async fn with_account(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<(Passkey, User)>, StoreError> {
+        let acc = self.read();
+        Ok(acc
+            .by_credential
+            .get(credential_id)
+            .and_then(|id| acc.passkeys.get(id))
+            .and_then(|p| Some((p.clone(), acc.users.get(&p.user_id)?.clone()))))
+    }
+
     async fn record_use(
         &self,
         id: &PasskeyId,
@@ -52,20 +65,14 @@ impl PasskeyRepository for MemoryStore {
         backed_up: bool,
         at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut acc = self.write();
-        Ok(acc
-            .passkeys
-            .get_mut(id)
-            .map(|p| {
-                let forward = sign_count > p.sign_count || (sign_count == 0 && p.sign_count == 0);
-                if forward {
-                    p.credential = credential.to_vec();
-                    p.sign_count = sign_count;
-                    p.backed_up = backed_up;
-                }
-                p.last_used_at = Some(p.last_used_at.map_or(at, |last| last.max(at)));
-            })
-            .is_some())
+        Ok(record_use(
+            &mut self.write(),
+            id,
+            credential,
+            sign_count,
+            backed_up,
+            at,
+        ))
     }
 
     async fn rename(
@@ -96,4 +103,27 @@ impl PasskeyRepository for MemoryStore {
             _ => Ok(false),
         }
     }
+}
+
+/// Records a use of a passkey (see [`PasskeyRepository::record_use`]); `false` if it is gone.
+pub(super) fn record_use(
+    acc: &mut Accounts,
+    id: &PasskeyId,
+    credential: &[u8],
+    sign_count: u32,
+    backed_up: bool,
+    at: Timestamp,
+) -> bool {
+    acc.passkeys
+        .get_mut(id)
+        .map(|p| {
+            let forward = sign_count > p.sign_count || (sign_count == 0 && p.sign_count == 0);
+            if forward {
+                p.credential = credential.to_vec();
+                p.sign_count = sign_count;
+                p.backed_up = backed_up;
+            }
+            p.last_used_at = Some(p.last_used_at.map_or(at, |last| last.max(at)));
+        })
+        .is_some()
 }

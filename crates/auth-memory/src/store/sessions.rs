@@ -1,34 +1,66 @@
 //! Sessions and their refresh-token families: [`SessionRepository`].
 
-use super::{MemoryStore, Refresh};
+use super::passkeys::record_use;
+use super::{Accounts, MemoryStore, Refresh};
 use async_trait::async_trait;
-use auth_core::ids::{SessionId, UserId};
-use auth_core::ports::{Lifetimes, SessionRepository, StoreError};
+use auth_core::ids::{PasskeyId, SessionId, UserId};
+use auth_core::passkey::CredentialUse;
+use auth_core::ports::{AuditEvent, Lifetimes, SessionRepository, StoreError};
 use auth_core::session::{Rotation, Session, TokenHash};
 use auth_core::time::Timestamp;
+use auth_core::user::User;
 
 #[async_trait]
 impl SessionRepository for MemoryStore {
-    async fn create(&self, session: &Session, refresh: &TokenHash) -> Result<(), StoreError> {
+    async fn open(
+        &self,
+        session: &Session,
+        refresh: &TokenHash,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        open(&mut self.write(), session, refresh, event)
+    }
+
+    async fn open_with_passkey(
+        &self,
+        passkey: &PasskeyId,
+        used: &CredentialUse,
+        session: &Session,
+        refresh: &TokenHash,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        // One write lock for both, so nobody sees the counter moved without the session.
         let mut acc = self.write();
-        if !acc.users.contains_key(&session.user_id) {
-            return Err(StoreError::Corrupt(
-                "session for an unknown account".to_owned(),
-            ));
+        if !acc.passkeys.contains_key(passkey) {
+            return Ok(false);
         }
-        acc.sessions.insert(session.id, session.clone());
-        acc.refresh.insert(
-            *refresh,
-            Refresh {
-                session: session.id,
-                spent: None,
-            },
+        open(&mut acc, session, refresh, event)?;
+        record_use(
+            &mut acc,
+            passkey,
+            &used.credential,
+            used.sign_count,
+            used.backed_up,
+            session.created_at,
         );
-        Ok(())
+        Ok(true)
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         Ok(self.read().sessions.get(id).cloned())
+    }
+
+    async fn active_with_user(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        let acc = self.read();
+        Ok(acc
+            .sessions
+            .get(id)
+            .filter(|s| s.is_active(now))
+            .and_then(|s| Some((s.clone(), acc.users.get(&s.user_id)?.clone()))))
     }
 
     async fn rotate(
@@ -128,4 +160,38 @@ impl SessionRepository for MemoryStore {
         }
         Ok(n)
     }
+}
+
+/// Stores a session, its first refresh token and its sign-in event under one write lock; nothing
+/// if the account is unknown.
+fn open(
+    acc: &mut Accounts,
+    session: &Session,
+    refresh: &TokenHash,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    if !acc.users.contains_key(&session.user_id) {
+        return Err(StoreError::Corrupt(
+            "session for an unknown account".to_owned(),
+        ));
+    }
+    // What the SQL stores' keys refuse.
+    if acc.sessions.contains_key(&session.id) || acc.refresh.contains_key(refresh) {
+        return Err(StoreError::Corrupt(
+            "session or refresh token stored twice".to_owned(),
+        ));
+    }
+    acc.sessions.insert(session.id, session.clone());
+    acc.refresh.insert(
+        *refresh,
+        Refresh {
+            session: session.id,
+            spent: None,
+        },
+    );
+    acc.audit
+        .entry(event.user_id)
+        .or_default()
+        .push(event.clone());
+    Ok(())
 }

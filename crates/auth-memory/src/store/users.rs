@@ -4,7 +4,7 @@ use super::{MemoryStore, Refresh};
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
-use auth_core::ports::{EmailTakenOr, StoreError, UserRepository};
+use auth_core::ports::{AuditEvent, EmailTakenOr, StoreError, UserRepository};
 use auth_core::session::{Session, TokenHash};
 use auth_core::user::{DisplayName, PublicProfile, User};
 
@@ -15,6 +15,7 @@ impl UserRepository for MemoryStore {
         user: &User,
         first_session: &Session,
         refresh: &TokenHash,
+        event: &AuditEvent,
     ) -> Result<(), EmailTakenOr> {
         let mut acc = self.write();
         if acc.by_email.contains_key(&user.email) || acc.users.contains_key(&user.id) {
@@ -30,6 +31,7 @@ impl UserRepository for MemoryStore {
                 spent: None,
             },
         );
+        acc.audit.entry(user.id).or_default().push(event.clone());
         Ok(())
     }
 

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 mod ephemeral;
 mod faults;
 mod schema;
+mod trips;
 
 /// Connections per test store: enough for the 64-way cases to queue briefly, few enough that
 /// parallel tests stay far below the server's limit.
@@ -58,9 +59,15 @@ async fn stored_user(store: &PgStore) -> UserId {
     let user = testkit::sample_user("raw");
     let session = testkit::sample_session(user.id, user.created_at);
     let refresh = RefreshToken::generate(&OsRng).hash();
-    UserRepository::create(store, &user, &session, &refresh)
-        .await
-        .unwrap();
+    UserRepository::create(
+        store,
+        &user,
+        &session,
+        &refresh,
+        &testkit::signed_up_event(&user),
+    )
+    .await
+    .unwrap();
     user.id
 }
 
@@ -75,6 +82,7 @@ auth_core::contract_tests! {
         attempt_store,
         attempt_gate,
         session_repository,
+        session_opening,
         rate_limiter,
         audit_log,
         passkey_repository,
@@ -101,6 +109,9 @@ async fn all_rules_share_one_database_in_parallel() {
         ))),
         tokio::spawn(testkit::session_repository::all(
             testkit::session_repository::store(s.clone()),
+        )),
+        tokio::spawn(testkit::session_opening::all(
+            testkit::session_opening::store(s.clone()),
         )),
         tokio::spawn(testkit::rate_limiter::all(testkit::rate_limiter::store(
             s.clone(),

@@ -46,17 +46,7 @@ async fn deleting_an_account_cascades_to_everything_it_owns() {
     let (db, s) = fresh().await;
     let user = stored_user(&s).await;
     let keep = stored_user(&s).await;
-    for id in [user, keep] {
-        s.record(&AuditEvent {
-            user_id: id,
-            at: Timestamp::from_millis(0),
-            kind: auth_core::audit::AuditKind::SignedIn,
-            ip: None,
-            detail: None,
-        })
-        .await
-        .unwrap();
-    }
+    // Each account was created with its first session, its refresh token and its sign-up event.
     let mut conn = raw(&db).await;
     for table in ["sessions", "refresh_tokens", "audit_events"] {
         assert_eq!(
@@ -99,7 +89,13 @@ async fn a_session_for_an_unknown_account_is_refused() {
     let (_db, s) = fresh().await;
     let session = testkit::sample_session(UserId::random(&OsRng), Timestamp::from_millis(0));
     let refresh = RefreshToken::generate(&OsRng).hash();
-    let refused = SessionRepository::create(&s, &session, &refresh).await;
+    let refused = SessionRepository::open(
+        &s,
+        &session,
+        &refresh,
+        &testkit::sign_in_event(&session, session.created_at),
+    )
+    .await;
     assert!(
         matches!(refused, Err(StoreError::Corrupt(_))),
         "foreign keys are enforced: {refused:?}"

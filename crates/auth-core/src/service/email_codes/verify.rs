@@ -8,7 +8,7 @@ use crate::code::OtpCode;
 use crate::email::EmailAddress;
 use crate::ids::UserId;
 use crate::mail::Message;
-use crate::ports::{EmailTakenOr, FailureBudget, Gated, Guess, StoreError};
+use crate::ports::{AuditEvent, EmailTakenOr, FailureBudget, Gated, Guess, StoreError};
 use crate::rate::RateDecision;
 use crate::service::sessions::SignedIn;
 use crate::service::{AuthService, ClientInfo, Key, key};
@@ -210,15 +210,21 @@ impl AuthService {
             attempt_epoch: 0,
         };
         let (session, refresh) = self.new_session(user.id, AuthMethod::EmailCode, client);
+        // Written with the account, like a sign-in's event with its session.
+        let event = AuditEvent {
+            user_id: user.id,
+            at: now,
+            kind: AuditKind::SignedUp,
+            ip: client.ip.clone(),
+            detail: None,
+        };
         match self
             .ports
             .users
-            .create(&user, &session, &refresh.hash())
+            .create(&user, &session, &refresh.hash(), &event)
             .await
         {
             Ok(()) => {
-                self.record(user.id, AuditKind::SignedUp, client, None)
-                    .await;
                 let access_token = self.access_token(&session)?;
                 Ok(SignedIn {
                     user,
