@@ -11,6 +11,7 @@ pub mod audit;
 pub mod code;
 pub mod email;
 pub mod ids;
+pub mod language;
 pub mod mail;
 pub mod net;
 pub mod passkey;
@@ -29,6 +30,7 @@ pub mod useragent;
 pub mod testkit;
 
 pub use email::EmailAddress;
+pub use language::Language;
 pub use ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
 pub use policy::Policy;
 pub use service::AuthService;

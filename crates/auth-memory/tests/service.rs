@@ -6,7 +6,9 @@ mod common;
 use auth_core::attempt::Subject;
 use auth_core::mail::Message;
 use auth_core::ports::{AttemptStore, MailError, OsRng, StoreError};
-use auth_core::service::{AccountError, EmailChangeError, RefreshError, StartError, VerifyError};
+use auth_core::service::{
+    AccountError, EmailChangeError, ProfileChange, RefreshError, StartError, VerifyError,
+};
 use auth_core::user::DisplayName;
 use auth_jwt::{JwtIssuer, SigningKey};
 use common::*;
@@ -340,7 +342,14 @@ async fn sensitive_changes_need_a_recent_sign_in() {
     ));
     assert!(
         w.service
-            .update_profile(&who, None, Some(true), &client())
+            .update_profile(
+                &who,
+                ProfileChange {
+                    public: Some(true),
+                    ..ProfileChange::default()
+                },
+                &client(),
+            )
             .await
             .is_ok(),
         "ordinary changes need no recent sign-in"

@@ -6,6 +6,7 @@ use crate::sessions::insert_session;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
+use auth_core::language::Language;
 use auth_core::ports::{EmailTakenOr, StoreError, UserRepository};
 use auth_core::session::{Session, TokenHash};
 use auth_core::user::{DisplayName, PublicProfile, User};
@@ -33,8 +34,8 @@ impl UserRepository for PgStore {
         // Of parallel creates with one address, all but the first wait on the unique constraint
         // until it commits, then fail it.
         let inserted = sqlx::query(
-            "INSERT INTO users (id, email, display_name, public, created_at, attempt_epoch) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO users (id, email, display_name, public, created_at, attempt_epoch, language) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(user.id.as_uuid())
         .bind(user.email.as_str())
@@ -42,6 +43,7 @@ impl UserRepository for PgStore {
         .bind(user.public)
         .bind(user.created_at.as_millis())
         .bind(i64::from(user.attempt_epoch))
+        .bind(user.language.as_str())
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -57,7 +59,7 @@ impl UserRepository for PgStore {
 
     async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE email = $1",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE email = $1",
         )
         .bind(email.as_str())
         .fetch_optional(self.pool()?)
@@ -68,7 +70,7 @@ impl UserRepository for PgStore {
 
     async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE id = $1",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE id = $1",
         )
         .bind(id.as_uuid())
         .fetch_optional(self.pool()?)
@@ -82,13 +84,15 @@ impl UserRepository for PgStore {
         id: &UserId,
         name: &DisplayName,
         public: bool,
+        language: Language,
     ) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "UPDATE users SET display_name = $1, public = $2 WHERE id = $3 \
-             RETURNING id, email, display_name, public, created_at, attempt_epoch",
+            "UPDATE users SET display_name = $1, public = $2, language = $3 WHERE id = $4 \
+             RETURNING id, email, display_name, public, created_at, attempt_epoch, language",
         )
         .bind(name.as_str())
         .bind(public)
+        .bind(language.as_str())
         .bind(id.as_uuid())
         .fetch_optional(self.pool()?)
         .await

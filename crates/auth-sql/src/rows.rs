@@ -6,6 +6,7 @@ use crate::error::{corrupt, count, hash32};
 use crate::ids::IdColumn;
 use auth_core::audit::AuditKind;
 use auth_core::email::EmailAddress;
+use auth_core::language::Language;
 use auth_core::passkey::{Passkey, PasskeyName};
 use auth_core::ports::{AuditEvent, StoreError};
 use auth_core::revert::EmailRevert;
@@ -38,6 +39,7 @@ pub struct UserRow<I> {
     public: bool,
     created_at: i64,
     attempt_epoch: i64,
+    language: String,
 }
 
 impl<I: IdColumn> UserRow<I> {
@@ -53,6 +55,7 @@ impl<I: IdColumn> UserRow<I> {
             public: self.public,
             created_at: Timestamp::from_millis(self.created_at),
             attempt_epoch: count("users.attempt_epoch", self.attempt_epoch)?,
+            language: Language::try_from(self.language).map_err(|_| corrupt("users.language"))?,
         })
     }
 }

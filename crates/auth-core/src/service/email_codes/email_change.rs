@@ -54,7 +54,7 @@ impl AuthService {
             Some(new_email.masked()),
         )
         .await;
-        Ok(self.open_attempt(opening, None).await?)
+        Ok(self.open_attempt(opening, None, client).await?)
     }
 
     /// Verifies an email-change code for the signed-in account (whose sign-in must still be
@@ -115,6 +115,7 @@ impl AuthService {
         self.mail(
             old.email.clone(),
             Some(&old.display_name),
+            old.language,
             Message::EmailChanged {
                 new_address_masked: attempt.email.masked(),
                 revert_token,

@@ -37,7 +37,7 @@ impl AuthService {
                 ..Opening::for_account(email, Purpose::Login, Some(user))
             },
         };
-        self.open_attempt(opening, None).await
+        self.open_attempt(opening, None, client).await
     }
 
     /// Starts an email-code sign-in. An unknown address gets a "no account here" notice and a
@@ -74,7 +74,7 @@ impl AuthService {
     ) -> Result<Started, StartError> {
         self.check_send_limits(&email, client).await?;
         let user = self.ports.users.by_email(&email).await?;
-        self.open_attempt(Opening::for_account(email, purpose, user), None)
+        self.open_attempt(Opening::for_account(email, purpose, user), None, client)
             .await
     }
 
@@ -154,7 +154,7 @@ impl AuthService {
             replaces: old.id,
             token_expires_at: ticket.expires_at,
         };
-        Ok(self.open_attempt(opening, Some(resent)).await?)
+        Ok(self.open_attempt(opening, Some(resent), client).await?)
     }
 
     /// Every send limit, cheapest to exhaust first; each consumes only when allowed. Everything an
@@ -199,6 +199,7 @@ impl AuthService {
         &self,
         opening: Opening,
         resent: Option<Resent>,
+        client: &ClientInfo,
     ) -> Result<Started, StartError> {
         let rng = &*self.ports.rng;
         let now = self.now();
@@ -235,7 +236,8 @@ impl AuthService {
             .await?;
         let code_ttl = expires_at.since(now);
         let message = message_for(&attempt, code, code_ttl, opening.why);
-        self.mail(opening.email, opening.name.as_ref(), message)
+        let language = opening.language.unwrap_or(client.language);
+        self.mail(opening.email, opening.name.as_ref(), language, message)
             .await;
         Ok(Started {
             attempt_token,

@@ -73,7 +73,12 @@ impl AuthService {
             device: crate::useragent::describe(client.user_agent.as_deref()),
             ip: client.ip.clone(),
         };
-        self.mail(user.email.clone(), Some(&user.display_name), notice)
+        self.mail(
+            user.email.clone(),
+            Some(&user.display_name),
+            user.language,
+            notice,
+        )
             .await;
         Ok(())
     }
@@ -198,6 +203,7 @@ impl AuthService {
             public: false,
             created_at: now,
             attempt_epoch: 0,
+            language: client.language,
         };
         let (session, refresh) = self.new_session(user.id, AuthMethod::EmailCode, client);
         match self

@@ -1,0 +1,3 @@
+# Jeder Text der Webseite, auf Deutsch.
+
+page-title = Anmelden

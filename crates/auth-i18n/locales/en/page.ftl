@@ -1,0 +1,3 @@
+# Every string of the web page, in English. The page fills `{name}` placeholders itself.
+
+page-title = Sign in
