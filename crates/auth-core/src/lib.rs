@@ -30,8 +30,8 @@ pub mod useragent;
 pub mod testkit;
 
 pub use email::EmailAddress;
-pub use language::Language;
 pub use ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
+pub use language::Language;
 pub use policy::Policy;
 pub use service::AuthService;
 pub use time::Timestamp;

@@ -26,7 +26,9 @@ pub(crate) fn resource_shapes(resource: &FluentResource) -> BTreeMap<String, Mes
     entries(resource.entries())
 }
 
-fn entries<'a>(entries: impl Iterator<Item = &'a Entry<&'a str>>) -> BTreeMap<String, MessageShape> {
+fn entries<'a>(
+    entries: impl Iterator<Item = &'a Entry<&'a str>>,
+) -> BTreeMap<String, MessageShape> {
     entries
         .filter_map(|e| match e {
             Entry::Message(m) => {

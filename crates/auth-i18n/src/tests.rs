@@ -39,7 +39,10 @@ fn every_language_has_every_message_with_the_same_variables() {
 #[test]
 fn formats_numbers_text_and_selectors() {
     let mail = Catalog::builtin(Domain::Mail);
-    let args = [("product", Arg::Text("Acme")), ("recovery", Arg::Text("yes"))];
+    let args = [
+        ("product", Arg::Text("Acme")),
+        ("recovery", Arg::Text("yes")),
+    ];
     assert_eq!(
         mail.format(Language::En, "sign-in-notice-intro", &args),
         "Someone signed in to your Acme account with a recovery code sent to this address."
@@ -48,7 +51,10 @@ fn formats_numbers_text_and_selectors() {
         mail.format(Language::De, "sign-in-notice-intro", &args)
             .contains("einem Wiederherstellungscode")
     );
-    assert_eq!(mail.format(Language::De, "no-such-message", &[]), "no-such-message");
+    assert_eq!(
+        mail.format(Language::De, "no-such-message", &[]),
+        "no-such-message"
+    );
 }
 
 #[test]
@@ -70,7 +76,12 @@ fn write(dir: &Path, lang: &str, file: &str, text: &str) -> PathBuf {
 #[test]
 fn overrides_replace_single_messages_of_one_language() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "de", "mail.ftl", "go-to = Weiter zu { $product }\n");
+    write(
+        dir.path(),
+        "de",
+        "mail.ftl",
+        "go-to = Weiter zu { $product }\n",
+    );
     let mail = Catalog::with_overrides(Domain::Mail, dir.path()).unwrap();
     let args = [("product", Arg::Text("Acme"))];
     assert_eq!(mail.format(Language::De, "go-to", &args), "Weiter zu Acme");
@@ -89,7 +100,9 @@ fn bad_overrides_name_the_file() {
     for (text, why) in cases {
         let dir = tempfile::tempdir().unwrap();
         let file = write(dir.path(), "en", "mail.ftl", text);
-        let e = Catalog::with_overrides(Domain::Mail, dir.path()).unwrap_err().to_string();
+        let e = Catalog::with_overrides(Domain::Mail, dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with(&file.display().to_string()), "{e}");
         assert!(e.contains(why), "{e}");
     }

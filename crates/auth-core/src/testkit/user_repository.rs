@@ -152,7 +152,12 @@ pub async fn language_is_stored_and_updated(s: Store) {
         .create(&user, &session, &RefreshToken::generate(&OsRng).hash())
         .await
         .unwrap();
-    let stored = s.users.by_email(&user.email).await.unwrap().expect("stored");
+    let stored = s
+        .users
+        .by_email(&user.email)
+        .await
+        .unwrap()
+        .expect("stored");
     assert_eq!(stored.language, Language::De, "create stores the language");
     let updated = s
         .users

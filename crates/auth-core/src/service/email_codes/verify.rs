@@ -79,7 +79,7 @@ impl AuthService {
             user.language,
             notice,
         )
-            .await;
+        .await;
         Ok(())
     }
 
