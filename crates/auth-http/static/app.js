@@ -108,6 +108,10 @@ function bind() {
   $("reauth-passkey").addEventListener("click", reauthPasskey);
   $("reauth-email").addEventListener("click", reauthEmail);
   $("reauth-code-form").addEventListener("submit", reauthVerify);
+  // Switching the language stays on the same screen.
+  for (const a of document.querySelectorAll(".languages a")) {
+    a.addEventListener("click", () => { a.href = `?lang=${a.hreflang}${location.hash}`; });
+  }
 }
 
 async function start() {
@@ -118,6 +122,12 @@ async function start() {
   bind();
   // Signed in already? The cookies are HttpOnly, so only the server can tell.
   state.me = await authed("GET", "/v1/me").catch(() => null);
+  // A language picked in the chooser (`?lang=`, which the server also keeps in a cookie) is kept
+  // by a signed-in account too, so that its mail speaks it.
+  const lang = document.documentElement.lang;
+  if (state.me && new URLSearchParams(location.search).has("lang") && state.me.language !== lang) {
+    state.me = await authed("PATCH", "/v1/me", { language: lang }).catch(() => state.me);
+  }
   setRouter(route);
 }
 

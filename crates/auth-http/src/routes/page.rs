@@ -12,15 +12,15 @@ pub(crate) const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// One embedded file and how to serve it.
-struct Asset {
-    body: &'static str,
+pub(crate) struct Asset {
+    pub(crate) body: &'static str,
     content_type: &'static str,
     etag: &'static str,
 }
 
 /// A strong validator from the content, so `no-cache` costs a 304 instead of the whole file.
 /// FNV-1a: not for security, only to notice that a file changed between two builds.
-const fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut i = 0;
     while i < bytes.len() {
@@ -61,7 +61,8 @@ macro_rules! asset {
     }};
 }
 
-const INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
+/// The document as a template: `routes/ui.rs` fills in language, branding and messages.
+pub(crate) const INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
 
 /// Every file besides the document, by path. The script is split into ES modules that import each
 /// other by these paths, so a new module needs a line here.
@@ -124,13 +125,6 @@ fn serve(req: &HttpRequest, asset: &Asset) -> HttpResponse {
     }
 }
 
-async fn index(req: HttpRequest) -> HttpResponse {
-    if let Some(redirect) = to_public_url(&req) {
-        return redirect;
-    }
-    serve(&req, &INDEX)
-}
-
 /// One of [`FILES`], found by the request's path (the route only matches those paths).
 async fn file(req: HttpRequest) -> HttpResponse {
     if let Some(redirect) = to_public_url(&req) {
@@ -147,7 +141,7 @@ async fn file(req: HttpRequest) -> HttpResponse {
 /// are bound to the public URL's host and changes must come from its origin. Such a request is
 /// sent to the same path at the public URL instead. In production a host name mismatch is the
 /// proxy's business, so nothing is redirected there.
-fn to_public_url(req: &HttpRequest) -> Option<HttpResponse> {
+pub(crate) fn to_public_url(req: &HttpRequest) -> Option<HttpResponse> {
     let origin = &req
         .app_data::<web::Data<crate::AppState>>()?
         .config
@@ -190,7 +184,12 @@ fn is_loopback(authority: &str) -> bool {
 /// The page's routes, answering GET and HEAD (other methods get the usual `problem+json` 405).
 pub(crate) fn resources() -> Vec<Resource> {
     let read = || guard::Any(guard::Get()).or(guard::Head());
-    let mut all = vec![super::resource("/").route(web::route().guard(read()).to(index))];
+    let mut all = vec![
+        super::resource("/").route(web::route().guard(read()).to(super::ui::index)),
+        super::resource("/ui/brand.css").route(web::route().guard(read()).to(super::ui::brand_css)),
+        super::resource("/ui/messages.json")
+            .route(web::route().guard(read()).to(super::ui::messages)),
+    ];
     all.extend(
         FILES
             .iter()
