@@ -196,3 +196,22 @@ async fn mail_to_an_unknown_address_speaks_the_requests_language_and_an_account_
     .await
     .assert_problem(422, "invalid_language");
 }
+
+#[actix_web::test]
+async fn the_german_page_shows_no_english_sentence_of_the_catalog() {
+    let app = spawn_app(relaxed()).await;
+    let page = app.send(call("GET", "/?lang=de")).await;
+    let catalog = Catalog::builtin(Domain::Page);
+    let (en, de) = (catalog.patterns(Language::En), catalog.patterns(Language::De));
+    let mut checked = 0;
+    for (id, english) in &en {
+        // Words both languages share ("Passkeys") and one-word labels prove nothing.
+        if english == &de[id] || english.len() < 12 || english.contains('{') {
+            continue;
+        }
+        assert!(!page.text.contains(english.as_str()), "`{id}` is English on the German page");
+        checked += 1;
+    }
+    assert!(checked > 40, "the document's sentences come from the catalog ({checked})");
+    assert!(page.text.contains("Mit Passkey anmelden"));
+}
