@@ -10,6 +10,7 @@
 // settings.js email change and account deletion
 // reauth.js   the fresh sign-in that sensitive changes need
 
+import { loadMessages, t } from "./i18n.js";
 import { $, clearFieldError, fieldError, go, passkeysSupported, setRouter, show, state } from "./ui.js";
 import { authed } from "./api.js";
 import {
@@ -72,7 +73,7 @@ function emailForm(id, purpose, path, empty, withName = false) {
       const name = $("signup-name");
       body.display_name = name.value.trim();
       if (!body.display_name) {
-        fieldError(name, $("signup-name-error"), "Enter your name.");
+        fieldError(name, $("signup-name-error"), t("enter-name"));
         return;
       }
       clearFieldError(name, $("signup-name-error"));
@@ -86,9 +87,9 @@ function emailForm(id, purpose, path, empty, withName = false) {
 }
 
 function bind() {
-  emailForm("signin", "login", "/v1/login/email", "Enter your email address to get a code.");
-  emailForm("signup", "signup", "/v1/signup", "Enter your email address.", true);
-  emailForm("recover", "recovery", "/v1/recovery", "Enter the email address of your account.");
+  emailForm("signin", "login", "/v1/login/email", t("enter-email-for-code"));
+  emailForm("signup", "signup", "/v1/signup", t("enter-email"), true);
+  emailForm("recover", "recovery", "/v1/recovery", t("enter-account-email"));
   $("signin-passkey").addEventListener("click", passkeyButton);
   $("code-form").addEventListener("submit", verifyCode);
   $("code-resend").addEventListener("click", resendCode);
@@ -119,6 +120,7 @@ async function start() {
     for (const el of document.querySelectorAll(".passkey-only")) el.hidden = true;
     for (const el of document.querySelectorAll(".no-passkeys")) el.hidden = false;
   }
+  await loadMessages();
   bind();
   // Signed in already? The cookies are HttpOnly, so only the server can tell.
   state.me = await authed("GET", "/v1/me").catch(() => null);

@@ -320,7 +320,7 @@ impl Renderer {
             format!(" &middot; {}", std::mem::take(&mut escaped))
         });
         // The layout's values live only here, so they go in a list of their own.
-        let mut vars: Vec<(&str, Value<'_>)> = vars.iter().copied().collect();
+        let mut vars: Vec<(&str, Value<'_>)> = vars.to_vec();
         vars.push(("subject", Value::Text(&subject)));
         vars.push(("support_line", Value::Text(&support_line)));
         vars.push(("logo_block", Value::Html(&logo_block)));

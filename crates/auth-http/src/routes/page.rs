@@ -66,7 +66,11 @@ pub(crate) const INDEX: Asset = asset!("index.html", "text/html; charset=utf-8")
 
 /// Every file besides the document, by path. The script is split into ES modules that import each
 /// other by these paths, so a new module needs a line here.
-const FILES: [(&str, Asset); 8] = [
+const FILES: [(&str, Asset); 9] = [
+    (
+        "/i18n.js",
+        asset!("i18n.js", "text/javascript; charset=utf-8"),
+    ),
     (
         "/app.js",
         asset!("app.js", "text/javascript; charset=utf-8"),
@@ -308,6 +312,67 @@ mod tests {
         assert!(!has_event_handler_attribute(
             "<p>sign in on this device</p><input id=\"one\">"
         ));
+    }
+
+    /// The quoted strings (`"..."` and `` `...` ``) of a script, outside comment lines.
+    fn literals(script: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for line in script.lines() {
+            let code = line.trim_start();
+            if code.starts_with("//") || code.starts_with('*') || code.starts_with("/*") {
+                continue;
+            }
+            for quote in ['"', '`'] {
+                let parts: Vec<&str> = code.split(quote).collect();
+                out.extend(parts.iter().skip(1).step_by(2).map(|p| (*p).to_owned()));
+            }
+        }
+        out
+    }
+
+    /// Every sentence the page shows comes from the catalog: no script holds one of its own (a
+    /// capitalised word followed by a lower-case one, or a progress label ending in `…`), and
+    /// every message a script asks for by name exists.
+    #[test]
+    fn the_scripts_show_only_catalog_messages() {
+        let catalog = auth_i18n::Catalog::builtin(auth_i18n::Domain::Page);
+        let mut asked = 0;
+        for (path, asset) in FILES.iter().filter(|(p, _)| p.ends_with(".js")) {
+            for literal in literals(asset.body) {
+                let mut words = literal.split_whitespace();
+                let first = words.next().unwrap_or_default();
+                let second = words.next().unwrap_or_default();
+                let sentence = first.chars().next().is_some_and(char::is_uppercase)
+                    && second
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_lowercase());
+                assert!(
+                    !sentence && !literal.ends_with('…'),
+                    "{path} shows its own text: {literal:?}"
+                );
+            }
+            let body = asset.body;
+            for (at, _) in body.match_indices("t(\"") {
+                // `t(` itself, not the end of another name such as `request(`.
+                if body[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                {
+                    continue;
+                }
+                let key = body[at + 3..].split('"').next().unwrap_or_default();
+                for language in auth_core::Language::ALL {
+                    assert!(
+                        catalog.has(language, key),
+                        "{path} asks for `{key}` ({language})"
+                    );
+                }
+                asked += 1;
+            }
+        }
+        assert!(asked > 60, "the scripts ask the catalog ({asked})");
     }
 
     #[test]

@@ -202,16 +202,25 @@ async fn the_german_page_shows_no_english_sentence_of_the_catalog() {
     let app = spawn_app(relaxed()).await;
     let page = app.send(call("GET", "/?lang=de")).await;
     let catalog = Catalog::builtin(Domain::Page);
-    let (en, de) = (catalog.patterns(Language::En), catalog.patterns(Language::De));
+    let (en, de) = (
+        catalog.patterns(Language::En),
+        catalog.patterns(Language::De),
+    );
     let mut checked = 0;
     for (id, english) in &en {
         // Words both languages share ("Passkeys") and one-word labels prove nothing.
         if english == &de[id] || english.len() < 12 || english.contains('{') {
             continue;
         }
-        assert!(!page.text.contains(english.as_str()), "`{id}` is English on the German page");
+        assert!(
+            !page.text.contains(english.as_str()),
+            "`{id}` is English on the German page"
+        );
         checked += 1;
     }
-    assert!(checked > 40, "the document's sentences come from the catalog ({checked})");
+    assert!(
+        checked > 40,
+        "the document's sentences come from the catalog ({checked})"
+    );
     assert!(page.text.contains("Mit Passkey anmelden"));
 }
