@@ -167,7 +167,7 @@ pub struct Ui {
 impl Default for Ui {
     fn default() -> Self {
         Self {
-            product_name: "Passwordless sign-in".to_owned(),
+            product_name: "Passwordless Auth".to_owned(),
             logo_url: None,
             accent: Accent::default(),
             support_email: None,
