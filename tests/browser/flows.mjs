@@ -953,6 +953,102 @@ test("deletes the account after a fresh sign-in by email code", async () => {
   while (!/account was deleted/.test(mail.subject)) mail = await nextMail(EMAIL);
 });
 
+// ---------------------------------------------------------------------------------------------
+// In German: the language chooser, every screen photographed and checked, German mail
+
+const seenGerman = new Set();
+let englishSentences = [];
+
+/** `shot` for a German screen, which must also show no English sentence of the catalog. */
+async function shotGerman(name) {
+  const screen = await page.evaluate(() => document.querySelector("main > section:not([hidden])")?.id.replace("view-", ""));
+  seenGerman.add(screen);
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "de", name);
+  const text = await page.evaluate(() => document.body.innerText);
+  const english = englishSentences.filter((s) => text.includes(s));
+  assert.deepEqual(english, [], `${name}: English on a German screen`);
+  await shot(`de-${name}`);
+}
+
+test("in German: the chooser switches the page, every screen is German, and so is the mail", async () => {
+  step = "german";
+  const en = await (await fetch(`${BASE}/ui/messages.json?lang=en`)).json();
+  const de = await (await fetch(`${BASE}/ui/messages.json?lang=de`)).json();
+  assert.deepEqual(Object.keys(de).sort(), Object.keys(en).sort(), "both languages have every message");
+  englishSentences = Object.entries(en)
+    .filter(([k, v]) => v !== de[k] && v.length >= 12 && !v.includes("{"))
+    .map(([, v]) => v);
+  assert.ok(englishSentences.length > 80, "enough sentences to look for");
+
+  const english = { context, page, cdp, authenticatorId };
+  ({ context, page, cdp, authenticatorId } = await openPage());
+  try {
+    await page.goto(`${BASE}/`);
+    await shows("signin");
+    assert.equal(await page.evaluate(() => document.documentElement.lang), "en");
+    await page.getByRole("link", { name: "Deutsch" }).click();
+    await page.waitForURL(/\?lang=de/);
+    await shows("signin");
+    assert.equal(await page.locator("#signin-title").textContent(), "Anmelden");
+    await shotGerman("sign-in");
+
+    await page.getByRole("link", { name: "Passkey verloren?" }).click();
+    await shows("recover");
+    await shotGerman("recover");
+
+    await page.goto(`${BASE}/?lang=de#signup`);
+    await shows("signup");
+    await shotGerman("sign-up");
+    const email = `browser-de-${Date.now()}@example.test`;
+    await page.locator("#signup-name").fill("Grete Browser");
+    await page.locator("#signup-email").fill(email);
+    await page.locator("#signup-submit").click();
+    await shows("code");
+    await shotGerman("code-entry");
+    const mail = await nextCode(email);
+    assert.match(mail.subject, /^Ihr Registrierungscode/, "the sign-up mail speaks the page's language");
+    await page.locator("#code-input").fill(mail.code);
+    await page.locator("#code-verify").click();
+    await shows("welcome");
+    await shotGerman("welcome");
+    const me = await page.evaluate(() => fetch("/v1/me", { credentials: "same-origin" }).then((r) => r.json()));
+    assert.equal(me.language, "de", "the account keeps the page's language");
+
+    await page.getByRole("link", { name: "Nicht jetzt" }).click();
+    await shows("account");
+    await shotGerman("account");
+    await page.goto(`${BASE}/?lang=de#email`);
+    await shows("email");
+    await shotGerman("email");
+    await page.goto(`${BASE}/?lang=de#delete`);
+    await shows("delete");
+    await shotGerman("delete");
+    await staleOnce("**/v1/me", "DELETE");
+    await page.getByRole("button", { name: "Mein Konto löschen" }).click();
+    await shows("reauth");
+    assert.match(await page.locator("#reauth-why").textContent(), /^Um Ihr Konto zu löschen, /);
+    await shotGerman("reauth");
+
+    // Back in English, signed in: the chooser changes the account's language too.
+    await page.goto(`${BASE}/?lang=en#account`);
+    await shows("account");
+    await page.waitForFunction(() => document.documentElement.lang === "en");
+    await page.waitForTimeout(300);
+    const after = await page.evaluate(() => fetch("/v1/me", { credentials: "same-origin" }).then((r) => r.json()));
+    assert.equal(after.language, "en", "the chooser sets the signed-in account's language");
+    await page.goto(`${BASE}/?lang=de#signin`);
+
+    await page.evaluate(() => fetch("/v1/logout", { method: "POST", credentials: "same-origin" }));
+    await page.goto(`${BASE}/?lang=de#revert=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
+    await shows("revert");
+    await shotGerman("revert");
+    assert.deepEqual(SCREENS.filter((v) => !seenGerman.has(v)), [], "every screen in German");
+  } finally {
+    await context.close();
+    ({ context, page, cdp, authenticatorId } = english);
+  }
+});
+
 test("photographed and checked every screen", () => {
   assert.deepEqual(SCREENS.filter((v) => !seen.has(v)), []);
 });

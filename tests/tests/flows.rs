@@ -337,6 +337,44 @@ macro_rules! suite {
             doubled.assert_problem(429, "rate_limited");
             assert_eq!(doubled.header("retry-after"), Some("4"), "the wait doubles");
         }
+
+        #[test]
+        fn an_account_made_in_german_gets_german_mail_whatever_later_requests_say() {
+            let s = start(&[]);
+            let email = unique_email("deutsch");
+            let german = [("accept-language", "de-DE,de;q=0.9,en;q=0.5")];
+            let body = json!({ "email": email, "display_name": "Grete" });
+            let started = s.request("POST", "/v1/signup", &german, Some(&body));
+            assert_eq!(started.status, 202, "{}", started.text);
+            let mail = s.mail_to(&email);
+            assert!(mail.subject.starts_with("Ihr Registrierungscode für "), "{}", mail.subject);
+            assert_eq!(mail.text.lines().next(), Some("Hallo,"), "{}", mail.text);
+            assert!(mail.html.contains("<html lang=\"de\">"));
+            let code = mail.code().expect("a code in the German mail");
+            let verify = json!({ "attempt_token": started.json["attempt_token"], "code": code });
+            let done = s.request("POST", "/v1/codes/verify", &german, Some(&verify));
+            assert_eq!(done.status, 200, "{}", done.text);
+            let session = e2e::Session::from_reply(&done);
+            let me = s.authed("GET", "/v1/me", &session.access, None);
+            assert_eq!(me.json["language"], "de", "the account keeps the sign-up's language");
+
+            // A sign-in from an English browser still mails the German account in German.
+            let english = [("accept-language", "en-US,en")];
+            let login = json!({ "email": email });
+            let started = s.request("POST", "/v1/login/email", &english, Some(&login));
+            assert_eq!(started.status, 202);
+            let mail = s.mail_to(&email);
+            assert!(mail.subject.starts_with("Ihr Anmeldecode für "), "{}", mail.subject);
+            assert_eq!(mail.text.lines().next(), Some("Hallo Grete,"), "{}", mail.text);
+            assert!(mail.text.contains("Geben Sie diesen Code ein"), "{}", mail.text);
+
+            // Switched to English, the account's mail is English even from a German browser.
+            let patched = s.authed("PATCH", "/v1/me", &session.access, Some(json!({ "language": "en" })));
+            assert_eq!(patched.status, 200, "{}", patched.text);
+            s.request("POST", "/v1/login/email", &german, Some(&login));
+            let mail = s.mail_to(&email);
+            assert_eq!(mail.text.lines().next(), Some("Hello Grete,"), "{}", mail.text);
+        }
     };
 }
 

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod code;
 pub mod email;
 pub mod ids;
+pub mod language;
 pub mod mail;
 pub mod net;
 pub mod passkey;
@@ -30,6 +31,7 @@ pub mod testkit;
 
 pub use email::EmailAddress;
 pub use ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
+pub use language::Language;
 pub use policy::Policy;
 pub use service::AuthService;
 pub use time::Timestamp;

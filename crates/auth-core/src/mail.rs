@@ -2,6 +2,7 @@
 
 use crate::code::OtpCode;
 use crate::email::EmailAddress;
+use crate::language::Language;
 use crate::revert::RevertToken;
 use crate::time::Timestamp;
 
@@ -13,6 +14,9 @@ pub struct Mail {
     /// The display name of the recipient's account, for the greeting; `None` whenever the mail
     /// must not say more about an account than its kind already does (decoys, sign-up codes).
     pub name: Option<String>,
+    /// The language to write it in: the account's for mail to an account's own address, the
+    /// requester's for mail to an address whose account (if any) the mail must not reveal.
+    pub language: Language,
     /// What it says.
     pub message: Message,
 }

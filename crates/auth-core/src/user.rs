@@ -2,6 +2,7 @@
 
 use crate::email::EmailAddress;
 use crate::ids::UserId;
+use crate::language::Language;
 use crate::time::Timestamp;
 use icu_normalizer::ComposingNormalizerBorrowed;
 use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory, GeneralCategoryGroup};
@@ -26,6 +27,8 @@ pub struct User {
     /// (or its undoing) and signing out everywhere. An attempt started in an older epoch never
     /// signs in.
     pub attempt_epoch: u32,
+    /// The language of mail to the account, and of the page once it has signed in.
+    pub language: Language,
 }
 
 /// What anyone may see of a public account: never its address.

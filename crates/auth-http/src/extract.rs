@@ -87,7 +87,9 @@ pub fn client_info(req: &HttpRequest, config: &HttpConfig) -> ClientInfo {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-    ClientInfo::new(client_ip(req, config), config.v6_prefix, user_agent)
+    ClientInfo::new(client_ip(req, config), config.v6_prefix, user_agent).with_language(
+        crate::brand::request_language(req, config.ui.default_language),
+    )
 }
 
 /// Cookie-carried credentials may only drive a change when the request comes from our own origin:

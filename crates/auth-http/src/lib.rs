@@ -7,6 +7,7 @@
 //! services accept our access tokens with nothing but the published JWKS.
 #![warn(missing_docs)]
 
+pub mod brand;
 pub mod error;
 pub mod extract;
 pub mod observe;
@@ -57,6 +58,8 @@ pub struct HttpConfig {
     /// Whether [`configure`] mounts `/metrics` beside the API. Off when the metrics are served on
     /// a listener of their own ([`configure_metrics`]).
     pub metrics_on_api: bool,
+    /// The page's branding and catalog, and the default language of requests that name none.
+    pub ui: Arc<brand::Ui>,
 }
 
 impl Default for HttpConfig {
@@ -68,6 +71,7 @@ impl Default for HttpConfig {
             max_body_bytes: 16 * 1024,
             body_timeout: Duration::from_secs(10),
             metrics_on_api: true,
+            ui: Arc::new(brand::Ui::default()),
         }
     }
 }

@@ -95,6 +95,9 @@ pub struct Me {
     pub public: bool,
     /// When the account was created.
     pub created_at: String,
+    /// The language of mail to the account and of the page: `en` or `de`.
+    #[schema(example = "en")]
+    pub language: String,
 }
 
 impl From<&User> for Me {
@@ -105,6 +108,7 @@ impl From<&User> for Me {
             display_name: u.display_name.to_string(),
             public: u.public,
             created_at: rfc3339(u.created_at),
+            language: u.language.as_str().to_owned(),
         }
     }
 }
@@ -147,6 +151,10 @@ pub struct ProfilePatch {
     /// Whether to list the profile publicly.
     #[serde(default)]
     pub public: Option<bool>,
+    /// The language of mail to the account and of the page: `en` or `de`.
+    #[serde(default)]
+    #[schema(example = "de")]
+    pub language: Option<String>,
 }
 
 /// Confirm an email change.

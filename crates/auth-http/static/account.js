@@ -1,6 +1,7 @@
 // The account screen: the profile form, passkeys (rename, delete, add), sessions (one, or all
 // after an in-page confirmation), recent activity, and signing out.
 
+import { t } from "./i18n.js";
 import { ApiError, authed } from "./api.js";
 import {
   $, busy, clearFieldError, fieldError, go, say, sessionEnded, show, showError, signedOut, state,
@@ -8,21 +9,21 @@ import {
 import { createPasskey } from "./signin.js";
 import { needsReauth } from "./reauth.js";
 
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const dateFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: "medium", timeStyle: "short" });
 const when = (s) => (s ? dateFormat.format(new Date(s)) : "never");
 
 /** "Chrome on Linux" from a user agent, like the server's passkey names. */
 function deviceName(ua) {
-  if (!ua) return "Unknown device";
+  if (!ua) return t("device-unknown");
   const os = [["iPhone", "iPhone"], ["iPad", "iPad"], ["Android", "Android"], ["CrOS", "ChromeOS"], ["Mac OS X", "Mac"],
     ["Windows", "Windows"], ["Linux", "Linux"]].find(([n]) => ua.includes(n))?.[1];
   const browser = [["Edg/", "Edge"], ["Firefox/", "Firefox"], ["Chrome/", "Chrome"], ["Safari/", "Safari"]]
     .find(([n]) => ua.includes(n))?.[1];
-  if (browser && os) return `${browser} on ${os}`;
+  if (browser && os) return t("device-browser-on-os", { browser, os });
   return browser ?? os ?? ua.slice(0, 40);
 }
 
-const METHODS = { passkey: "passkey", email_code: "email code", recovery: "recovery code" };
+const METHODS = { passkey: "method-passkey", email_code: "method-email-code", recovery: "method-recovery" };
 
 /** How many passkeys the account has, for the warning before deleting the last one. */
 let passkeyCount = 0;
@@ -61,7 +62,7 @@ export async function saveProfile(event) {
   say("");
   const display_name = input.value.trim();
   if (!display_name) {
-    fieldError(input, error, "Enter a name of 1 to 64 characters.");
+    fieldError(input, error, t("error-invalid-display-name"));
     return;
   }
   await busy(event.submitter ?? form.querySelector("button[type=submit]"), async () => {
@@ -69,14 +70,14 @@ export async function saveProfile(event) {
       state.me = await authed("PATCH", "/v1/me", { display_name, public: $("profile-public").checked });
       delete form.dataset.dirty;
       renderProfile();
-      say("Profile saved.");
+      say(t("profile-saved"));
       loadActivity();
     } catch (e) {
       if (sessionEnded(e)) return;
       if (e instanceof ApiError && e.code === "invalid_display_name") fieldError(input, error, e);
       else showError($("profile-error"), e);
     }
-  }, "Saving…");
+  }, t("busy-saving"));
 }
 
 export function profileEdited() {
@@ -96,8 +97,8 @@ function passkeyRow(pk) {
   const li = $("tpl-passkey").content.firstElementChild.cloneNode(true);
   li.dataset.id = pk.id;
   li.querySelector(".pk-name").textContent = pk.name;
-  const synced = pk.backed_up ? "synced" : pk.backup_eligible ? "can sync" : "this device only";
-  li.querySelector(".pk-meta").textContent = `Added ${when(pk.created_at)} · last used ${when(pk.last_used_at)} · ${synced}`;
+  const synced = t(pk.backed_up ? "pk-synced" : pk.backup_eligible ? "pk-can-sync" : "pk-device-only");
+  li.querySelector(".pk-meta").textContent = t("pk-meta", { added: when(pk.created_at), used: when(pk.last_used_at), synced });
 
   const renameButton = li.querySelector(".pk-rename");
   const deleteButton = li.querySelector(".pk-delete");
@@ -110,9 +111,9 @@ function passkeyRow(pk) {
   const renameError = li.querySelector(".pk-rename-error");
   renameError.id = `${inputId}-error`;
   li.querySelector(".pk-rename-label").htmlFor = inputId;
-  li.querySelector(".pk-rename-label").textContent = `New name for “${pk.name}”`;
-  renameButton.setAttribute("aria-label", `Rename “${pk.name}”`);
-  deleteButton.setAttribute("aria-label", `Delete “${pk.name}”`);
+  li.querySelector(".pk-rename-label").textContent = t("pk-rename-label", { name: pk.name });
+  renameButton.setAttribute("aria-label", t("pk-rename", { name: pk.name }));
+  deleteButton.setAttribute("aria-label", t("pk-delete", { name: pk.name }));
 
   renameButton.addEventListener("click", () => {
     confirm.hidden = true;
@@ -131,7 +132,7 @@ function passkeyRow(pk) {
     clearFieldError(input, renameError);
     say("");
     if (!input.value.trim()) {
-      fieldError(input, renameError, "Enter a passkey name of 1 to 64 characters.");
+      fieldError(input, renameError, t("error-invalid-passkey-name"));
       return;
     }
     await busy(event.submitter, async () => {
@@ -139,13 +140,13 @@ function passkeyRow(pk) {
         await authed("PATCH", `/v1/me/passkeys/${encodeURIComponent(pk.id)}`, { name: input.value });
         const name = input.value.trim();
         await loadPasskeys();
-        say(`Passkey renamed to “${name}”.`);
+        say(t("pk-renamed", { name }));
         $("passkey-list").querySelector(`[data-id="${CSS.escape(pk.id)}"] .pk-rename`)?.focus();
         loadActivity();
       } catch (e) {
         if (!sessionEnded(e)) fieldError(input, renameError, e);
       }
-    }, "Saving…");
+    }, t("busy-saving"));
   });
 
   deleteButton.addEventListener("click", () => {
@@ -153,8 +154,8 @@ function passkeyRow(pk) {
     confirm.hidden = false;
     // The last passkey: say plainly what is left afterwards.
     li.querySelector(".pk-confirm-text").textContent = passkeyCount === 1
-      ? `“${pk.name}” is your only passkey. After deleting it you can sign in only with codes sent to ${state.me?.email ?? "your email"}.`
-      : `Delete “${pk.name}”? You will no longer be able to sign in with it.`;
+      ? t("pk-delete-last", { name: pk.name, email: state.me?.email ?? t("your-email") })
+      : t("pk-delete-confirm", { name: pk.name });
     li.classList.toggle("last", passkeyCount === 1);
     li.querySelector(".pk-confirm-no").focus();
   });
@@ -166,7 +167,7 @@ function passkeyRow(pk) {
     const error = $("account-error");
     error.textContent = "";
     say("");
-    await busy(event.currentTarget, () => deletePasskey(pk), "Deleting…");
+    await busy(event.currentTarget, () => deletePasskey(pk), t("busy-deleting"));
   });
   return li;
 }
@@ -176,7 +177,7 @@ async function deletePasskey(pk) {
     await authed("DELETE", `/v1/me/passkeys/${encodeURIComponent(pk.id)}`);
     await afterPasskeyDeleted(pk);
   } catch (e) {
-    if (needsReauth(e, `delete the passkey “${pk.name}”`, async () => {
+    if (needsReauth(e, t("reauth-what-delete-passkey", { name: pk.name }), async () => {
       await authed("DELETE", `/v1/me/passkeys/${encodeURIComponent(pk.id)}`);
       await go("account");
       await afterPasskeyDeleted(pk);
@@ -187,7 +188,7 @@ async function deletePasskey(pk) {
 
 async function afterPasskeyDeleted(pk) {
   await loadPasskeys();
-  say(`Passkey “${pk.name}” deleted.`);
+  say(t("pk-deleted", { name: pk.name }));
   $("passkeys-title").focus();
   loadActivity();
 }
@@ -200,17 +201,17 @@ export async function addPasskey() {
     const passkey = await createPasskey();
     if (state.current !== "account") await go("account");
     await loadPasskeys();
-    say(`Passkey “${passkey.name}” added.`);
+    say(t("pk-added", { name: passkey.name }));
     loadActivity();
   };
   await busy($("passkey-add"), async () => {
     try {
       await add();
     } catch (e) {
-      if (needsReauth(e, "add a passkey", add)) return;
+      if (needsReauth(e, t("reauth-what-add-passkey"), add)) return;
       if (!sessionEnded(e)) showError(error, e);
     }
-  }, "Waiting for your device…");
+  }, t("busy-device"));
 }
 
 async function loadSessions() {
@@ -227,15 +228,15 @@ function sessionRow(s) {
   if (s.current) {
     const badge = document.createElement("span");
     badge.className = "badge";
-    badge.textContent = "this device";
+    badge.textContent = t("session-this-device");
     label.append(badge);
     li.classList.add("current");
   }
-  const via = METHODS[s.method] ?? s.method;
-  const from = s.ip ? ` · from ${s.ip}` : "";
-  li.querySelector(".s-meta").textContent = `Signed in ${when(s.created_at)} with ${via} · active ${when(s.last_seen_at)}${from}`;
+  const via = METHODS[s.method] ? t(METHODS[s.method]) : s.method;
+  const from = s.ip ? t("session-from", { ip: s.ip }) : "";
+  li.querySelector(".s-meta").textContent = t("session-meta", { since: when(s.created_at), via, active: when(s.last_seen_at) }) + from;
   const button = li.querySelector(".s-revoke");
-  button.setAttribute("aria-label", s.current ? "Sign out on this device" : `Sign out ${name}, signed in ${when(s.created_at)}`);
+  button.setAttribute("aria-label", s.current ? t("session-sign-out-here") : t("session-sign-out", { name, since: when(s.created_at) }));
   button.addEventListener("click", () => (s.current ? signOut(button) : revokeSession(s, button)));
   return li;
 }
@@ -248,13 +249,13 @@ async function revokeSession(s, button) {
     try {
       await authed("DELETE", `/v1/me/sessions/${encodeURIComponent(s.id)}`);
       await loadSessions();
-      say(`Signed out ${deviceName(s.user_agent)}.`);
+      say(t("session-signed-out", { device: deviceName(s.user_agent) }));
       $("sessions-title").focus();
       loadActivity();
     } catch (e) {
       if (!sessionEnded(e)) showError(error, e);
     }
-  }, "Signing out…");
+  }, t("busy-signing-out"));
 }
 
 /** "Sign out everywhere" asks first, in the page. */
@@ -274,29 +275,29 @@ export async function revokeAll(event) {
   await busy(event.currentTarget, async () => {
     try {
       const { revoked } = await authed("DELETE", "/v1/me/sessions");
-      signedOut(`Signed out everywhere (${revoked} session${revoked === 1 ? "" : "s"}).`);
+      signedOut(t(revoked === 1 ? "signed-out-everywhere-one" : "signed-out-everywhere-other", { n: revoked }));
     } catch (e) {
       if (!sessionEnded(e)) showError(error, e);
     }
-  }, "Signing out…");
+  }, t("busy-signing-out"));
 }
 
 const ACTIVITY = {
-  signed_up: "Account created",
-  signed_in: "Signed in",
-  signed_out: "Signed out",
-  session_revoked: "Signed out a session",
-  sessions_revoked: "Signed out everywhere",
-  profile_updated: "Profile changed",
-  email_change_requested: "Email change requested",
-  email_changed: "Email address changed",
-  code_rejected: "A wrong code was entered",
-  passkey_added: "Passkey added",
-  passkey_renamed: "Passkey renamed",
-  passkey_removed: "Passkey deleted",
-  passkey_clone_suspected: "A copied passkey was refused",
-  refresh_token_reused: "A stolen sign-in was blocked",
-  email_change_reverted: "An email change was undone",
+  signed_up: "activity-signed-up",
+  signed_in: "activity-signed-in",
+  signed_out: "activity-signed-out",
+  session_revoked: "activity-session-revoked",
+  sessions_revoked: "activity-sessions-revoked",
+  profile_updated: "activity-profile-updated",
+  email_change_requested: "activity-email-change-requested",
+  email_changed: "activity-email-changed",
+  code_rejected: "activity-code-rejected",
+  passkey_added: "activity-passkey-added",
+  passkey_renamed: "activity-passkey-renamed",
+  passkey_removed: "activity-passkey-removed",
+  passkey_clone_suspected: "activity-passkey-clone-suspected",
+  refresh_token_reused: "activity-refresh-token-reused",
+  email_change_reverted: "activity-email-change-reverted",
 };
 
 async function loadActivity() {
@@ -306,7 +307,7 @@ async function loadActivity() {
       ...events.map((ev) => {
         const li = document.createElement("li");
         li.className = "item";
-        const what = ACTIVITY[ev.kind] ?? ev.kind.replace(/_/g, " ");
+        const what = ACTIVITY[ev.kind] ? t(ACTIVITY[ev.kind]) : ev.kind.replace(/_/g, " ");
         const detail = ev.detail ? ` (${ev.detail.replace(/_/g, " ")})` : "";
         const from = ev.ip ? ` · ${ev.ip}` : "";
         li.textContent = `${what}${detail} · ${when(ev.at)}${from}`;
@@ -329,6 +330,6 @@ export async function signOut(button) {
         return;
       }
     }
-    signedOut("You are signed out.");
-  }, "Signing out…");
+    signedOut(t("signed-out"));
+  }, t("busy-signing-out"));
 }

@@ -10,6 +10,7 @@
 // settings.js email change and account deletion
 // reauth.js   the fresh sign-in that sensitive changes need
 
+import { loadMessages, t } from "./i18n.js";
 import { $, clearFieldError, fieldError, go, passkeysSupported, setRouter, show, state } from "./ui.js";
 import { authed } from "./api.js";
 import {
@@ -72,7 +73,7 @@ function emailForm(id, purpose, path, empty, withName = false) {
       const name = $("signup-name");
       body.display_name = name.value.trim();
       if (!body.display_name) {
-        fieldError(name, $("signup-name-error"), "Enter your name.");
+        fieldError(name, $("signup-name-error"), t("enter-name"));
         return;
       }
       clearFieldError(name, $("signup-name-error"));
@@ -86,9 +87,9 @@ function emailForm(id, purpose, path, empty, withName = false) {
 }
 
 function bind() {
-  emailForm("signin", "login", "/v1/login/email", "Enter your email address to get a code.");
-  emailForm("signup", "signup", "/v1/signup", "Enter your email address.", true);
-  emailForm("recover", "recovery", "/v1/recovery", "Enter the email address of your account.");
+  emailForm("signin", "login", "/v1/login/email", t("enter-email-for-code"));
+  emailForm("signup", "signup", "/v1/signup", t("enter-email"), true);
+  emailForm("recover", "recovery", "/v1/recovery", t("enter-account-email"));
   $("signin-passkey").addEventListener("click", passkeyButton);
   $("code-form").addEventListener("submit", verifyCode);
   $("code-resend").addEventListener("click", resendCode);
@@ -108,6 +109,10 @@ function bind() {
   $("reauth-passkey").addEventListener("click", reauthPasskey);
   $("reauth-email").addEventListener("click", reauthEmail);
   $("reauth-code-form").addEventListener("submit", reauthVerify);
+  // Switching the language stays on the same screen.
+  for (const a of document.querySelectorAll(".languages a")) {
+    a.addEventListener("click", () => { a.href = `?lang=${a.hreflang}${location.hash}`; });
+  }
 }
 
 async function start() {
@@ -115,9 +120,16 @@ async function start() {
     for (const el of document.querySelectorAll(".passkey-only")) el.hidden = true;
     for (const el of document.querySelectorAll(".no-passkeys")) el.hidden = false;
   }
+  await loadMessages();
   bind();
   // Signed in already? The cookies are HttpOnly, so only the server can tell.
   state.me = await authed("GET", "/v1/me").catch(() => null);
+  // A language picked in the chooser (`?lang=`, which the server also keeps in a cookie) is kept
+  // by a signed-in account too, so that its mail speaks it.
+  const lang = document.documentElement.lang;
+  if (state.me && new URLSearchParams(location.search).has("lang") && state.me.language !== lang) {
+    state.me = await authed("PATCH", "/v1/me", { language: lang }).catch(() => state.me);
+  }
   setRouter(route);
 }
 

@@ -2,6 +2,7 @@
 // again on this screen (a passkey or an email code), the session that was too old is signed out,
 // and the change carries on where the user was.
 
+import { t } from "./i18n.js";
 import { ApiError, authed, call } from "./api.js";
 import {
   $, busy, clearFieldError, coolDown, fieldError, go, passkeysSupported, say, sessionEnded, show, showError, state,
@@ -26,7 +27,7 @@ export function needsReauth(e, what, resume, back = "account") {
 export function openReauth() {
   if (!pending) return go("account");
   show("reauth");
-  $("reauth-why").textContent = `To ${pending.what}, confirm it is you: sign in again. Then the change goes ahead.`;
+  $("reauth-why").textContent = t("reauth-why", { what: pending.what });
   $("reauth-passkey").hidden = !passkeysSupported;
   $("reauth-code-form").hidden = true;
   $("reauth-cancel").href = `#${pending.back}`;
@@ -48,7 +49,7 @@ async function finish(signed, old) {
   if (signed.user.id !== state.me?.id) {
     // Another account's passkey: that account is signed in now, and the change is not made.
     state.me = signed.user;
-    say(`You are now signed in as ${signed.user.email}; nothing was changed.`);
+    say(t("reauth-other-account", { email: signed.user.email }));
     return go("account");
   }
   state.me = signed.user;
@@ -73,7 +74,7 @@ export async function reauthPasskey(event) {
     } catch (e) {
       showError(error, e);
     }
-  }, "Waiting for your passkey…");
+  }, t("busy-passkey"));
 }
 
 export async function reauthEmail(event) {
@@ -84,14 +85,14 @@ export async function reauthEmail(event) {
     try {
       await call("POST", "/v1/login/email", { email: state.me.email });
       $("reauth-code-form").hidden = false;
-      $("reauth-code-sent").textContent = `We sent a sign-in code to ${state.me.email}.`;
+      $("reauth-code-sent").textContent = t("reauth-code-sent", { email: state.me.email });
       $("reauth-code").value = "";
       $("reauth-code").focus();
     } catch (e) {
-      if (e.code === "rate_limited") coolDown(button, e, "ask for a sign-in code again");
+      if (e.code === "rate_limited") coolDown(button, e, t("wait-sign-in-code"));
       else if (!sessionEnded(e)) showError(error, e);
     }
-  }, "Sending…");
+  }, t("busy-sending"));
 }
 
 export async function reauthVerify(event) {
@@ -100,7 +101,7 @@ export async function reauthVerify(event) {
   const error = $("reauth-code-error");
   clearFieldError(input, error);
   if (!input.value.trim()) {
-    fieldError(input, error, "Enter the code from the email.");
+    fieldError(input, error, t("enter-code"));
     return;
   }
   const button = event.submitter ?? $("reauth-code-form").querySelector("button[type=submit]");
@@ -110,8 +111,8 @@ export async function reauthVerify(event) {
       const signed = await call("POST", "/v1/codes/verify", { code: input.value });
       await finish(signed, old);
     } catch (e) {
-      if (e.code === "rate_limited") coolDown(button, e, "try a code again");
+      if (e.code === "rate_limited") coolDown(button, e, t("wait-try-code"));
       else fieldError(input, error, e);
     }
-  }, "Checking…");
+  }, t("busy-checking"));
 }

@@ -1,6 +1,7 @@
 // Changing the account's email address (a code to the new address) and deleting the account; both
 // need a recent sign-in, which the reauth screen provides before carrying on.
 
+import { t } from "./i18n.js";
 import { ApiError, authed } from "./api.js";
 import {
   $, busy, clearFieldError, coolDown, fieldError, go, say, sayNext, sessionEnded, show, showError, signedOut, state,
@@ -21,24 +22,24 @@ async function sendEmailChange(button) {
   $("email-error").textContent = "";
   const email = input.value.trim();
   if (!email) {
-    fieldError(input, error, "Enter the new email address.");
+    fieldError(input, error, t("enter-new-email"));
     return;
   }
   await busy(button, async () => {
     try {
       await authed("POST", "/v1/me/email", { email });
       $("email-code-form").hidden = false;
-      $("email-code-sent").textContent = `We sent a code to ${email}. Enter it to confirm the new address.`;
+      $("email-code-sent").textContent = t("email-code-sent", { email });
       $("email-code").value = "";
       $("email-code").focus();
     } catch (e) {
       if (sessionEnded(e)) return;
-      if (needsReauth(e, "change your email address", () => resumeEmailChange(email), "email")) return;
-      if (e.code === "rate_limited") coolDown(button, e, "ask for a code to the new address again");
+      if (needsReauth(e, t("reauth-what-email"), () => resumeEmailChange(email), "email")) return;
+      if (e.code === "rate_limited") coolDown(button, e, t("wait-new-address-code"));
       else if (e instanceof ApiError && ["invalid_email", "email_taken", "same_email"].includes(e.code)) fieldError(input, error, e);
       else showError($("email-error"), e);
     }
-  }, "Sending…");
+  }, t("busy-sending"));
 }
 
 /** After the fresh sign-in: back on the email screen with the address the user typed, code sent. */
@@ -59,7 +60,7 @@ export async function verifyEmailChange(event) {
   const error = $("email-code-error");
   clearFieldError(input, error);
   if (!input.value.trim()) {
-    fieldError(input, error, "Enter the code from the email.");
+    fieldError(input, error, t("enter-code"));
     return;
   }
   const button = event.submitter ?? $("email-code-form").querySelector("button[type=submit]");
@@ -68,26 +69,26 @@ export async function verifyEmailChange(event) {
   await busy(button, async () => {
     try {
       state.me = await authed("POST", "/v1/me/email/verify", { code: input.value });
-      sayNext(`Your email address is now ${state.me.email}. Every other session was signed out, and ${old} got a link that undoes the change.`);
+      sayNext(t("email-changed", { email: state.me.email, old }));
       await go("account");
     } catch (e) {
       if (sessionEnded(e)) return;
       // The code's attempt dies with a fresh sign-in, so the change starts again with a new code.
-      if (needsReauth(e, "change your email address", () => resumeEmailChange(email), "email")) return;
-      if (e.code === "rate_limited") coolDown(button, e, "try a code again");
+      if (needsReauth(e, t("reauth-what-email"), () => resumeEmailChange(email), "email")) return;
+      if (e.code === "rate_limited") coolDown(button, e, t("wait-try-code"));
       else fieldError(input, error, e);
     }
-  }, "Checking…");
+  }, t("busy-checking"));
 }
 
 export function openDelete() {
   show("delete");
-  $("delete-email").textContent = state.me?.email ?? "your address";
+  $("delete-email").textContent = state.me?.email ?? t("your-address");
 }
 
 async function deleteAccount() {
   await authed("DELETE", "/v1/me");
-  signedOut("Your account was deleted. A notice is on its way to your email address.");
+  signedOut(t("account-deleted"));
 }
 
 export async function confirmDelete(event) {
@@ -98,8 +99,8 @@ export async function confirmDelete(event) {
       await deleteAccount();
     } catch (e) {
       if (sessionEnded(e)) return;
-      if (needsReauth(e, "delete your account", deleteAccount, "delete")) return;
+      if (needsReauth(e, t("reauth-what-delete-account"), deleteAccount, "delete")) return;
       showError($("delete-error"), e);
     }
-  }, "Deleting…");
+  }, t("busy-deleting"));
 }

@@ -1,6 +1,7 @@
 // Getting in: passkey sign-in (button and autofill), email codes for sign-up, sign-in and recovery,
 // the passkey offer after a code, and undoing an email change from the mailed link.
 
+import { t } from "./i18n.js";
 import { ApiError, authed, call, creationOptions, credentialJSON, requestOptions } from "./api.js";
 import {
   $, busy, clearFieldError, coolDown, fieldError, go, passkeysSupported, say, sayNext, sessionEnded, show, showError, state,
@@ -25,7 +26,7 @@ export function openRevert() {
   $("revert-intro").hidden = false;
   $("revert-confirm").hidden = !revertToken;
   show("revert");
-  if (!revertToken) showError($("revert-error"), "Open the link from the email again: this page lost it.");
+  if (!revertToken) showError($("revert-error"), t("revert-lost"));
 }
 
 /** Posts the token; the link works once, so the button goes away whatever the answer. */
@@ -33,18 +34,17 @@ export async function confirmRevert(event) {
   const button = event.currentTarget;
   $("revert-error").textContent = "";
   try {
-    const done = await busy(button, () => call("POST", "/v1/email/revert", { token: revertToken }), "Undoing…");
+    const done = await busy(button, () => call("POST", "/v1/email/revert", { token: revertToken }), t("busy-undoing"));
     revertToken = null;
     state.me = null;
-    const passkeys = done.passkeys_removed === 1 ? "1 passkey" : `${done.passkeys_removed} passkeys`;
-    const rest = `Every session was signed out and ${passkeys} added around the change ${done.passkeys_removed === 1 ? "was" : "were"} removed.`;
+    const rest = t(done.passkeys_removed === 1 ? "revert-rest-one" : "revert-rest-other", { n: done.passkeys_removed });
     $("revert-result").textContent = done.restored
-      ? `Done: your account has its old email address again. ${rest} Sign in with your old address, then add a passkey.`
-      : `Your account could not get its old address back, because another account uses it now. ${rest} Sign in with the address the account has now, or contact us for help.`;
+      ? t("revert-done", { rest })
+      : t("revert-taken", { rest });
     $("revert-result").hidden = false;
     $("revert-intro").hidden = true;
     button.hidden = true;
-    say("The email change was undone.");
+    say(t("revert-said"));
     $("revert-signin").focus();
   } catch (e) {
     showError($("revert-error"), e);
@@ -142,7 +142,7 @@ export async function passkeyButton() {
     } catch (e) {
       showError(error, e, "signin");
     }
-  }, "Waiting for your passkey…");
+  }, t("busy-passkey"));
   if (!state.me && state.current === "signin") startConditional();
 }
 
@@ -165,16 +165,16 @@ export function setFlow(flow) {
 
 const SENT = {
   // Enumeration safety: the page must not claim an account exists; the mail tells the truth.
-  signup: (email) => `We sent a code to ${email}. Enter it to confirm your address.`,
-  login: (email) => `If ${email} has an account, we sent it a sign-in code. If not, the email explains how to sign up.`,
-  recovery: (email) => `If ${email} has an account, we sent it a recovery code.`,
+  signup: (email) => t("sent-signup", { email }),
+  login: (email) => t("sent-login", { email }),
+  recovery: (email) => t("sent-recovery", { email }),
 };
 
 /** What waits after a rate limit, by flow: "You can … in 20 seconds." */
 const WAITING = {
-  signup: "ask for a sign-up code again",
-  login: "ask for a sign-in code again",
-  recovery: "ask for another recovery code",
+  signup: "wait-sign-up-code",
+  login: "wait-sign-in-code",
+  recovery: "wait-recovery-code",
 };
 
 export function openCode() {
@@ -197,11 +197,11 @@ export async function startCodeFlow(form, input, errorEl, purpose, path, body) {
       $("code-input").value = "";
       go("code");
     } catch (e) {
-      if (e.code === "rate_limited") coolDown(button, e, WAITING[purpose]);
+      if (e.code === "rate_limited") coolDown(button, e, t(WAITING[purpose]));
       else if (e.code === "invalid_email") fieldError(input, errorEl, e);
       else showError(errorEl, e);
     }
-  }, "Sending…");
+  }, t("busy-sending"));
 }
 
 export async function verifyCode(event) {
@@ -212,7 +212,7 @@ export async function verifyCode(event) {
   // Sent as typed: the server ignores case, spaces and dashes, and knows the code's length.
   const code = input.value;
   if (!code.trim()) {
-    fieldError(input, error, "Enter the code from the email.");
+    fieldError(input, error, t("enter-code"));
     return;
   }
   const button = event.submitter ?? $("code-form").querySelector("button[type=submit]");
@@ -226,14 +226,14 @@ export async function verifyCode(event) {
       await afterCodeSignIn(flow?.purpose, signed.created);
     } catch (e) {
       if (e.code === "rate_limited") {
-        coolDown(button, e, "try a code again");
+        coolDown(button, e, t("wait-try-code"));
         return;
       }
       if (e.code === "attempt_invalid") setFlow(null);
       fieldError(input, error, e);
       input.select();
     }
-  }, "Checking…");
+  }, t("busy-checking"));
 }
 
 /** After a code: new accounts and recoveries are offered a passkey, and so is anyone without one. */
@@ -245,11 +245,11 @@ async function afterCodeSignIn(purpose, created) {
     offer = list !== null && list.passkeys.length === 0;
   }
   if (!offer) return go("account");
-  $("welcome-title").textContent = created ? "Your account is ready" : "You are signed in";
+  $("welcome-title").textContent = t(created ? "welcome-created" : "welcome-signed-in");
   $("welcome-text").textContent =
     purpose === "recovery"
-      ? "Add a new passkey now, so you can sign in without email next time. You can remove the lost one under Passkeys."
-      : "Next time, sign in with a passkey: your fingerprint, face or screen lock instead of a code.";
+      ? t("welcome-recovered")
+      : t("welcome-next-time");
   go("welcome");
 }
 
@@ -261,12 +261,12 @@ export async function resendCode() {
   await busy(button, async () => {
     try {
       await call("POST", "/v1/codes/resend", {});
-      say("A new code is on its way. The previous one no longer works.");
+      say(t("code-resent"));
     } catch (e) {
-      if (e.code === "rate_limited") coolDown(button, e, "send a new code");
+      if (e.code === "rate_limited") coolDown(button, e, t("wait-new-code"));
       else showError(error, e);
     }
-  }, "Sending…");
+  }, t("busy-sending"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,10 +285,10 @@ export async function welcomeCreate() {
   await busy($("welcome-create"), async () => {
     try {
       const passkey = await createPasskey();
-      sayNext(`Passkey “${passkey.name}” added. Next time, sign in with it.`);
+      sayNext(t("pk-added-next", { name: passkey.name }));
       go("account");
     } catch (e) {
       if (!sessionEnded(e)) showError(error, e);
     }
-  }, "Creating…");
+  }, t("busy-creating"));
 }

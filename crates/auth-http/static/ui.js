@@ -3,6 +3,7 @@
 // starts clean.
 
 import { ApiError } from "./api.js";
+import { t } from "./i18n.js";
 
 export const $ = (id) => document.getElementById(id);
 
@@ -19,7 +20,7 @@ export const state = {
 export const passkeysSupported =
   typeof window.PublicKeyCredential === "function" && typeof navigator.credentials?.get === "function";
 
-const seconds = (n) => `${n} second${n === 1 ? "" : "s"}`;
+const seconds = (n) => t(n === 1 ? "seconds-one" : "seconds-other", { n });
 
 /** A sentence for a person, for any failure of an API call or a WebAuthn ceremony. `context`
  * says what was attempted, where the same failure means different things ("signin" for a
@@ -28,56 +29,56 @@ export function describe(e, context) {
   if (e instanceof ApiError) {
     switch (e.code) {
       case "code_invalid":
-        return "That code is wrong or has expired. Check the newest email, or send a new code.";
+        return t("error-code-invalid");
       case "invalid_code_format":
-        return "That does not look like a code. It has 8 letters and digits, like ABCD-2345.";
+        return t("error-invalid-code-format");
       case "revert_invalid":
-        return "This link does not work: it was used already, has expired, or is incomplete.";
+        return t("error-revert-invalid");
       case "attempt_invalid":
-        return "This sign-in attempt has ended. Start again to get a new code.";
+        return t("error-attempt-invalid");
       case "rate_limited":
-        return e.retryAfter ? `Please wait ${seconds(e.retryAfter)} before trying again.` : "Please wait a moment before trying again.";
+        return e.retryAfter ? t("error-rate-limited", { seconds: seconds(e.retryAfter) }) : t("error-rate-limited-moment");
       case "invalid_email":
-        return "Enter one email address, like name@example.com.";
+        return t("error-invalid-email");
       case "invalid_display_name":
-        return "Enter a name of 1 to 64 characters.";
+        return t("error-invalid-display-name");
       case "invalid_passkey_name":
-        return "Enter a passkey name of 1 to 64 characters.";
+        return t("error-invalid-passkey-name");
       case "reauth_required":
-        return "For your safety, this needs a fresh sign-in.";
+        return t("error-reauth-required");
       case "passkey_invalid":
-        return "The passkey was not accepted. Try again, or get a code by email.";
+        return t("error-passkey-invalid");
       case "passkey_exists":
-        return "This passkey is already registered to your account.";
+        return t("error-passkey-exists");
       case "same_email":
-        return "That is already your address. Enter the new one.";
+        return t("error-same-email");
       case "email_taken":
-        return "Another account uses that address. Choose another one.";
+        return t("error-email-taken");
       case "unauthorized":
       case "refresh_invalid":
-        return "You are not signed in any more. Sign in again.";
+        return t("error-unauthorized");
       case "unavailable":
-        return "The service is briefly unavailable. Try again in a few seconds.";
+        return t("error-unavailable");
       case "network":
-        return "The server could not be reached. Check your connection and try again.";
+        return t("error-network");
       default:
-        return e.message || "Something went wrong. Try again.";
+        return t("error-other");
     }
   }
   switch (e?.name) {
     case "NotAllowedError":
       // WebAuthn says the same whether the user cancelled or the device holds no passkey for us.
       return context === "signin"
-        ? "No passkey was used. If this device has no passkey for your account, enter your email above and get a sign-in code instead."
-        : "The passkey request was cancelled or timed out. Try again, or use an email code.";
+        ? t("passkey-none-used")
+        : t("passkey-cancelled");
     case "InvalidStateError":
-      return "This device already holds a passkey for your account.";
+      return t("passkey-on-device");
     case "SecurityError":
-      return "Passkeys cannot be used on this address.";
+      return t("passkey-bad-address");
     case "NotSupportedError":
-      return "This device cannot create a suitable passkey.";
+      return t("passkey-unsupported");
     default:
-      return "Something went wrong. Try again.";
+      return t("error-other");
   }
 }
 
@@ -114,7 +115,7 @@ export function clearFieldError(input, errorEl) {
 /** Disables `button` while `work` runs, so nothing is sent twice, and says on it what is going on
  * ("Sending…"). Afterwards focus goes back to the button, or to its wait note while a rate limit
  * keeps it off, unless the work moved focus somewhere on purpose. */
-export async function busy(button, work, progress = "Working…") {
+export async function busy(button, work, progress = t("busy-working")) {
   const label = button?.textContent;
   if (button) {
     button.disabled = true;
@@ -162,13 +163,13 @@ export function coolDown(button, e, what) {
   const until = Date.now() + secs * 1000;
   const render = () => {
     const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
-    note.textContent = `You can ${what} in ${seconds(left)}.`;
+    note.textContent = t("wait-note", { what, seconds: seconds(left) });
     return left;
   };
   render();
   // The live region says it once; the note counts down silently, so a screen reader is not
   // interrupted every second.
-  say(`Too many requests: you can ${what} in ${seconds(secs)}.`);
+  say(t("wait-said", { what, seconds: seconds(secs) }));
   button.disabled = true;
   button.setAttribute("aria-describedby", note.id);
   const timer = setInterval(() => {
@@ -242,7 +243,7 @@ export function signedOut(note) {
 /** An authenticated call failed with 401 even after a refresh: the session is over. */
 export function sessionEnded(e) {
   if (e instanceof ApiError && e.status === 401) {
-    signedOut("Your session has ended. Sign in again.");
+    signedOut(t("session-ended"));
     return true;
   }
   return false;

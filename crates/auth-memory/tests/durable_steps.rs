@@ -10,6 +10,7 @@ mod common;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::{PasskeyId, SessionId, UserId};
+use auth_core::language::Language;
 use auth_core::passkey::{Ceremony, CredentialUse, Passkey, PasskeyName};
 use auth_core::ports::{
     AuditEvent, AuditLog, CredentialTakenOr, EmailTakenOr, Lifetimes, MockWebAuthn,
@@ -138,9 +139,10 @@ impl UserRepository for Counting {
         id: &UserId,
         name: &DisplayName,
         public: bool,
+        language: Language,
     ) -> Result<Option<User>, StoreError> {
         self.note("users.update_profile");
-        self.store.update_profile(id, name, public).await
+        self.store.update_profile(id, name, public, language).await
     }
     async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr> {
         self.note("users.change_email");

@@ -9,7 +9,9 @@ use auth_core::ids::AttemptId;
 use auth_core::mail::Message;
 use auth_core::ports::{AttemptGate, AttemptStore, MailError, OsRng, RateLimiter, StoreError};
 use auth_core::rate::{Failures, Quota, RateDecision};
-use auth_core::service::{AccountError, EmailChangeError, RefreshError, StartError, VerifyError};
+use auth_core::service::{
+    AccountError, EmailChangeError, ProfileChange, RefreshError, StartError, VerifyError,
+};
 use auth_core::time::Timestamp;
 use auth_core::user::DisplayName;
 use auth_jwt::{JwtIssuer, SigningKey};
@@ -344,7 +346,14 @@ async fn sensitive_changes_need_a_recent_sign_in() {
     ));
     assert!(
         w.service
-            .update_profile(&who, None, Some(true), &client())
+            .update_profile(
+                &who,
+                ProfileChange {
+                    public: Some(true),
+                    ..ProfileChange::default()
+                },
+                &client(),
+            )
             .await
             .is_ok(),
         "ordinary changes need no recent sign-in"

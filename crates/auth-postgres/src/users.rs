@@ -6,6 +6,7 @@ use crate::sessions::bind_open;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
+use auth_core::language::Language;
 use auth_core::ports::{AuditEvent, EmailTakenOr, StoreError, UserRepository};
 use auth_core::session::{Session, TokenHash};
 use auth_core::user::{DisplayName, PublicProfile, User};
@@ -36,8 +37,8 @@ impl UserRepository for PgStore {
         let created = bind_open(
             sqlx::query_scalar(concat!(
                 "WITH u AS (INSERT INTO users \
-                     (id, email, display_name, public, created_at, attempt_epoch) \
-                     VALUES ($16, $17, $18, $19, $20, $21) RETURNING id), ",
+                     (id, email, display_name, public, created_at, attempt_epoch, language) \
+                     VALUES ($16, $17, $18, $19, $20, $21, $22) RETURNING id), ",
                 open_ctes!("SELECT id FROM u"),
                 " SELECT count(*) FROM u"
             )),
@@ -51,6 +52,7 @@ impl UserRepository for PgStore {
         .bind(user.public)
         .bind(user.created_at.as_millis())
         .bind(i64::from(user.attempt_epoch))
+        .bind(user.language.as_str())
         .fetch_one(self.pool()?)
         .await;
         match created {
@@ -62,7 +64,7 @@ impl UserRepository for PgStore {
 
     async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE email = $1",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE email = $1",
         )
         .bind(email.as_str())
         .fetch_optional(self.pool()?)
@@ -73,7 +75,7 @@ impl UserRepository for PgStore {
 
     async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE id = $1",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE id = $1",
         )
         .bind(id.as_uuid())
         .fetch_optional(self.pool()?)
@@ -87,13 +89,15 @@ impl UserRepository for PgStore {
         id: &UserId,
         name: &DisplayName,
         public: bool,
+        language: Language,
     ) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "UPDATE users SET display_name = $1, public = $2 WHERE id = $3 \
-             RETURNING id, email, display_name, public, created_at, attempt_epoch",
+            "UPDATE users SET display_name = $1, public = $2, language = $3 WHERE id = $4 \
+             RETURNING id, email, display_name, public, created_at, attempt_epoch, language",
         )
         .bind(name.as_str())
         .bind(public)
+        .bind(language.as_str())
         .bind(id.as_uuid())
         .fetch_optional(self.pool()?)
         .await

@@ -19,7 +19,7 @@ use auth_jwt::JwtIssuer;
 use auth_memory::MemoryStore;
 use auth_postgres::PgStore;
 use auth_redis::RedisStore;
-use auth_smtp::{MailQueue, QueueConfig, Renderer, SmtpPassword, TransportConfig};
+use auth_smtp::{MailQueue, QueueConfig, SmtpPassword, TransportConfig};
 use auth_sqlite::SqliteStore;
 use auth_webauthn::WebAuthnAdapter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -363,12 +363,8 @@ impl Application {
             ..QueueConfig::default()
         };
         let mailer = Arc::new(
-            MailQueue::start(
-                Renderer::new(config.mail.sender.clone()),
-                transport,
-                queue_config,
-            )
-            .context("cannot start the mail queue")?,
+            MailQueue::start(config.mail.ui.renderer.clone(), transport, queue_config)
+                .context("cannot start the mail queue")?,
         );
         let webauthn = WebAuthnAdapter::new(config.relying_party.clone())
             .context("invalid WebAuthn settings")?;
@@ -411,6 +407,7 @@ impl Application {
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.body_timeout,
             metrics_on_api: metrics_listener.is_none(),
+            ui: config.mail.ui.page.clone(),
         };
         let state = AppState {
             service: Arc::new(service),

@@ -3,6 +3,7 @@
 //! setting is a one-line error at start-up.
 
 pub mod checked;
+pub mod ui;
 
 use anyhow::bail;
 use auth_core::Policy;
@@ -33,6 +34,8 @@ pub struct Settings {
     pub redis: RedisSettings,
     /// Outgoing mail.
     pub mail: MailSettings,
+    /// Product name, branding and languages of the page and the mail.
+    pub ui: ui::UiSettings,
     /// Token identity.
     pub tokens: TokenSettings,
     /// Passkeys.
@@ -135,8 +138,6 @@ impl Default for RedisSettings {
 pub struct MailSettings {
     /// The sender, e.g. `Example <no-reply@example.com>`.
     pub from: String,
-    /// The product name used in mail.
-    pub product_name: String,
     /// Where mail is written as `.eml` files when no SMTP relay is configured
     /// (default: `<data_dir>/outbox`).
     pub outbox_dir: Option<PathBuf>,
@@ -157,7 +158,6 @@ impl Default for MailSettings {
     fn default() -> Self {
         Self {
             from: "Passwordless Auth <no-reply@localhost>".to_owned(),
-            product_name: "Passwordless Auth".to_owned(),
             outbox_dir: None,
             queue_capacity: 10_000,
             smtp_connections: 8,
@@ -389,7 +389,7 @@ impl Settings {
         let relying_party = RelyingParty {
             id: self.rp_id(&public_origin)?,
             origin: public_origin.as_str().to_owned(),
-            name: self.mail.product_name.clone(),
+            name: self.ui.product_name.trim().to_owned(),
             attachment: if self.webauthn.platform_only {
                 Attachment::PlatformOnly
             } else {
@@ -466,9 +466,9 @@ impl Settings {
             bail!("mail.smtp_connections must be between 1 and 64");
         }
         let sender =
-            MailConfig::new(&m.from, public_url, &m.product_name).map_err(|e| match e {
+            MailConfig::new(&m.from, public_url, &self.ui.product_name).map_err(|e| match e {
                 ConfigError::From(_) => anyhow::anyhow!("mail.from: {e}"),
-                ConfigError::ProductName => anyhow::anyhow!("mail.product_name: {e}"),
+                ConfigError::ProductName => anyhow::anyhow!("ui.product_name: {e}"),
                 _ => anyhow::anyhow!("server.public_url: {e}"),
             })?;
         let transport = match &m.smtp_url {
@@ -498,9 +498,10 @@ impl Settings {
                 }
             }
         };
+        let ui = self.ui.validate(sender.clone())?;
         Ok(Mail {
             sender,
-            product_name: m.product_name.clone(),
+            ui,
             transport,
             queue_capacity: m.queue_capacity,
             smtp_connections: m.smtp_connections,
@@ -537,6 +538,8 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| self.server.data_dir.join("outbox")),
         );
+        shown.ui.product_name = config.mail.ui.page.product_name.clone();
+        shown.ui.accent_color = config.mail.ui.page.accent.light();
         shown.tokens.issuer = Some(config.issuer.clone());
         shown.webauthn.rp_id = Some(config.relying_party.id.clone());
         shown.secrets.pepper_file = Some(config.secrets.pepper.path().to_owned());

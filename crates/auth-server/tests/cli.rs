@@ -30,6 +30,10 @@ fn an_invalid_setting_is_one_line_naming_it() {
             "mail.smtp_url",
         ),
         ("AUTH_MAIL__FROM", "not an address", "mail.from"),
+        // An accent that white text or the light page cannot be read against.
+        ("AUTH_UI__ACCENT_COLOR", "#ffcc00", "ui.accent_color"),
+        ("AUTH_UI__DEFAULT_LANGUAGE", "fr", "ui.default_language"),
+        ("AUTH_UI__TEMPLATES_DIR", "no-such-dir", "ui.templates_dir"),
         (
             "AUTH_SERVER__PUBLIC_URL",
             "http://auth.example.com",
@@ -294,6 +298,9 @@ fn check_config_prints_the_effective_values() {
         at("secrets/attempt-key")
     );
     assert_eq!(shown["secrets"]["signing_keys_dir"], at("keys"));
+    assert_eq!(shown["ui"]["product_name"], "Passwordless Auth");
+    assert_eq!(shown["ui"]["accent_color"], "#1f5fd1");
+    assert_eq!(shown["ui"]["default_language"], "en");
     assert!(!data.join("secrets").exists(), "checking generates nothing");
 
     let out = run(

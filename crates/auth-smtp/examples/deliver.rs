@@ -47,6 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|n| Mail {
             to: EmailAddress::parse(&format!("user{n}@example.com")).expect("a valid address"),
             name: None,
+            language: auth_core::Language::En,
             message: Message::LoginCode {
                 code: OtpCode::generate(&OsRng, 8),
                 valid_minutes: 10,

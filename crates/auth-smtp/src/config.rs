@@ -12,6 +12,35 @@ pub struct MailConfig {
     from: Mailbox,
     public_url: String,
     product_name: String,
+    branding: Branding,
+}
+
+/// How mail looks beyond its product name: a logo above the text, the colour of buttons and
+/// links, and an address people may write to. The values are checked where they are configured
+/// (the server's `[ui]` settings, which also check the colour's contrast).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Branding {
+    /// An absolute `https` URL of the logo, or a path on the public URL (`/logo.png`).
+    pub logo_url: Option<String>,
+    /// The colour of buttons (white text on it) and links, as `#rrggbb`.
+    pub accent_color: String,
+    /// The support address shown at the foot of every mail.
+    pub support_email: Option<String>,
+}
+
+impl Default for Branding {
+    fn default() -> Self {
+        Self {
+            logo_url: None,
+            accent_color: Self::DEFAULT_ACCENT.to_owned(),
+            support_email: None,
+        }
+    }
+}
+
+impl Branding {
+    /// The accent colour when none is configured (white on it has a contrast of 6.7:1).
+    pub const DEFAULT_ACCENT: &'static str = "#1d4ed8";
 }
 
 /// Why the mailer cannot be set up. Raised once, at start, from configuration.
@@ -26,6 +55,12 @@ pub enum ConfigError {
     /// The product name is empty, too long or holds control characters.
     #[error("the product name must be 1 to 64 characters without control characters")]
     ProductName,
+    /// A branding value (logo, colour, support address) cannot be used.
+    #[error("the branding is not valid: {0}")]
+    Branding(&'static str),
+    /// A template or catalog override cannot be used; the message names the file.
+    #[error("the mail templates cannot be loaded: {0}")]
+    Templates(String),
     /// The SMTP URL is not one of the supported forms.
     #[error("the smtp url is not valid: {0}")]
     SmtpUrl(String),
@@ -81,6 +116,51 @@ impl MailConfig {
             from,
             public_url,
             product_name: product_name.to_owned(),
+            branding: Branding::default(),
+        })
+    }
+
+    /// The same sender with `branding`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Branding`] if the colour is not `#rrggbb`, the logo neither an `https` URL
+    /// nor a path, or the support address not one address.
+    pub fn with_branding(mut self, branding: Branding) -> Result<Self, ConfigError> {
+        let hex = branding.accent_color.strip_prefix('#').unwrap_or_default();
+        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ConfigError::Branding("the accent colour must be #rrggbb"));
+        }
+        if let Some(logo) = &branding.logo_url {
+            let path = logo.starts_with('/') && !logo.starts_with("//");
+            let https = Url::parse(logo).is_ok_and(|u| u.scheme() == "https");
+            if !(path || https) || logo.chars().any(|c| c.is_control() || c == '"') {
+                return Err(ConfigError::Branding(
+                    "the logo url must be https or a path on the public url",
+                ));
+            }
+        }
+        if let Some(support) = &branding.support_email {
+            support
+                .parse::<lettre::Address>()
+                .map_err(|_| ConfigError::Branding("the support address is not one address"))?;
+        }
+        self.branding = branding;
+        Ok(self)
+    }
+
+    /// How the mail looks.
+    pub fn branding(&self) -> &Branding {
+        &self.branding
+    }
+
+    /// The logo as an absolute URL: a path is taken on the public URL.
+    pub fn logo_src(&self) -> Option<String> {
+        self.branding.logo_url.as_ref().map(|logo| {
+            if logo.starts_with('/') {
+                format!("{}{logo}", self.public_url)
+            } else {
+                logo.clone()
+            }
         })
     }
 
@@ -124,6 +204,7 @@ impl fmt::Debug for MailConfig {
             .field("from", &self.from.to_string())
             .field("public_url", &self.public_url)
             .field("product_name", &self.product_name)
+            .field("branding", &self.branding)
             .finish()
     }
 }

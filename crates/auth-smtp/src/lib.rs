@@ -36,7 +36,7 @@ mod smtp;
 mod template;
 mod transport;
 
-pub use config::{ConfigError, MailConfig};
+pub use config::{Branding, ConfigError, MailConfig};
 pub use outbox::FileOutbox;
 pub use queue::{MailQueue, MailStats, QueueConfig, ShutdownTimedOut};
 pub use render::{RenderError, Rendered, Renderer};

@@ -21,9 +21,15 @@ pub(crate) enum Value<'a> {
     Html(&'a str),
 }
 
-/// Fills `template`. A placeholder without a value is left as it is, so a test over every
-/// template can find it.
-pub(crate) fn fill(template: &str, vars: &[(&str, Value<'_>)], format: Format) -> String {
+/// Fills `template`: a placeholder takes its value from `vars`, else from `lookup` (a catalog
+/// message, escaped like text). A placeholder without either is left as it is, so a test over
+/// every template can find it.
+pub(crate) fn fill(
+    template: &str,
+    vars: &[(&str, Value<'_>)],
+    format: Format,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> String {
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -37,12 +43,24 @@ pub(crate) fn fill(template: &str, vars: &[(&str, Value<'_>)], format: Format) -
         match vars.iter().find(|(k, _)| *k == name) {
             Some((_, Value::Text(v))) if format == Format::Html => escape_html(v, &mut out),
             Some((_, Value::Text(v) | Value::Html(v))) => out.push_str(v),
-            None => out.push_str(&rest[start..start + 2 + end + 2]),
+            None => match lookup(name) {
+                Some(v) if format == Format::Html => escape_html(&v, &mut out),
+                Some(v) => out.push_str(&v),
+                None => out.push_str(&rest[start..start + 2 + end + 2]),
+            },
         }
         rest = &after[end + 2..];
     }
     out.push_str(rest);
     out
+}
+
+/// The names of a template's placeholders, in order.
+pub(crate) fn placeholders(template: &str) -> impl Iterator<Item = &str> {
+    template
+        .split("{{")
+        .skip(1)
+        .filter_map(|p| p.split_once("}}").map(|(name, _)| name.trim()))
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -71,11 +89,11 @@ mod tests {
         ];
         let t = "Hi {{name}}, {{ inner }} {{missing}} {{open";
         assert_eq!(
-            fill(t, &vars, Format::Text),
+            fill(t, &vars, Format::Text, &|_| None),
             "Hi <b>Bo & \"Al\"</b>, <p>x</p> {{missing}} {{open"
         );
         assert_eq!(
-            fill(t, &vars, Format::Html),
+            fill(t, &vars, Format::Html, &|_| None),
             "Hi &lt;b&gt;Bo &amp; &quot;Al&quot;&lt;/b&gt;, <p>x</p> {{missing}} {{open"
         );
     }
@@ -86,6 +104,6 @@ mod tests {
             ("name", Value::Text("{{code}}")),
             ("code", Value::Text("SECRET")),
         ];
-        assert_eq!(fill("{{name}}", &vars, Format::Text), "{{code}}");
+        assert_eq!(fill("{{name}}", &vars, Format::Text, &|_| None), "{{code}}");
     }
 }

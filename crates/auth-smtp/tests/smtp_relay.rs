@@ -65,6 +65,7 @@ fn login_mail(to: &str) -> (Mail, String) {
     let mail = Mail {
         to: EmailAddress::parse(to).unwrap(),
         name: None,
+        language: auth_core::Language::En,
         message: Message::LoginCode {
             code,
             valid_minutes: 10,

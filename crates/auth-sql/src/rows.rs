@@ -6,6 +6,7 @@ use crate::error::{corrupt, count, hash32};
 use crate::ids::IdColumn;
 use auth_core::audit::AuditKind;
 use auth_core::email::EmailAddress;
+use auth_core::language::Language;
 use auth_core::passkey::{Passkey, PasskeyName};
 use auth_core::ports::{AuditEvent, StoreError};
 use auth_core::revert::EmailRevert;
@@ -38,6 +39,7 @@ pub struct UserRow<I> {
     public: bool,
     created_at: i64,
     attempt_epoch: i64,
+    language: String,
 }
 
 impl<I: IdColumn> UserRow<I> {
@@ -53,6 +55,7 @@ impl<I: IdColumn> UserRow<I> {
             public: self.public,
             created_at: Timestamp::from_millis(self.created_at),
             attempt_epoch: count("users.attempt_epoch", self.attempt_epoch)?,
+            language: Language::try_from(self.language).map_err(|_| corrupt("users.language"))?,
         })
     }
 }
@@ -215,6 +218,7 @@ pub struct JoinedUser {
     user_public: bool,
     user_created_at: i64,
     user_attempt_epoch: i64,
+    user_language: String,
 }
 
 /// The select list of a [`JoinedUser`] from `users AS u`.
@@ -222,7 +226,8 @@ pub struct JoinedUser {
 macro_rules! joined_user_columns {
     () => {
         "u.email AS user_email, u.display_name AS user_display_name, u.public AS user_public, \
-         u.created_at AS user_created_at, u.attempt_epoch AS user_attempt_epoch"
+         u.created_at AS user_created_at, u.attempt_epoch AS user_attempt_epoch, \
+         u.language AS user_language"
     };
 }
 
@@ -235,6 +240,8 @@ impl JoinedUser {
             public: self.user_public,
             created_at: Timestamp::from_millis(self.user_created_at),
             attempt_epoch: count("users.attempt_epoch", self.user_attempt_epoch)?,
+            language: Language::try_from(self.user_language)
+                .map_err(|_| corrupt("users.language"))?,
         })
     }
 }

@@ -6,6 +6,7 @@ use crate::sessions::{insert_event, insert_session};
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
+use auth_core::language::Language;
 use auth_core::ports::{AuditEvent, EmailTakenOr, StoreError, UserRepository};
 use auth_core::session::{Session, TokenHash};
 use auth_core::user::{DisplayName, PublicProfile, User};
@@ -36,8 +37,8 @@ impl UserRepository for SqliteStore {
     ) -> Result<(), EmailTakenOr> {
         let mut tx = self.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO users (id, email, display_name, public, created_at, attempt_epoch) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO users (id, email, display_name, public, created_at, attempt_epoch, language) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(user.id.to_string())
         .bind(user.email.as_str())
@@ -45,6 +46,7 @@ impl UserRepository for SqliteStore {
         .bind(user.public)
         .bind(user.created_at.as_millis())
         .bind(i64::from(user.attempt_epoch))
+        .bind(user.language.as_str())
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -61,7 +63,7 @@ impl UserRepository for SqliteStore {
 
     async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE email = ?",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE email = ?",
         )
         .bind(email.as_str())
         .fetch_optional(&self.reader)
@@ -72,7 +74,7 @@ impl UserRepository for SqliteStore {
 
     async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch FROM users WHERE id = ?",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE id = ?",
         )
         .bind(id.to_string())
         .fetch_optional(&self.reader)
@@ -86,13 +88,15 @@ impl UserRepository for SqliteStore {
         id: &UserId,
         name: &DisplayName,
         public: bool,
+        language: Language,
     ) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "UPDATE users SET display_name = ?, public = ? WHERE id = ? \
-             RETURNING id, email, display_name, public, created_at, attempt_epoch",
+            "UPDATE users SET display_name = ?, public = ?, language = ? WHERE id = ? \
+             RETURNING id, email, display_name, public, created_at, attempt_epoch, language",
         )
         .bind(name.as_str())
         .bind(public)
+        .bind(language.as_str())
         .bind(id.to_string())
         .fetch_optional(&self.writer)
         .await

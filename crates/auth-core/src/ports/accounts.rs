@@ -5,6 +5,7 @@ use super::StoreError;
 use crate::audit::AuditKind;
 use crate::email::EmailAddress;
 use crate::ids::UserId;
+use crate::language::Language;
 use crate::revert::EmailRevert;
 use crate::session::{Session, TokenHash};
 use crate::time::Timestamp;
@@ -52,7 +53,8 @@ pub trait UserRepository: Send + Sync {
     /// Store failures only.
     async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError>;
 
-    /// Sets the display name and the public flag; `None` if there is no such account.
+    /// Sets the display name, the public flag and the language; `None` if there is no such
+    /// account.
     ///
     /// # Errors
     /// Store failures only.
@@ -61,6 +63,7 @@ pub trait UserRepository: Send + Sync {
         id: &UserId,
         name: &DisplayName,
         public: bool,
+        language: Language,
     ) -> Result<Option<User>, StoreError>;
 
     /// Moves the account to `email` and, in the same write, starts a new attempt epoch (its

@@ -3,6 +3,7 @@
 use super::{AuthService, ClientInfo, Key, Principal, key};
 use crate::audit::AuditKind;
 use crate::ids::UserId;
+use crate::language::Language;
 use crate::mail::Message;
 use crate::ports::{AuditEvent, EmailTakenOr, StoreError};
 use crate::rate::RateDecision;
@@ -63,6 +64,17 @@ pub enum AccountError {
     Store(#[from] StoreError),
 }
 
+/// What a profile update changes; `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChange {
+    /// A new display name.
+    pub display_name: Option<DisplayName>,
+    /// Whether the profile is public.
+    pub public: Option<bool>,
+    /// The language of mail and of the page.
+    pub language: Option<Language>,
+}
+
 impl AuthService {
     /// The caller's account.
     ///
@@ -76,24 +88,25 @@ impl AuthService {
             .ok_or(AccountError::Gone)
     }
 
-    /// Changes the display name and/or the public flag.
+    /// Changes any of the display name, the public flag and the language; what `change` leaves
+    /// out stays as it is.
     ///
     /// # Errors
     /// [`AccountError::Gone`] if it was deleted; store failures.
     pub async fn update_profile(
         &self,
         who: &Principal,
-        name: Option<DisplayName>,
-        public: Option<bool>,
+        change: ProfileChange,
         client: &ClientInfo,
     ) -> Result<User, AccountError> {
         let me = self.me(who).await?;
-        let name = name.unwrap_or(me.display_name);
-        let public = public.unwrap_or(me.public);
+        let name = change.display_name.unwrap_or(me.display_name);
+        let public = change.public.unwrap_or(me.public);
+        let language = change.language.unwrap_or(me.language);
         let user = self
             .ports
             .users
-            .update_profile(&who.user_id, &name, public)
+            .update_profile(&who.user_id, &name, public, language)
             .await?
             .ok_or(AccountError::Gone)?;
         self.record(who.user_id, AuditKind::ProfileUpdated, client, None)
@@ -117,6 +130,7 @@ impl AuthService {
         self.mail(
             user.email,
             Some(&user.display_name),
+            user.language,
             Message::AccountDeleted,
         )
         .await;

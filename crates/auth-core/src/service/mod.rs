@@ -13,7 +13,7 @@ mod email_codes;
 mod passkeys;
 mod sessions;
 
-pub use account::{AccountError, RevertError, Reverted};
+pub use account::{AccountError, ProfileChange, RevertError, Reverted};
 pub use email_codes::{EmailChangeError, ResendError, StartError, Started, VerifyError};
 pub use passkeys::{PasskeyError, PasskeyStart};
 pub use sessions::{AuthError, RefreshError, Refreshed, SignedIn};
@@ -22,6 +22,7 @@ use crate::audit::AuditKind;
 use crate::code::{CodeHasher, PepperTooShort};
 use crate::email::EmailAddress;
 use crate::ids::{SessionId, UserId};
+use crate::language::Language;
 use crate::mail::{Mail, Message};
 use crate::policy::Policy;
 use crate::ports::{
@@ -87,6 +88,10 @@ pub struct ClientInfo {
     pub network: Option<String>,
     /// The user agent, truncated by the caller.
     pub user_agent: Option<String>,
+    /// The language the client asked for (the page's choice or `Accept-Language`, else the
+    /// server's default): mail caused by this request to an address without a known account is
+    /// written in it, and a new account keeps it.
+    pub language: Language,
 }
 
 impl ClientInfo {
@@ -97,7 +102,14 @@ impl ClientInfo {
             ip: ip.map(|ip| ip.to_string()),
             network: ip.map(|ip| crate::net::network_of(ip, v6_prefix)),
             user_agent,
+            language: Language::default(),
         }
+    }
+
+    /// The same client, asking for `language`.
+    #[must_use]
+    pub fn with_language(self, language: Language) -> Self {
+        Self { language, ..self }
     }
 }
 
@@ -214,10 +226,22 @@ impl AuthService {
 
     /// Mails `message` to an address; `name` is the display name of its account, `None` when the
     /// greeting must stay neutral.
-    async fn mail(&self, to: EmailAddress, name: Option<&DisplayName>, message: Message) {
+    async fn mail(
+        &self,
+        to: EmailAddress,
+        name: Option<&DisplayName>,
+        language: Language,
+        message: Message,
+    ) {
         let kind = message.kind();
         let name = name.map(ToString::to_string);
-        if let Err(e) = self.ports.mailer.send(Mail { to, name, message }).await {
+        let mail = Mail {
+            to,
+            name,
+            language,
+            message,
+        };
+        if let Err(e) = self.ports.mailer.send(mail).await {
             // What the client sees must not depend on the mail queue.
             tracing::warn!(mail = kind, error = %e, "mail not queued");
         }

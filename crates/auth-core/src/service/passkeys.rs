@@ -177,6 +177,7 @@ impl AuthService {
         self.mail(
             user.email,
             Some(&user.display_name),
+            user.language,
             Message::PasskeyAdded {
                 name: passkey.name.to_string(),
                 at: passkey.created_at,
@@ -369,6 +370,7 @@ impl AuthService {
             self.mail(
                 user.email,
                 Some(&user.display_name),
+                user.language,
                 Message::PasskeyRemoved {
                     name: passkey.name.to_string(),
                     at: self.now(),

@@ -26,6 +26,7 @@ use crate::attempt::{Attempt, AttemptState, Purpose, Subject};
 use crate::code::{ClientSecret, CodeHasher, OtpCode};
 use crate::email::EmailAddress;
 use crate::ids::{AttemptId, SessionId, UserId};
+use crate::language::Language;
 use crate::ports::{Clock, OsRng, Rng, SystemClock, UserRepository};
 use crate::session::{AuthMethod, RefreshToken, Session};
 use crate::time::Timestamp;
@@ -97,6 +98,7 @@ pub fn sample_user(tag: &str) -> User {
         public: false,
         created_at: now(),
         attempt_epoch: 0,
+        language: Language::En,
     }
 }
 
@@ -271,6 +273,7 @@ macro_rules! contract_tests {
             an_address_belongs_to_one_account,
             parallel_creates_of_one_address_have_one_winner,
             update_profile_stores_both_fields,
+            language_is_stored_and_updated,
             change_email_moves_the_account_to_a_free_address,
             change_email_to_a_taken_address_changes_nothing,
             end_attempts_starts_a_new_epoch_and_changes_nothing_else,

@@ -329,7 +329,7 @@ pub async fn active_with_user_reads_a_live_session_and_its_account(s: Store) {
     let name = DisplayName::parse("Renamed Tester").unwrap();
     let renamed = s
         .users
-        .update_profile(&user.id, &name, true)
+        .update_profile(&user.id, &name, true, user.language)
         .await
         .unwrap()
         .expect("the account exists");

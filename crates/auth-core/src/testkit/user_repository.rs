@@ -6,6 +6,7 @@ use super::{
     unique_email,
 };
 use crate::ids::UserId;
+use crate::language::Language;
 use crate::ports::{EmailTakenOr, OsRng, SessionRepository, UserRepository};
 use crate::session::RefreshToken;
 use crate::user::DisplayName;
@@ -135,7 +136,7 @@ pub async fn update_profile_stores_both_fields(s: Store) {
     let name = DisplayName::parse("Renamed").unwrap();
     let updated = s
         .users
-        .update_profile(&user.id, &name, true)
+        .update_profile(&user.id, &name, true, user.language)
         .await
         .unwrap()
         .expect("user exists");
@@ -146,11 +147,49 @@ pub async fn update_profile_stores_both_fields(s: Store) {
     );
     assert_eq!(
         s.users
-            .update_profile(&UserId::random(&OsRng), &name, true)
+            .update_profile(&UserId::random(&OsRng), &name, true, Language::En)
             .await
             .unwrap(),
         None,
         "update_profile of nobody is None"
+    );
+}
+
+/// The language an account is created with is stored, and `update_profile` changes it (and
+/// leaves it alone when it passes the same one).
+pub async fn language_is_stored_and_updated(s: Store) {
+    let mut user = sample_user("language");
+    user.language = Language::De;
+    let session = sample_session(user.id, user.created_at);
+    s.users
+        .create(
+            &user,
+            &session,
+            &RefreshToken::generate(&OsRng).hash(),
+            &signed_up_event(&user),
+        )
+        .await
+        .unwrap();
+    let stored = s
+        .users
+        .by_email(&user.email)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(stored.language, Language::De, "create stores the language");
+    let updated = s
+        .users
+        .update_profile(&user.id, &user.display_name, false, Language::En)
+        .await
+        .unwrap()
+        .expect("user exists");
+    assert_eq!(updated.language, Language::En, "update_profile returns it");
+    let read = s.users.by_id(&user.id).await.unwrap().expect("stored");
+    assert_eq!(read.language, Language::En, "update_profile stores it");
+    assert_eq!(
+        (read.display_name, read.public),
+        (user.display_name, false),
+        "the other fields stay"
     );
 }
 
@@ -265,7 +304,7 @@ pub async fn list_public_pages_public_accounts_in_id_order(s: Store) {
     for _ in 0..5 {
         let (u, _) = stored_user(&*s.users, "pub").await;
         s.users
-            .update_profile(&u.id, &u.display_name, true)
+            .update_profile(&u.id, &u.display_name, true, u.language)
             .await
             .unwrap();
         public.push(u.id);

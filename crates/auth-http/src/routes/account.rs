@@ -13,7 +13,9 @@ use crate::wire::{
 };
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::EmailAddress;
+use auth_core::Language;
 use auth_core::SessionId;
+use auth_core::service::ProfileChange;
 use auth_core::user::DisplayName;
 
 fn signed_out() -> Result<HttpResponse, ApiError> {
@@ -57,14 +59,22 @@ pub(crate) async fn update_profile(
         .as_deref()
         .map(DisplayName::parse)
         .transpose()?;
+    let language = body
+        .language
+        .map(Language::try_from)
+        .transpose()
+        .map_err(|e| ApiError::Invalid {
+            code: "invalid_language",
+            detail: e.to_string(),
+        })?;
+    let change = ProfileChange {
+        display_name: name,
+        public: body.public,
+        language,
+    };
     let user = state
         .service
-        .update_profile(
-            &who.principal,
-            name,
-            body.public,
-            &client_info(&req, &state.config),
-        )
+        .update_profile(&who.principal, change, &client_info(&req, &state.config))
         .await?;
     Ok(web::Json(Me::from(&user)))
 }

@@ -6,6 +6,7 @@ pub(crate) mod page;
 pub(crate) mod passkeys;
 pub(crate) mod problems;
 pub(crate) mod public;
+pub(crate) mod ui;
 
 use crate::error::ApiError;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};

@@ -12,15 +12,15 @@ pub(crate) const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// One embedded file and how to serve it.
-struct Asset {
-    body: &'static str,
+pub(crate) struct Asset {
+    pub(crate) body: &'static str,
     content_type: &'static str,
     etag: &'static str,
 }
 
 /// A strong validator from the content, so `no-cache` costs a 304 instead of the whole file.
 /// FNV-1a: not for security, only to notice that a file changed between two builds.
-const fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut i = 0;
     while i < bytes.len() {
@@ -61,11 +61,16 @@ macro_rules! asset {
     }};
 }
 
-const INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
+/// The document as a template: `routes/ui.rs` fills in language, branding and messages.
+pub(crate) const INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
 
 /// Every file besides the document, by path. The script is split into ES modules that import each
 /// other by these paths, so a new module needs a line here.
-const FILES: [(&str, Asset); 8] = [
+const FILES: [(&str, Asset); 9] = [
+    (
+        "/i18n.js",
+        asset!("i18n.js", "text/javascript; charset=utf-8"),
+    ),
     (
         "/app.js",
         asset!("app.js", "text/javascript; charset=utf-8"),
@@ -124,13 +129,6 @@ fn serve(req: &HttpRequest, asset: &Asset) -> HttpResponse {
     }
 }
 
-async fn index(req: HttpRequest) -> HttpResponse {
-    if let Some(redirect) = to_public_url(&req) {
-        return redirect;
-    }
-    serve(&req, &INDEX)
-}
-
 /// One of [`FILES`], found by the request's path (the route only matches those paths).
 async fn file(req: HttpRequest) -> HttpResponse {
     if let Some(redirect) = to_public_url(&req) {
@@ -147,7 +145,7 @@ async fn file(req: HttpRequest) -> HttpResponse {
 /// are bound to the public URL's host and changes must come from its origin. Such a request is
 /// sent to the same path at the public URL instead. In production a host name mismatch is the
 /// proxy's business, so nothing is redirected there.
-fn to_public_url(req: &HttpRequest) -> Option<HttpResponse> {
+pub(crate) fn to_public_url(req: &HttpRequest) -> Option<HttpResponse> {
     let origin = &req
         .app_data::<web::Data<crate::AppState>>()?
         .config
@@ -190,7 +188,12 @@ fn is_loopback(authority: &str) -> bool {
 /// The page's routes, answering GET and HEAD (other methods get the usual `problem+json` 405).
 pub(crate) fn resources() -> Vec<Resource> {
     let read = || guard::Any(guard::Get()).or(guard::Head());
-    let mut all = vec![super::resource("/").route(web::route().guard(read()).to(index))];
+    let mut all = vec![
+        super::resource("/").route(web::route().guard(read()).to(super::ui::index)),
+        super::resource("/ui/brand.css").route(web::route().guard(read()).to(super::ui::brand_css)),
+        super::resource("/ui/messages.json")
+            .route(web::route().guard(read()).to(super::ui::messages)),
+    ];
     all.extend(
         FILES
             .iter()
@@ -309,6 +312,67 @@ mod tests {
         assert!(!has_event_handler_attribute(
             "<p>sign in on this device</p><input id=\"one\">"
         ));
+    }
+
+    /// The quoted strings (`"..."` and `` `...` ``) of a script, outside comment lines.
+    fn literals(script: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for line in script.lines() {
+            let code = line.trim_start();
+            if code.starts_with("//") || code.starts_with('*') || code.starts_with("/*") {
+                continue;
+            }
+            for quote in ['"', '`'] {
+                let parts: Vec<&str> = code.split(quote).collect();
+                out.extend(parts.iter().skip(1).step_by(2).map(|p| (*p).to_owned()));
+            }
+        }
+        out
+    }
+
+    /// Every sentence the page shows comes from the catalog: no script holds one of its own (a
+    /// capitalised word followed by a lower-case one, or a progress label ending in `…`), and
+    /// every message a script asks for by name exists.
+    #[test]
+    fn the_scripts_show_only_catalog_messages() {
+        let catalog = auth_i18n::Catalog::builtin(auth_i18n::Domain::Page);
+        let mut asked = 0;
+        for (path, asset) in FILES.iter().filter(|(p, _)| p.ends_with(".js")) {
+            for literal in literals(asset.body) {
+                let mut words = literal.split_whitespace();
+                let first = words.next().unwrap_or_default();
+                let second = words.next().unwrap_or_default();
+                let sentence = first.chars().next().is_some_and(char::is_uppercase)
+                    && second
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_lowercase());
+                assert!(
+                    !sentence && !literal.ends_with('…'),
+                    "{path} shows its own text: {literal:?}"
+                );
+            }
+            let body = asset.body;
+            for (at, _) in body.match_indices("t(\"") {
+                // `t(` itself, not the end of another name such as `request(`.
+                if body[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                {
+                    continue;
+                }
+                let key = body[at + 3..].split('"').next().unwrap_or_default();
+                for language in auth_core::Language::ALL {
+                    assert!(
+                        catalog.has(language, key),
+                        "{path} asks for `{key}` ({language})"
+                    );
+                }
+                asked += 1;
+            }
+        }
+        assert!(asked > 60, "the scripts ask the catalog ({asked})");
     }
 
     #[test]

@@ -89,6 +89,11 @@ pub(crate) const PROBLEMS: &[(&str, u16, &str)] = &[
         "The name is empty, too long or contains characters that are not allowed.",
     ),
     (
+        "invalid_language",
+        422,
+        "The language is not one the service speaks: `en` or `de`.",
+    ),
+    (
         "invalid_code_format",
         422,
         "The code does not have the shape of a code: 8 letters and digits.",

@@ -8,5 +8,6 @@ mod app;
 mod bad_input;
 mod browsers;
 mod enumeration;
+mod languages;
 mod limits;
 mod requests;

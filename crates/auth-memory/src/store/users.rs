@@ -4,6 +4,7 @@ use super::{MemoryStore, Refresh};
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
+use auth_core::language::Language;
 use auth_core::ports::{AuditEvent, EmailTakenOr, StoreError, UserRepository};
 use auth_core::session::{Session, TokenHash};
 use auth_core::user::{DisplayName, PublicProfile, User};
@@ -53,11 +54,13 @@ impl UserRepository for MemoryStore {
         id: &UserId,
         name: &DisplayName,
         public: bool,
+        language: Language,
     ) -> Result<Option<User>, StoreError> {
         let mut acc = self.write();
         Ok(acc.users.get_mut(id).map(|u| {
             u.display_name = name.clone();
             u.public = public;
+            u.language = language;
             u.clone()
         }))
     }

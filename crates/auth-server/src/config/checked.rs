@@ -212,8 +212,8 @@ pub enum MailTransport {
 pub struct Mail {
     /// The sender, the public URL links use and the product name.
     pub sender: MailConfig,
-    /// The product name as configured (mail and passkeys show it).
-    pub product_name: String,
+    /// The page's and the mail's branding and catalogs, and the renderer built from them.
+    pub ui: super::ui::UiConfig,
     /// How mail leaves.
     pub transport: MailTransport,
     /// How many mails may wait.

@@ -177,3 +177,83 @@ fn secrets_never_show_in_debug() {
     let shown = serde_json::to_string(&s.effective(&c)).unwrap();
     assert!(!shown.contains("s3cret"), "{shown}");
 }
+
+#[test]
+fn the_ui_settings_are_checked_and_shown() {
+    let mut s = Settings::default();
+    s.ui.product_name = "Acme ID".to_owned();
+    s.ui.accent_color = "#7A1F5C".to_owned();
+    s.ui.logo_url = Some("/brand/logo.svg".to_owned());
+    s.ui.support_email = Some("help@acme.example".to_owned());
+    s.ui.default_language = auth_core::Language::De;
+    let c = s.validate().unwrap();
+    assert_eq!(
+        c.relying_party.name, "Acme ID",
+        "passkey prompts name the product"
+    );
+    assert_eq!(c.mail.sender.product_name(), "Acme ID");
+    let page = &c.mail.ui.page;
+    assert_eq!(page.accent.light(), "#7a1f5c");
+    assert_eq!(page.default_language, auth_core::Language::De);
+    let shown = s.effective(&c);
+    assert_eq!(shown.ui.accent_color, "#7a1f5c");
+    let json = serde_json::to_value(&shown).unwrap();
+    assert_eq!(json["ui"]["default_language"], "de");
+    assert_eq!(json["ui"]["product_name"], "Acme ID");
+
+    for (setting, value, why) in [
+        ("accent", "#ffcc00", "ui.accent_color"),
+        ("accent", "yellow", "ui.accent_color"),
+        ("logo", "http://cdn.example/logo.png", "ui.logo_url"),
+        (
+            "support",
+            "a@example.com, b@example.com",
+            "ui.support_email",
+        ),
+        ("product", "", "ui.product_name"),
+    ] {
+        let mut s = Settings::default();
+        match setting {
+            "accent" => s.ui.accent_color = value.to_owned(),
+            "logo" => s.ui.logo_url = Some(value.to_owned()),
+            "support" => s.ui.support_email = Some(value.to_owned()),
+            _ => s.ui.product_name = value.to_owned(),
+        }
+        let e = refused(&s);
+        assert!(e.starts_with(why), "{value}: {e}");
+    }
+    let e = refused(&Settings {
+        ui: ui::UiSettings {
+            accent_color: "#ffcc00".to_owned(),
+            ..ui::UiSettings::default()
+        },
+        ..Settings::default()
+    });
+    assert!(e.contains("contrast") && e.contains("4.5:1"), "{e}");
+}
+
+#[test]
+fn a_templates_dir_is_read_at_start_and_a_bad_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let locales = dir.path().join("locales/de");
+    std::fs::create_dir_all(&locales).unwrap();
+    std::fs::write(locales.join("page.ftl"), "language-chooser = Sprachwahl\n").unwrap();
+    let mut s = Settings::default();
+    s.ui.templates_dir = Some(dir.path().to_owned());
+    let c = s.validate().unwrap();
+    let page = &c.mail.ui.page;
+    assert_eq!(
+        page.catalog
+            .format(auth_core::Language::De, "language-chooser", &[]),
+        "Sprachwahl"
+    );
+    std::fs::write(locales.join("mail.ftl"), "no-such-message = x\n").unwrap();
+    let e = format!("{:#}", s.validate().expect_err("refused"));
+    assert!(e.starts_with("ui.templates_dir"), "{e}");
+    assert!(
+        e.contains("mail.ftl") && e.contains("no-such-message"),
+        "{e}"
+    );
+    s.ui.templates_dir = Some(dir.path().join("missing"));
+    assert!(refused(&s).starts_with("ui.templates_dir"));
+}

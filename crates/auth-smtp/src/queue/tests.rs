@@ -26,6 +26,7 @@ fn login(to: &str, code: &str) -> Mail {
     Mail {
         to: EmailAddress::parse(to).unwrap(),
         name: None,
+        language: auth_core::Language::En,
         message: Message::LoginCode {
             code: OtpCode::parse(code, 8).unwrap(),
             valid_minutes: 10,

@@ -27,6 +27,7 @@ fn login(n: usize) -> Mail {
     Mail {
         to: EmailAddress::parse(&format!("user{n}@example.com")).unwrap(),
         name: None,
+        language: auth_core::Language::En,
         message: Message::LoginCode {
             code: OtpCode::parse("ABCD2345", 8).unwrap(),
             valid_minutes: 10,

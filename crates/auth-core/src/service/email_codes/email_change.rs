@@ -47,7 +47,7 @@ impl AuthService {
             ),
             Some(_) => Opening::new(new_email.clone(), Purpose::EmailChange, Subject::Decoy, 0),
         };
-        let started = self.open_attempt(opening, None, &limits).await?;
+        let started = self.open_attempt(opening, None, &limits, client).await?;
         // Only a request the limits let through is one.
         self.record(
             who.user_id,
@@ -117,6 +117,7 @@ impl AuthService {
         self.mail(
             old.email.clone(),
             Some(&old.display_name),
+            old.language,
             Message::EmailChanged {
                 new_address_masked: attempt.email.masked(),
                 revert_token,

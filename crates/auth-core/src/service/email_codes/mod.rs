@@ -11,6 +11,7 @@ use crate::attempt::{Attempt, Purpose, Subject};
 use crate::code::{CodeError, OtpCode};
 use crate::email::EmailAddress;
 use crate::ids::AttemptId;
+use crate::language::Language;
 use crate::mail::Message;
 use crate::ports::StoreError;
 use crate::time::Timestamp;
@@ -168,6 +169,9 @@ struct Opening {
     /// The account's display name for the greeting, only when the mail goes to that account's
     /// own address (never for a decoy or a sign-up code).
     name: Option<DisplayName>,
+    /// The account's language, for mail to that account's own address; otherwise the mail
+    /// speaks the requester's language.
+    language: Option<Language>,
 }
 
 impl Opening {
@@ -179,6 +183,7 @@ impl Opening {
             account_epoch,
             why: Why::Asked,
             name: None,
+            language: None,
         }
     }
 
@@ -187,6 +192,7 @@ impl Opening {
         match user {
             Some(user) => Self {
                 name: Some(user.display_name),
+                language: Some(user.language),
                 ..Self::new(
                     email,
                     purpose,

@@ -37,7 +37,7 @@ impl AuthService {
                 ..Opening::for_account(email, Purpose::Login, Some(user))
             },
         };
-        self.open_attempt(opening, None, &limits).await
+        self.open_attempt(opening, None, &limits, client).await
     }
 
     /// Starts an email-code sign-in. An unknown address gets a "no account here" notice and a
@@ -74,8 +74,13 @@ impl AuthService {
     ) -> Result<Started, StartError> {
         let limits = self.send_limits(&email, client);
         let user = self.ports.users.by_email(&email).await?;
-        self.open_attempt(Opening::for_account(email, purpose, user), None, &limits)
-            .await
+        self.open_attempt(
+            Opening::for_account(email, purpose, user),
+            None,
+            &limits,
+            client,
+        )
+        .await
     }
 
     /// Sends a new code for the attempt an attempt token names; its old code stops working (and
@@ -154,7 +159,9 @@ impl AuthService {
             replaces: old.id,
             token_expires_at: ticket.expires_at,
         };
-        Ok(self.open_attempt(opening, Some(resent), &limits).await?)
+        Ok(self
+            .open_attempt(opening, Some(resent), &limits, client)
+            .await?)
     }
 
     /// Every send limit, cheapest to exhaust first, for [`crate::ports::AttemptGate::open`]: each consumes only
@@ -195,6 +202,7 @@ impl AuthService {
         opening: Opening,
         resent: Option<Resent>,
         limits: &[(String, Quota)],
+        client: &ClientInfo,
     ) -> Result<Started, StartError> {
         let rng = &*self.ports.rng;
         let now = self.now();
@@ -235,7 +243,8 @@ impl AuthService {
         }
         let code_ttl = expires_at.since(now);
         let message = message_for(&attempt, code, code_ttl, opening.why);
-        self.mail(opening.email, opening.name.as_ref(), message)
+        let language = opening.language.unwrap_or(client.language);
+        self.mail(opening.email, opening.name.as_ref(), language, message)
             .await;
         Ok(Started {
             attempt_token,

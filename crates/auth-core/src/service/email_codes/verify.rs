@@ -73,8 +73,13 @@ impl AuthService {
             device: crate::useragent::describe(client.user_agent.as_deref()),
             ip: client.ip.clone(),
         };
-        self.mail(user.email.clone(), Some(&user.display_name), notice)
-            .await;
+        self.mail(
+            user.email.clone(),
+            Some(&user.display_name),
+            user.language,
+            notice,
+        )
+        .await;
         Ok(())
     }
 
@@ -208,6 +213,7 @@ impl AuthService {
             public: false,
             created_at: now,
             attempt_epoch: 0,
+            language: client.language,
         };
         let (session, refresh) = self.new_session(user.id, AuthMethod::EmailCode, client);
         // Written with the account, like a sign-in's event with its session.
