@@ -674,6 +674,9 @@ test("renames a passkey and deletes it, explaining when a fresh sign-in is neede
   assert.match(await page.locator("#status").textContent(), /Passkey .* added/);
   assert.match((await nextMail(EMAIL)).subject, /A passkey was added/);
 
+  // The account screen reloads its lists after the add; wait until they have settled, so that
+  // the confirmation opened next is not replaced by a re-rendered list.
+  await page.waitForLoadState("networkidle");
   const again = page.locator("#passkey-list li").first();
   await again.getByRole("button", { name: /^Delete/ }).click();
   await again.getByRole("button", { name: "Delete passkey" }).click();

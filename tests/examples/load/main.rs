@@ -25,10 +25,12 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
+mod flood;
 mod sink;
 
 use auth_testsupport::Device;
 use e2e::{Mailbox, Production, Server, Session, unique_email};
+use flood::flood;
 use serde_json::{Value, json};
 use sink::Inbox;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -465,78 +467,6 @@ fn bench(
         inbox.delivered()
     );
     rows
-}
-
-/// A mail relay that accepts every connection and never answers, for as long as the process runs.
-fn silent_relay() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free local port");
-    let addr = listener
-        .local_addr()
-        .expect("a bound listener has an address");
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for socket in listener.incoming().flatten() {
-            held.push(socket);
-        }
-    });
-    addr
-}
-
-/// The mail queue's depth from the server's metrics, if it reports it.
-fn queue_depth(server: &Server) -> Option<f64> {
-    let base = server.metrics_base.as_deref().unwrap_or(&server.base);
-    let text = ureq::get(format!("{base}/metrics"))
-        .call()
-        .ok()?
-        .body_mut()
-        .read_to_string()
-        .ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("mail_queue_depth "))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// Start-login requests for unknown addresses as fast as the clients go, while the relay is
-/// silent, so that the mail queue fills to its default capacity: the peak RSS is what a flood
-/// costs.
-fn flood(
-    build: Build,
-    config: &'static str,
-    services: &[(String, String)],
-    threads: usize,
-    seconds: u64,
-) -> Row {
-    let mut services = services.to_vec();
-    services.push((
-        "AUTH_MAIL__SMTP_URL".to_owned(),
-        format!("smtp://{}", silent_relay()),
-    ));
-    let outbox = tempfile::tempdir().expect("temp dir");
-    let server = Arc::new(build.start(
-        &services,
-        Mailbox::Outbox(outbox.path().to_path_buf()),
-        UNLIMITED,
-    ));
-    let row = run(
-        build,
-        config,
-        "start flood, relay silent",
-        &server,
-        threads,
-        seconds,
-        Arc::new(|s, t, i| {
-            let email = format!("flood{t}-{i}@example.test");
-            s.post("/v1/login/email", json!({ "email": email })).status == 202
-        }),
-    );
-    match queue_depth(&server) {
-        Some(depth) => println!(
-            "{} {config}: mail queue depth after the flood: {depth:.0}",
-            build.label()
-        ),
-        None => println!("{} {config}: mail queue depth not reported", build.label()),
-    }
-    row
 }
 
 fn main() {
