@@ -13,6 +13,7 @@ pub mod email;
 pub mod ids;
 pub mod mail;
 pub mod net;
+pub mod oidc;
 pub mod passkey;
 pub mod policy;
 pub mod ports;
