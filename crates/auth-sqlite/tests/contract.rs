@@ -58,6 +58,7 @@ auth_core::contract_tests! {
         passkey_repository,
         housekeeping,
         email_revert_store,
+        consent_store,
     ];
 }
 

@@ -120,6 +120,7 @@ impl AuthService {
             user_agent: client.user_agent.clone(),
             ip: client.ip.clone(),
             revoked_at: None,
+            client: None,
         };
         (session, RefreshToken::generate(&*self.ports.rng))
     }

@@ -112,6 +112,7 @@ pub fn sample_session(user: UserId, at: Timestamp) -> Session {
         user_agent: Some("contract-test/1".to_owned()),
         ip: Some("192.0.2.1".to_owned()),
         revoked_at: None,
+        client: None,
     }
 }
 
