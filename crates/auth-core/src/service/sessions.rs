@@ -158,6 +158,10 @@ impl AuthService {
             .rotate(&old.hash(), &new.hash(), self.now(), p.lifetimes())
             .await?
         {
+            Rotation::Rotated(session) if session.client.is_some() => {
+                // A client's refresh token belongs at the token endpoint, not here.
+                Err(RefreshError::Invalid)
+            }
             Rotation::Rotated(session) => {
                 let access_token = self.access_token(&session)?;
                 Ok(Refreshed {
@@ -201,7 +205,11 @@ impl AuthService {
             .get(&claims.session_id)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
-        if session.user_id != claims.user_id || !session.is_active(self.now()) {
+        // A client's session only reaches userinfo, never our own API.
+        if session.user_id != claims.user_id
+            || session.client.is_some()
+            || !session.is_active(self.now())
+        {
             return Err(AuthError::Unauthenticated);
         }
         Ok(Principal {
