@@ -9,6 +9,7 @@
 // account.js  profile, passkeys, sessions, activity, sign-out
 // settings.js email change and account deletion
 // reauth.js   the fresh sign-in that sensitive changes need
+// oidc.js     going back to an app that asked us to sign someone in
 
 import { $, clearFieldError, fieldError, go, passkeysSupported, setRouter, show, state } from "./ui.js";
 import { authed } from "./api.js";
@@ -21,6 +22,7 @@ import {
 } from "./account.js";
 import { confirmDelete, openDelete, openEmail, submitEmail, verifyEmailChange } from "./settings.js";
 import { cancelReauth, openReauth, reauthEmail, reauthPasskey, reauthVerify } from "./reauth.js";
+import { rememberOidc, resumeOidc } from "./oidc.js";
 
 /** Screens for a signed-in user, and how to open each. */
 const SIGNED_IN = {
@@ -42,6 +44,7 @@ function route() {
     return openRevert();
   }
   if (view === "revert") return openRevert();
+  if (state.me && resumeOidc()) return;
   if (state.me) {
     const open = SIGNED_IN[view];
     return open ? open() : go("account");
@@ -116,6 +119,7 @@ async function start() {
     for (const el of document.querySelectorAll(".no-passkeys")) el.hidden = false;
   }
   bind();
+  rememberOidc();
   // Signed in already? The cookies are HttpOnly, so only the server can tell.
   state.me = await authed("GET", "/v1/me").catch(() => null);
   setRouter(route);

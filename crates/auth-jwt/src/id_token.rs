@@ -18,6 +18,7 @@ use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::Arc;
 
 /// An RSA key that cannot be used for RS256.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -113,7 +114,7 @@ fn pem_body(text: &str) -> Result<Vec<u8>, RsaKeyError> {
 pub struct IdTokens {
     ed_kid: String,
     ed_key: EncodingKey,
-    rsa: Option<RsaSigningKey>,
+    rsa: Option<Arc<RsaSigningKey>>,
 }
 
 impl IdTokens {
@@ -121,7 +122,10 @@ impl IdTokens {
     ///
     /// # Errors
     /// [`crate::KeyError`] if the Ed25519 key cannot be encoded.
-    pub fn new(current: &SigningKey, rsa: Option<RsaSigningKey>) -> Result<Self, crate::KeyError> {
+    pub fn new(
+        current: &SigningKey,
+        rsa: Option<Arc<RsaSigningKey>>,
+    ) -> Result<Self, crate::KeyError> {
         Ok(Self {
             ed_kid: current.kid().to_owned(),
             ed_key: current.encoding_key()?,
@@ -131,7 +135,7 @@ impl IdTokens {
 
     /// The public JWK of the RSA key, for the JWKS.
     pub fn rsa_jwk(&self) -> Option<&Value> {
-        self.rsa.as_ref().map(RsaSigningKey::jwk)
+        self.rsa.as_deref().map(RsaSigningKey::jwk)
     }
 }
 

@@ -85,7 +85,7 @@ fn rs256_id_tokens_verify_with_the_rsa_key_the_jwks_publishes() {
     let rsa = RsaSigningKey::from_pkcs8(&rsa_pem()).unwrap();
     let kid = rsa.kid().to_owned();
     let key = SigningKey::generate(&OsRng);
-    let signer = IdTokens::new(&key, Some(rsa)).unwrap();
+    let signer = IdTokens::new(&key, Some(std::sync::Arc::new(rsa))).unwrap();
     let jwk_value = signer.rsa_jwk().unwrap().clone();
     assert_eq!(jwk_value["alg"], "RS256");
     let issuer = JwtIssuer::new("https://auth.example.test", "auth", key, [], &[7u8; 32])

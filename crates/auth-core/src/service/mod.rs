@@ -18,7 +18,8 @@ mod sessions;
 pub use account::{AccountError, RevertError, Reverted};
 pub use email_codes::{EmailChangeError, ResendError, StartError, Started, VerifyError};
 pub use oidc::{
-    AuthorizeStep, OidcProvider, TokenGrant, TokenRequestError, TokenResponse, UserInfo, with_query,
+    AuthorizeStep, OidcProvider, PENDING_TTL, TokenGrant, TokenRequestError, TokenResponse,
+    UserInfo, with_query,
 };
 pub use passkeys::{PasskeyError, PasskeyStart};
 pub use sessions::{AuthError, RefreshError, Refreshed, SignedIn};

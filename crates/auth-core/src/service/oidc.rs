@@ -4,7 +4,7 @@
 
 use super::{AuthService, ClientInfo, Principal};
 use crate::audit::AuditKind;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{CeremonyId, SessionId, UserId};
 use crate::oidc::{
     AuthorizationCode, AuthorizationRequest, AuthorizeError, CODE_TTL, CodeGrant, CodeTake,
     Consent, OAuthError, OidcClient, PkceVerifier, Registry, Scope, Scopes, StoredCode,
@@ -17,6 +17,9 @@ use crate::time::Timestamp;
 use crate::user::User;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long an authorization request waits for the browser to sign in or consent.
+pub const PENDING_TTL: Duration = Duration::from_secs(900);
 
 /// The provider: the service, the registered clients and the OIDC ports.
 pub struct OidcProvider {
@@ -595,6 +598,71 @@ impl OidcProvider {
             }
         }
         Ok(())
+    }
+
+    /// Holds an authorization request while the browser signs in or consents, for
+    /// [`PENDING_TTL`]: its parameters and when it was first asked. The id goes to the page.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn hold(
+        &self,
+        params: &[(String, String)],
+        asked_at: Option<Timestamp>,
+    ) -> Result<CeremonyId, StoreError> {
+        let id = CeremonyId::random(&*self.auth.ports.rng);
+        let asked_at = asked_at.unwrap_or_else(|| self.auth.now());
+        self.put_pending(&id, params, asked_at).await?;
+        Ok(id)
+    }
+
+    async fn put_pending(
+        &self,
+        id: &CeremonyId,
+        params: &[(String, String)],
+        asked_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(&(params, asked_at))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.auth
+            .ports
+            .ceremonies
+            .put(id, &bytes, self.auth.now(), PENDING_TTL)
+            .await
+    }
+
+    /// Takes a held request back (once): its parameters and when it was first asked.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn resume(
+        &self,
+        id: &CeremonyId,
+    ) -> Result<Option<(Vec<(String, String)>, Timestamp)>, StoreError> {
+        let Some(bytes) = self.auth.ports.ceremonies.take(id, self.auth.now()).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice(&bytes).ok())
+    }
+
+    /// Reads a held request without using it up (for the consent screen).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn peek(
+        &self,
+        id: &CeremonyId,
+    ) -> Result<Option<(Vec<(String, String)>, Timestamp)>, StoreError> {
+        let held = self.resume(id).await?;
+        if let Some((params, asked_at)) = &held {
+            self.put_pending(id, params, *asked_at).await?;
+        }
+        Ok(held)
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> Timestamp {
+        self.auth.now()
     }
 
     /// RP-initiated logout: whether `uri` is a registered post-logout redirect URI of `client`.
