@@ -433,7 +433,8 @@ mod tests {
 
     #[test]
     fn other_errors_go_back_to_the_client_with_its_state() {
-        let cases: Vec<(Vec<(&'static str, Option<&str>)>, OAuthError)> = vec![
+        type Change<'a> = Vec<(&'static str, Option<&'a str>)>;
+        let cases: Vec<(Change<'_>, OAuthError)> = vec![
             (
                 vec![("response_type", Some("token"))],
                 OAuthError::UnsupportedResponseType,

@@ -5,8 +5,12 @@
 //! media type, the size, no repeated parameter) and JSON errors `{error, error_description}`, not
 //! `problem+json`, because that is what every OAuth client library reads.
 
+// Their helpers return the finished error response as `Err`: it is built once, on a failed
+// request only, so its size does not matter.
+#[allow(clippy::result_large_err, reason = "the error is the response, built only on failure")]
 mod authorize;
 mod html;
+#[allow(clippy::result_large_err, reason = "the error is the response, built only on failure")]
 mod token;
 
 use super::resource;
