@@ -41,6 +41,7 @@ fn rsa_pem() -> Vec<u8> {
             "-out",
         ])
         .arg(&path)
+        .stderr(std::process::Stdio::null())
         .status()
         .expect("the openssl CLI runs");
     assert!(status.success());

@@ -182,7 +182,7 @@ fn oidc_clients(config: &Config) {
         #[allow(clippy::print_stdout, reason = "listing clients is this command's job")]
         {
             println!(
-                "{}  {kind}  {consent}  {}  [{}]  {}  {:?}",
+                "{}  {kind}  {consent}  {}  {}  [{}]  {:?}",
                 c.id,
                 c.id_token_alg.as_str(),
                 c.scopes.to_text(),

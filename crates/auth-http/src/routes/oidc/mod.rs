@@ -7,10 +7,16 @@
 
 // Their helpers return the finished error response as `Err`: it is built once, on a failed
 // request only, so its size does not matter.
-#[allow(clippy::result_large_err, reason = "the error is the response, built only on failure")]
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the response, built only on failure"
+)]
 mod authorize;
 mod html;
-#[allow(clippy::result_large_err, reason = "the error is the response, built only on failure")]
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the response, built only on failure"
+)]
 mod token;
 
 use super::resource;
