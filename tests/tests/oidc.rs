@@ -18,19 +18,45 @@ const PUBLIC: &str = "http://localhost:8080";
 const REDIRECT: &str = "http://localhost:9/cb";
 const SECRET: &str = "an-e2e-client-secret-that-is-long-enough";
 
-/// The settings of one confidential client, its secret in a file of `dir`.
+/// The settings of two clients: a confidential one (EdDSA ID tokens, its secret in a file of
+/// `dir`) and a public one with RS256 ID tokens (an RSA key made by the openssl CLI, as an
+/// operator would).
 fn settings(dir: &tempfile::TempDir) -> Vec<(String, String)> {
     let secret = dir.path().join("client-secret");
     std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
-    vec![(
-        "AUTH_OIDC__CLIENTS".to_owned(),
-        format!(
-            "[{{id=\"e2e-app\",name=\"E2E App\",redirect_uris=[\"{REDIRECT}\"],\
-             post_logout_redirect_uris=[\"http://localhost:9/bye\"],secret_file=\"{}\",\
-             first_party=true,scopes=[\"openid\",\"profile\",\"email\",\"offline_access\"]}}]",
-            secret.display()
+    let rsa = dir.path().join("rsa.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&rsa)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("the openssl CLI runs");
+    assert!(made.success());
+    vec![
+        (
+            "AUTH_OIDC__CLIENTS".to_owned(),
+            format!(
+                "[{{id=\"e2e-app\",name=\"E2E App\",redirect_uris=[\"{REDIRECT}\"],\
+                 post_logout_redirect_uris=[\"http://localhost:9/bye\"],secret_file=\"{}\",\
+                 first_party=true,scopes=[\"openid\",\"profile\",\"email\",\"offline_access\"]}},\
+                 {{id=\"e2e-spa\",name=\"E2E SPA\",redirect_uris=[\"{REDIRECT}\"],public=true,\
+                 first_party=true,id_token_signed_response_alg=\"RS256\",\
+                 scopes=[\"openid\",\"email\",\"profile\",\"offline_access\"]}}]",
+                secret.display()
+            ),
         ),
-    )]
+        (
+            "AUTH_OIDC__RSA_KEY_FILE".to_owned(),
+            rsa.display().to_string(),
+        ),
+    ]
 }
 
 /// The library's HTTP client: ureq (the tests' own), redirects not followed, the public URL
@@ -140,14 +166,24 @@ fn url_pairs(q: &str) -> Vec<(String, String)> {
 }
 
 fn code_flow(s: &Server) {
+    flow(s, "e2e-app", Some(SECRET), true);
+}
+
+/// A public client whose ID tokens are RS256: the library checks them against the RSA key in
+/// our JWKS.
+fn rs256_flow(s: &Server) {
+    flow(s, "e2e-spa", None, false);
+}
+
+fn flow(s: &Server, client_id: &str, secret: Option<&str>, logout: bool) {
     let http = http_client(s.base.clone());
     let metadata =
         CoreProviderMetadata::discover(&IssuerUrl::new(PUBLIC.to_owned()).unwrap(), &http)
             .expect("discovery");
     let client = CoreClient::from_provider_metadata(
         metadata,
-        ClientId::new("e2e-app".to_owned()),
-        Some(ClientSecret::new(SECRET.to_owned())),
+        ClientId::new(client_id.to_owned()),
+        secret.map(|s| ClientSecret::new(s.to_owned())),
     )
     .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -238,6 +274,9 @@ fn code_flow(s: &Server) {
         .expect("the renewed ID token verifies");
     assert_eq!(again.subject(), claims.subject());
 
+    if !logout {
+        return;
+    }
     // A logout to an unregistered address is refused without a redirect; a registered one works.
     let refused = browse(
         s,
@@ -283,6 +322,7 @@ mod embedded {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let s = Server::start_with(&env);
         code_flow(&s);
+        rs256_flow(&s);
         untrusted_redirect(&s);
     }
 }
@@ -297,6 +337,7 @@ mod production {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let s = Server::start_production(&env);
         code_flow(&s);
+        rs256_flow(&s);
         untrusted_redirect(&s);
     }
 }
