@@ -9,4 +9,5 @@ mod bad_input;
 mod browsers;
 mod enumeration;
 mod limits;
+mod oidc;
 mod requests;
