@@ -206,6 +206,7 @@ async fn stores(config: &Config) -> anyhow::Result<Stores> {
         stores.attempts = redis.clone();
         stores.limiter = redis.clone();
         stores.ceremonies = redis.clone();
+        stores.codes = redis.clone();
         stores.health.push(redis);
     }
     Ok(stores)
