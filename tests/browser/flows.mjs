@@ -906,6 +906,15 @@ test("signs an app in (OpenID Connect): the page returns to the app after an ema
     assert.equal(claims.nonce, "n-browser");
     assert.equal(claims.email, EMAIL);
     assert.deepEqual(claims.amr, ["otp"]);
+
+    // An app that is not ours: signed in already, the page asks for consent, then goes back.
+    q.set("client_id", "browser-third");
+    await p.goto(`${BASE}/oauth2/authorize?${q}`);
+    await p.locator("#view-consent").waitFor({ state: "visible" });
+    assert.equal(await p.locator("#consent-intro").textContent(), "Third App wants to sign you in and read:");
+    assert.deepEqual(await p.locator("#consent-scopes li").allTextContents(), ["your account id", "your email address"]);
+    await p.getByRole("button", { name: "Allow", exact: true }).click();
+    await p.waitForURL((u) => u.href.startsWith(`${BASE}/healthz?code=`));
   } finally {
     await other.context.close();
   }

@@ -111,7 +111,8 @@ fn the_page_works_in_a_real_browser_with_passkeys() {
     // redirect URI is a page of ours that answers 200 (`/healthz`), so the browser lands
     // somewhere real without a second server.
     let clients = format!(
-        r#"[{{id="browser-rp",name="Browser RP",redirect_uris=["{origin}/healthz"],public=true,first_party=true}}]"#
+        r#"[{{id="browser-rp",name="Browser RP",redirect_uris=["{origin}/healthz"],public=true,first_party=true}},
+            {{id="browser-third",name="Third App",redirect_uris=["{origin}/healthz"],public=true}}]"#
     );
     let server = Server::start_with(&[
         ("AUTH_SERVER__BIND", &bind),

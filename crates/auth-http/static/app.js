@@ -22,7 +22,7 @@ import {
 } from "./account.js";
 import { confirmDelete, openDelete, openEmail, submitEmail, verifyEmailChange } from "./settings.js";
 import { cancelReauth, openReauth, reauthEmail, reauthPasskey, reauthVerify } from "./reauth.js";
-import { rememberOidc, resumeOidc } from "./oidc.js";
+import { bindConsent, openConsent, rememberOidc, resumeOidc } from "./oidc.js";
 
 /** Screens for a signed-in user, and how to open each. */
 const SIGNED_IN = {
@@ -44,6 +44,7 @@ function route() {
     return openRevert();
   }
   if (view === "revert") return openRevert();
+  if (state.me && view === "consent") return openConsent();
   if (state.me && resumeOidc()) return;
   if (state.me) {
     const open = SIGNED_IN[view];
@@ -111,6 +112,7 @@ function bind() {
   $("reauth-passkey").addEventListener("click", reauthPasskey);
   $("reauth-email").addEventListener("click", reauthEmail);
   $("reauth-code-form").addEventListener("submit", reauthVerify);
+  bindConsent();
 }
 
 async function start() {

@@ -182,58 +182,80 @@ async fn without_our_cookie_the_request_is_held_and_the_browser_goes_to_the_page
 }
 
 #[actix_web::test]
-async fn a_third_party_app_gets_a_consent_screen_and_a_denial_goes_back_as_access_denied() {
+async fn a_third_party_app_gets_the_pages_consent_screen_and_a_decision_goes_back_to_the_app() {
     let app = oidc_app().await;
     let signed = app.sign_up(&unique_email("consent"), "Ada").await;
     let cookie = format!(
         "__Host-auth_access={}",
         signed.json["access_token"].as_str().unwrap()
     );
+    let held = |r: &crate::app::Reply| {
+        let to = r.header("location").unwrap().to_owned();
+        assert!(
+            to.starts_with("/?oidc=") && to.ends_with("#consent"),
+            "{to}"
+        );
+        to["/?oidc=".len()..to.len() - "#consent".len()].to_owned()
+    };
     let r = app
         .send(call("GET", &authorize("third", "")).header("cookie", &cookie))
         .await;
-    let to = r.header("location").unwrap().to_owned();
-    assert!(to.starts_with("/oauth2/consent?pending="), "{to}");
-    let page = app.send(call("GET", &to).header("cookie", &cookie)).await;
-    assert_eq!(page.status, 200);
-    assert!(
-        page.text.contains("App &lt;third&gt;"),
-        "the name, escaped: {}",
-        page.text
-    );
-    let pending = &to["/oauth2/consent?pending=".len()..];
-    let foreign = app
-        .send(
-            call("POST", "/oauth2/consent")
-                .header("cookie", &cookie)
-                .header("origin", "https://evil.example")
-                .raw(
-                    "application/x-www-form-urlencoded",
-                    format!("pending={pending}&decision=allow"),
-                ),
-        )
+    let pending = held(&r);
+    let shown = app
+        .send(call("GET", &format!("/oauth2/consent?pending={pending}")))
         .await;
+    assert_eq!(shown.status, 200, "{}", shown.text);
+    assert_eq!(shown.json["client_name"], "App <third>");
+    assert_eq!(shown.json["scopes"], serde_json::json!(["openid", "email"]));
+    let decide = |allow: bool, origin: &str| {
+        call("POST", "/oauth2/consent")
+            .header("cookie", &cookie)
+            .header("origin", origin)
+            .json(&serde_json::json!({ "pending": pending, "allow": allow }))
+    };
+    let foreign = app.send(decide(true, "https://evil.example")).await;
     assert_eq!(
         foreign.status, 403,
         "another origin cannot consent: {}",
         foreign.text
     );
-    let denied = app
+    let denied = app.send(decide(false, ORIGIN)).await;
+    assert_eq!(denied.status, 200, "{}", denied.text);
+    let to = denied.json["redirect"].as_str().unwrap();
+    assert!(
+        to.starts_with("https://app.example/cb?error=access_denied&"),
+        "{to}"
+    );
+
+    // Asked again, and allowed: a code, and the decision is remembered.
+    let r = app
+        .send(call("GET", &authorize("third", "")).header("cookie", &cookie))
+        .await;
+    let pending = held(&r);
+    let allowed = app
         .send(
             call("POST", "/oauth2/consent")
                 .header("cookie", &cookie)
                 .header("origin", ORIGIN)
-                .raw(
-                    "application/x-www-form-urlencoded",
-                    format!("pending={pending}&decision=deny"),
-                ),
+                .json(&serde_json::json!({ "pending": pending, "allow": true })),
         )
         .await;
-    assert_eq!(denied.status, 303, "{}", denied.text);
-    let to = denied.header("location").unwrap();
     assert!(
-        to.starts_with("https://app.example/cb?error=access_denied&"),
-        "{to}"
+        allowed.json["redirect"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://app.example/cb?code="),
+        "{}",
+        allowed.text
+    );
+    let again = app
+        .send(call("GET", &authorize("third", "")).header("cookie", &cookie))
+        .await;
+    assert!(
+        again
+            .header("location")
+            .unwrap()
+            .starts_with("https://app.example/cb?code=")
     );
 }
 

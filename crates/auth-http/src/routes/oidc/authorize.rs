@@ -8,10 +8,10 @@
 //! `/oauth2/authorize?pending=ID`, a same-site navigation that carries the cookies.
 
 use super::html::{self, TEXT, escape, hidden};
-use super::{browser_principal, pairs, provider, see_other};
+use super::{browser_principal, no_store, pairs, provider, see_other};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, client_info, require_same_origin};
+use crate::extract::{Authenticated, JsonBody, client_info, require_same_origin};
 use crate::routes::{add_cookies, expired};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -81,10 +81,12 @@ async fn proceed(
             let Ok(id) = op.hold(&params, asked_at).await else {
                 return Ok(unavailable());
             };
+            let page = with_query("/", &[("oidc", &id.to_string())]);
             if step == AuthorizeStep::Consent {
-                return Ok(see_other(&format!("/oauth2/consent?pending={id}")));
+                // The page shows the consent screen (its texts are the page's).
+                return Ok(see_other(&format!("{page}#consent")));
             }
-            let mut res = see_other(&with_query("/", &[("oidc", &id.to_string())]));
+            let mut res = see_other(&page);
             if let Some(stale) = who {
                 // Signed in, but not recently enough (max_age) or before prompt=login asked:
                 // this browser session ends, so the page asks for a fresh sign-in.
@@ -129,47 +131,79 @@ fn pending_id(text: &str) -> Option<CeremonyId> {
         .and_then(|(_, v)| CeremonyId::parse(v))
 }
 
+/// What the consent screen shows of a held request: the app's name and the scopes it asks for.
 pub(super) async fn consent_page(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let op = provider(&state)?;
-    let Some(id) = pending_id(req.query_string()) else {
-        return Ok(html::error("unknown request"));
+    let id = pending_id(req.query_string()).ok_or(ApiError::NotFound)?;
+    let (params, _) = op.peek(&id).await?.ok_or(ApiError::NotFound)?;
+    let request =
+        AuthorizationRequest::parse(&params, op.registry()).map_err(|_| ApiError::NotFound)?;
+    let scopes: Vec<&str> = request.scopes.iter().map(Scope::as_str).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "client_id": request.client.id.as_str(),
+        "client_name": request.client.name,
+        "scopes": scopes,
+    })))
+}
+
+/// The consent screen's answer.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Decision {
+    pending: String,
+    allow: bool,
+}
+
+/// Records the decision and answers where the browser goes next: back to the app (with a code,
+/// or `access_denied`), or to the page for a fresh sign-in.
+pub(super) async fn consent(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Authenticated,
+    body: JsonBody<Decision>,
+) -> Result<HttpResponse, ApiError> {
+    let op = provider(&state)?;
+    let id = CeremonyId::parse(&body.pending).ok_or(ApiError::NotFound)?;
+    let (params, asked_at) = op.resume(&id).await?.ok_or(ApiError::NotFound)?;
+    let next = if body.allow {
+        proceed(
+            &req,
+            &state,
+            op,
+            params,
+            Some(asked_at),
+            Some(who.principal),
+            true,
+        )
+        .await?
+    } else {
+        let request =
+            AuthorizationRequest::parse(&params, op.registry()).map_err(|_| ApiError::NotFound)?;
+        refused(
+            op,
+            &AuthorizeError::Redirect {
+                redirect_uri: request.redirect_uri,
+                error: OAuthError::AccessDenied,
+                description: "the user did not allow access",
+                state: request.state,
+            },
+        )
     };
-    let params = match op.peek(&id).await {
-        Ok(Some((params, _))) => params,
-        Ok(None) => return Ok(html::error("the sign-in request has expired")),
-        Err(_) => return Ok(unavailable()),
-    };
-    let request = match AuthorizationRequest::parse(&params, op.registry()) {
-        Ok(r) => r,
-        Err(e) => return Ok(refused(op, &e)),
-    };
-    let items: String = request
-        .scopes
-        .iter()
-        .map(|s| match s {
-            Scope::Openid => TEXT.scope_openid,
-            Scope::Profile => TEXT.scope_profile,
-            Scope::Email => TEXT.scope_email,
-            Scope::OfflineAccess => TEXT.scope_offline_access,
-        })
-        .map(|t| format!("<li>{}</li>", escape(t)))
-        .collect();
-    let id = id.to_string();
-    let body = format!(
-        "<p><strong>{name}</strong> {intro}</p><ul>{items}</ul>\
-         <form method=\"post\" action=\"/oauth2/consent\">{h1}\
-         <button type=\"submit\" name=\"decision\" value=\"allow\">{allow}</button> \
-         <button type=\"submit\" name=\"decision\" value=\"deny\">{deny}</button></form>",
-        name = escape(&request.client.name),
-        intro = escape(TEXT.consent_intro),
-        h1 = hidden(&[("pending", &id)]),
-        allow = escape(TEXT.consent_allow),
-        deny = escape(TEXT.consent_deny),
-    );
-    Ok(html::page(StatusCode::OK, TEXT.consent_title, &body))
+    // The page follows the redirect itself; cookies that the step cleared go along.
+    let location = next
+        .headers()
+        .get(actix_web::http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::NotFound)?
+        .to_owned();
+    let mut res = HttpResponse::Ok().json(serde_json::json!({ "redirect": location }));
+    for c in next.cookies() {
+        res.add_cookie(&c).map_err(|_| ApiError::Internal)?;
+    }
+    Ok(no_store(res))
 }
 
 /// A form body of our own pages: the media type, then the pairs, no parameter twice.
@@ -194,53 +228,6 @@ fn form(req: &HttpRequest, body: &[u8]) -> Result<Vec<(String, String)>, ApiErro
 
 fn field<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
     p.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-pub(super) async fn consent(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    who: Authenticated,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let op = provider(&state)?;
-    require_same_origin(&req, &state.config)?;
-    let p = form(&req, &body)?;
-    let id = field(&p, "pending")
-        .and_then(CeremonyId::parse)
-        .ok_or_else(|| ApiError::bad_request("pending is missing"))?;
-    let allow = match field(&p, "decision") {
-        Some("allow") => true,
-        Some("deny") => false,
-        _ => return Err(ApiError::bad_request("decision must be allow or deny")),
-    };
-    let (params, asked_at) =
-        match parameters(op, vec![("pending".to_owned(), id.to_string())]).await {
-            Ok(p) => p,
-            Err(res) => return Ok(res),
-        };
-    if !allow {
-        let request = match AuthorizationRequest::parse(&params, op.registry()) {
-            Ok(r) => r,
-            Err(e) => return Ok(refused(op, &e)),
-        };
-        let denied = AuthorizeError::Redirect {
-            redirect_uri: request.redirect_uri,
-            error: OAuthError::AccessDenied,
-            description: "the user did not allow access",
-            state: request.state,
-        };
-        return Ok(refused(op, &denied));
-    }
-    proceed(
-        &req,
-        &state,
-        op,
-        params,
-        asked_at,
-        Some(who.principal),
-        true,
-    )
-    .await
 }
 
 /// The registered post-logout URI a logout request names, if it names one of its client's.

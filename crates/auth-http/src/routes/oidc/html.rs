@@ -1,5 +1,6 @@
-//! The few HTML pages the provider renders itself: an error that must not go back to the client,
-//! the consent screen and the sign-out confirmation. Plain forms, no script, no inline style.
+//! The few HTML pages the provider renders itself, which the browser reaches without our page:
+//! an error that must not go back to the client, and the sign-out confirmation (the consent
+//! screen is the page's, its texts in `static/oidc.js`). Plain forms, no script, no inline style.
 //! Every sentence is in [`TEXT`], so it can move to the translation catalogs as one piece.
 
 use actix_web::HttpResponse;
@@ -9,17 +10,9 @@ use actix_web::http::StatusCode;
 pub(super) const TEXT: Text = Text {
     error_title: "This sign-in request cannot be used",
     error_back: "Go back to the app and try again. If it keeps happening, tell the app's team.",
-    consent_title: "Allow access?",
-    consent_intro: "wants to sign you in and read:",
-    consent_allow: "Allow",
-    consent_deny: "Don't allow",
     logout_title: "Sign out?",
     logout_intro: "Sign out of this device, and return to",
     logout_confirm: "Sign out",
-    scope_openid: "your account id",
-    scope_profile: "your display name",
-    scope_email: "your email address",
-    scope_offline_access: "access while you are away (stay signed in)",
 };
 
 /// The sentences of [`TEXT`].
@@ -27,17 +20,9 @@ pub(super) const TEXT: Text = Text {
 pub(super) struct Text {
     pub error_title: &'static str,
     pub error_back: &'static str,
-    pub consent_title: &'static str,
-    pub consent_intro: &'static str,
-    pub consent_allow: &'static str,
-    pub consent_deny: &'static str,
     pub logout_title: &'static str,
     pub logout_intro: &'static str,
     pub logout_confirm: &'static str,
-    pub scope_openid: &'static str,
-    pub scope_profile: &'static str,
-    pub scope_email: &'static str,
-    pub scope_offline_access: &'static str,
 }
 
 /// `s` safe in HTML text and attribute values.
