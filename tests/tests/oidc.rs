@@ -277,6 +277,17 @@ fn flow(s: &Server, client_id: &str, secret: Option<&str>, logout: bool) {
     if !logout {
         return;
     }
+    // Our own session list shows which app a session belongs to.
+    let sessions = s.request("GET", "/v1/me/sessions", &[("cookie", &cookie)], None);
+    assert!(
+        sessions.json["sessions"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|x| x["app"] == client_id),
+        "{}",
+        sessions.text
+    );
     // A logout to an unregistered address is refused without a redirect; a registered one works.
     let refused = browse(
         s,

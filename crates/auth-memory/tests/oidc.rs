@@ -516,3 +516,24 @@ async fn revocation_ends_the_client_session() {
         OAuthError::InvalidClient
     );
 }
+
+#[tokio::test]
+async fn the_sessions_list_names_the_app_a_session_belongs_to() {
+    let op = provider();
+    let who = user(&op, "apps@example.test").await;
+    let code = code_for(&op, &who, &request(&op, "spa", &[])).await;
+    op.op
+        .token("spa", None, exchange(&code, Some(VERIFIER)), &client())
+        .await
+        .unwrap();
+    let sessions = op.w.service.sessions(&who).await.unwrap();
+    let apps: Vec<Option<&str>> = sessions
+        .iter()
+        .map(|s| s.client.as_ref().map(|c| c.id.as_str()))
+        .collect();
+    assert_eq!(apps.len(), 2, "our session and the app's");
+    assert!(
+        apps.contains(&Some("spa")) && apps.contains(&None),
+        "{apps:?}"
+    );
+}
