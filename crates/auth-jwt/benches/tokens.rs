@@ -86,6 +86,7 @@ fn id_tokens(c: &mut Criterion) {
     assert!(made.success());
     let rsa = auth_jwt::RsaSigningKey::from_pkcs8(&std::fs::read(&pem).unwrap()).unwrap();
     let signer = auth_jwt::IdTokens::new(
+        "https://auth.example",
         &SigningKey::generate(&OsRng),
         Some(std::sync::Arc::new(rsa)),
     )

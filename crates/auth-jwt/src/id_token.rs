@@ -6,10 +6,11 @@
 //! `rust_crypto` backend would use, carries a timing advisory for exactly that operation, so it
 //! never signs here.
 
+use crate::access::{AccessRules, AccessSigner};
 use crate::keys::SigningKey;
 use auth_core::oidc::IdTokenAlg;
-use auth_core::ports::{IdTokenClaims, IdTokenSigner};
-use auth_core::token::TokenError;
+use auth_core::ports::{Clock, IdTokenClaims, IdTokenSigner};
+use auth_core::token::{AccessClaims, TokenError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -110,19 +111,29 @@ fn pem_body(text: &str) -> Result<Vec<u8>, RsaKeyError> {
     Err(RsaKeyError::Format)
 }
 
-/// Signs ID tokens: EdDSA with the current Ed25519 key, RS256 with the RSA key if configured.
+/// The `aud` of the access tokens apps get: only userinfo accepts them, never our API or a
+/// service that accepts our own access tokens.
+pub const CLIENT_ACCESS_AUDIENCE: &str = "userinfo";
+
+/// Signs ID tokens (EdDSA with the current Ed25519 key, RS256 with the RSA key if configured) and
+/// the access tokens of apps (EdDSA, audience [`CLIENT_ACCESS_AUDIENCE`]).
 pub struct IdTokens {
     ed_kid: String,
     ed_key: EncodingKey,
     rsa: Option<Arc<RsaSigningKey>>,
+    access: AccessSigner,
+    rules: AccessRules,
 }
 
 impl IdTokens {
-    /// A signer with the current Ed25519 key and, optionally, an RSA key.
+    /// A signer for `issuer` with the current Ed25519 key and, optionally, an RSA key. App
+    /// access tokens verify with the current key only: after a rotation and restart, apps
+    /// refresh (they live 15 minutes).
     ///
     /// # Errors
     /// [`crate::KeyError`] if the Ed25519 key cannot be encoded.
     pub fn new(
+        issuer: &str,
         current: &SigningKey,
         rsa: Option<Arc<RsaSigningKey>>,
     ) -> Result<Self, crate::KeyError> {
@@ -130,7 +141,21 @@ impl IdTokens {
             ed_kid: current.kid().to_owned(),
             ed_key: current.encoding_key()?,
             rsa,
+            access: AccessSigner::new(
+                issuer,
+                CLIENT_ACCESS_AUDIENCE,
+                current.kid(),
+                current.encoding_key()?,
+            ),
+            rules: AccessRules::new(issuer, CLIENT_ACCESS_AUDIENCE, [current.public_key()]),
         })
+    }
+
+    /// The same signer judging time by `clock`.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.rules.set_clock(clock);
+        self
     }
 
     /// The public JWK of the RSA key, for the JWKS.
@@ -174,6 +199,14 @@ fn payload(c: &IdTokenClaims) -> Value {
 }
 
 impl IdTokenSigner for IdTokens {
+    fn issue_client_access(&self, claims: &AccessClaims) -> Result<String, TokenError> {
+        self.access.sign(claims)
+    }
+
+    fn verify_client_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.rules.verify(token)
+    }
+
     fn sign_id_token(&self, claims: &IdTokenClaims, alg: IdTokenAlg) -> Result<String, TokenError> {
         let body = payload(claims);
         match alg {

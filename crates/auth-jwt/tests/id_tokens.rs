@@ -58,7 +58,7 @@ fn validation(alg: Algorithm) -> Validation {
 #[test]
 fn eddsa_id_tokens_verify_with_the_published_key_and_carry_the_claims() {
     let key = SigningKey::generate(&OsRng);
-    let signer = IdTokens::new(&key, None).unwrap();
+    let signer = IdTokens::new("https://auth.example.test", &key, None).unwrap();
     assert_eq!(signer.algorithms(), vec![IdTokenAlg::EdDSA]);
     let token = signer.sign_id_token(&claims(), IdTokenAlg::EdDSA).unwrap();
     let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_key().to_jwk()).unwrap();
@@ -86,7 +86,12 @@ fn rs256_id_tokens_verify_with_the_rsa_key_the_jwks_publishes() {
     let rsa = RsaSigningKey::from_pkcs8(&rsa_pem()).unwrap();
     let kid = rsa.kid().to_owned();
     let key = SigningKey::generate(&OsRng);
-    let signer = IdTokens::new(&key, Some(std::sync::Arc::new(rsa))).unwrap();
+    let signer = IdTokens::new(
+        "https://auth.example.test",
+        &key,
+        Some(std::sync::Arc::new(rsa)),
+    )
+    .unwrap();
     let jwk_value = signer.rsa_jwk().unwrap().clone();
     assert_eq!(jwk_value["alg"], "RS256");
     let issuer = JwtIssuer::new("https://auth.example.test", "auth", key, [], &[7u8; 32])
@@ -130,5 +135,34 @@ fn rsa_keys_must_be_pkcs8_and_large_enough() {
     assert!(
         RsaSigningKey::from_pkcs8(ed.as_bytes()).is_err(),
         "an Ed25519 key is not an RSA key"
+    );
+}
+
+#[test]
+fn an_apps_access_token_is_good_at_userinfo_only_and_ours_is_not_good_there() {
+    let key = SigningKey::generate(&OsRng);
+    let signer = IdTokens::new("https://auth.example.test", &key, None).unwrap();
+    let issuer = JwtIssuer::new("https://auth.example.test", "auth", key, [], &[7u8; 32]).unwrap();
+    let now = auth_core::ports::Clock::now(&auth_core::ports::SystemClock);
+    let claims = auth_core::token::AccessClaims {
+        user_id: UserId::random(&OsRng),
+        session_id: SessionId::random(&OsRng),
+        method: AuthMethod::EmailCode,
+        auth_time: now,
+        issued_at: now,
+        expires_at: now.plus(std::time::Duration::from_secs(900)),
+    };
+    let apps = signer.issue_client_access(&claims).unwrap();
+    let back = signer.verify_client_access(&apps).unwrap();
+    assert_eq!((back.user_id, back.session_id), (claims.user_id, claims.session_id));
+    assert_eq!(auth_jwt::CLIENT_ACCESS_AUDIENCE, "userinfo");
+    assert!(
+        issuer.verify_access(&apps).is_err(),
+        "our API and services that accept our tokens refuse an app's token (another audience)"
+    );
+    let ours = issuer.issue_access(&claims).unwrap();
+    assert!(
+        signer.verify_client_access(&ours).is_err(),
+        "userinfo refuses our own tokens"
     );
 }

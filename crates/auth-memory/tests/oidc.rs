@@ -55,7 +55,9 @@ fn provider() -> Op {
     ])
     .unwrap();
     let store = Arc::new(w.store.clone());
-    let signer = IdTokens::new(&SigningKey::generate(&OsRng), None).unwrap();
+    let signer = IdTokens::new("https://auth.test", &SigningKey::generate(&OsRng), None)
+        .unwrap()
+        .with_clock(w.clock.clone());
     let op = OidcProvider::new(
         w.service.clone(),
         registry,

@@ -378,8 +378,12 @@ impl Application {
         let stores = stores(&config).await?;
         let secrets = secrets::load_or_create(&config.secrets)?;
 
-        let id_tokens = IdTokens::new(&secrets.current, config.oidc.rsa.clone())
-            .context("invalid signing key")?;
+        let id_tokens = IdTokens::new(
+            &config.public_url,
+            &secrets.current,
+            config.oidc.rsa.clone(),
+        )
+        .context("invalid signing key")?;
         let mut tokens = JwtIssuer::new(
             &config.issuer,
             &config.audience,

@@ -72,9 +72,25 @@ pub struct IdTokenClaims {
     pub name: Option<String>,
 }
 
-/// Signs ID tokens with the algorithm each client asked for. CPU work, so synchronous.
+/// The tokens the OpenID Connect provider hands to apps: ID tokens, signed with the algorithm
+/// each client asked for, and access tokens for userinfo, which carry an audience of their own so
+/// that neither our API nor any service that accepts our access tokens takes them. CPU work, so
+/// synchronous.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 pub trait IdTokenSigner: Send + Sync {
+    /// An access token for an app's session, good only at userinfo.
+    ///
+    /// # Errors
+    /// [`TokenError::Signing`] only if the key material is unusable.
+    fn issue_client_access(&self, claims: &AccessClaims) -> Result<String, TokenError>;
+
+    /// The claims of a valid app access token (signature, `kid`, issuer, its own audience, `exp`
+    /// and `nbf` checked).
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`] for anything else, our own access tokens included.
+    fn verify_client_access(&self, token: &str) -> Result<AccessClaims, TokenError>;
+
     /// A signed ID token.
     ///
     /// # Errors

@@ -61,7 +61,11 @@ async fn oidc_app() -> TestApp<
         registry,
         store.clone(),
         store,
-        Arc::new(IdTokens::new(&SigningKey::generate(&OsRng), None).unwrap()),
+        Arc::new(
+            IdTokens::new(ORIGIN, &SigningKey::generate(&OsRng), None)
+                .unwrap()
+                .with_clock(w.clock.clone()),
+        ),
         ORIGIN,
     )));
     let state = w.state.clone();

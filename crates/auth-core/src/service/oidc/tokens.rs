@@ -10,6 +10,7 @@ use crate::oidc::{
 use crate::ports::{IdTokenClaims, StoreError};
 use crate::service::ClientInfo;
 use crate::session::{RefreshToken, Rotation, Session, SessionClient};
+use crate::token::AccessClaims;
 use crate::user::User;
 
 impl OidcProvider {
@@ -234,7 +235,14 @@ impl OidcProvider {
                 .then(|| user.display_name.to_string()),
         };
         Ok(TokenResponse {
-            access_token: self.auth.access_token(session)?,
+            access_token: self.signer.issue_client_access(&AccessClaims {
+                user_id: session.user_id,
+                session_id: session.id,
+                method: session.method,
+                auth_time: session.created_at,
+                issued_at: now,
+                expires_at: now.plus(ttl),
+            })?,
             expires_in: ttl,
             id_token: self.signer.sign_id_token(&claims, client.id_token_alg)?,
             refresh_token: scopes.contains(Scope::OfflineAccess).then_some(refresh),
@@ -270,7 +278,7 @@ impl OidcProvider {
     }
 
     async fn client_session(&self, access_token: &str) -> Result<Option<Session>, StoreError> {
-        let Ok(claims) = self.auth.ports.tokens.verify_access(access_token) else {
+        let Ok(claims) = self.signer.verify_client_access(access_token) else {
             return Ok(None);
         };
         let session = self.auth.ports.sessions.get(&claims.session_id).await?;
