@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { createRequire } from "node:module";
+import { createHash, randomBytes } from "node:crypto";
 import { chromium } from "playwright-core";
 
 const AXE_SOURCE = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
@@ -863,6 +864,60 @@ test("passkeys work without the browser's WebAuthn JSON helpers too", async () =
     await p.getByRole("button", { name: "Sign in with a passkey" }).click();
     await p.locator("#view-account").waitFor({ state: "visible" });
     await p.locator("#session-list li.current .s-meta", { hasText: "with passkey" }).waitFor();
+  } finally {
+    await other.context.close();
+  }
+});
+
+test("signs an app in (OpenID Connect): the page returns to the app after an email code", async () => {
+  step = "oidc";
+  // A fresh browser: the app sends it to us, the page signs in as always, then goes back to the
+  // app's redirect URI (here a page of ours that answers 200) with the code.
+  const other = await openPage();
+  const p = other.page;
+  try {
+    const verifier = randomBytes(32).toString("base64url");
+    const challenge = createHash("sha256").update(verifier).digest("base64url");
+    const q = new URLSearchParams({
+      client_id: "browser-rp", redirect_uri: `${BASE}/healthz`, response_type: "code",
+      scope: "openid email", state: "st-browser", nonce: "n-browser",
+      code_challenge: challenge, code_challenge_method: "S256",
+    });
+    await p.goto(`${BASE}/oauth2/authorize?${q}`);
+    await p.locator("#view-signin").waitFor({ state: "visible" });
+    assert.ok(!p.url().includes("oidc="), "the request id leaves the address bar");
+    await p.locator("#signin-email").fill(EMAIL);
+    await p.getByRole("button", { name: "Email me a code" }).click();
+    await p.locator("#view-code").waitFor({ state: "visible" });
+    const { code } = await nextCode(EMAIL);
+    await p.locator("#code-input").fill(code);
+    await p.getByRole("button", { name: "Verify" }).click();
+    await p.waitForURL((u) => u.href.startsWith(`${BASE}/healthz?`));
+    const back = new URL(p.url());
+    assert.equal(back.searchParams.get("state"), "st-browser");
+    const token = await fetch(`${BASE}/oauth2/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code", code: back.searchParams.get("code"),
+        redirect_uri: `${BASE}/healthz`, client_id: "browser-rp", code_verifier: verifier,
+      }),
+    });
+    assert.equal(token.status, 200, await token.clone().text());
+    const { id_token } = await token.json();
+    const claims = JSON.parse(Buffer.from(id_token.split(".")[1], "base64url").toString("utf8"));
+    assert.equal(claims.nonce, "n-browser");
+    assert.equal(claims.email, EMAIL);
+    assert.deepEqual(claims.amr, ["otp"]);
+
+    // An app that is not ours: signed in already, the page asks for consent, then goes back.
+    q.set("client_id", "browser-third");
+    await p.goto(`${BASE}/oauth2/authorize?${q}`);
+    await p.locator("#view-consent").waitFor({ state: "visible" });
+    assert.equal(await p.locator("#consent-intro").textContent(), "Third App wants to sign you in and read:");
+    assert.deepEqual(await p.locator("#consent-scopes li").allTextContents(), ["your account id", "your email address"]);
+    await p.getByRole("button", { name: "Allow", exact: true }).click();
+    await p.waitForURL((u) => u.href.startsWith(`${BASE}/healthz?code=`));
   } finally {
     await other.context.close();
   }

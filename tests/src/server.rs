@@ -382,6 +382,29 @@ impl Server {
         )
     }
 
+    /// A form POST as a browser sends it from our page: our Origin, a cookie header, redirects
+    /// not followed.
+    pub fn request_raw_form(&self, path: &str, form: &str, cookie: &str) -> Reply {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        let req = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", self.origin())
+            .header("cookie", cookie)
+            .body(form.as_bytes().to_vec())
+            .expect("request");
+        Reply::from(
+            agent
+                .run(req)
+                .unwrap_or_else(|e| panic!("POST {path}: {e}")),
+        )
+    }
+
     /// POST JSON.
     pub fn post(&self, path: &str, body: Value) -> Reply {
         self.request("POST", path, &[], Some(&body))

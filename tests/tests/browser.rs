@@ -107,9 +107,17 @@ fn the_page_works_in_a_real_browser_with_passkeys() {
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let origin = format!("http://localhost:{port}");
+    // An app that signs its users in through us (OpenID Connect); the flows play it. Its
+    // redirect URI is a page of ours that answers 200 (`/healthz`), so the browser lands
+    // somewhere real without a second server.
+    let clients = format!(
+        r#"[{{id="browser-rp",name="Browser RP",redirect_uris=["{origin}/healthz"],public=true,first_party=true}},
+            {{id="browser-third",name="Third App",redirect_uris=["{origin}/healthz"],public=true}}]"#
+    );
     let server = Server::start_with(&[
         ("AUTH_SERVER__BIND", &bind),
         ("AUTH_SERVER__PUBLIC_URL", &origin),
+        ("AUTH_OIDC__CLIENTS", &clients),
     ]);
 
     let artifacts = artifacts_dir();

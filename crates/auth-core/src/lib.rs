@@ -14,6 +14,7 @@ pub mod ids;
 pub mod language;
 pub mod mail;
 pub mod net;
+pub mod oidc;
 pub mod passkey;
 pub mod policy;
 pub mod ports;

@@ -2,6 +2,7 @@
 
 use crate::code::PepperTooShort;
 use crate::ids::{SessionId, UserId};
+use crate::oidc::{ClientId, Scopes};
 use crate::ports::Rng;
 use crate::time::Timestamp;
 use base64::Engine;
@@ -53,6 +54,15 @@ impl AuthMethod {
     }
 }
 
+/// The OpenID Connect client a session belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClient {
+    /// The client.
+    pub id: ClientId,
+    /// The scopes its tokens carry.
+    pub scopes: Scopes,
+}
+
 /// A signed-in session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -74,6 +84,9 @@ pub struct Session {
     pub ip: Option<String>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
+    /// The OpenID Connect client it was opened for, with the scopes granted; `None` for our own
+    /// sessions (the page and the API). A client's session never authenticates our API.
+    pub client: Option<SessionClient>,
 }
 
 impl Session {

@@ -125,6 +125,9 @@ pub struct AppState {
     pub health: Arc<Vec<Arc<dyn HealthCheck>>>,
     /// The metrics served at `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The OpenID Connect provider, when clients are configured; its endpoints answer 404
+    /// otherwise.
+    pub oidc: Option<Arc<auth_core::service::OidcProvider>>,
 }
 
 impl std::fmt::Debug for AppState {

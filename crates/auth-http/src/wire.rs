@@ -207,6 +207,10 @@ pub struct SessionView {
     pub ip: Option<String>,
     /// Whether this is the session making the request.
     pub current: bool,
+    /// The app (OpenID Connect client id) the session was opened for; absent for our own
+    /// sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
 }
 
 impl SessionView {
@@ -221,6 +225,7 @@ impl SessionView {
             user_agent: s.user_agent.clone(),
             ip: s.ip.clone(),
             current: s.id == *current,
+            app: s.client.as_ref().map(|c| c.id.to_string()),
         }
     }
 }

@@ -7,7 +7,7 @@ import { t } from "./i18n.js";
 
 export const $ = (id) => document.getElementById(id);
 
-export const VIEWS = ["signin", "signup", "recover", "code", "welcome", "account", "revert", "email", "delete", "reauth"];
+export const VIEWS = ["signin", "signup", "recover", "code", "welcome", "account", "revert", "email", "delete", "reauth", "consent"];
 
 /** What the screens share. */
 export const state = {

@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the token hot paths: sign and verify an access token, issue and verify
-//! an attempt token.
+//! an attempt token, sign an ID token (EdDSA, and RS256 with a key the openssl CLI makes).
 #![allow(
     missing_docs,
     reason = "criterion's macros generate undocumented items"
@@ -65,5 +65,52 @@ fn tokens(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tokens);
+fn id_tokens(c: &mut Criterion) {
+    use auth_core::oidc::{ClientId, IdTokenAlg};
+    use auth_core::ports::{IdTokenClaims, IdTokenSigner};
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("rsa.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&pem)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("the openssl CLI runs");
+    assert!(made.success());
+    let rsa = auth_jwt::RsaSigningKey::from_pkcs8(&std::fs::read(&pem).unwrap()).unwrap();
+    let signer = auth_jwt::IdTokens::new(
+        "https://auth.example",
+        &SigningKey::generate(&OsRng),
+        Some(std::sync::Arc::new(rsa)),
+    )
+    .unwrap();
+    let now = SystemClock.now();
+    let claims = IdTokenClaims {
+        issuer: "https://auth.example".to_owned(),
+        subject: UserId::random(&OsRng),
+        audience: ClientId::parse("app").unwrap(),
+        issued_at: now,
+        expires_at: now.plus(Duration::from_secs(900)),
+        auth_time: now,
+        nonce: Some("n-0S6_WzA2Mj".to_owned()),
+        method: AuthMethod::Passkey,
+        session_id: SessionId::random(&OsRng),
+        email: Some("ada@example.com".to_owned()),
+        name: Some("Ada".to_owned()),
+    };
+    for alg in [IdTokenAlg::EdDSA, IdTokenAlg::RS256] {
+        c.bench_function(&format!("id_token/sign {}", alg.as_str()), |b| {
+            b.iter(|| signer.sign_id_token(black_box(&claims), alg).unwrap())
+        });
+    }
+}
+
+criterion_group!(benches, tokens, id_tokens);
 criterion_main!(benches);

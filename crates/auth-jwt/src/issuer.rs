@@ -99,6 +99,16 @@ impl JwtIssuer {
         })
     }
 
+    /// The same issuer publishing `jwk` in its JWKS too (the RS256 key of ID tokens). Access
+    /// tokens never verify with it: their rules accept Ed25519 keys only.
+    #[must_use]
+    pub fn with_published_key(mut self, jwk: Value) -> Self {
+        if let Some(keys) = self.jwks.get_mut("keys").and_then(Value::as_array_mut) {
+            keys.push(jwk);
+        }
+        self
+    }
+
     /// The same issuer reading time from `clock` (for tests, and for a server that injects its clock).
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -15,12 +15,14 @@
 
 mod access;
 mod attempt;
+mod id_token;
 mod issuer;
 mod jwks;
 mod keys;
 mod validity;
 
 pub use attempt::ATTEMPT_AUDIENCE;
+pub use id_token::{CLIENT_ACCESS_AUDIENCE, IdTokens, RsaKeyError, RsaSigningKey};
 pub use issuer::{ConfigError, JwtIssuer, MIN_ATTEMPT_SECRET_LEN};
 pub use jwks::{JwksError, JwksVerifier};
 pub use keys::{KeyError, PublicKey, SigningKey};

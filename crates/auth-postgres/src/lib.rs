@@ -2,8 +2,8 @@
 //!
 //! [`PgStore`] implements the storage ports of `auth-core` ([`UserRepository`],
 //! [`AttemptStore`], [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`],
-//! [`EmailRevertStore`]), their [`Housekeeping`], the
-//! [`RateLimiter`] and the [`CeremonyStore`] (so a deployment without Redis still shares its
+//! [`EmailRevertStore`], [`ConsentStore`]), their [`Housekeeping`], the
+//! [`RateLimiter`], the [`CeremonyStore`] and the [`AuthorizationCodeStore`] (so a deployment without Redis still shares its
 //! limits and passkey ceremonies between nodes) and [`HealthCheck`] on one PostgreSQL database
 //! through sqlx. The schema lives in `migrations/postgres/` at the top of the repository and is
 //! embedded here; [`PgStore::migrate`] applies it.
@@ -33,6 +33,8 @@
 //! [`Housekeeping`]: auth_core::ports::Housekeeping
 //! [`EmailRevertStore`]: auth_core::ports::EmailRevertStore
 //! [`CeremonyStore`]: auth_core::ports::CeremonyStore
+//! [`ConsentStore`]: auth_core::ports::ConsentStore
+//! [`AuthorizationCodeStore`]: auth_core::ports::AuthorizationCodeStore
 #![warn(missing_docs)]
 
 mod attempts;
@@ -42,6 +44,7 @@ mod ceremonies;
 mod error;
 mod housekeeping;
 mod limits;
+mod oidc;
 mod passkeys;
 mod reverts;
 // Its SQL macros (the opening CTEs) are shared with `users`, which creates an account together
@@ -149,6 +152,7 @@ impl PgStore {
                 "DELETE FROM attempts WHERE expires_at < $1",
                 now.minus(ATTEMPT_GRACE),
             ),
+            (oidc::CODES_PURGE, oidc::codes_forgotten_before(now)),
         ] {
             let done = sqlx::query(sql)
                 .bind(before.as_millis())

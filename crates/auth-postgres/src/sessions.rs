@@ -17,12 +17,13 @@ type SessionUserRow = auth_sql::rows::SessionUserRow<Uuid>;
 
 macro_rules! session_columns {
     () => {
-        "id, user_id, method, created_at, last_seen_at, expires_at, user_agent, ip, revoked_at"
+        "id, user_id, method, created_at, last_seen_at, expires_at, user_agent, ip, revoked_at, \
+         client_id, client_scopes"
     };
 }
 
 /// The data-modifying CTEs that open a sign-in ([`SessionRepository::open`]): the session, its
-/// first refresh token and its audit event, from parameters `$1` to `$15` (see [`bind_open`]).
+/// first refresh token and its audit event, from parameters `$1` to `$17` (see [`bind_open`]).
 /// `$ok` gates them: a query with a row when the sign-in may open, none when it may not (then
 /// nothing is written). Written by one statement, they cost one round trip and one commit and are
 /// all or nothing; the foreign keys are checked at the end of the statement, when all the rows
@@ -34,10 +35,10 @@ macro_rules! open_ctes {
             $ok,
             "), s AS (INSERT INTO sessions (",
             session_columns!(),
-            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM ok RETURNING id), \
-             t AS (INSERT INTO refresh_tokens (hash, session_id) SELECT $10, id FROM s), \
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM ok RETURNING id), \
+             t AS (INSERT INTO refresh_tokens (hash, session_id) SELECT $12, id FROM s), \
              a AS (INSERT INTO audit_events (user_id, at, kind, ip, detail) \
-                   SELECT $11, $12, $13, $14, $15 FROM s)"
+                   SELECT $13, $14, $15, $16, $17 FROM s)"
         )
     };
 }
@@ -49,7 +50,7 @@ macro_rules! open_sql {
     };
 }
 
-/// Binds the fifteen parameters of [`open_ctes!`] in order.
+/// Binds the seventeen parameters of [`open_ctes!`] in order.
 pub(crate) fn bind_open<'q>(
     query: sqlx::query::QueryScalar<'q, Postgres, i64, PgArguments>,
     session: &'q Session,
@@ -66,6 +67,8 @@ pub(crate) fn bind_open<'q>(
         .bind(session.user_agent.as_deref())
         .bind(session.ip.as_deref())
         .bind(session.revoked_at.map(Timestamp::as_millis))
+        .bind(session.client.as_ref().map(|c| c.id.as_str()))
+        .bind(session.client.as_ref().map(|c| c.scopes.to_text()))
         .bind(refresh.0.as_slice())
         .bind(event.user_id.as_uuid())
         .bind(event.at.as_millis())
@@ -172,13 +175,13 @@ impl SessionRepository for PgStore {
         let opened = bind_open(
             sqlx::query_scalar(open_sql!(
                 "UPDATE passkeys SET \
-                     credential = CASE WHEN $17 > sign_count OR ($17 = 0 AND sign_count = 0) \
-                         THEN $16 ELSE credential END, \
-                     backup_state = CASE WHEN $17 > sign_count OR ($17 = 0 AND sign_count = 0) \
-                         THEN $18 ELSE backup_state END, \
-                     sign_count = GREATEST(sign_count, $17), \
+                     credential = CASE WHEN $19 > sign_count OR ($19 = 0 AND sign_count = 0) \
+                         THEN $18 ELSE credential END, \
+                     backup_state = CASE WHEN $19 > sign_count OR ($19 = 0 AND sign_count = 0) \
+                         THEN $20 ELSE backup_state END, \
+                     sign_count = GREATEST(sign_count, $19), \
                      last_used_at = GREATEST(last_used_at, $4) \
-                 WHERE id = $19 RETURNING 1"
+                 WHERE id = $21 RETURNING 1"
             )),
             session,
             refresh,

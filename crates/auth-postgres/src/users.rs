@@ -38,7 +38,7 @@ impl UserRepository for PgStore {
             sqlx::query_scalar(concat!(
                 "WITH u AS (INSERT INTO users \
                      (id, email, display_name, public, created_at, attempt_epoch, language) \
-                     VALUES ($16, $17, $18, $19, $20, $21, $22) RETURNING id), ",
+                     VALUES ($18, $19, $20, $21, $22, $23, $24) RETURNING id), ",
                 open_ctes!("SELECT id FROM u"),
                 " SELECT count(*) FROM u"
             )),

@@ -63,6 +63,18 @@ impl Keys {
         format!("{}:failures:{}:{}", self.prefix, self.tag(), hash(key))
     }
 
+    /// An authorization code: `P:code:{hash(hex of the code's SHA-256)}`.
+    pub(crate) fn code(&self, code_hash: &auth_core::session::TokenHash) -> String {
+        let hex = code_hash
+            .0
+            .iter()
+            .fold(String::with_capacity(64), |mut out, b| {
+                let _ = write!(out, "{b:02x}");
+                out
+            });
+        format!("{}:code:{{{}}}", self.prefix, hash(&hex))
+    }
+
     /// A ceremony's state: `P:ceremony:{hash(id)}`.
     pub(crate) fn ceremony(&self, id: &str) -> String {
         format!("{}:ceremony:{{{}}}", self.prefix, hash(id))

@@ -1,9 +1,11 @@
 //! The Redis adapter: the ephemeral state that every server node shares — email-code attempts,
-//! rate limits and failure counters, and passkey ceremony state.
+//! rate limits and failure counters, passkey ceremony state, and OpenID Connect authorization
+//! codes.
 //!
 //! [`RedisStore`] implements [`AttemptStore`](auth_core::ports::AttemptStore),
 //! [`RateLimiter`](auth_core::ports::RateLimiter), [`AttemptGate`](auth_core::ports::AttemptGate),
-//! [`CeremonyStore`] and [`HealthCheck`] over one auto-reconnecting multiplexed connection. Every
+//! [`CeremonyStore`], [`AuthorizationCodeStore`](auth_core::ports::AuthorizationCodeStore) and
+//! [`HealthCheck`] over one auto-reconnecting multiplexed connection. Every
 //! operation that reads and then writes is a single Lua script, so it is atomic however many
 //! nodes call it at once, and every step of an email code is one script, so one round trip: a
 //! start takes all its send limits and stores its attempt in one; a verify is two, the same for a
@@ -27,6 +29,7 @@
 //! | `P:gcra:{P}:<hash(key)>` | string | `TAT - now` | the GCRA theoretical arrival time of a limiter key (ms since the epoch) |
 //! | `P:failures:{P}:<hash(key)>` | hash | `window_ends - now` | `count`, `last_at` and `window_ends` (ms since the epoch) of a failure key |
 //! | `P:ceremony:{hash(id)}` | string | given to [`RedisStore::put_ceremony`] | the expiry instant (8 bytes, big-endian ms since the epoch), then the opaque ceremony state; read once |
+//! | `P:code:{hash(code hash)}` | hash | the code's 60 s + 10 min of replay memory | an authorization code: `grant` (JSON), `expires_at`, and `used_at` once taken |
 //!
 //! The 1 h grace (the core's `auth_core::attempt::ATTEMPT_GRACE`) keeps an attempt readable (in
 //! whatever state) for a while after it expires; it can no longer take guesses or be consumed then.
@@ -59,6 +62,7 @@
 #![warn(missing_docs)]
 
 mod attempts;
+mod codes;
 mod errors;
 mod gate;
 mod keys;
@@ -106,6 +110,7 @@ struct Scripts {
     attempt_consume: Script,
     gcra_acquire_all: Script,
     failures_record: Script,
+    code_take: Script,
 }
 
 /// A script with the shared functions of `lua/lib.lua` in front of it.
@@ -128,6 +133,7 @@ impl Scripts {
             attempt_consume: Script::new(include_str!("lua/attempt_consume.lua")),
             gcra_acquire_all: with_lib!("gcra_acquire_all.lua"),
             failures_record: with_lib!("failures_record.lua"),
+            code_take: Script::new(include_str!("lua/code_take.lua")),
         }
     }
 }

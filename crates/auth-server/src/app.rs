@@ -9,13 +9,13 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use auth_core::AuthService;
 use auth_core::ports::{
-    AttemptGate, AttemptStore, AuditLog, CeremonyStore, Clock, EmailRevertStore, HealthCheck,
-    Housekeeping, OsRng, PasskeyRepository, RateLimiter, Retention, SessionRepository, SystemClock,
-    UserRepository,
+    AttemptGate, AttemptStore, AuditLog, AuthorizationCodeStore, CeremonyStore, Clock,
+    ConsentStore, EmailRevertStore, HealthCheck, Housekeeping, OsRng, PasskeyRepository,
+    RateLimiter, Retention, SessionRepository, SystemClock, UserRepository,
 };
-use auth_core::service::Ports;
+use auth_core::service::{OidcProvider, Ports};
 use auth_http::{AppState, HttpConfig, Metrics};
-use auth_jwt::JwtIssuer;
+use auth_jwt::{IdTokens, JwtIssuer};
 use auth_memory::MemoryStore;
 use auth_postgres::PgStore;
 use auth_redis::RedisStore;
@@ -145,6 +145,8 @@ struct Stores {
     limiter: Arc<dyn RateLimiter>,
     gate: Arc<dyn AttemptGate>,
     ceremonies: Arc<dyn CeremonyStore>,
+    codes: Arc<dyn AuthorizationCodeStore>,
+    consents: Arc<dyn ConsentStore>,
     health: Vec<Arc<dyn HealthCheck>>,
     database: Database,
 }
@@ -177,7 +179,9 @@ async fn stores(config: &Config) -> anyhow::Result<Stores> {
                 attempts: memory.clone(),
                 limiter: memory.clone(),
                 gate: memory.clone(),
-                ceremonies: memory,
+                ceremonies: memory.clone(),
+                codes: memory,
+                consents: db.clone(),
                 health: vec![db],
                 database: database.clone(),
             }
@@ -194,6 +198,8 @@ async fn stores(config: &Config) -> anyhow::Result<Stores> {
                 limiter: db.clone(),
                 gate: db.clone(),
                 ceremonies: db.clone(),
+                codes: db.clone(),
+                consents: db.clone(),
                 health: vec![db],
                 database: database.clone(),
             }
@@ -204,6 +210,7 @@ async fn stores(config: &Config) -> anyhow::Result<Stores> {
         stores.limiter = redis.clone();
         stores.gate = redis.clone();
         stores.ceremonies = redis.clone();
+        stores.codes = redis.clone();
         stores.health.push(redis);
     }
     Ok(stores)
@@ -371,7 +378,13 @@ impl Application {
         let stores = stores(&config).await?;
         let secrets = secrets::load_or_create(&config.secrets)?;
 
-        let tokens = JwtIssuer::new(
+        let id_tokens = IdTokens::new(
+            &config.public_url,
+            &secrets.current,
+            config.oidc.rsa.clone(),
+        )
+        .context("invalid signing key")?;
+        let mut tokens = JwtIssuer::new(
             &config.issuer,
             &config.audience,
             secrets.current,
@@ -380,6 +393,9 @@ impl Application {
         )
         .context("invalid token settings")?
         .with_clock(clock.clone());
+        if let Some(jwk) = id_tokens.rsa_jwk() {
+            tokens = tokens.with_published_key(jwk.clone());
+        }
         spawn_purge(&stores.database, config.policy.retention());
         let audit = QueuedAudit::start(stores.audit, AUDIT_QUEUE_CAPACITY);
         let ports = Ports {
@@ -398,8 +414,21 @@ impl Application {
             clock,
             rng: Arc::new(OsRng),
         };
-        let service = AuthService::new(ports, config.policy.clone(), &secrets.pepper)
-            .context("invalid policy")?;
+        let service = Arc::new(
+            AuthService::new(ports, config.policy.clone(), &secrets.pepper)
+                .context("invalid policy")?,
+        );
+        // The provider's endpoints exist only when clients are configured.
+        let oidc = (!config.oidc.registry.is_empty()).then(|| {
+            Arc::new(OidcProvider::new(
+                service.clone(),
+                config.oidc.registry.clone(),
+                stores.codes.clone(),
+                stores.consents.clone(),
+                Arc::new(id_tokens),
+                &config.public_url,
+            ))
+        });
         let http = HttpConfig {
             public_origin: config.public_origin.as_str().to_owned(),
             trusted_proxies: config.trusted_proxies.clone(),
@@ -410,7 +439,8 @@ impl Application {
             ui: config.mail.ui.page.clone(),
         };
         let state = AppState {
-            service: Arc::new(service),
+            oidc,
+            service,
             config: Arc::new(http.clone()),
             health: Arc::new(stores.health),
             metrics: Arc::new(mail_metrics(&mailer)),

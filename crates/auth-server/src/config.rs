@@ -3,6 +3,7 @@
 //! setting is a one-line error at start-up.
 
 pub mod checked;
+pub mod oidc;
 pub mod ui;
 
 use anyhow::bail;
@@ -46,6 +47,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// The rules' numbers (code length and lifetime, guesses, rate limits, session lifetimes).
     pub policy: Policy,
+    /// The OpenID Connect clients.
+    pub oidc: oidc::OidcSettings,
 }
 
 /// HTTP listener and public identity.
@@ -425,7 +428,9 @@ impl Settings {
                 s.data_dir.join("keys"),
             ),
         };
+        let oidc = self.oidc.check()?;
         Ok(Config {
+            oidc,
             bind,
             metrics_bind,
             public_origin,

@@ -31,6 +31,15 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// OpenID Connect.
+    #[command(subcommand)]
+    Oidc(OidcCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OidcCommand {
+    /// List the configured clients: id, kind, consent, ID token algorithm, scopes, redirect URIs.
+    Clients,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +87,10 @@ fn main() -> ExitCode {
         Command::Migrate => actix_web::rt::System::new().block_on(auth_server::migrate(&config)),
         Command::CheckConfig => check_config(&loaded.settings, &config),
         Command::Keys(k) => keys(&config, k),
+        Command::Oidc(OidcCommand::Clients) => {
+            oidc_clients(&config);
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -151,4 +164,31 @@ fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn oidc_clients(config: &Config) {
+    for c in config.oidc.registry.iter() {
+        let kind = if c.is_public() {
+            "public"
+        } else {
+            "confidential"
+        };
+        let consent = if c.first_party {
+            "first-party"
+        } else {
+            "consent"
+        };
+        let uris: Vec<&str> = c.redirect_uris.iter().map(|u| u.as_str()).collect();
+        #[allow(clippy::print_stdout, reason = "listing clients is this command's job")]
+        {
+            println!(
+                "{}  {kind}  {consent}  {}  {}  [{}]  {:?}",
+                c.id,
+                c.id_token_alg.as_str(),
+                c.scopes.to_text(),
+                uris.join(" "),
+                c.name
+            );
+        }
+    }
 }

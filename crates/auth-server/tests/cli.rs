@@ -398,3 +398,34 @@ fn the_start_log_names_the_public_url_to_open_after_the_bound_address() {
         "{open}"
     );
 }
+
+/// An unusable OIDC client stops `check-config` and `serve` with one line naming it; usable ones
+/// are listed by `oidc clients`.
+#[test]
+fn oidc_clients_are_checked_at_start_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = r#"[{id="grafana",name="Grafana",redirect_uris=["http://grafana.example.com/cb"],public=true}]"#;
+    for command in ["check-config", "serve"] {
+        let out = run(&[command], &[("AUTH_OIDC__CLIENTS", bad)], dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("oidc.clients[grafana]"), "{stderr}");
+    }
+    let good = r#"[{id="grafana",name="Grafana",redirect_uris=["https://grafana.example.com/cb"],public=true,first_party=true}]"#;
+    let out = run(
+        &["oidc", "clients"],
+        &[("AUTH_OIDC__CLIENTS", good)],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("grafana  public  first-party  EdDSA  openid profile email  [https://grafana.example.com/cb]"),
+        "{stdout}"
+    );
+}

@@ -7,10 +7,11 @@ use crate::ids::IdColumn;
 use auth_core::audit::AuditKind;
 use auth_core::email::EmailAddress;
 use auth_core::language::Language;
+use auth_core::oidc::{ClientId, Consent, Scopes};
 use auth_core::passkey::{Passkey, PasskeyName};
 use auth_core::ports::{AuditEvent, StoreError};
 use auth_core::revert::EmailRevert;
-use auth_core::session::{AuthMethod, Session, TokenHash};
+use auth_core::session::{AuthMethod, Session, SessionClient, TokenHash};
 use auth_core::time::Timestamp;
 use auth_core::user::{DisplayName, PublicProfile, User};
 
@@ -92,6 +93,8 @@ pub struct SessionRow<I> {
     user_agent: Option<String>,
     ip: Option<String>,
     revoked_at: Option<i64>,
+    client_id: Option<String>,
+    client_scopes: Option<String>,
 }
 
 impl<I: IdColumn> SessionRow<I> {
@@ -110,6 +113,15 @@ impl<I: IdColumn> SessionRow<I> {
             user_agent: self.user_agent,
             ip: self.ip,
             revoked_at: self.revoked_at.map(Timestamp::from_millis),
+            client: match (self.client_id, self.client_scopes) {
+                (None, None) => None,
+                (Some(id), Some(scopes)) => Some(SessionClient {
+                    id: ClientId::parse(&id).map_err(|_| corrupt("sessions.client_id"))?,
+                    scopes: Scopes::parse(&scopes)
+                        .map_err(|_| corrupt("sessions.client_scopes"))?,
+                }),
+                _ => return Err(corrupt("sessions.client_id")),
+            },
         })
     }
 }
@@ -285,5 +297,29 @@ impl<I: IdColumn> PasskeyUserRow<I> {
         let passkey = self.passkey.into_passkey()?;
         let user = self.user.into_user(passkey.user_id)?;
         Ok((passkey, user))
+    }
+}
+/// A row of `oidc_consents`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ConsentRow<I> {
+    user_id: I,
+    client_id: String,
+    scopes: String,
+    granted_at: i64,
+}
+
+impl<I: IdColumn> ConsentRow<I> {
+    /// The consent it holds.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] if a column holds a value the domain refuses.
+    pub fn into_consent(self) -> Result<Consent, StoreError> {
+        Ok(Consent {
+            user_id: self.user_id.into_id("oidc_consents.user_id")?,
+            client_id: ClientId::parse(&self.client_id)
+                .map_err(|_| corrupt("oidc_consents.client_id"))?,
+            scopes: Scopes::parse(&self.scopes).map_err(|_| corrupt("oidc_consents.scopes"))?,
+            granted_at: Timestamp::from_millis(self.granted_at),
+        })
     }
 }

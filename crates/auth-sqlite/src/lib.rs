@@ -1,7 +1,8 @@
 //! SQLite adapter: the embedded, persistent default store of the auth service.
 //!
 //! [`SqliteStore`] implements the durable storage ports of `auth-core` ([`UserRepository`],
-//! [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`], [`EmailRevertStore`]),
+//! [`SessionRepository`], [`AuditLog`], [`PasskeyRepository`], [`EmailRevertStore`],
+//! [`ConsentStore`]),
 //! [`Housekeeping`] and [`HealthCheck`] on one SQLite file through sqlx. The schema lives in
 //! `migrations/sqlite/` at the top of the repository and is embedded here;
 //! [`SqliteStore::migrate`] applies it.
@@ -27,11 +28,13 @@
 //! [`Housekeeping`]: auth_core::ports::Housekeeping
 //! [`EmailRevertStore`]: auth_core::ports::EmailRevertStore
 //! [`CeremonyStore`]: auth_core::ports::CeremonyStore
+//! [`ConsentStore`]: auth_core::ports::ConsentStore
 #![warn(missing_docs)]
 
 mod audit;
 mod error;
 mod housekeeping;
+mod oidc;
 mod passkeys;
 mod reverts;
 mod sessions;

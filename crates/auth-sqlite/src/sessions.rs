@@ -17,7 +17,8 @@ type SessionUserRow = auth_sql::rows::SessionUserRow<String>;
 
 macro_rules! session_columns {
     () => {
-        "id, user_id, method, created_at, last_seen_at, expires_at, user_agent, ip, revoked_at"
+        "id, user_id, method, created_at, last_seen_at, expires_at, user_agent, ip, revoked_at, \
+         client_id, client_scopes"
     };
 }
 
@@ -30,7 +31,7 @@ pub(crate) async fn insert_session(
     sqlx::query(concat!(
         "INSERT INTO sessions (",
         session_columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(session.id.to_string())
     .bind(session.user_id.to_string())
@@ -41,6 +42,8 @@ pub(crate) async fn insert_session(
     .bind(session.user_agent.as_deref())
     .bind(session.ip.as_deref())
     .bind(session.revoked_at.map(Timestamp::as_millis))
+    .bind(session.client.as_ref().map(|c| c.id.as_str()))
+    .bind(session.client.as_ref().map(|c| c.scopes.to_text()))
     .execute(&mut *conn)
     .await
     .map_err(store_error)?;

@@ -65,6 +65,7 @@ auth_core::contract_tests! {
         passkey_repository,
         housekeeping,
         email_revert_store,
+        consent_store,
     ];
 }
 

@@ -7,14 +7,20 @@
 //! - `sessions`: opening sessions, refresh, authentication, sign-out and the session list.
 //! - `account`: the profile, activity, deletion and public profiles.
 //! - `passkeys`: registering, using and managing passkeys.
+//! - `oidc`: the OpenID Connect provider (authorization, tokens, userinfo, revocation).
 
 mod account;
 mod email_codes;
+mod oidc;
 mod passkeys;
 mod sessions;
 
 pub use account::{AccountError, ProfileChange, RevertError, Reverted};
 pub use email_codes::{EmailChangeError, ResendError, StartError, Started, VerifyError};
+pub use oidc::{
+    AuthorizeStep, OidcProvider, PENDING_TTL, TokenGrant, TokenRequestError, TokenResponse,
+    UserInfo, with_query,
+};
 pub use passkeys::{PasskeyError, PasskeyStart};
 pub use sessions::{AuthError, RefreshError, Refreshed, SignedIn};
 

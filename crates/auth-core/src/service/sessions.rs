@@ -137,6 +137,7 @@ impl AuthService {
             user_agent: client.user_agent.clone(),
             ip: client.ip.clone(),
             revoked_at: None,
+            client: None,
         };
         (session, RefreshToken::generate(&*self.ports.rng))
     }
@@ -174,6 +175,10 @@ impl AuthService {
             .rotate(&old.hash(), &new.hash(), self.now(), p.lifetimes())
             .await?
         {
+            Rotation::Rotated(session) if session.client.is_some() => {
+                // A client's refresh token belongs at the token endpoint, not here.
+                Err(RefreshError::Invalid)
+            }
             Rotation::Rotated(session) => {
                 let access_token = self.access_token(&session)?;
                 Ok(Refreshed {
@@ -230,7 +235,11 @@ impl AuthService {
             .active_with_user(&claims.session_id, self.now())
             .await?
             .ok_or(AuthError::Unauthenticated)?;
-        if session.user_id != claims.user_id || user.id != session.user_id {
+        // A client's session only reaches userinfo, never our own API.
+        if session.user_id != claims.user_id
+            || user.id != session.user_id
+            || session.client.is_some()
+        {
             return Err(AuthError::Unauthenticated);
         }
         let principal = Principal {

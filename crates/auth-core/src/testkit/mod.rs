@@ -13,7 +13,9 @@
 pub mod attempt_gate;
 pub mod attempt_store;
 pub mod audit_log;
+pub mod authorization_code_store;
 pub mod ceremony_store;
+pub mod consent_store;
 pub mod email_revert_store;
 pub mod housekeeping;
 pub mod passkey_repository;
@@ -114,6 +116,7 @@ pub fn sample_session(user: UserId, at: Timestamp) -> Session {
         user_agent: Some("contract-test/1".to_owned()),
         ip: Some("192.0.2.1".to_owned()),
         revoked_at: None,
+        client: None,
     }
 }
 
@@ -392,6 +395,23 @@ macro_rules! contract_tests {
             links_of_one_account_are_independent,
             parallel_takes_of_one_link_have_one_winner,
             links_go_with_their_account,
+        ]);
+    };
+    (@rules authorization_code_store @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* authorization_code_store [
+            a_code_is_taken_once_with_its_grant_intact,
+            a_second_presentation_is_a_replay_with_the_grant,
+            a_code_lasts_exactly_its_lifetime,
+            parallel_takes_have_one_winner_and_the_rest_see_a_replay,
+        ]);
+    };
+    (@rules consent_store @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* consent_store [
+            a_consent_round_trips_and_a_new_grant_replaces_it,
+            consents_are_kept_per_account_and_client,
+            revoke_forgets_one_consent,
+            list_shows_an_accounts_consents_by_client,
+            consents_go_with_their_account,
         ]);
     };
 }

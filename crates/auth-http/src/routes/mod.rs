@@ -2,6 +2,7 @@
 
 pub(crate) mod account;
 pub(crate) mod codes;
+pub(crate) mod oidc;
 pub(crate) mod page;
 pub(crate) mod passkeys;
 pub(crate) mod problems;
@@ -81,6 +82,7 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(resource("/readyz").route(web::get().to(public::readyz)))
         .service(resource("/openapi.json").route(web::get().to(public::openapi)))
         .service(resource("/problems/{code}").route(web::get().to(problems::problem)));
+    oidc::register(cfg);
 }
 
 pub(crate) fn register_metrics(cfg: &mut web::ServiceConfig) {

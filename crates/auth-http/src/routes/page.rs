@@ -66,7 +66,7 @@ pub(crate) const INDEX: Asset = asset!("index.html", "text/html; charset=utf-8")
 
 /// Every file besides the document, by path. The script is split into ES modules that import each
 /// other by these paths, so a new module needs a line here.
-const FILES: [(&str, Asset); 9] = [
+const FILES: [(&str, Asset); 10] = [
     (
         "/i18n.js",
         asset!("i18n.js", "text/javascript; charset=utf-8"),
@@ -95,6 +95,10 @@ const FILES: [(&str, Asset); 9] = [
     (
         "/reauth.js",
         asset!("reauth.js", "text/javascript; charset=utf-8"),
+    ),
+    (
+        "/oidc.js",
+        asset!("oidc.js", "text/javascript; charset=utf-8"),
     ),
     ("/app.css", asset!("app.css", "text/css; charset=utf-8")),
 ];

@@ -104,6 +104,7 @@ pub fn world(policy: Policy, config: HttpConfig) -> World {
             config: Arc::new(config),
             health: Arc::new(Vec::new()),
             metrics: Arc::new(Metrics::new(|_| {})),
+            oidc: None,
         },
         mailer,
         clock,

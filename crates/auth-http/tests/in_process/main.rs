@@ -10,4 +10,5 @@ mod browsers;
 mod enumeration;
 mod languages;
 mod limits;
+mod oidc;
 mod requests;

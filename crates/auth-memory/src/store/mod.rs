@@ -5,6 +5,7 @@ mod audit;
 mod ceremonies;
 mod housekeeping;
 mod limits;
+mod oidc;
 mod passkeys;
 mod reverts;
 mod sessions;
@@ -16,6 +17,7 @@ use auth_core::attempt::ATTEMPT_GRACE;
 use auth_core::attempt::Attempt;
 use auth_core::email::EmailAddress;
 use auth_core::ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
+use auth_core::oidc::{ClientId, CodeGrant, Consent};
 use auth_core::passkey::Passkey;
 use auth_core::ports::{AuditEvent, HealthCheck, StoreError};
 use auth_core::rate::Failures;
@@ -97,6 +99,7 @@ struct Accounts {
     passkeys: HashMap<PasskeyId, Passkey>,
     by_credential: HashMap<Vec<u8>, PasskeyId>,
     reverts: HashMap<TokenHash, EmailRevert>,
+    consents: BTreeMap<(UserId, ClientId), Consent>,
 }
 
 struct Refresh {
@@ -126,6 +129,8 @@ struct Inner {
     rates: Shards<String, i64>,
     failures: Shards<String, Failures>,
     ceremonies: Vec<Mutex<Ceremonies>>,
+    /// Authorization codes by hash: the grant, and when it was used.
+    codes: Shards<TokenHash, (CodeGrant, Option<Timestamp>)>,
     /// How many ceremonies each shard holds at most.
     ceremonies_per_shard: usize,
 }
@@ -191,6 +196,7 @@ impl MemoryStore {
                 attempts: Shards::new(),
                 rates: Shards::new(),
                 failures: Shards::new(),
+                codes: Shards::new(),
                 ceremonies: (0..SHARDS)
                     .map(|_| Mutex::new(Ceremonies::default()))
                     .collect(),

@@ -99,6 +99,7 @@ impl UserRepository for MemoryStore {
         acc.audit.remove(id);
         acc.remove_passkeys_of(id);
         acc.reverts.retain(|_, r| r.user_id != *id);
+        acc.consents.retain(|(user, _), _| user != id);
         Ok(true)
     }
 

@@ -89,6 +89,8 @@ auth_core::contract_tests! {
         ceremony_store,
         housekeeping,
         email_revert_store,
+        authorization_code_store,
+        consent_store,
     ];
 }
 

@@ -131,7 +131,7 @@ fn count_matching(keys: &[String], part: &str) -> usize {
 
 auth_core::contract_tests! {
     let store = store("contract").await.0;
-    ports: [attempt_store, attempt_gate, rate_limiter, ceremony_store];
+    ports: [attempt_store, attempt_gate, rate_limiter, ceremony_store, authorization_code_store];
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,4 +382,13 @@ async fn acquire_follows_the_core_gcra_rule_step_by_step() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_the_code_rules_write_expires_and_is_tagged() {
+    let (store, prefix) = store("codes").await;
+    testkit::authorization_code_store::all(testkit::authorization_code_store::store(store)).await;
+    let keys = assert_every_key_expires(&prefix).await;
+    assert!(count_matching(&keys, ":code:{") > 0, "{keys:?}");
+    assert_eq!(count_matching(&keys, ":code:{"), keys.len(), "{keys:?}");
 }

@@ -287,6 +287,8 @@ pub struct Config {
     pub log_filter: String,
     /// The rules' numbers.
     pub policy: Policy,
+    /// The OpenID Connect clients and the RS256 key.
+    pub oidc: super::oidc::OidcConfig,
 }
 
 #[cfg(test)]

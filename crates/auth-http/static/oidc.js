@@ -1,0 +1,83 @@
+// Signing in for an app (OpenID Connect): the server sends the browser here with `?oidc=ID`, the id
+// of the app's request that it holds while the person signs in (and, for an app that is not our
+// own, consents: `#consent`). Once someone is signed in, the page hands the browser back to
+// `/oauth2/authorize?pending=ID`, which answers the app. The id lives in sessionStorage, so it
+// survives the screens of a sign-in (and a reload) but not the tab. Every sentence of the consent
+// screen is in TEXT.
+
+import { $, show } from "./ui.js";
+import { call } from "./api.js";
+
+export const TEXT = {
+  title: "Allow access?",
+  intro: (app) => `${app} wants to sign you in and read:`,
+  allow: "Allow",
+  deny: "Don't allow",
+  scopes: {
+    openid: "your account id",
+    profile: "your display name",
+    email: "your email address",
+    offline_access: "access while you are away (stay signed in)",
+  },
+  expired: "This sign-in request has expired. Go back to the app and start again.",
+};
+
+const KEY = "oidc-pending";
+
+/** Keeps the request id the address carries, and takes it out of the address bar. */
+export function rememberOidc() {
+  const params = new URLSearchParams(location.search);
+  const id = params.get("oidc");
+  if (!id) return;
+  sessionStorage.setItem(KEY, id);
+  params.delete("oidc");
+  const rest = params.toString();
+  history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+}
+
+/** If an app is waiting for this sign-in, goes back to it and says so. */
+export function resumeOidc() {
+  const id = sessionStorage.getItem(KEY);
+  if (!id) return false;
+  sessionStorage.removeItem(KEY);
+  location.assign(`/oauth2/authorize?pending=${encodeURIComponent(id)}`);
+  return true;
+}
+
+/** The consent screen for the held request: the app's name and what it may read. */
+export async function openConsent() {
+  const id = sessionStorage.getItem(KEY);
+  $("consent-title").textContent = TEXT.title;
+  $("consent-allow").textContent = TEXT.allow;
+  $("consent-deny").textContent = TEXT.deny;
+  const list = $("consent-scopes");
+  list.replaceChildren();
+  let request = null;
+  if (id) request = await call("GET", `/oauth2/consent?pending=${encodeURIComponent(id)}`).catch(() => null);
+  $("consent-intro").textContent = request ? TEXT.intro(request.client_name) : TEXT.expired;
+  for (const scope of request?.scopes ?? []) {
+    const li = document.createElement("li");
+    li.textContent = TEXT.scopes[scope] ?? scope;
+    list.append(li);
+  }
+  $("consent-allow").hidden = !request;
+  $("consent-deny").hidden = !request;
+  show("consent");
+}
+
+async function decide(allow) {
+  const id = sessionStorage.getItem(KEY);
+  if (!id) return openConsent();
+  sessionStorage.removeItem(KEY);
+  try {
+    const answer = await call("POST", "/oauth2/consent", { pending: id, allow });
+    location.assign(answer.redirect);
+  } catch {
+    $("consent-error").textContent = TEXT.expired;
+  }
+}
+
+export function bindConsent() {
+  $("consent-allow").addEventListener("click", () => decide(true));
+  $("consent-deny").addEventListener("click", () => decide(false));
+}

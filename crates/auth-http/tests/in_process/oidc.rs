@@ -1,0 +1,399 @@
+//! The OpenID Connect endpoints in process: discovery, the authorization endpoint's refusals and
+//! hand-offs, the consent screen, the token endpoint's strict form bodies and RFC 6749 errors,
+//! userinfo and logout. The flow itself, with a real client library, is in the e2e suite.
+
+use crate::app::{ORIGIN, TestApp, call, relaxed, unique_email, world};
+use actix_web::{App, test, web};
+use auth_core::oidc::{
+    ClientId, ClientKind, ClientSecretHash, IdTokenAlg, OidcClient, RedirectUri, Registry, Scopes,
+};
+use auth_core::ports::OsRng;
+use auth_core::service::OidcProvider;
+use auth_http::HttpConfig;
+use auth_jwt::{IdTokens, SigningKey};
+use std::sync::Arc;
+
+const CB: &str = "https://app.example/cb";
+const SECRET: &str = "an-in-process-client-secret-of-enough-bytes";
+/// RFC 7636, appendix B.
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn client(id: &str, kind: ClientKind, first_party: bool) -> OidcClient {
+    OidcClient {
+        id: ClientId::parse(id).unwrap(),
+        name: format!("App <{id}>"),
+        redirect_uris: vec![RedirectUri::parse(CB).unwrap()],
+        post_logout_redirect_uris: vec![RedirectUri::parse("https://app.example/bye").unwrap()],
+        kind,
+        first_party,
+        scopes: Scopes::parse("openid profile email offline_access").unwrap(),
+        id_token_alg: IdTokenAlg::EdDSA,
+    }
+}
+
+async fn oidc_app() -> TestApp<
+    impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
+    let mut w = world(
+        relaxed(),
+        HttpConfig {
+            public_origin: ORIGIN.to_owned(),
+            ..HttpConfig::default()
+        },
+    );
+    let registry = Registry::new(vec![
+        client("spa", ClientKind::Public, true),
+        client(
+            "web",
+            ClientKind::Confidential(ClientSecretHash::of(SECRET).unwrap()),
+            true,
+        ),
+        client("third", ClientKind::Public, false),
+    ])
+    .unwrap();
+    let store = Arc::new(w.store.clone());
+    w.state.oidc = Some(Arc::new(OidcProvider::new(
+        w.state.service.clone(),
+        registry,
+        store.clone(),
+        store,
+        Arc::new(
+            IdTokens::new(ORIGIN, &SigningKey::generate(&OsRng), None)
+                .unwrap()
+                .with_clock(w.clock.clone()),
+        ),
+        ORIGIN,
+    )));
+    let state = w.state.clone();
+    let app = test::init_service(
+        App::new()
+            .wrap(auth_http::security_headers(&state.config))
+            .configure(auth_http::configure(state.clone()))
+            .default_service(web::to(auth_http::not_found)),
+    )
+    .await;
+    TestApp {
+        service: app,
+        state,
+        mailer: w.mailer,
+        clock: w.clock,
+        store: w.store,
+    }
+}
+
+fn authorize(client_id: &str, extra: &str) -> String {
+    format!(
+        "/oauth2/authorize?client_id={client_id}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb\
+         &response_type=code&scope=openid%20email&state=st&code_challenge={CHALLENGE}\
+         &code_challenge_method=S256{extra}"
+    )
+}
+
+#[actix_web::test]
+async fn discovery_names_our_endpoints_and_only_what_is_supported() {
+    let app = oidc_app().await;
+    let r = app
+        .send(call("GET", "/.well-known/openid-configuration"))
+        .await;
+    assert_eq!(r.status, 200);
+    let d = &r.json;
+    assert_eq!(d["issuer"], ORIGIN);
+    assert_eq!(d["jwks_uri"], format!("{ORIGIN}/.well-known/jwks.json"));
+    assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        d["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        d["id_token_signing_alg_values_supported"],
+        serde_json::json!(["EdDSA"])
+    );
+    assert_eq!(d["end_session_endpoint"], format!("{ORIGIN}/oauth2/logout"));
+}
+
+#[actix_web::test]
+async fn without_clients_the_provider_is_not_there() {
+    let app = crate::app::spawn_app(relaxed()).await;
+    let r = app
+        .send(call("GET", "/.well-known/openid-configuration"))
+        .await;
+    r.assert_problem(404, "not_found");
+}
+
+#[actix_web::test]
+async fn an_unknown_client_or_unregistered_redirect_uri_gets_our_page_and_no_redirect() {
+    let app = oidc_app().await;
+    for path in [
+        authorize("nobody", ""),
+        authorize("spa", "").replace("app.example%2Fcb", "evil.example%2Fcb"),
+        authorize("spa", "&redirect_uri=https%3A%2F%2Fapp.example%2Fcb"),
+    ] {
+        let r = app.send(call("GET", &path)).await;
+        assert_eq!(r.status, 400, "{path}");
+        assert!(r.header("location").is_none(), "never redirected: {path}");
+        assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    }
+}
+
+#[actix_web::test]
+async fn other_errors_and_prompt_none_without_a_session_go_back_to_the_app() {
+    let app = oidc_app().await;
+    let r = app
+        .send(call("GET", &authorize("spa", "&prompt=none")))
+        .await;
+    assert_eq!(r.status, 303);
+    let to = r.header("location").unwrap();
+    assert!(
+        to.starts_with("https://app.example/cb?error=login_required&"),
+        "{to}"
+    );
+    assert!(to.contains("state=st"), "{to}");
+    let r = app
+        .send(call(
+            "GET",
+            &authorize("spa", "")
+                .replace("code_challenge_method=S256", "code_challenge_method=plain"),
+        ))
+        .await;
+    assert!(
+        r.header("location")
+            .unwrap()
+            .contains("error=invalid_request")
+    );
+}
+
+#[actix_web::test]
+async fn without_our_cookie_the_request_is_held_and_the_browser_goes_to_the_page() {
+    let app = oidc_app().await;
+    let r = app.send(call("GET", &authorize("spa", ""))).await;
+    assert_eq!(r.status, 303);
+    let to = r.header("location").unwrap();
+    assert!(to.starts_with("/?oidc="), "{to}");
+    let id = &to["/?oidc=".len()..];
+    // The page returns without a session still: the request is held again.
+    let again = app
+        .send(call("GET", &format!("/oauth2/authorize?pending={id}")))
+        .await;
+    assert!(again.header("location").unwrap().starts_with("/?oidc="));
+    let gone = app
+        .send(call("GET", &format!("/oauth2/authorize?pending={id}")))
+        .await;
+    assert_eq!(gone.status, 400, "a held request is used once");
+}
+
+#[actix_web::test]
+async fn a_third_party_app_gets_the_pages_consent_screen_and_a_decision_goes_back_to_the_app() {
+    let app = oidc_app().await;
+    let signed = app.sign_up(&unique_email("consent"), "Ada").await;
+    let cookie = format!(
+        "__Host-auth_access={}",
+        signed.json["access_token"].as_str().unwrap()
+    );
+    let held = |r: &crate::app::Reply| {
+        let to = r.header("location").unwrap().to_owned();
+        assert!(
+            to.starts_with("/?oidc=") && to.ends_with("#consent"),
+            "{to}"
+        );
+        to["/?oidc=".len()..to.len() - "#consent".len()].to_owned()
+    };
+    let r = app
+        .send(call("GET", &authorize("third", "")).header("cookie", &cookie))
+        .await;
+    let pending = held(&r);
+    let shown = app
+        .send(call("GET", &format!("/oauth2/consent?pending={pending}")))
+        .await;
+    assert_eq!(shown.status, 200, "{}", shown.text);
+    assert_eq!(shown.json["client_name"], "App <third>");
+    assert_eq!(shown.json["scopes"], serde_json::json!(["openid", "email"]));
+    let decide = |allow: bool, origin: &str| {
+        call("POST", "/oauth2/consent")
+            .header("cookie", &cookie)
+            .header("origin", origin)
+            .json(&serde_json::json!({ "pending": pending, "allow": allow }))
+    };
+    let foreign = app.send(decide(true, "https://evil.example")).await;
+    assert_eq!(
+        foreign.status, 403,
+        "another origin cannot consent: {}",
+        foreign.text
+    );
+    let denied = app.send(decide(false, ORIGIN)).await;
+    assert_eq!(denied.status, 200, "{}", denied.text);
+    let to = denied.json["redirect"].as_str().unwrap();
+    assert!(
+        to.starts_with("https://app.example/cb?error=access_denied&"),
+        "{to}"
+    );
+
+    // Asked again, and allowed: a code, and the decision is remembered.
+    let r = app
+        .send(call("GET", &authorize("third", "")).header("cookie", &cookie))
+        .await;
+    let pending = held(&r);
+    let allowed = app
+        .send(
+            call("POST", "/oauth2/consent")
+                .header("cookie", &cookie)
+                .header("origin", ORIGIN)
+                .json(&serde_json::json!({ "pending": pending, "allow": true })),
+        )
+        .await;
+    assert!(
+        allowed.json["redirect"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://app.example/cb?code="),
+        "{}",
+        allowed.text
+    );
+    let again = app
+        .send(call("GET", &authorize("third", "")).header("cookie", &cookie))
+        .await;
+    assert!(
+        again
+            .header("location")
+            .unwrap()
+            .starts_with("https://app.example/cb?code=")
+    );
+}
+
+#[actix_web::test]
+async fn the_token_endpoint_reads_strict_form_bodies_and_answers_rfc_6749_errors() {
+    let app = oidc_app().await;
+    let token = |body: &str| {
+        call("POST", "/oauth2/token").raw("application/x-www-form-urlencoded", body.to_owned())
+    };
+    let cases = [
+        (
+            call("POST", "/oauth2/token").raw("application/json", "{}"),
+            400,
+            "invalid_request",
+        ),
+        (
+            token("grant_type=authorization_code&grant_type=refresh_token&client_id=spa"),
+            400,
+            "invalid_request",
+        ),
+        (
+            token("grant_type=password&client_id=spa"),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            token("grant_type=authorization_code&client_id=spa"),
+            400,
+            "invalid_request",
+        ),
+        (
+            token(
+                "grant_type=authorization_code&code=x&redirect_uri=https%3A%2F%2Fapp.example%2Fcb",
+            ),
+            401,
+            "invalid_client",
+        ),
+        (
+            token(
+                "grant_type=authorization_code&code=x&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&client_id=web&client_secret=wrong",
+            ),
+            401,
+            "invalid_client",
+        ),
+        (
+            token(
+                "grant_type=authorization_code&code=x&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&client_id=spa",
+            ),
+            400,
+            "invalid_grant",
+        ),
+        (
+            token("grant_type=refresh_token&refresh_token=abc&client_id=spa"),
+            400,
+            "invalid_grant",
+        ),
+    ];
+    for (c, status, error) in cases {
+        let r = app.send(c).await;
+        assert_eq!(r.status, status, "{}", r.text);
+        assert_eq!(r.json["error"], error, "{}", r.text);
+        assert!(r.json["error_description"].is_string());
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+    }
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode("web:wrong-secret");
+    let r = app
+        .send(
+            token("grant_type=refresh_token&refresh_token=abc")
+                .header("authorization", &format!("Basic {basic}")),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json["error"], "invalid_client");
+    assert!(r.header("www-authenticate").unwrap().starts_with("Basic"));
+    let both = base64::engine::general_purpose::STANDARD.encode(format!("web:{SECRET}"));
+    let r = app
+        .send(
+            token(&format!(
+                "grant_type=refresh_token&refresh_token=abc&client_secret={SECRET}"
+            ))
+            .header("authorization", &format!("Basic {both}")),
+        )
+        .await;
+    assert_eq!(
+        r.json["error"], "invalid_request",
+        "one authentication method at a time"
+    );
+}
+
+#[actix_web::test]
+async fn userinfo_wants_a_clients_bearer_token() {
+    let app = oidc_app().await;
+    let r = app.send(call("GET", "/oauth2/userinfo")).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+    let ours = app.sign_up(&unique_email("userinfo"), "Ada").await;
+    let r = app
+        .send(call("GET", "/oauth2/userinfo").bearer(ours.json["access_token"].as_str().unwrap()))
+        .await;
+    assert_eq!(r.status, 401, "our own session's token is no app's");
+}
+
+#[actix_web::test]
+async fn logout_to_an_unregistered_address_is_refused_without_a_redirect() {
+    let app = oidc_app().await;
+    let r = app
+        .send(call(
+            "GET",
+            "/oauth2/logout?client_id=spa&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
+        ))
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.header("location").is_none());
+    let r = app
+        .send(call("POST", "/oauth2/logout").header("origin", ORIGIN).raw(
+            "application/x-www-form-urlencoded",
+            "post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye",
+        ))
+        .await;
+    assert_eq!(r.status, 400, "a registered URI needs its client named");
+    let r = app
+        .send(call("POST", "/oauth2/logout").header("origin", ORIGIN).raw(
+            "application/x-www-form-urlencoded",
+            "client_id=spa&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye&state=x",
+        ))
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        r.header("location"),
+        Some("https://app.example/bye?state=x")
+    );
+}
