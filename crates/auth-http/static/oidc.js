@@ -2,25 +2,13 @@
 // of the app's request that it holds while the person signs in (and, for an app that is not our
 // own, consents: `#consent`). Once someone is signed in, the page hands the browser back to
 // `/oauth2/authorize?pending=ID`, which answers the app. The id lives in sessionStorage, so it
-// survives the screens of a sign-in (and a reload) but not the tab. Every sentence of the consent
-// screen is in TEXT.
+// survives the screens of a sign-in (and a reload) but not the tab. The consent screen's sentences
+// are the catalog's `consent-*` messages.
 
 import { $, show } from "./ui.js";
 import { call } from "./api.js";
+import { t } from "./i18n.js";
 
-export const TEXT = {
-  title: "Allow access?",
-  intro: (app) => `${app} wants to sign you in and read:`,
-  allow: "Allow",
-  deny: "Don't allow",
-  scopes: {
-    openid: "your account id",
-    profile: "your display name",
-    email: "your email address",
-    offline_access: "access while you are away (stay signed in)",
-  },
-  expired: "This sign-in request has expired. Go back to the app and start again.",
-};
 
 const KEY = "oidc-pending";
 
@@ -47,17 +35,18 @@ export function resumeOidc() {
 /** The consent screen for the held request: the app's name and what it may read. */
 export async function openConsent() {
   const id = sessionStorage.getItem(KEY);
-  $("consent-title").textContent = TEXT.title;
-  $("consent-allow").textContent = TEXT.allow;
-  $("consent-deny").textContent = TEXT.deny;
+  $("consent-title").textContent = t("consent-title");
+  $("consent-allow").textContent = t("consent-allow");
+  $("consent-deny").textContent = t("consent-deny");
   const list = $("consent-scopes");
   list.replaceChildren();
   let request = null;
   if (id) request = await call("GET", `/oauth2/consent?pending=${encodeURIComponent(id)}`).catch(() => null);
-  $("consent-intro").textContent = request ? TEXT.intro(request.client_name) : TEXT.expired;
+  $("consent-intro").textContent = request ? t("consent-intro", { app: request.client_name }) : t("consent-expired");
   for (const scope of request?.scopes ?? []) {
     const li = document.createElement("li");
-    li.textContent = TEXT.scopes[scope] ?? scope;
+    const known = ["openid", "profile", "email", "offline_access"].includes(scope);
+    li.textContent = known ? t(`consent-scope-${scope}`) : scope;
     list.append(li);
   }
   $("consent-allow").hidden = !request;
@@ -73,7 +62,7 @@ async function decide(allow) {
     const answer = await call("POST", "/oauth2/consent", { pending: id, allow });
     location.assign(answer.redirect);
   } catch {
-    $("consent-error").textContent = TEXT.expired;
+    $("consent-error").textContent = t("consent-expired");
   }
 }
 

@@ -203,3 +203,14 @@ enter-name = Geben Sie Ihren Namen ein.
 enter-email-for-code = Geben Sie Ihre E-Mail-Adresse ein, um einen Code zu bekommen.
 enter-email = Geben Sie Ihre E-Mail-Adresse ein.
 enter-account-email = Geben Sie die E-Mail-Adresse Ihres Kontos ein.
+
+## Anmelden für eine App (OpenID-Connect-Zustimmung)
+consent-title = Zugriff erlauben?
+consent-intro = { $app } möchte Sie anmelden und Folgendes lesen:
+consent-allow = Erlauben
+consent-deny = Nicht erlauben
+consent-scope-openid = Ihre Konto-ID
+consent-scope-profile = Ihren Anzeigenamen
+consent-scope-email = Ihre E-Mail-Adresse
+consent-scope-offline_access = Zugriff, während Sie nicht da sind (angemeldet bleiben)
+consent-expired = Diese Anmeldeanfrage ist abgelaufen. Gehen Sie zurück zur App und beginnen Sie erneut.

@@ -203,3 +203,14 @@ enter-name = Enter your name.
 enter-email-for-code = Enter your email address to get a code.
 enter-email = Enter your email address.
 enter-account-email = Enter the email address of your account.
+
+## Signing in for an app (OpenID Connect consent)
+consent-title = Allow access?
+consent-intro = { $app } wants to sign you in and read:
+consent-allow = Allow
+consent-deny = Don't allow
+consent-scope-openid = your account id
+consent-scope-profile = your display name
+consent-scope-email = your email address
+consent-scope-offline_access = access while you are away (stay signed in)
+consent-expired = This sign-in request has expired. Go back to the app and start again.
