@@ -113,7 +113,7 @@ const ROTATE: &str = concat!(
          expires_at = LEAST($4::numeric, s.created_at::numeric + $5)::bigint \
        FROM spend WHERE s.id = spend.session_id \
        RETURNING s.id, s.user_id, s.method, s.created_at, s.last_seen_at, s.expires_at, \
-         s.user_agent, s.ip, s.revoked_at), \
+         s.user_agent, s.ip, s.revoked_at, s.client_id, s.client_scopes), \
      current AS (SELECT 1 FROM refresh_tokens t JOIN lock l ON t.session_id = l.id \
        WHERE t.hash = $2 AND t.spent_at IS NULL), \
      reuse AS (UPDATE sessions s SET revoked_at = $3 FROM lock l, old o \
@@ -217,7 +217,7 @@ impl SessionRepository for PgStore {
     ) -> Result<Option<(Session, User)>, StoreError> {
         let row: Option<SessionUserRow> = sqlx::query_as(concat!(
             "SELECT s.id, s.user_id, s.method, s.created_at, s.last_seen_at, s.expires_at, \
-             s.user_agent, s.ip, s.revoked_at, ",
+             s.user_agent, s.ip, s.revoked_at, s.client_id, s.client_scopes, ",
             auth_sql::joined_user_columns!(),
             " FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2"

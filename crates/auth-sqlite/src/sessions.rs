@@ -138,7 +138,7 @@ impl SessionRepository for SqliteStore {
     ) -> Result<Option<(Session, User)>, StoreError> {
         let row: Option<SessionUserRow> = sqlx::query_as(concat!(
             "SELECT s.id, s.user_id, s.method, s.created_at, s.last_seen_at, s.expires_at, \
-             s.user_agent, s.ip, s.revoked_at, ",
+             s.user_agent, s.ip, s.revoked_at, s.client_id, s.client_scopes, ",
             auth_sql::joined_user_columns!(),
             " FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ?"
