@@ -31,7 +31,7 @@ fn queue_depth(server: &Server) -> Option<f64> {
         .read_to_string()
         .ok()?;
     text.lines()
-        .find_map(|l| l.strip_prefix("mail_queue_depth "))
+        .find_map(|l| l.strip_prefix("auth_mail_queue_depth "))
         .and_then(|v| v.trim().parse().ok())
 }
 
