@@ -19,7 +19,8 @@ fn ui(req: &HttpRequest) -> Arc<Ui> {
         .map_or_else(|| DEFAULT.clone(), |s| s.config.ui.clone())
 }
 
-fn escape(s: &str) -> String {
+/// `s` safe in HTML text and attribute values.
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -7,11 +7,12 @@
 //! is signed in, offers passkey or email-code sign-in as always, and then returns to
 //! `/oauth2/authorize?pending=ID`, a same-site navigation that carries the cookies.
 
-use super::html::{self, TEXT, escape, hidden};
+use super::html::{self, TEXT, hidden};
 use super::{browser_principal, no_store, pairs, provider, see_other};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody, client_info, require_same_origin};
+use crate::routes::ui::escape;
 use crate::routes::{add_cookies, expired};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -3,6 +3,7 @@
 //! screen is the page's, its texts in `static/oidc.js`). Plain forms, no script, no inline style.
 //! Every sentence is in [`TEXT`], so it can move to the translation catalogs as one piece.
 
+use crate::routes::ui::escape;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 
@@ -23,22 +24,6 @@ pub(super) struct Text {
     pub logout_title: &'static str,
     pub logout_intro: &'static str,
     pub logout_confirm: &'static str,
-}
-
-/// `s` safe in HTML text and attribute values.
-pub(super) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 pub(super) fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
