@@ -9,6 +9,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use auth_core::Language;
 use auth_i18n::{Catalog, Domain};
+use std::sync::OnceLock;
 
 /// The contrast WCAG AA asks of normal text.
 pub const MIN_CONTRAST: f64 = 4.5;
@@ -162,6 +163,38 @@ pub struct Ui {
     pub default_language: Language,
     /// The page's messages.
     pub catalog: Catalog,
+    /// The generated answers (document, messages, stylesheet, CSP), made from the fields above
+    /// on first use; construct it with `Default::default()`.
+    pub generated: Generated,
+}
+
+/// A generated answer and its ETag.
+#[derive(Debug)]
+pub struct Made {
+    /// The body.
+    pub body: String,
+    /// Its ETag.
+    pub tag: String,
+}
+
+/// The page's generated answers: they depend on the branding and the language only, never on the
+/// request, so each is made once and served from here.
+#[derive(Debug, Default)]
+pub struct Generated {
+    pub(crate) documents: [OnceLock<Made>; Language::ALL.len()],
+    pub(crate) messages: [OnceLock<Made>; Language::ALL.len()],
+    pub(crate) stylesheet: OnceLock<Made>,
+    pub(crate) csp: OnceLock<String>,
+}
+
+impl Generated {
+    /// The slot of `language` in a per-language array.
+    pub(crate) fn slot(language: Language) -> usize {
+        Language::ALL
+            .iter()
+            .position(|l| *l == language)
+            .unwrap_or_default()
+    }
 }
 
 impl Default for Ui {
@@ -173,6 +206,7 @@ impl Default for Ui {
             support_email: None,
             default_language: Language::En,
             catalog: Catalog::builtin(Domain::Page),
+            generated: Generated::default(),
         }
     }
 }

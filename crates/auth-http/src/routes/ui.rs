@@ -5,7 +5,7 @@
 //! page catalog, HTML-escaped; the script reads every string it shows from the messages.
 
 use crate::AppState;
-use crate::brand::{LANG_COOKIE, Ui, request_language};
+use crate::brand::{Generated, LANG_COOKIE, Made, Ui, request_language};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -124,8 +124,9 @@ pub(crate) fn page_csp(ui: &Ui) -> String {
     )
 }
 
-fn etag(body: &str) -> String {
-    format!("\"{:016x}\"", super::page::fnv1a(body.as_bytes()))
+fn made(body: String) -> Made {
+    let tag = format!("\"{:016x}\"", super::page::fnv1a(body.as_bytes()));
+    Made { body, tag }
 }
 
 fn not_modified(req: &HttpRequest, tag: &str) -> bool {
@@ -137,9 +138,8 @@ fn not_modified(req: &HttpRequest, tag: &str) -> bool {
 }
 
 /// A generated answer: revalidated by its ETag, varying with what chose its language.
-fn answer(req: &HttpRequest, body: String, content_type: &'static str, csp: &str) -> HttpResponse {
-    let tag = etag(&body);
-    let unchanged = not_modified(req, &tag);
+fn answer(req: &HttpRequest, made: &Made, content_type: &'static str, csp: &str) -> HttpResponse {
+    let unchanged = not_modified(req, &made.tag);
     let mut res = if unchanged {
         HttpResponse::NotModified()
     } else {
@@ -150,7 +150,7 @@ fn answer(req: &HttpRequest, body: String, content_type: &'static str, csp: &str
             header::VARY,
             HeaderValue::from_static("Accept-Language, Cookie"),
         ))
-        .insert_header((header::ETAG, tag));
+        .insert_header((header::ETAG, made.tag.clone()));
     if let Ok(csp) = HeaderValue::from_str(csp) {
         res.insert_header((header::CONTENT_SECURITY_POLICY, csp));
     }
@@ -158,7 +158,7 @@ fn answer(req: &HttpRequest, body: String, content_type: &'static str, csp: &str
         return res.finish();
     }
     res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
-        .body(body)
+        .body(made.body.clone())
 }
 
 /// The document. A `?lang=` that names one of our languages is kept in the `lang` cookie, so the
@@ -169,8 +169,10 @@ pub(crate) async fn index(req: HttpRequest) -> HttpResponse {
     }
     let ui = ui(&req);
     let language = request_language(&req, ui.default_language);
-    let body = render(super::page::INDEX.body, &ui, language);
-    let mut res = answer(&req, body, "text/html; charset=utf-8", &page_csp(&ui));
+    let document = ui.generated.documents[Generated::slot(language)]
+        .get_or_init(|| made(render(super::page::INDEX.body, &ui, language)));
+    let csp = ui.generated.csp.get_or_init(|| page_csp(&ui));
+    let mut res = answer(&req, document, "text/html; charset=utf-8", csp);
     let chosen = req.query_string().split('&').any(|p| {
         p.strip_prefix("lang=")
             .is_some_and(|v| Language::parse(v).is_ok())
@@ -190,9 +192,13 @@ pub(crate) async fn index(req: HttpRequest) -> HttpResponse {
 /// `:root { --accent: … }` for both themes.
 pub(crate) async fn brand_css(req: HttpRequest) -> HttpResponse {
     let ui = ui(&req);
+    let stylesheet = ui
+        .generated
+        .stylesheet
+        .get_or_init(|| made(ui.accent.stylesheet()));
     answer(
         &req,
-        ui.accent.stylesheet(),
+        stylesheet,
         "text/css; charset=utf-8",
         super::page::PAGE_CSP,
     )
@@ -202,12 +208,14 @@ pub(crate) async fn brand_css(req: HttpRequest) -> HttpResponse {
 pub(crate) async fn messages(req: HttpRequest) -> HttpResponse {
     let ui = ui(&req);
     let language = request_language(&req, ui.default_language);
-    let mut patterns = ui.catalog.patterns(language);
-    patterns.insert("lang".to_owned(), language.as_str().to_owned());
-    let body = serde_json::to_string(&patterns).unwrap_or_else(|_| "{}".to_owned());
+    let messages = ui.generated.messages[Generated::slot(language)].get_or_init(|| {
+        let mut patterns = ui.catalog.patterns(language);
+        patterns.insert("lang".to_owned(), language.as_str().to_owned());
+        made(serde_json::to_string(&patterns).unwrap_or_else(|_| "{}".to_owned()))
+    });
     answer(
         &req,
-        body,
+        messages,
         "application/json",
         "default-src 'none'; frame-ancestors 'none'",
     )

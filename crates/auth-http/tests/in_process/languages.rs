@@ -77,6 +77,7 @@ async fn the_page_carries_the_branding() {
         support_email: Some("help@acme.example".to_owned()),
         default_language: Language::De,
         catalog: Catalog::builtin(Domain::Page),
+        generated: Default::default(),
     };
     let app = spawn_app_with(
         relaxed(),

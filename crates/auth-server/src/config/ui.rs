@@ -102,6 +102,7 @@ impl UiSettings {
             support_email,
             default_language: self.default_language,
             catalog,
+            generated: Default::default(),
         };
         Ok(UiConfig {
             page: Arc::new(page),
