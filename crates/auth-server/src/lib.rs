@@ -5,6 +5,7 @@
 mod app;
 mod audit;
 pub mod config;
+pub mod health;
 pub mod secrets;
 
 pub use app::{Application, migrate};
@@ -52,6 +53,29 @@ mod tests {
             assert!(scraped.contains("auth_http_requests"), "{scraped}");
             handle.stop(true).await;
             served.await.unwrap().unwrap();
+        });
+    }
+
+    #[test]
+    fn the_health_probe_passes_against_a_serving_server_and_fails_once_it_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = config::Settings::default();
+        settings.server.bind = ":0".to_owned();
+        settings.server.data_dir = dir.path().join("data");
+        settings.server.workers = 1;
+        let config = settings.validate().unwrap();
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build(config).await.unwrap();
+            let api = app.address();
+            let handle = app.handle();
+            let served = actix_web::rt::spawn(app.run_until_stopped());
+            let probe = move || health::probe(api, health::PROBE_TIMEOUT);
+            let up = actix_web::rt::task::spawn_blocking(probe).await.unwrap();
+            assert!(up.is_ok(), "{up:?}");
+            handle.stop(true).await;
+            served.await.unwrap().unwrap();
+            let down = actix_web::rt::task::spawn_blocking(probe).await.unwrap();
+            assert!(down.is_err(), "a stopped server must not look healthy");
         });
     }
 

@@ -28,6 +28,9 @@ enum Command {
     /// Check the configuration as `serve` would (configured secrets included), print the
     /// effective settings as JSON (they hold no secrets, only their paths) and exit.
     CheckConfig,
+    /// Ask the server listening on `server.bind` (same settings as `serve`) for `/healthz`;
+    /// exit 0 if it answers 200 within 3 s, else 1. For container health checks.
+    Health,
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -86,6 +89,9 @@ fn main() -> ExitCode {
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate => actix_web::rt::System::new().block_on(auth_server::migrate(&config)),
         Command::CheckConfig => check_config(&loaded.settings, &config),
+        Command::Health => {
+            auth_server::health::probe(config.bind, auth_server::health::PROBE_TIMEOUT)
+        }
         Command::Keys(k) => keys(&config, k),
         Command::Oidc(OidcCommand::Clients) => {
             oidc_clients(&config);
