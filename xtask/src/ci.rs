@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::{Context, Result, ensure};
 
-use crate::{api, browser, cmd, run, services, succeeds};
+use crate::{api, browser, cmd, image, run, services, succeeds};
 
 /// Where cargo-deny looks for the RustSec database: `[advisories] db-path` in `deny.toml`, plus a
 /// folder name that cargo-deny derives from the database's default URL.
@@ -51,6 +51,7 @@ pub(crate) fn run_all(root: &Path) -> Result<()> {
     step("api", || api::check(root))?;
     step("deny", || deny(root))?;
     step("unused-deps", unused_dependencies)?;
+    step("image", || image::build_and_test(root))?;
     eprintln!("\nci: all steps passed in {}", minutes(started));
     Ok(())
 }

@@ -4,6 +4,8 @@
 //! - `services` makes sure the real PostgreSQL, Redis and SMTP server the tests use are up.
 //! - `api` validates the served OpenAPI document and runs schemathesis against the server.
 //! - `browser-deps` installs what the browser tests need.
+//! - `image` builds the container image with podman, on base images made here from Debian
+//!   packages, and tests a container of it.
 //!
 //! Progress goes to stderr. Only `services --env` writes to stdout, so that its output can be
 //! `eval`ed. Every path is relative to the repository root, which is also the working directory.
@@ -11,6 +13,7 @@
 mod api;
 mod browser;
 mod ci;
+mod image;
 mod services;
 #[cfg(test)]
 mod tidy;
@@ -29,13 +32,15 @@ usage: cargo xtask <command>
 
 commands:
   ci              every check CI runs, in CI's order: services, fmt, clippy, test, api, deny,
-                  unused-deps
+                  unused-deps, image
   services        start PostgreSQL, Redis and the test SMTP server unless they already answer
   services --env  the same, then print the `export` lines the integration tests read:
                   eval \"$(cargo xtask services --env)\"
   api             check the served OpenAPI document and run schemathesis against the server
   browser-deps    install Chromium and the npm packages of tests/browser
   unused-deps     dependencies a crate declares but never uses (cargo-machete)
+  image           build the container image with podman on Debian bases made here (no image
+                  registry), then run it: health, sign-up by email code, non-root, health check
 ";
 
 fn main() -> ExitCode {
@@ -66,6 +71,7 @@ fn run_command() -> Result<()> {
         ["browser-deps"] => browser::install(&root),
         ["unused-deps"] => ci::unused_dependencies(),
         ["api"] => api::check(&root),
+        ["image"] => image::build_and_test(&root),
         ["help" | "--help" | "-h"] => {
             eprint!("{USAGE}");
             Ok(())
