@@ -161,9 +161,20 @@ fn ensure_base(root: &Path, podman: &Podman, base: &Base) -> Result<()> {
                 MIRROR,
             ],
         ))?;
-        // The downloaded packages and package lists only make the image bigger.
-        for leftover in ["var/cache/apt/archives", "var/lib/apt/lists"] {
+        // Downloaded packages, package lists and documentation only make the image bigger.
+        for leftover in [
+            "var/lib/apt/lists",
+            "usr/share/doc",
+            "usr/share/man",
+            "usr/share/info",
+        ] {
             empty_dir(&dir.join(leftover))?;
+        }
+        for entry in fs::read_dir(dir.join("var/cache/apt/archives"))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "deb") {
+                fs::remove_file(&path)?;
+            }
         }
         fs::write(&stamp, &wanted)?;
     }
@@ -184,7 +195,10 @@ fn ensure_base(root: &Path, podman: &Podman, base: &Base) -> Result<()> {
 
 /// What a base's root file system was made from, kept beside it.
 fn stamp_text(base: &Base) -> String {
-    format!("{SUITE} {MIRROR} {}\n", base.packages.join(","))
+    format!(
+        "{SUITE} {MIRROR} {} without docs and package lists\n",
+        base.packages.join(",")
+    )
 }
 
 /// Removes what `dir` holds (plain files and folders), keeping `dir`.
@@ -237,6 +251,11 @@ fn build(root: &Path, podman: &Podman) -> Result<()> {
             IMAGE,
         ])
         .arg(root))?;
+    // A rebuild leaves the images it replaced without a name; only this project's are removed.
+    for title in ["auth-server", "auth-server-build"] {
+        let filter = format!("label=org.opencontainers.image.title={title}");
+        run(podman.cmd(["image", "prune", "--force", "--filter", &filter]))?;
+    }
     let size = podman
         .cmd(["image", "inspect", "--format", "{{.Size}}", IMAGE])
         .output()
