@@ -6,6 +6,7 @@ mod app;
 mod audit;
 pub mod config;
 pub mod secrets;
+mod webhooks;
 
 pub use app::{Application, migrate};
 
