@@ -123,12 +123,11 @@ impl Dispatcher {
         }
     }
 
-    /// Long enough for one event's requests to every endpoint, one after another.
+    /// Long enough for one event's requests to every endpoint, one after another, and its
+    /// settling: one timeout more than the requests can take.
     fn lease(&self) -> Duration {
-        let n = u32::try_from(self.endpoints.len())
-            .unwrap_or(u32::MAX)
-            .max(1);
-        self.delivery.timeout.saturating_mul(n) + Duration::from_secs(10)
+        let n = u32::try_from(self.endpoints.len()).unwrap_or(u32::MAX);
+        self.delivery.timeout.saturating_mul(n.saturating_add(1))
     }
 
     async fn run(self) {
