@@ -26,3 +26,5 @@ CREATE TABLE outbox (
 
 CREATE INDEX outbox_by_user ON outbox (user_id, seq);
 CREATE INDEX outbox_by_time ON outbox (occurred_at);
+-- What a claim looks for first: events that are due.
+CREATE INDEX outbox_due ON outbox (due_at);

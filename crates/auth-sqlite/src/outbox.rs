@@ -56,6 +56,18 @@ impl Outbox for SqliteStore {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
+        // Most polls find nothing due: that is answered by a reader, so an idle dispatcher never
+        // takes the one write connection that sign-ins queue on.
+        let due: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE due_at <= ?1 AND leased_until <= ?1)",
+        )
+        .bind(now.as_millis())
+        .fetch_one(&self.reader)
+        .await
+        .map_err(store_error)?;
+        if !due {
+            return Ok(Vec::new());
+        }
         // One statement on the one writer: claims are serialised by SQLite's write lock.
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "UPDATE outbox SET attempts = attempts + 1, leased_until = ?2 \
