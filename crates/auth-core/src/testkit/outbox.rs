@@ -92,7 +92,7 @@ async fn drain(s: &Store, at: Timestamp) -> Vec<OutboxEntry> {
 /// outbox with the change, and they come out in that order, one at a time, with their payload;
 /// events that are not webhook events stay out.
 pub async fn the_changes_write_their_events_and_they_come_out_in_order(s: Store) {
-    let (user, session) = stored_user(&*s.users, "outbox").await;
+    let (user, _) = stored_user(&*s.users, "outbox").await;
     let later = |secs| now().plus(Duration::from_secs(secs));
     let mut second = super::sample_session(user.id, later(1));
     second.method = crate::session::AuthMethod::Recovery;
@@ -118,7 +118,6 @@ pub async fn the_changes_write_their_events_and_they_come_out_in_order(s: Store)
             .unwrap()
     );
     assert!(s.users.delete(&user.id, &deleted(&user.id)).await.unwrap());
-    let _ = session;
 
     let mut rounds = Vec::new();
     loop {
