@@ -4,7 +4,7 @@
 
 mod common;
 
-use auth_core::ports::{Clock, Outbox, OutboxEntry, PasskeyRepository};
+use auth_core::ports::{Channel, Clock, Outbox, OutboxEntry, PasskeyRepository};
 use auth_core::testkit;
 use common::*;
 use std::time::Duration;
@@ -16,7 +16,7 @@ async fn drained(w: &World) -> Vec<OutboxEntry> {
     loop {
         let claimed = w
             .store
-            .claim(at, Duration::from_secs(30), 100)
+            .claim(Channel::Webhooks, at, Duration::from_secs(30), 100)
             .await
             .unwrap();
         if claimed.is_empty() {

@@ -9,8 +9,9 @@
 use crate::PgStore;
 use crate::error::violates;
 use async_trait::async_trait;
+use auth_core::ids::UserId;
 use auth_core::outbox::outbox_event;
-use auth_core::ports::{AuditEvent, Outbox, OutboxEntry, StoreError};
+use auth_core::ports::{AuditEvent, Channel, Outbox, OutboxEntry, StoreError};
 use auth_core::time::Timestamp;
 use sqlx::PgConnection;
 use sqlx::types::Uuid;
@@ -57,15 +58,16 @@ pub(crate) fn is_account_gone(e: &sqlx::Error) -> bool {
 impl Outbox for PgStore {
     async fn claim(
         &self,
+        channel: Channel,
         now: Timestamp,
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "WITH c AS (SELECT o.seq FROM outbox o \
-                 WHERE o.due_at <= $1 AND o.leased_until <= $1 \
+                 WHERE o.due_at <= $1 AND o.leased_until <= $1 AND o.channel = $4 \
                    AND NOT EXISTS (SELECT 1 FROM outbox p \
-                       WHERE p.user_id = o.user_id AND p.seq < o.seq) \
+                       WHERE p.channel = o.channel AND p.user_id = o.user_id AND p.seq < o.seq) \
                  ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
              UPDATE outbox SET attempts = outbox.attempts + 1, leased_until = $2 \
              FROM c WHERE outbox.seq = c.seq AND outbox.leased_until <= $1 \
@@ -75,6 +77,7 @@ impl Outbox for PgStore {
         .bind(now.as_millis())
         .bind(now.plus(lease).as_millis())
         .bind(i64::from(limit))
+        .bind(channel.as_str())
         .fetch_all(self.pool()?)
         .await
         .map_err(|e| self.failed(e))?;
@@ -127,11 +130,32 @@ impl Outbox for PgStore {
         Ok(done.rows_affected())
     }
 
-    async fn pending(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+    async fn pending(&self, channel: Channel) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE channel = $1")
+            .bind(channel.as_str())
             .fetch_one(self.pool()?)
             .await
             .map_err(|e| self.failed(e))?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn put_notice(
+        &self,
+        key: &UserId,
+        at: Timestamp,
+        payload: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbox (kind, user_id, occurred_at, payload, due_at, channel) \
+             VALUES ('notice', $1, $2, $3, $2, $4)",
+        )
+        .bind(key.as_uuid())
+        .bind(at.as_millis())
+        .bind(payload)
+        .bind(Channel::Notices.as_str())
+        .execute(self.pool()?)
+        .await
+        .map_err(|e| self.failed(e))?;
+        Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::audit::QueuedAudit;
 use crate::config::{Config, DatabaseUrl, MailTransport};
+use crate::notices::Notices;
 use crate::secrets;
 use crate::webhooks::{self, Webhooks};
 use actix_web::{App, HttpServer, web};
@@ -370,6 +371,7 @@ pub struct Application {
     mailer: Arc<MailQueue>,
     audit: Arc<QueuedAudit>,
     webhooks: Arc<Webhooks>,
+    notices: Arc<Notices>,
     database: Database,
 }
 
@@ -410,8 +412,12 @@ impl Application {
             ..QueueConfig::default()
         };
         let mailer = Arc::new(
-            MailQueue::start(config.mail.ui.renderer.clone(), transport, queue_config)
-                .context("cannot start the mail queue")?,
+            MailQueue::start(
+                config.mail.ui.renderer.clone(),
+                transport.clone(),
+                queue_config,
+            )
+            .context("cannot start the mail queue")?,
         );
         let webauthn = WebAuthnAdapter::new(config.relying_party.clone())
             .context("invalid WebAuthn settings")?;
@@ -439,6 +445,13 @@ impl Application {
         spawn_purge(&stores.database, config.policy.retention());
         let audit = QueuedAudit::start(stores.audit, AUDIT_QUEUE_CAPACITY);
         let webhooks = Arc::new(Webhooks::start(stores.outbox.clone(), &config.webhooks));
+        let notices = Arc::new(Notices::start(
+            stores.outbox.clone(),
+            mailer.clone(),
+            config.mail.ui.renderer.clone(),
+            transport,
+            config.webhooks.delivery.clone(),
+        ));
         let ports = Ports {
             users: stores.users,
             sessions: stores.sessions,
@@ -450,7 +463,7 @@ impl Application {
             gate: stores.gate,
             ceremonies: stores.ceremonies,
             webauthn: Arc::new(webauthn),
-            mailer: mailer.clone(),
+            mailer: notices.mailer(),
             tokens: Arc::new(tokens),
             clock,
             rng: Arc::new(OsRng),
@@ -527,6 +540,7 @@ impl Application {
             mailer,
             audit,
             webhooks,
+            notices,
             database: stores.database,
         })
     }
@@ -564,6 +578,7 @@ impl Application {
         served.context("the HTTP server failed")?;
         tracing::info!("finishing webhook deliveries in flight");
         self.webhooks.shutdown(Duration::from_secs(5)).await;
+        self.notices.shutdown(Duration::from_secs(5)).await;
         tracing::info!("draining the mail queue");
         if self.mailer.shutdown(Duration::from_secs(10)).await.is_err() {
             tracing::warn!("mail still queued at shutdown was dropped");

@@ -5,6 +5,7 @@
 mod app;
 mod audit;
 pub mod config;
+mod notices;
 pub mod secrets;
 mod webhooks;
 

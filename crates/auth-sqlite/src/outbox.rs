@@ -4,8 +4,9 @@
 use crate::SqliteStore;
 use crate::error::store_error;
 use async_trait::async_trait;
+use auth_core::ids::UserId;
 use auth_core::outbox::outbox_event;
-use auth_core::ports::{AuditEvent, Outbox, OutboxEntry, StoreError};
+use auth_core::ports::{AuditEvent, Channel, Outbox, OutboxEntry, StoreError};
 use auth_core::time::Timestamp;
 use sqlx::SqliteConnection;
 use std::time::Duration;
@@ -52,6 +53,7 @@ pub(crate) async fn write_event(
 impl Outbox for SqliteStore {
     async fn claim(
         &self,
+        channel: Channel,
         now: Timestamp,
         lease: Duration,
         limit: u32,
@@ -59,9 +61,11 @@ impl Outbox for SqliteStore {
         // Most polls find nothing due: that is answered by a reader, so an idle dispatcher never
         // takes the one write connection that sign-ins queue on.
         let due: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE due_at <= ?1 AND leased_until <= ?1)",
+            "SELECT EXISTS (SELECT 1 FROM outbox \
+             WHERE due_at <= ?1 AND leased_until <= ?1 AND channel = ?2)",
         )
         .bind(now.as_millis())
+        .bind(channel.as_str())
         .fetch_one(&self.reader)
         .await
         .map_err(store_error)?;
@@ -72,15 +76,16 @@ impl Outbox for SqliteStore {
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "UPDATE outbox SET attempts = attempts + 1, leased_until = ?2 \
              WHERE seq IN (SELECT o.seq FROM outbox o \
-                 WHERE o.due_at <= ?1 AND o.leased_until <= ?1 \
+                 WHERE o.due_at <= ?1 AND o.leased_until <= ?1 AND o.channel = ?4 \
                    AND NOT EXISTS (SELECT 1 FROM outbox p \
-                       WHERE p.user_id = o.user_id AND p.seq < o.seq) \
+                       WHERE p.channel = o.channel AND p.user_id = o.user_id AND p.seq < o.seq) \
                  ORDER BY o.seq LIMIT ?3) \
              RETURNING seq, id, kind, user_id, occurred_at, payload, attempts, done",
         )
         .bind(now.as_millis())
         .bind(now.plus(lease).as_millis())
         .bind(i64::from(limit))
+        .bind(channel.as_str())
         .fetch_all(&self.writer)
         .await
         .map_err(store_error)?;
@@ -133,11 +138,32 @@ impl Outbox for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn pending(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+    async fn pending(&self, channel: Channel) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE channel = ?")
+            .bind(channel.as_str())
             .fetch_one(&self.reader)
             .await
             .map_err(store_error)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn put_notice(
+        &self,
+        key: &UserId,
+        at: Timestamp,
+        payload: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbox (kind, user_id, occurred_at, payload, due_at, channel) \
+             VALUES ('notice', ?1, ?2, ?3, ?2, ?4)",
+        )
+        .bind(key.to_string())
+        .bind(at.as_millis())
+        .bind(payload)
+        .bind(Channel::Notices.as_str())
+        .execute(&self.writer)
+        .await
+        .map_err(store_error)?;
+        Ok(())
     }
 }

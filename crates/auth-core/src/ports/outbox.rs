@@ -31,14 +31,34 @@ pub struct OutboxEntry {
     pub done: Vec<String>,
 }
 
+/// What an outbox row is delivered to. The channels never wait for each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// Security events for webhooks, written by the stores with their change.
+    Webhooks,
+    /// Security notice mails, spooled before the request that causes them answers.
+    Notices,
+}
+
+impl Channel {
+    /// The stored name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webhooks => "webhook",
+            Channel::Notices => "notice",
+        }
+    }
+}
+
 /// The durable outbox.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait Outbox: Send + Sync {
-    /// Claims at most `limit` events that are due at `now` (never claimed, or their retry time
+    /// Claims at most `limit` events of `channel` that are due at `now` (never claimed, or their retry time
     /// has come) and not held by another claim whose lease runs past `now`, oldest first, and
     /// holds them until `now + lease`: each claim adds one to `attempts`. An event is claimable
-    /// only while no earlier event of the same account is still in the outbox, so an account's
+    /// only while no earlier event of the same account and channel is still in the outbox, so an account's
     /// events come out one at a time, in order. Parallel claimers (other nodes) never get the
     /// same event while its lease runs.
     ///
@@ -46,6 +66,7 @@ pub trait Outbox: Send + Sync {
     /// Store failures only.
     async fn claim(
         &self,
+        channel: Channel,
         now: Timestamp,
         lease: Duration,
         limit: u32,
@@ -79,9 +100,22 @@ pub trait Outbox: Send + Sync {
     /// Store failures only.
     async fn give_up(&self, before: Timestamp) -> Result<u64, StoreError>;
 
-    /// How many events are in the outbox.
+    /// How many events of `channel` are in the outbox.
     ///
     /// # Errors
     /// Store failures only.
-    async fn pending(&self) -> Result<u64, StoreError>;
+    async fn pending(&self, channel: Channel) -> Result<u64, StoreError>;
+
+    /// Spools one notice mail (`payload`, opaque to the store) on [`Channel::Notices`], due at
+    /// `at`. `key` takes the place of the account: notices with different keys never wait for
+    /// each other. Its `kind` is `notice`.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn put_notice(
+        &self,
+        key: &UserId,
+        at: Timestamp,
+        payload: &str,
+    ) -> Result<(), StoreError>;
 }

@@ -397,6 +397,7 @@ macro_rules! contract_tests {
             a_failure_schedules_a_retry_and_the_accounts_later_events_wait,
             parallel_claimers_never_share_an_event,
             reuse_writes_its_event_with_the_revocation,
+            notices_are_a_channel_of_their_own,
             events_past_their_window_are_given_up,
         ]);
     };

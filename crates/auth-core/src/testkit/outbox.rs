@@ -10,8 +10,8 @@ use crate::audit::AuditKind;
 use crate::ids::UserId;
 use crate::passkey::Passkey;
 use crate::ports::{
-    AuditEvent, AuditLog, OsRng, Outbox, OutboxEntry, PasskeyRepository, SessionRepository,
-    UserRepository,
+    AuditEvent, AuditLog, Channel, OsRng, Outbox, OutboxEntry, PasskeyRepository,
+    SessionRepository, UserRepository,
 };
 use crate::session::RefreshToken;
 use crate::time::Timestamp;
@@ -74,7 +74,11 @@ async fn event_at(s: &Store, user: UserId, at: Timestamp, name: &str) {
 async fn drain(s: &Store, at: Timestamp) -> Vec<OutboxEntry> {
     let mut out = Vec::new();
     loop {
-        let claimed = s.outbox.claim(at, LEASE, 100).await.unwrap();
+        let claimed = s
+            .outbox
+            .claim(Channel::Webhooks, at, LEASE, 100)
+            .await
+            .unwrap();
         if claimed.is_empty() {
             return out;
         }
@@ -121,7 +125,11 @@ pub async fn the_changes_write_their_events_and_they_come_out_in_order(s: Store)
 
     let mut rounds = Vec::new();
     loop {
-        let claimed = s.outbox.claim(later(60), LEASE, 100).await.unwrap();
+        let claimed = s
+            .outbox
+            .claim(Channel::Webhooks, later(60), LEASE, 100)
+            .await
+            .unwrap();
         if claimed.is_empty() {
             break;
         }
@@ -154,7 +162,7 @@ pub async fn the_changes_write_their_events_and_they_come_out_in_order(s: Store)
     assert_eq!(data["ip"], "192.0.2.7");
     let ids: HashSet<&str> = rounds.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids.len(), rounds.len(), "every event has its own id");
-    assert_eq!(s.outbox.pending().await.unwrap(), 0);
+    assert_eq!(s.outbox.pending(Channel::Webhooks).await.unwrap(), 0);
 }
 
 /// A change that does not happen writes no event: a passkey that is not the account's is not
@@ -180,7 +188,7 @@ pub async fn a_change_that_does_not_happen_writes_no_event(s: Store) {
     );
     assert!(!s.users.delete(&nobody, &deleted(&nobody)).await.unwrap());
     assert_eq!(
-        s.outbox.pending().await.unwrap(),
+        s.outbox.pending(Channel::Webhooks).await.unwrap(),
         0,
         "no event of a non-change"
     );
@@ -192,16 +200,28 @@ pub async fn a_claim_holds_its_event_until_the_lease_runs_out(s: Store) {
     let user = UserId::random(&OsRng);
     let t0 = now();
     event_at(&s, user, t0, "held").await;
-    let first = s.outbox.claim(t0, LEASE, 10).await.unwrap();
+    let first = s
+        .outbox
+        .claim(Channel::Webhooks, t0, LEASE, 10)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].attempts, 1);
     let during = t0.plus(LEASE - Duration::from_secs(1));
     assert!(
-        s.outbox.claim(during, LEASE, 10).await.unwrap().is_empty(),
+        s.outbox
+            .claim(Channel::Webhooks, during, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "not handed out while the lease runs"
     );
     let after = t0.plus(LEASE);
-    let second = s.outbox.claim(after, LEASE, 10).await.unwrap();
+    let second = s
+        .outbox
+        .claim(Channel::Webhooks, after, LEASE, 10)
+        .await
+        .unwrap();
     assert_eq!(second.len(), 1, "handed out again once the lease ran out");
     assert_eq!(second[0].seq, first[0].seq);
     assert_eq!(second[0].attempts, 2);
@@ -213,9 +233,9 @@ pub async fn a_claim_holds_its_event_until_the_lease_runs_out(s: Store) {
         !s.outbox.retry(&first[0], &[], after).await.unwrap(),
         "a stale claim cannot retry"
     );
-    assert_eq!(s.outbox.pending().await.unwrap(), 1);
+    assert_eq!(s.outbox.pending(Channel::Webhooks).await.unwrap(), 1);
     assert!(s.outbox.settle(&second[0]).await.unwrap());
-    assert_eq!(s.outbox.pending().await.unwrap(), 0);
+    assert_eq!(s.outbox.pending(Channel::Webhooks).await.unwrap(), 0);
 }
 
 /// A failure releases the event until its retry time, keeping the destinations that have it; the
@@ -226,7 +246,11 @@ pub async fn a_failure_schedules_a_retry_and_the_accounts_later_events_wait(s: S
     event_at(&s, a, t0, "a1").await;
     event_at(&s, a, t0, "a2").await;
     event_at(&s, b, t0, "b1").await;
-    let claimed = s.outbox.claim(t0, LEASE, 10).await.unwrap();
+    let claimed = s
+        .outbox
+        .claim(Channel::Webhooks, t0, LEASE, 10)
+        .await
+        .unwrap();
     let names: Vec<String> = claimed.iter().map(|e| e.payload.clone()).collect();
     assert_eq!(
         claimed.len(),
@@ -242,13 +266,22 @@ pub async fn a_failure_schedules_a_retry_and_the_accounts_later_events_wait(s: S
     assert!(s.outbox.settle(&b1).await.unwrap());
     assert!(
         s.outbox
-            .claim(t0.plus(Duration::from_secs(59)), LEASE, 10)
+            .claim(
+                Channel::Webhooks,
+                t0.plus(Duration::from_secs(59)),
+                LEASE,
+                10
+            )
             .await
             .unwrap()
             .is_empty(),
         "before its retry time nothing of the account is due, not even its later event"
     );
-    let again = s.outbox.claim(at, LEASE, 10).await.unwrap();
+    let again = s
+        .outbox
+        .claim(Channel::Webhooks, at, LEASE, 10)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].seq, a1.seq);
     assert_eq!(again[0].attempts, 2);
@@ -274,7 +307,7 @@ pub async fn parallel_claimers_never_share_an_event(s: Store) {
     let outbox = s.outbox.clone();
     let claims = in_parallel(move |_| {
         let outbox = outbox.clone();
-        async move { outbox.claim(t0, LEASE, 3).await.unwrap() }
+        async move { outbox.claim(Channel::Webhooks, t0, LEASE, 3).await.unwrap() }
     })
     .await;
     let claimed: Vec<OutboxEntry> = claims.into_iter().flatten().collect();
@@ -292,7 +325,11 @@ pub async fn parallel_claimers_never_share_an_event(s: Store) {
     );
     assert!(claimed.iter().all(|e| e.payload.contains("first")));
     // Whatever the parallel claims left, one more claim takes: every first event exactly once.
-    let rest = s.outbox.claim(t0, LEASE, 1000).await.unwrap();
+    let rest = s
+        .outbox
+        .claim(Channel::Webhooks, t0, LEASE, 1000)
+        .await
+        .unwrap();
     assert_eq!(claimed.len() + rest.len(), PARALLEL);
 }
 
@@ -309,11 +346,15 @@ pub async fn events_past_their_window_are_given_up(s: Store) {
     event_at(&s, old, t0.minus(day * 2), "old").await;
     event_at(&s, held, t0.minus(day * 2), "held").await;
     event_at(&s, young, t0, "young").await;
-    let claimed = s.outbox.claim(t0, LEASE, 10).await.unwrap();
+    let claimed = s
+        .outbox
+        .claim(Channel::Webhooks, t0, LEASE, 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 3);
     let given_up = s.outbox.give_up(t0.minus(day)).await.unwrap();
     assert_eq!(given_up, 2, "both old events, claimed or not");
-    assert_eq!(s.outbox.pending().await.unwrap(), 1);
+    assert_eq!(s.outbox.pending(Channel::Webhooks).await.unwrap(), 1);
     let held = claimed.iter().find(|e| e.user_id == held).unwrap();
     assert!(
         !s.outbox.settle(held).await.unwrap(),
@@ -378,4 +419,47 @@ pub async fn reuse_writes_its_event_with_the_revocation(s: Store) {
     let want: serde_json::Value = serde_json::from_str(&expected.payload).unwrap();
     assert_eq!(got, want, "the payload outbox_event gives");
     assert_eq!(reused[0].kind, expected.kind);
+}
+
+/// Notices are a channel of their own: a claim of one channel never hands out or waits for the
+/// other's rows, and each channel counts its own.
+pub async fn notices_are_a_channel_of_their_own(s: Store) {
+    let t0 = now();
+    let key = UserId::random(&OsRng);
+    event_at(&s, key, t0, "webhook").await;
+    s.outbox.put_notice(&key, t0, "{\"mail\":1}").await.unwrap();
+    s.outbox
+        .put_notice(&UserId::random(&OsRng), t0, "{\"mail\":2}")
+        .await
+        .unwrap();
+    assert_eq!(s.outbox.pending(Channel::Webhooks).await.unwrap(), 1);
+    assert_eq!(s.outbox.pending(Channel::Notices).await.unwrap(), 2);
+    let notices = s
+        .outbox
+        .claim(Channel::Notices, t0, LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        notices.len(),
+        2,
+        "the webhook event of the same key does not hold them back"
+    );
+    assert!(notices.iter().all(|n| n.kind == "notice"));
+    assert_eq!(notices[0].payload, "{\"mail\":1}");
+    let hooks = s
+        .outbox
+        .claim(Channel::Webhooks, t0, LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        hooks.len(),
+        1,
+        "a held notice does not hold back the webhook event"
+    );
+    assert_eq!(hooks[0].kind, "passkey_added");
+    for n in &notices {
+        assert!(s.outbox.settle(n).await.unwrap());
+    }
+    assert_eq!(s.outbox.pending(Channel::Notices).await.unwrap(), 0);
+    assert_eq!(s.outbox.pending(Channel::Webhooks).await.unwrap(), 1);
 }

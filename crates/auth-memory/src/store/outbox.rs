@@ -3,8 +3,9 @@
 
 use super::{Accounts, MemoryStore};
 use async_trait::async_trait;
+use auth_core::ids::UserId;
 use auth_core::outbox::outbox_event;
-use auth_core::ports::{AuditEvent, Outbox, OutboxEntry, StoreError};
+use auth_core::ports::{AuditEvent, Channel, Outbox, OutboxEntry, StoreError};
 use auth_core::time::Timestamp;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -17,6 +18,7 @@ pub(super) struct Queue {
 }
 
 struct Row {
+    channel: Channel,
     entry: OutboxEntry,
     due: Timestamp,
     leased_until: Timestamp,
@@ -36,24 +38,43 @@ impl Accounts {
         let Some(out) = outbox_event(event) else {
             return;
         };
-        let q = &mut self.outbox;
-        q.next += 1;
-        let seq = q.next;
-        q.rows.insert(
+        self.outbox.push(
+            Channel::Webhooks,
+            out.kind,
+            event.user_id,
+            event.at,
+            out.payload,
+        );
+    }
+}
+
+impl Queue {
+    fn push(
+        &mut self,
+        channel: Channel,
+        kind: &str,
+        user_id: UserId,
+        at: Timestamp,
+        payload: String,
+    ) {
+        self.next += 1;
+        let seq = self.next;
+        self.rows.insert(
             seq,
             Row {
+                channel,
                 entry: OutboxEntry {
                     seq,
                     // Unique within the process, which is all an in-memory outbox outlives.
-                    id: format!("msg_{:x}_{seq}", event.at.as_millis()),
-                    kind: out.kind.to_owned(),
-                    user_id: event.user_id,
-                    occurred_at: event.at,
-                    payload: out.payload,
+                    id: format!("msg_{:x}_{seq}", at.as_millis()),
+                    kind: kind.to_owned(),
+                    user_id,
+                    occurred_at: at,
+                    payload,
                     attempts: 0,
                     done: Vec::new(),
                 },
-                due: event.at,
+                due: at,
                 leased_until: Timestamp::from_millis(i64::MIN),
             },
         );
@@ -71,6 +92,7 @@ fn held<'a>(q: &'a mut Queue, entry: &OutboxEntry) -> Option<&'a mut Row> {
 impl Outbox for MemoryStore {
     async fn claim(
         &self,
+        channel: Channel,
         now: Timestamp,
         lease: Duration,
         limit: u32,
@@ -81,6 +103,9 @@ impl Outbox for MemoryStore {
         for row in acc.outbox.rows.values_mut() {
             if out.len() >= usize::try_from(limit).unwrap_or(usize::MAX) {
                 break;
+            }
+            if row.channel != channel {
+                continue;
             }
             // Only the oldest event of each account is a candidate.
             if !seen.insert(row.entry.user_id) {
@@ -127,7 +152,25 @@ impl Outbox for MemoryStore {
         Ok((n - acc.outbox.rows.len()) as u64)
     }
 
-    async fn pending(&self) -> Result<u64, StoreError> {
-        Ok(self.read().outbox.rows.len() as u64)
+    async fn pending(&self, channel: Channel) -> Result<u64, StoreError> {
+        let acc = self.read();
+        Ok(acc
+            .outbox
+            .rows
+            .values()
+            .filter(|r| r.channel == channel)
+            .count() as u64)
+    }
+
+    async fn put_notice(
+        &self,
+        key: &UserId,
+        at: Timestamp,
+        payload: &str,
+    ) -> Result<(), StoreError> {
+        self.write()
+            .outbox
+            .push(Channel::Notices, "notice", *key, at, payload.to_owned());
+        Ok(())
     }
 }

@@ -11,7 +11,7 @@ mod http;
 mod sign;
 
 use crate::config::webhooks::{Delivery, Endpoint, RETRY_WINDOW, WebhookConfig};
-use auth_core::ports::{Clock, OsRng, Outbox, OutboxEntry, Rng, SystemClock};
+use auth_core::ports::{Channel, Clock, OsRng, Outbox, OutboxEntry, Rng, SystemClock};
 use auth_core::time::Timestamp;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -143,7 +143,11 @@ impl Dispatcher {
                 this.pause(GIVE_UP_EVERY).await;
                 continue;
             }
-            let claimed = match this.outbox.claim(now, this.lease(), BATCH).await {
+            let claimed = match this
+                .outbox
+                .claim(Channel::Webhooks, now, this.lease(), BATCH)
+                .await
+            {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot claim webhook events");
@@ -174,7 +178,7 @@ impl Dispatcher {
             }
             Err(e) => tracing::warn!(error = %e, "cannot give up old webhook events"),
         }
-        if let Ok(n) = self.outbox.pending().await {
+        if let Ok(n) = self.outbox.pending(Channel::Webhooks).await {
             self.stats.pending.store(n, Ordering::Relaxed);
         }
     }
