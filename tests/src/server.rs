@@ -330,6 +330,29 @@ impl Server {
         }
     }
 
+    /// Kills the process with SIGKILL, as a crash would: no shutdown, nothing drained.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A new process on this one's data directory and services (after [`Server::kill`]), with
+    /// `env`.
+    pub fn start_again(&self, env: &[(&str, &str)]) -> Self {
+        let services = self
+            .production
+            .as_ref()
+            .map(|p| p.env())
+            .unwrap_or_default();
+        Self::spawn(
+            self.data.clone(),
+            env,
+            &services,
+            self.mailbox.clone(),
+            self.production.clone(),
+        )
+    }
+
     /// The server process's id (for resource figures).
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -463,6 +486,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            // Already ended (killed by the test).
+            return;
+        }
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())

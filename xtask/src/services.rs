@@ -51,6 +51,9 @@ const SMTP_SERVER: &[&str] = &["-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.
 const PIP_INSTALL: &[&str] = &[
     "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
     "aiosmtpd>=1.4,<2",
+    // The webhook receiver of the end-to-end tests verifies signatures with the Standard
+    // Webhooks reference library.
+    "standardwebhooks>=1.0,<2",
 ];
 
 /// What the integration tests read to find the services, as `(name, value)`.
@@ -67,6 +70,8 @@ pub(crate) fn test_env(root: &Path) -> Vec<(&'static str, String)> {
         ("AUTH_TEST_SMTP_MAILDIR", path(&tools.join("smtp-maildir"))),
         // For fault tests that start and stop their own SMTP server on another port.
         ("AUTH_TEST_SMTP_PYTHON", path(&venv_python(&tools))),
+        // The same venv, with `standardwebhooks`, for the webhook receiver.
+        ("AUTH_TEST_WEBHOOK_PYTHON", path(&venv_python(&tools))),
     ];
     if browser::tests_exist(root) {
         vars.push(("AUTH_TEST_CHROMIUM", browser::CHROMIUM.to_owned()));
@@ -127,6 +132,16 @@ fn smtp(tools: &Path) -> Result<()> {
     let maildir = tools.join("smtp-maildir");
     let pid_file = tools.join("smtp.pid");
     let addr = smtp_addr(tools);
+    // The venv also serves the webhook receiver of the tests: complete it even when the SMTP
+    // server already runs.
+    let python = venv_python(tools);
+    if !succeeds(cmd(&python, ["-c", "import aiosmtpd, standardwebhooks"])) {
+        let venv = tools.join("smtp-venv");
+        if !python.exists() {
+            run(cmd("python3", ["-m", "venv"]).arg(&venv))?;
+        }
+        run(cmd(&python, PIP_INSTALL))?;
+    }
     if smtp_greeting(&addr).is_ok() && serves(&pid_file, &maildir) {
         report("smtp", &addr, false);
         return Ok(());
@@ -138,12 +153,6 @@ fn smtp(tools: &Path) -> Result<()> {
     } else {
         SMTP_PREFERRED.to_owned()
     };
-    let python = venv_python(tools);
-    if !succeeds(cmd(&python, ["-c", "import aiosmtpd"])) {
-        let venv = tools.join("smtp-venv");
-        run(cmd("python3", ["-m", "venv"]).arg(&venv))?;
-        run(cmd(&python, PIP_INSTALL))?;
-    }
     for sub in ["cur", "new", "tmp"] {
         fs::create_dir_all(maildir.join(sub))?;
     }

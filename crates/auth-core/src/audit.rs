@@ -50,6 +50,7 @@ audit_kinds! {
     PasskeyCloneSuspected => "passkey_clone_suspected": "A passkey's counter went backwards: the sign-in was refused.",
     RefreshTokenReused => "refresh_token_reused": "A spent refresh token came back: its session was revoked.",
     EmailChangeReverted => "email_change_reverted": "An email change was undone from the link mailed to the old address: every session ended and recent passkeys were removed.",
+    AccountDeleted => "account_deleted": "The account was deleted (kept only in the outbox: the audit trail goes with the account).",
 }
 
 impl std::fmt::Display for AuditKind {

@@ -15,6 +15,7 @@ pub mod language;
 pub mod mail;
 pub mod net;
 pub mod oidc;
+pub mod outbox;
 pub mod passkey;
 pub mod policy;
 pub mod ports;

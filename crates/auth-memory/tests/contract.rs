@@ -19,6 +19,7 @@ auth_core::contract_tests! {
         email_revert_store,
         authorization_code_store,
         consent_store,
+        outbox,
     ];
 }
 

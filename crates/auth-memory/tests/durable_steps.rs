@@ -75,9 +75,10 @@ impl SessionRepository for Counting {
         new: &TokenHash,
         now: Timestamp,
         l: Lifetimes,
+        ip: &Option<String>,
     ) -> Result<Rotation, StoreError> {
         self.note("sessions.rotate");
-        self.store.rotate(old, new, now, l).await
+        self.store.rotate(old, new, now, l, ip).await
     }
     async fn list_active(&self, u: &UserId, now: Timestamp) -> Result<Vec<Session>, StoreError> {
         self.note("sessions.list_active");
@@ -144,17 +145,22 @@ impl UserRepository for Counting {
         self.note("users.update_profile");
         self.store.update_profile(id, name, public, language).await
     }
-    async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr> {
+    async fn change_email(
+        &self,
+        id: &UserId,
+        email: &EmailAddress,
+        e: &AuditEvent,
+    ) -> Result<bool, EmailTakenOr> {
         self.note("users.change_email");
-        self.store.change_email(id, email).await
+        self.store.change_email(id, email, e).await
     }
     async fn end_attempts(&self, id: &UserId) -> Result<bool, StoreError> {
         self.note("users.end_attempts");
         self.store.end_attempts(id).await
     }
-    async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
+    async fn delete(&self, id: &UserId, e: &AuditEvent) -> Result<bool, StoreError> {
         self.note("users.delete");
-        UserRepository::delete(&self.store, id).await
+        UserRepository::delete(&self.store, id, e).await
     }
     async fn list_public(
         &self,
@@ -168,9 +174,9 @@ impl UserRepository for Counting {
 
 #[async_trait]
 impl PasskeyRepository for Counting {
-    async fn add(&self, passkey: &Passkey) -> Result<(), CredentialTakenOr> {
+    async fn add(&self, passkey: &Passkey, e: &AuditEvent) -> Result<(), CredentialTakenOr> {
         self.note("passkeys.add");
-        self.store.add(passkey).await
+        self.store.add(passkey, e).await
     }
     async fn list(&self, user: &UserId) -> Result<Vec<Passkey>, StoreError> {
         self.note("passkeys.list");
@@ -206,9 +212,9 @@ impl PasskeyRepository for Counting {
         self.note("passkeys.rename");
         self.store.rename(u, id, n).await
     }
-    async fn delete(&self, u: &UserId, id: &PasskeyId) -> Result<bool, StoreError> {
+    async fn delete(&self, u: &UserId, id: &PasskeyId, e: &AuditEvent) -> Result<bool, StoreError> {
         self.note("passkeys.delete");
-        PasskeyRepository::delete(&self.store, u, id).await
+        PasskeyRepository::delete(&self.store, u, id, e).await
     }
 }
 
@@ -316,7 +322,11 @@ async fn a_passkey_sign_in_reads_once_and_writes_once() {
     *user_slot.lock().unwrap() = Some(signed.user.id);
     let mut passkey = auth_core::testkit::sample_passkey(signed.user.id);
     passkey.credential_id = credential_id;
-    calls.store.add(&passkey).await.unwrap();
+    calls
+        .store
+        .add(&passkey, &auth_core::testkit::added(&passkey))
+        .await
+        .unwrap();
 
     let start = w.service.start_passkey_login(&client()).await.unwrap();
     calls.take();

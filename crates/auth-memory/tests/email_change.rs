@@ -99,17 +99,26 @@ async fn the_undo_link_moves_the_address_back_ends_every_session_and_removes_rec
     let owner = signed_up(&w, "victim@example.com").await;
     let mut old_passkey = sample_passkey(owner.user.id);
     old_passkey.created_at = w.clock.now().minus(Duration::from_secs(3 * 86_400));
-    w.store.add(&old_passkey).await.unwrap();
+    w.store
+        .add(&old_passkey, &auth_core::testkit::added(&old_passkey))
+        .await
+        .unwrap();
     // The intruder added a passkey an hour ago, and now moves the account away.
     let mut planted = sample_passkey(owner.user.id);
     planted.created_at = w.clock.now().minus(Duration::from_secs(3600));
-    w.store.add(&planted).await.unwrap();
+    w.store
+        .add(&planted, &auth_core::testkit::added(&planted))
+        .await
+        .unwrap();
     let intruder = principal(&w, &owner.access_token).await;
     let token = change_email(&w, &intruder, "intruder@example.com").await;
     w.clock.advance(Duration::from_secs(3600));
     let mut later = sample_passkey(owner.user.id);
     later.created_at = w.clock.now();
-    w.store.add(&later).await.unwrap();
+    w.store
+        .add(&later, &auth_core::testkit::added(&later))
+        .await
+        .unwrap();
 
     // The owner, days later, clicks the link.
     w.clock.advance(Duration::from_secs(2 * 86_400));
@@ -221,7 +230,7 @@ async fn deleting_the_account_mails_a_notice_to_its_address() {
     let owner = signed_up(&w, "bye@example.com").await;
     w.mailer.take();
     let who = principal(&w, &owner.access_token).await;
-    w.service.delete_account(&who).await.unwrap();
+    w.service.delete_account(&who, &client()).await.unwrap();
     let mails = w.mailer.take();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to.as_str(), "bye@example.com");
@@ -252,7 +261,11 @@ async fn a_code_or_recovery_sign_in_to_an_account_with_passkeys_mails_a_notice()
         .unwrap();
     assert!(w.mailer.take().is_empty(), "no notice without passkeys");
 
-    w.store.add(&sample_passkey(owner.user.id)).await.unwrap();
+    let passkey = sample_passkey(owner.user.id);
+    w.store
+        .add(&passkey, &auth_core::testkit::added(&passkey))
+        .await
+        .unwrap();
     for recovery in [false, true] {
         let started = if recovery {
             w.service

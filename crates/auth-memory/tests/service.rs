@@ -335,7 +335,7 @@ async fn sensitive_changes_need_a_recent_sign_in() {
     // The access token has 4 minutes left; the sign-in is 11 minutes old.
     let who = w.service.authenticate(&user.access_token).await.unwrap();
     assert!(matches!(
-        w.service.delete_account(&who).await,
+        w.service.delete_account(&who, &client()).await,
         Err(AccountError::ReauthRequired)
     ));
     assert!(matches!(

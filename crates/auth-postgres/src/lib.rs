@@ -45,6 +45,7 @@ mod error;
 mod housekeeping;
 mod limits;
 mod oidc;
+mod outbox;
 mod passkeys;
 mod reverts;
 // Its SQL macros (the opening CTEs) are shared with `users`, which creates an account together

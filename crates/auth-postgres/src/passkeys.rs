@@ -2,10 +2,11 @@
 
 use crate::PgStore;
 use crate::error::violates;
+use crate::outbox::write_event;
 use async_trait::async_trait;
 use auth_core::ids::{PasskeyId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
-use auth_core::ports::{CredentialTakenOr, PasskeyRepository, StoreError};
+use auth_core::ports::{AuditEvent, CredentialTakenOr, PasskeyRepository, StoreError};
 use auth_core::time::Timestamp;
 use auth_core::user::User;
 use sqlx::types::Uuid;
@@ -22,12 +23,13 @@ macro_rules! passkey_columns {
 
 #[async_trait]
 impl PasskeyRepository for PgStore {
-    async fn add(&self, passkey: &Passkey) -> Result<(), CredentialTakenOr> {
+    async fn add(&self, passkey: &Passkey, event: &AuditEvent) -> Result<(), CredentialTakenOr> {
         let transports = serde_json::to_string(&passkey.transports)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // One statement: of parallel adds of one credential, all but the first wait on the unique
-        // constraint until it commits, then fail it. An unknown account fails the foreign key,
-        // which is corrupt data, not "taken".
+        // Of parallel adds of one credential, all but the first wait on the unique constraint
+        // until it commits, then fail it. An unknown account fails the foreign key, which is
+        // corrupt data, not "taken". The event is written in the same transaction.
+        let mut tx = self.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO passkeys (id, user_id, credential_id, credential, sign_count, transports, \
              backup_eligible, backup_state, name, created_at, last_used_at) \
@@ -44,19 +46,24 @@ impl PasskeyRepository for PgStore {
         .bind(passkey.name.as_str())
         .bind(passkey.created_at.as_millis())
         .bind(passkey.last_used_at.map(Timestamp::as_millis))
-        .execute(self.pool()?)
+        .execute(&mut *tx)
         .await;
         match inserted {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(e)
                 if violates(&e, "passkeys_credential_id_key", |db| {
                     db.is_unique_violation()
                 }) =>
             {
-                Err(CredentialTakenOr::Taken)
+                return Err(CredentialTakenOr::Taken);
             }
-            Err(e) => Err(self.failed(e).into()),
+            Err(e) => return Err(self.failed(e).into()),
         }
+        write_event(&mut tx, event)
+            .await
+            .map_err(|e| self.failed(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(())
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<Passkey>, StoreError> {
@@ -151,13 +158,26 @@ impl PasskeyRepository for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete(&self, user: &UserId, id: &PasskeyId) -> Result<bool, StoreError> {
+    async fn delete(
+        &self,
+        user: &UserId,
+        id: &PasskeyId,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
             .bind(id.as_uuid())
             .bind(user.as_uuid())
-            .execute(self.pool()?)
+            .execute(&mut *tx)
             .await
             .map_err(|e| self.failed(e))?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        write_event(&mut tx, event)
+            .await
+            .map_err(|e| self.failed(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(true)
     }
 }

@@ -2,7 +2,9 @@
 
 use crate::PgStore;
 use async_trait::async_trait;
+use auth_core::audit::AuditKind;
 use auth_core::ids::{PasskeyId, SessionId, UserId};
+use auth_core::outbox::outbox_event;
 use auth_core::passkey::CredentialUse;
 use auth_core::ports::{AuditEvent, Lifetimes, SessionRepository, StoreError};
 use auth_core::session::{Rotation, Session, TokenHash};
@@ -23,7 +25,9 @@ macro_rules! session_columns {
 }
 
 /// The data-modifying CTEs that open a sign-in ([`SessionRepository::open`]): the session, its
-/// first refresh token and its audit event, from parameters `$1` to `$17` (see [`bind_open`]).
+/// first refresh token, its audit event and its outbox row (the same rows as
+/// [`crate::outbox::write_event`] writes, here as part of the one statement), from parameters
+/// `$1` to `$19` (see [`bind_open`]).
 /// `$ok` gates them: a query with a row when the sign-in may open, none when it may not (then
 /// nothing is written). Written by one statement, they cost one round trip and one commit and are
 /// all or nothing; the foreign keys are checked at the end of the statement, when all the rows
@@ -38,7 +42,9 @@ macro_rules! open_ctes {
             ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM ok RETURNING id), \
              t AS (INSERT INTO refresh_tokens (hash, session_id) SELECT $12, id FROM s), \
              a AS (INSERT INTO audit_events (user_id, at, kind, ip, detail) \
-                   SELECT $13, $14, $15, $16, $17 FROM s)"
+                   SELECT $13, $14, $15, $16, $17 FROM s), \
+             o AS (INSERT INTO outbox (kind, user_id, occurred_at, payload, due_at) \
+                   SELECT $18, $13, $14, $19, $14 FROM s WHERE $18::text IS NOT NULL)"
         )
     };
 }
@@ -50,13 +56,14 @@ macro_rules! open_sql {
     };
 }
 
-/// Binds the seventeen parameters of [`open_ctes!`] in order.
+/// Binds the nineteen parameters of [`open_ctes!`] in order.
 pub(crate) fn bind_open<'q>(
     query: sqlx::query::QueryScalar<'q, Postgres, i64, PgArguments>,
     session: &'q Session,
     refresh: &'q TokenHash,
     event: &'q AuditEvent,
 ) -> sqlx::query::QueryScalar<'q, Postgres, i64, PgArguments> {
+    let outbox = outbox_event(event);
     query
         .bind(session.id.as_uuid())
         .bind(session.user_id.as_uuid())
@@ -75,6 +82,8 @@ pub(crate) fn bind_open<'q>(
         .bind(event.kind.as_str())
         .bind(event.ip.as_deref())
         .bind(event.detail.as_deref())
+        .bind(outbox.as_ref().map(|o| o.kind))
+        .bind(outbox.map(|o| o.payload))
 }
 
 /// How often [`SessionRepository::rotate`] runs [`ROTATE`] before it gives up.
@@ -92,7 +101,11 @@ const ROTATE_TRIES: usize = 4;
 /// active; then `fresh` stores the successor and `moved` slides the expiry: `rotated`. A token
 /// spent before this statement began (`old`, as of the statement's snapshot) is either presented
 /// again within the grace while its successor is current (`again`: nothing is written) or reuse,
-/// which `reuse` answers by revoking the family (`reused`; `invalid` if it was already revoked).
+/// which `reuse` answers by revoking the family (`reused`; `invalid` if it was already revoked)
+/// and, in the same statement, writing the account's `refresh_token_reused` event (`$7` the
+/// client's address, `$8` the audit kind, `$9` the outbox kind) to its activity and the outbox:
+/// the rows [`crate::outbox::write_event`] writes, with the payload `outbox_event` gives (the
+/// outbox contract checks both agree).
 ///
 /// All parts of one statement share its snapshot, so a parallel rotation that committed while
 /// `lock` waited is seen by `spend` (which re-checks the newest row) but not by `old` or `current`:
@@ -120,7 +133,13 @@ const ROTATE: &str = concat!(
        WHERE s.id = l.id AND o.session_id = l.id AND o.spent_at IS NOT NULL \
          AND l.revoked_at IS NULL \
          AND NOT ($3 - o.spent_at < $6 AND l.expires_at > $3 AND EXISTS (SELECT 1 FROM current)) \
-       RETURNING s.id) \
+       RETURNING s.id, s.user_id), \
+     reuse_audit AS (INSERT INTO audit_events (user_id, at, kind, ip, detail) \
+       SELECT r.user_id, $3, $8, $7, r.id::text FROM reuse r), \
+     reuse_outbox AS (INSERT INTO outbox (kind, user_id, occurred_at, payload, due_at) \
+       SELECT $9, r.user_id, $3, jsonb_strip_nulls(jsonb_build_object( \
+           'account_id', r.user_id::text, 'ip', $7::text, 'session_id', r.id::text))::text, $3 \
+       FROM reuse r) \
      SELECT 'rotated' AS outcome, m.* FROM moved m \
      UNION ALL \
      SELECT CASE \
@@ -175,13 +194,13 @@ impl SessionRepository for PgStore {
         let opened = bind_open(
             sqlx::query_scalar(open_sql!(
                 "UPDATE passkeys SET \
-                     credential = CASE WHEN $19 > sign_count OR ($19 = 0 AND sign_count = 0) \
-                         THEN $18 ELSE credential END, \
-                     backup_state = CASE WHEN $19 > sign_count OR ($19 = 0 AND sign_count = 0) \
-                         THEN $20 ELSE backup_state END, \
-                     sign_count = GREATEST(sign_count, $19), \
+                     credential = CASE WHEN $21 > sign_count OR ($21 = 0 AND sign_count = 0) \
+                         THEN $20 ELSE credential END, \
+                     backup_state = CASE WHEN $21 > sign_count OR ($21 = 0 AND sign_count = 0) \
+                         THEN $22 ELSE backup_state END, \
+                     sign_count = GREATEST(sign_count, $21), \
                      last_used_at = GREATEST(last_used_at, $4) \
-                 WHERE id = $21 RETURNING 1"
+                 WHERE id = $23 RETURNING 1"
             )),
             session,
             refresh,
@@ -236,7 +255,15 @@ impl SessionRepository for PgStore {
         new: &TokenHash,
         now: Timestamp,
         lifetimes: Lifetimes,
+        ip: &Option<String>,
     ) -> Result<Rotation, StoreError> {
+        let reuse_kind = outbox_event(&AuditEvent::refresh_token_reused(
+            UserId::from_uuid(Uuid::nil()),
+            &SessionId::from_uuid(Uuid::nil()),
+            now,
+            ip,
+        ))
+        .map(|o| o.kind);
         // Almost always decided at the first try; a retry only follows a parallel rotation of the
         // same token that committed while this statement waited (see `ROTATE`). Every try sees
         // that token spent, so the second one decides.
@@ -248,6 +275,9 @@ impl SessionRepository for PgStore {
                 .bind(now.plus(lifetimes.idle).as_millis())
                 .bind(duration_ms(lifetimes.max))
                 .bind(duration_ms(lifetimes.grace))
+                .bind(ip.as_deref())
+                .bind(AuditKind::RefreshTokenReused.as_str())
+                .bind(reuse_kind)
                 .fetch_optional(self.pool()?)
                 .await
                 .map_err(|e| self.failed(e))?;

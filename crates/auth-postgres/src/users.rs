@@ -2,6 +2,7 @@
 
 use crate::PgStore;
 use crate::error::is_email_taken;
+use crate::outbox::write_event;
 use crate::sessions::bind_open;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
@@ -38,7 +39,7 @@ impl UserRepository for PgStore {
             sqlx::query_scalar(concat!(
                 "WITH u AS (INSERT INTO users \
                      (id, email, display_name, public, created_at, attempt_epoch, language) \
-                     VALUES ($18, $19, $20, $21, $22, $23, $24) RETURNING id), ",
+                     VALUES ($20, $21, $22, $23, $24, $25, $26) RETURNING id), ",
                 open_ctes!("SELECT id FROM u"),
                 " SELECT count(*) FROM u"
             )),
@@ -105,9 +106,15 @@ impl UserRepository for PgStore {
         row.map(UserRow::into_user).transpose()
     }
 
-    async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr> {
-        // One statement: the unique constraint decides, so two accounts can never race to one
-        // address.
+    async fn change_email(
+        &self,
+        id: &UserId,
+        email: &EmailAddress,
+        event: &AuditEvent,
+    ) -> Result<bool, EmailTakenOr> {
+        // The unique constraint decides, so two accounts can never race to one address; the event
+        // is written in the same transaction.
+        let mut tx = self.begin().await?;
         let changed = sqlx::query(concat!(
             "UPDATE users SET email = $1, attempt_epoch = ",
             next_epoch!(),
@@ -115,13 +122,19 @@ impl UserRepository for PgStore {
         ))
         .bind(email.as_str())
         .bind(id.as_uuid())
-        .execute(self.pool()?)
+        .execute(&mut *tx)
         .await;
         match changed {
-            Ok(done) => Ok(done.rows_affected() == 1),
-            Err(e) if is_email_taken(&e) => Err(EmailTakenOr::Taken),
-            Err(e) => Err(self.failed(e).into()),
+            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(_) => return Ok(false),
+            Err(e) if is_email_taken(&e) => return Err(EmailTakenOr::Taken),
+            Err(e) => return Err(self.failed(e).into()),
         }
+        write_event(&mut tx, event)
+            .await
+            .map_err(|e| self.failed(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(true)
     }
 
     async fn end_attempts(&self, id: &UserId) -> Result<bool, StoreError> {
@@ -137,15 +150,23 @@ impl UserRepository for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
+    async fn delete(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
         // Sessions, their refresh tokens, the audit trail and passkeys go with it (ON DELETE
-        // CASCADE).
+        // CASCADE); the outbox, which has no foreign key, gets the deletion's event.
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.as_uuid())
-            .execute(self.pool()?)
+            .execute(&mut *tx)
             .await
             .map_err(|e| self.failed(e))?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        write_event(&mut tx, event)
+            .await
+            .map_err(|e| self.failed(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(true)
     }
 
     async fn list_public(

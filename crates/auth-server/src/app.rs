@@ -4,13 +4,15 @@
 
 use crate::audit::QueuedAudit;
 use crate::config::{Config, DatabaseUrl, MailTransport};
+use crate::notices::Notices;
 use crate::secrets;
+use crate::webhooks::{self, Webhooks};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use auth_core::AuthService;
 use auth_core::ports::{
     AttemptGate, AttemptStore, AuditLog, AuthorizationCodeStore, CeremonyStore, Clock,
-    ConsentStore, EmailRevertStore, HealthCheck, Housekeeping, OsRng, PasskeyRepository,
+    ConsentStore, EmailRevertStore, HealthCheck, Housekeeping, OsRng, Outbox, PasskeyRepository,
     RateLimiter, Retention, SessionRepository, SystemClock, UserRepository,
 };
 use auth_core::service::{OidcProvider, Ports};
@@ -148,6 +150,7 @@ struct Stores {
     codes: Arc<dyn AuthorizationCodeStore>,
     consents: Arc<dyn ConsentStore>,
     health: Vec<Arc<dyn HealthCheck>>,
+    outbox: Arc<dyn Outbox>,
     database: Database,
 }
 
@@ -182,6 +185,7 @@ async fn stores(config: &Config) -> anyhow::Result<Stores> {
                 ceremonies: memory.clone(),
                 codes: memory,
                 consents: db.clone(),
+                outbox: db.clone(),
                 health: vec![db],
                 database: database.clone(),
             }
@@ -200,6 +204,7 @@ async fn stores(config: &Config) -> anyhow::Result<Stores> {
                 ceremonies: db.clone(),
                 codes: db.clone(),
                 consents: db.clone(),
+                outbox: db.clone(),
                 health: vec![db],
                 database: database.clone(),
             }
@@ -249,8 +254,8 @@ fn spawn_purge(database: &Database, retention: Retention) {
     });
 }
 
-/// The HTTP metrics plus the mail queue's counters, copied in at every scrape.
-fn mail_metrics(mailer: &Arc<MailQueue>) -> Metrics {
+/// The HTTP metrics plus the mail queue's and the webhooks' counters, copied in at every scrape.
+fn server_metrics(mailer: &Arc<MailQueue>, hooks: Arc<webhooks::Stats>) -> Metrics {
     let gauges: [(&str, &str, Gauge); 6] = [
         (
             "mail_queued",
@@ -276,9 +281,44 @@ fn mail_metrics(mailer: &Arc<MailQueue>) -> Metrics {
         ),
     ];
     let handles: Vec<Gauge> = gauges.iter().map(|(_, _, g)| g.clone()).collect();
+    let hook_gauges: [(&str, &str, Gauge); 4] = [
+        (
+            "webhook_delivered",
+            "Webhook deliveries an endpoint accepted",
+            Gauge::default(),
+        ),
+        (
+            "webhook_failed_attempts",
+            "Webhook attempts that failed (to be retried)",
+            Gauge::default(),
+        ),
+        (
+            "webhook_given_up",
+            "Webhook events given up after the retry window",
+            Gauge::default(),
+        ),
+        (
+            "webhook_pending",
+            "Events waiting in the outbox",
+            Gauge::default(),
+        ),
+    ];
+    let hook_handles: Vec<Gauge> = hook_gauges.iter().map(|(_, _, g)| g.clone()).collect();
     let metrics = Metrics::new(|registry| {
-        for (name, help, gauge) in gauges {
+        for (name, help, gauge) in gauges.into_iter().chain(hook_gauges) {
             registry.register(name, help, gauge);
+        }
+    });
+    metrics.on_scrape(move || {
+        let values = [
+            &hooks.delivered,
+            &hooks.failed_attempts,
+            &hooks.given_up,
+            &hooks.pending,
+        ];
+        for (gauge, value) in hook_handles.iter().zip(values) {
+            let value = value.load(std::sync::atomic::Ordering::Relaxed);
+            gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
         }
     });
     let mailer = mailer.clone();
@@ -330,6 +370,8 @@ pub struct Application {
     metrics: Option<actix_web::dev::Server>,
     mailer: Arc<MailQueue>,
     audit: Arc<QueuedAudit>,
+    webhooks: Arc<Webhooks>,
+    notices: Arc<Notices>,
     database: Database,
 }
 
@@ -370,8 +412,12 @@ impl Application {
             ..QueueConfig::default()
         };
         let mailer = Arc::new(
-            MailQueue::start(config.mail.ui.renderer.clone(), transport, queue_config)
-                .context("cannot start the mail queue")?,
+            MailQueue::start(
+                config.mail.ui.renderer.clone(),
+                transport.clone(),
+                queue_config,
+            )
+            .context("cannot start the mail queue")?,
         );
         let webauthn = WebAuthnAdapter::new(config.relying_party.clone())
             .context("invalid WebAuthn settings")?;
@@ -398,6 +444,14 @@ impl Application {
         }
         spawn_purge(&stores.database, config.policy.retention());
         let audit = QueuedAudit::start(stores.audit, AUDIT_QUEUE_CAPACITY);
+        let webhooks = Arc::new(Webhooks::start(stores.outbox.clone(), &config.webhooks));
+        let notices = Arc::new(Notices::start(
+            stores.outbox.clone(),
+            mailer.clone(),
+            config.mail.ui.renderer.clone(),
+            transport,
+            config.webhooks.delivery.clone(),
+        ));
         let ports = Ports {
             users: stores.users,
             sessions: stores.sessions,
@@ -409,7 +463,7 @@ impl Application {
             gate: stores.gate,
             ceremonies: stores.ceremonies,
             webauthn: Arc::new(webauthn),
-            mailer: mailer.clone(),
+            mailer: notices.mailer(),
             tokens: Arc::new(tokens),
             clock,
             rng: Arc::new(OsRng),
@@ -443,7 +497,7 @@ impl Application {
             service,
             config: Arc::new(http.clone()),
             health: Arc::new(stores.health),
-            metrics: Arc::new(mail_metrics(&mailer)),
+            metrics: Arc::new(server_metrics(&mailer, webhooks.stats())),
         };
 
         let (metrics, metrics_address) = match metrics_listener {
@@ -485,6 +539,8 @@ impl Application {
             metrics,
             mailer,
             audit,
+            webhooks,
+            notices,
             database: stores.database,
         })
     }
@@ -520,6 +576,9 @@ impl Application {
             handle.stop(true).await;
         }
         served.context("the HTTP server failed")?;
+        tracing::info!("finishing webhook deliveries in flight");
+        self.webhooks.shutdown(Duration::from_secs(5)).await;
+        self.notices.shutdown(Duration::from_secs(5)).await;
         tracing::info!("draining the mail queue");
         if self.mailer.shutdown(Duration::from_secs(10)).await.is_err() {
             tracing::warn!("mail still queued at shutdown was dropped");

@@ -5,6 +5,7 @@
 pub mod checked;
 pub mod oidc;
 pub mod ui;
+pub mod webhooks;
 
 use anyhow::bail;
 use auth_core::Policy;
@@ -49,6 +50,10 @@ pub struct Settings {
     pub policy: Policy,
     /// The OpenID Connect clients.
     pub oidc: oidc::OidcSettings,
+    /// `[[webhooks]]`: where the security events go.
+    pub webhooks: Vec<webhooks::WebhookSettings>,
+    /// How webhooks are delivered.
+    pub webhook_delivery: webhooks::DeliverySettings,
 }
 
 /// HTTP listener and public identity.
@@ -429,8 +434,10 @@ impl Settings {
             ),
         };
         let oidc = self.oidc.check()?;
+        let webhooks = webhooks::check(&self.webhooks, &self.webhook_delivery)?;
         Ok(Config {
             oidc,
+            webhooks,
             bind,
             metrics_bind,
             public_origin,

@@ -6,7 +6,9 @@ mod app;
 mod audit;
 pub mod config;
 pub mod health;
+mod notices;
 pub mod secrets;
+mod webhooks;
 
 pub use app::{Application, migrate};
 

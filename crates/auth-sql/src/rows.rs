@@ -9,7 +9,7 @@ use auth_core::email::EmailAddress;
 use auth_core::language::Language;
 use auth_core::oidc::{ClientId, Consent, Scopes};
 use auth_core::passkey::{Passkey, PasskeyName};
-use auth_core::ports::{AuditEvent, StoreError};
+use auth_core::ports::{AuditEvent, OutboxEntry, StoreError};
 use auth_core::revert::EmailRevert;
 use auth_core::session::{AuthMethod, Session, SessionClient, TokenHash};
 use auth_core::time::Timestamp;
@@ -216,6 +216,40 @@ impl<I: IdColumn> EventRow<I> {
             })?,
             ip: self.ip,
             detail: self.detail,
+        })
+    }
+}
+
+/// A row of `outbox`, as a claim reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct OutboxRow<I> {
+    seq: i64,
+    id: String,
+    kind: String,
+    user_id: I,
+    occurred_at: i64,
+    payload: String,
+    attempts: i32,
+    done: String,
+}
+
+impl<I: IdColumn> OutboxRow<I> {
+    /// The entry it holds.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] if a column holds a value the domain refuses.
+    pub fn into_entry(self) -> Result<OutboxEntry, StoreError> {
+        Ok(OutboxEntry {
+            seq: self.seq,
+            id: self.id,
+            kind: self.kind,
+            user_id: self.user_id.into_id("outbox.user_id")?,
+            occurred_at: Timestamp::from_millis(self.occurred_at),
+            payload: self.payload,
+            attempts: u32::try_from(self.attempts)
+                .map_err(|_| StoreError::Corrupt("outbox.attempts is negative".to_owned()))?,
+            done: serde_json::from_str(&self.done)
+                .map_err(|_| StoreError::Corrupt("outbox.done is not a list".to_owned()))?,
         })
     }
 }

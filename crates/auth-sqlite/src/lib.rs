@@ -35,6 +35,7 @@ mod audit;
 mod error;
 mod housekeeping;
 mod oidc;
+mod outbox;
 mod passkeys;
 mod reverts;
 mod sessions;

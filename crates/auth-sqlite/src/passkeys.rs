@@ -2,10 +2,11 @@
 
 use crate::SqliteStore;
 use crate::error::{is_unique_violation_of, store_error};
+use crate::outbox::write_event;
 use async_trait::async_trait;
 use auth_core::ids::{PasskeyId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
-use auth_core::ports::{CredentialTakenOr, PasskeyRepository, StoreError};
+use auth_core::ports::{AuditEvent, CredentialTakenOr, PasskeyRepository, StoreError};
 use auth_core::time::Timestamp;
 use auth_core::user::User;
 use sqlx::SqliteConnection;
@@ -28,11 +29,13 @@ fn is_credential_taken(e: &sqlx::Error) -> bool {
 
 #[async_trait]
 impl PasskeyRepository for SqliteStore {
-    async fn add(&self, passkey: &Passkey) -> Result<(), CredentialTakenOr> {
+    async fn add(&self, passkey: &Passkey, event: &AuditEvent) -> Result<(), CredentialTakenOr> {
         let transports = serde_json::to_string(&passkey.transports)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // One statement: the unique index decides, so parallel adds of one credential cannot both
-        // succeed. An unknown account fails the foreign key, which is corrupt data, not "taken".
+        // The unique index decides, so parallel adds of one credential cannot both succeed. An
+        // unknown account fails the foreign key, which is corrupt data, not "taken". The event is
+        // written in the same transaction.
+        let mut tx = self.begin().await?;
         let inserted = sqlx::query(concat!(
             "INSERT INTO passkeys (",
             passkey_columns!(),
@@ -49,13 +52,16 @@ impl PasskeyRepository for SqliteStore {
         .bind(passkey.name.as_str())
         .bind(passkey.created_at.as_millis())
         .bind(passkey.last_used_at.map(Timestamp::as_millis))
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await;
         match inserted {
-            Ok(_) => Ok(()),
-            Err(e) if is_credential_taken(&e) => Err(CredentialTakenOr::Taken),
-            Err(e) => Err(store_error(e).into()),
+            Ok(_) => {}
+            Err(e) if is_credential_taken(&e) => return Err(CredentialTakenOr::Taken),
+            Err(e) => return Err(store_error(e).into()),
         }
+        write_event(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(())
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<Passkey>, StoreError> {
@@ -130,14 +136,25 @@ impl PasskeyRepository for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete(&self, user: &UserId, id: &PasskeyId) -> Result<bool, StoreError> {
+    async fn delete(
+        &self,
+        user: &UserId,
+        id: &PasskeyId,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM passkeys WHERE id = ? AND user_id = ?")
             .bind(id.to_string())
             .bind(user.to_string())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        write_event(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 }
 

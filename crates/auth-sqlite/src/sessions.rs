@@ -2,6 +2,7 @@
 
 use crate::SqliteStore;
 use crate::error::store_error;
+use crate::outbox::write_event;
 use crate::passkeys::record_use;
 use async_trait::async_trait;
 use auth_core::ids::{PasskeyId, SessionId, UserId};
@@ -56,24 +57,6 @@ pub(crate) async fn insert_session(
     Ok(())
 }
 
-/// Appends a sign-in's audit event. Callers run it inside the transaction that opens the session,
-/// so the account exists.
-pub(crate) async fn insert_event(
-    conn: &mut SqliteConnection,
-    event: &AuditEvent,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit_events (user_id, at, kind, ip, detail) VALUES (?, ?, ?, ?, ?)")
-        .bind(event.user_id.to_string())
-        .bind(event.at.as_millis())
-        .bind(event.kind.as_str())
-        .bind(event.ip.as_deref())
-        .bind(event.detail.as_deref())
-        .execute(&mut *conn)
-        .await
-        .map_err(store_error)?;
-    Ok(())
-}
-
 #[async_trait]
 impl SessionRepository for SqliteStore {
     async fn open(
@@ -86,7 +69,7 @@ impl SessionRepository for SqliteStore {
         // and comes back as `StoreError::Corrupt`, with nothing written.
         let mut tx = self.begin().await?;
         insert_session(&mut tx, session, refresh).await?;
-        insert_event(&mut tx, event).await?;
+        write_event(&mut tx, event).await?;
         tx.commit().await.map_err(store_error)
     }
 
@@ -113,7 +96,7 @@ impl SessionRepository for SqliteStore {
             return Ok(false);
         }
         insert_session(&mut tx, session, refresh).await?;
-        insert_event(&mut tx, event).await?;
+        write_event(&mut tx, event).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(true)
     }
@@ -157,6 +140,7 @@ impl SessionRepository for SqliteStore {
         new: &TokenHash,
         now: Timestamp,
         lifetimes: Lifetimes,
+        ip: &Option<String>,
     ) -> Result<Rotation, StoreError> {
         // `BEGIN IMMEDIATE` holds the write lock from the first statement: every read below sees
         // what the decision is applied to, and parallel callers take their turns.
@@ -239,6 +223,11 @@ impl SessionRepository for SqliteStore {
                         .execute(&mut *tx)
                         .await
                         .map_err(store_error)?;
+                    write_event(
+                        &mut tx,
+                        &AuditEvent::refresh_token_reused(session.user_id, &session.id, now, ip),
+                    )
+                    .await?;
                     Rotation::Reused {
                         session_id: session.id,
                         user_id: session.user_id,

@@ -2,7 +2,8 @@
 
 use crate::SqliteStore;
 use crate::error::{is_unique_violation_of, store_error};
-use crate::sessions::{insert_event, insert_session};
+use crate::outbox::write_event;
+use crate::sessions::insert_session;
 use async_trait::async_trait;
 use auth_core::email::EmailAddress;
 use auth_core::ids::UserId;
@@ -56,7 +57,7 @@ impl UserRepository for SqliteStore {
             Err(e) => return Err(store_error(e).into()),
         }
         insert_session(&mut tx, first_session, refresh).await?;
-        insert_event(&mut tx, event).await?;
+        write_event(&mut tx, event).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(())
     }
@@ -104,8 +105,15 @@ impl UserRepository for SqliteStore {
         row.map(UserRow::into_user).transpose()
     }
 
-    async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr> {
-        // One statement: the unique index decides, so two accounts can never race to one address.
+    async fn change_email(
+        &self,
+        id: &UserId,
+        email: &EmailAddress,
+        event: &AuditEvent,
+    ) -> Result<bool, EmailTakenOr> {
+        // The unique index decides, so two accounts can never race to one address; the event is
+        // written in the same transaction.
+        let mut tx = self.begin().await?;
         let changed = sqlx::query(concat!(
             "UPDATE users SET email = ?, attempt_epoch = ",
             next_epoch!(),
@@ -113,13 +121,17 @@ impl UserRepository for SqliteStore {
         ))
         .bind(email.as_str())
         .bind(id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await;
         match changed {
-            Ok(done) => Ok(done.rows_affected() == 1),
-            Err(e) if is_email_taken(&e) => Err(EmailTakenOr::Taken),
-            Err(e) => Err(store_error(e).into()),
+            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(_) => return Ok(false),
+            Err(e) if is_email_taken(&e) => return Err(EmailTakenOr::Taken),
+            Err(e) => return Err(store_error(e).into()),
         }
+        write_event(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 
     async fn end_attempts(&self, id: &UserId) -> Result<bool, StoreError> {
@@ -135,15 +147,21 @@ impl UserRepository for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
+    async fn delete(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
         // Sessions, their refresh tokens, the audit trail and passkeys go with it (ON DELETE
-        // CASCADE).
+        // CASCADE); the outbox, which has no foreign key, gets the deletion's event.
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        write_event(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 
     async fn list_public(

@@ -66,6 +66,7 @@ auth_core::contract_tests! {
         housekeeping,
         email_revert_store,
         consent_store,
+        outbox,
     ];
 }
 
@@ -221,7 +222,9 @@ async fn a_database_from_before_passkey_records_is_upgraded_in_place() {
         "accounts survive it"
     );
     let passkey = testkit::sample_passkey(old);
-    PasskeyRepository::add(&s, &passkey).await.unwrap();
+    PasskeyRepository::add(&s, &passkey, &testkit::added(&passkey))
+        .await
+        .unwrap();
     assert_eq!(s.list(&old).await.unwrap(), vec![passkey]);
 
     let dir = tempfile::tempdir().unwrap();
@@ -276,7 +279,9 @@ async fn a_credential_id_belongs_to_one_passkey_only() {
         "{e}"
     );
 
-    UserRepository::delete(&s, &alice).await.unwrap();
+    UserRepository::delete(&s, &alice, &testkit::deleted(&alice))
+        .await
+        .unwrap();
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM passkeys")
         .fetch_one(&mut conn)
         .await
@@ -345,7 +350,9 @@ async fn a_row_the_domain_refuses_is_corrupt_not_a_panic() {
     assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
 
     let passkey = testkit::sample_passkey(id);
-    PasskeyRepository::add(&s, &passkey).await.unwrap();
+    PasskeyRepository::add(&s, &passkey, &testkit::added(&passkey))
+        .await
+        .unwrap();
     // A JSON array, as the table checks, but not of strings.
     sqlx::query("UPDATE passkeys SET transports = '[1]'")
         .execute(&mut conn)

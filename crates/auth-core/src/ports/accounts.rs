@@ -67,11 +67,18 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<Option<User>, StoreError>;
 
     /// Moves the account to `email` and, in the same write, starts a new attempt epoch (its
-    /// `attempt_epoch` goes up by one); `false` if there is no such account.
+    /// `attempt_epoch` goes up by one) and appends `event` (its `email_changed` event) to the
+    /// account's activity and the outbox; `false`, with nothing written, if there is no such
+    /// account.
     ///
     /// # Errors
     /// [`EmailTakenOr::Taken`] if another account has the address (nothing is written).
-    async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr>;
+    async fn change_email(
+        &self,
+        id: &UserId,
+        email: &EmailAddress,
+        event: &AuditEvent,
+    ) -> Result<bool, EmailTakenOr>;
 
     /// Starts a new attempt epoch for the account (its `attempt_epoch` goes up by one), so that
     /// none of its open email-code attempts can sign in any more; `false` if there is no such
@@ -81,11 +88,13 @@ pub trait UserRepository: Send + Sync {
     /// Store failures only.
     async fn end_attempts(&self, id: &UserId) -> Result<bool, StoreError>;
 
-    /// Deletes the account and, with it, its sessions and audit trail; `false` if it did not exist.
+    /// Deletes the account and, with it, its sessions and audit trail, and writes `event` (its
+    /// `account_deleted` event) to the outbox in the same write (the outbox keeps no foreign key
+    /// to the account); `false`, with nothing written, if it did not exist.
     ///
     /// # Errors
     /// Store failures only.
-    async fn delete(&self, id: &UserId) -> Result<bool, StoreError>;
+    async fn delete(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError>;
 
     /// Public profiles ordered by id, strictly after `after`, at most `limit` (1 to 100).
     ///
@@ -102,7 +111,10 @@ pub trait UserRepository: Send + Sync {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    /// Appends one event.
+    /// Appends one event, and writes it to the outbox too if it is a webhook event
+    /// ([`crate::outbox::outbox_event`]), in one write. An event of an account that no longer
+    /// exists is dropped from the activity (its history went with it) but still reaches the
+    /// outbox.
     ///
     /// # Errors
     /// Store failures only.
@@ -165,4 +177,24 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     /// A short, secret-free detail (the sign-in method, a masked address, a session id).
     pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    /// The event a rotation writes when it detects the reuse of a spent refresh token of
+    /// `session` (see [`super::SessionRepository::rotate`]).
+    #[must_use]
+    pub fn refresh_token_reused(
+        user_id: UserId,
+        session: &crate::ids::SessionId,
+        at: Timestamp,
+        ip: &Option<String>,
+    ) -> Self {
+        Self {
+            user_id,
+            at,
+            kind: AuditKind::RefreshTokenReused,
+            ip: ip.clone(),
+            detail: Some(session.to_string()),
+        }
+    }
 }

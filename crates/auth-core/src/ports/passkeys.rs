@@ -1,6 +1,6 @@
 //! Passkeys: the registered credentials, the state of ceremonies and the relying party.
 
-use super::StoreError;
+use super::{AuditEvent, StoreError};
 use crate::ids::UserId;
 use crate::ids::{CeremonyId, PasskeyId};
 use crate::passkey::{Ceremony, CredentialUse, NewCredential, Passkey, PasskeyName, WebAuthnError};
@@ -24,12 +24,13 @@ pub enum CredentialTakenOr {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait PasskeyRepository: Send + Sync {
-    /// Stores a new passkey of an existing account.
+    /// Stores a new passkey of an existing account and appends `event` (its `passkey_added`
+    /// event) to the account's activity and, being a webhook event, to the outbox, atomically.
     ///
     /// # Errors
     /// [`CredentialTakenOr::Taken`] if any passkey has the same credential id (a store constraint,
-    /// not a check, so parallel adds of one credential cannot both succeed).
-    async fn add(&self, passkey: &Passkey) -> Result<(), CredentialTakenOr>;
+    /// not a check, so parallel adds of one credential cannot both succeed); nothing is written.
+    async fn add(&self, passkey: &Passkey, event: &AuditEvent) -> Result<(), CredentialTakenOr>;
 
     /// The account's passkeys, oldest first.
     ///
@@ -81,11 +82,18 @@ pub trait PasskeyRepository: Send + Sync {
         name: &PasskeyName,
     ) -> Result<bool, StoreError>;
 
-    /// Deletes one of the account's passkeys; `false` if it is not the account's.
+    /// Deletes one of the account's passkeys and appends `event` (its `passkey_removed` event)
+    /// as [`PasskeyRepository::add`] does, atomically; `false`, with nothing written, if it is not
+    /// the account's.
     ///
     /// # Errors
     /// Store failures only.
-    async fn delete(&self, user: &UserId, id: &PasskeyId) -> Result<bool, StoreError>;
+    async fn delete(
+        &self,
+        user: &UserId,
+        id: &PasskeyId,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Server-side state of WebAuthn ceremonies: short-lived and single use, shared by every node.

@@ -78,7 +78,9 @@ pub trait SessionRepository: Send + Sync {
     /// (the successor has itself been rotated, or it was derived under another key) is reuse.
     ///
     /// If `old` was spent otherwise (longer ago than `grace`, or not into the current token), the
-    /// whole session is revoked: [`Rotation::Reused`]. Otherwise [`Rotation::Invalid`]. Under
+    /// whole session is revoked: [`Rotation::Reused`], and in the same write the account's
+    /// `refresh_token_reused` event (at `now`, from `ip`, naming the session) is appended to its
+    /// activity and the outbox. Otherwise [`Rotation::Invalid`]. Under
     /// parallel presentation of the same `old` with the same `new`, exactly one caller rotates and
     /// the others (within the grace) get the same session; exactly one successor exists after.
     ///
@@ -92,6 +94,7 @@ pub trait SessionRepository: Send + Sync {
         new: &TokenHash,
         now: Timestamp,
         lifetimes: Lifetimes,
+        ip: &Option<String>,
     ) -> Result<Rotation, StoreError>;
 
     /// The account's sessions that are active at `now`, newest first.

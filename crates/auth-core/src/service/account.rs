@@ -118,12 +118,17 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AccountError::ReauthRequired`]; [`AccountError::Gone`]; store failures.
-    pub async fn delete_account(&self, who: &Principal) -> Result<(), AccountError> {
+    pub async fn delete_account(
+        &self,
+        who: &Principal,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
         if !self.is_recent(who) {
             return Err(AccountError::ReauthRequired);
         }
         let user = self.me(who).await?;
-        if !self.ports.users.delete(&who.user_id).await? {
+        let event = self.event(who.user_id, AuditKind::AccountDeleted, client, None);
+        if !self.ports.users.delete(&who.user_id, &event).await? {
             return Err(AccountError::Gone);
         }
         tracing::info!(user = %who.user_id, "account deleted");
@@ -172,10 +177,19 @@ impl AuthService {
         let user_id = link.user_id;
         // Moving the address starts a new attempt epoch; when it cannot move, ending the
         // attempts has to be done on its own.
+        let moved_back = self.event(
+            user_id,
+            AuditKind::EmailChanged,
+            client,
+            Some(format!(
+                "back to {} by the undo link",
+                link.old_email.masked()
+            )),
+        );
         let restored = match self
             .ports
             .users
-            .change_email(&user_id, &link.old_email)
+            .change_email(&user_id, &link.old_email, &moved_back)
             .await
         {
             Ok(true) => true,
@@ -191,8 +205,18 @@ impl AuthService {
         let since = link.changed_at.minus(REVERT_PASSKEYS_BEFORE);
         let mut passkeys_removed = 0;
         for passkey in self.ports.passkeys.list(&user_id).await? {
+            let removed = self.event(
+                user_id,
+                AuditKind::PasskeyRemoved,
+                client,
+                Some(passkey.name.to_string()),
+            );
             if passkey.created_at >= since
-                && self.ports.passkeys.delete(&user_id, &passkey.id).await?
+                && self
+                    .ports
+                    .passkeys
+                    .delete(&user_id, &passkey.id, &removed)
+                    .await?
             {
                 passkeys_removed += 1;
             }

@@ -253,6 +253,24 @@ impl AuthService {
         }
     }
 
+    /// An event of the account now, from `client`, for a store method that writes it with the
+    /// change it reports.
+    fn event(
+        &self,
+        user_id: UserId,
+        kind: AuditKind,
+        client: &ClientInfo,
+        detail: Option<String>,
+    ) -> AuditEvent {
+        AuditEvent {
+            user_id,
+            at: self.now(),
+            kind,
+            ip: client.ip.clone(),
+            detail,
+        }
+    }
+
     async fn record(
         &self,
         user_id: UserId,
@@ -260,13 +278,7 @@ impl AuthService {
         client: &ClientInfo,
         detail: Option<String>,
     ) {
-        let event = AuditEvent {
-            user_id,
-            at: self.now(),
-            kind,
-            ip: client.ip.clone(),
-            detail,
-        };
+        let event = self.event(user_id, kind, client, detail);
         if let Err(e) = self.ports.audit.record(&event).await {
             tracing::warn!(kind = kind.as_str(), error = %e, "audit event not recorded");
         }

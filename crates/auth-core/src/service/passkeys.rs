@@ -162,18 +162,17 @@ impl AuthService {
             sign_count: new.sign_count,
             credential: new.credential,
         };
-        match self.ports.passkeys.add(&passkey).await {
-            Ok(()) => {}
-            Err(CredentialTakenOr::Taken) => return Err(PasskeyError::AlreadyRegistered),
-            Err(CredentialTakenOr::Store(e)) => return Err(e.into()),
-        }
-        self.record(
+        let event = self.event(
             who.user_id,
             AuditKind::PasskeyAdded,
             client,
             Some(passkey.name.to_string()),
-        )
-        .await;
+        );
+        match self.ports.passkeys.add(&passkey, &event).await {
+            Ok(()) => {}
+            Err(CredentialTakenOr::Taken) => return Err(PasskeyError::AlreadyRegistered),
+            Err(CredentialTakenOr::Store(e)) => return Err(e.into()),
+        }
         self.mail(
             user.email,
             Some(&user.display_name),
@@ -356,16 +355,15 @@ impl AuthService {
             .into_iter()
             .find(|p| p.id == *id)
             .ok_or(AccountError::NoSuchPasskey)?;
-        if !self.ports.passkeys.delete(&who.user_id, id).await? {
-            return Err(AccountError::NoSuchPasskey);
-        }
-        self.record(
+        let event = self.event(
             who.user_id,
             AuditKind::PasskeyRemoved,
             client,
             Some(passkey.name.to_string()),
-        )
-        .await;
+        );
+        if !self.ports.passkeys.delete(&who.user_id, id, &event).await? {
+            return Err(AccountError::NoSuchPasskey);
+        }
         if let Some(user) = self.ports.users.by_id(&who.user_id).await? {
             self.mail(
                 user.email,

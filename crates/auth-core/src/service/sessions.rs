@@ -172,7 +172,13 @@ impl AuthService {
         match self
             .ports
             .sessions
-            .rotate(&old.hash(), &new.hash(), self.now(), p.lifetimes())
+            .rotate(
+                &old.hash(),
+                &new.hash(),
+                self.now(),
+                p.lifetimes(),
+                &client.ip,
+            )
             .await?
         {
             Rotation::Rotated(session) if session.client.is_some() => {
@@ -188,18 +194,9 @@ impl AuthService {
                     refresh_token: new,
                 })
             }
-            Rotation::Reused {
-                session_id,
-                user_id,
-            } => {
+            Rotation::Reused { session_id, .. } => {
+                // The store wrote the event with the revocation.
                 tracing::warn!(session = %session_id, "refresh token reused; session revoked");
-                self.record(
-                    user_id,
-                    AuditKind::RefreshTokenReused,
-                    client,
-                    Some(session_id.to_string()),
-                )
-                .await;
                 Err(RefreshError::Invalid)
             }
             Rotation::Invalid => Err(RefreshError::Invalid),

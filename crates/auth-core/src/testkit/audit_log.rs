@@ -4,6 +4,7 @@ use super::{now, stored_user};
 use crate::audit::AuditKind;
 use crate::ids::UserId;
 use crate::ports::{AuditEvent, AuditLog, OsRng, UserRepository};
+use crate::testkit::deleted;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,7 +74,7 @@ pub async fn recent_is_newest_first_and_limited(s: Store) {
 /// Deleting the account deletes its history.
 pub async fn deleting_the_account_deletes_its_history(s: Store) {
     let user = account_with_history(&s).await;
-    s.users.delete(&user).await.unwrap();
+    s.users.delete(&user, &deleted(&user)).await.unwrap();
     assert!(
         s.audit.recent(&user, 10).await.unwrap().is_empty(),
         "deleting the account deletes its history"

@@ -5,6 +5,7 @@ use super::{now, stored_user};
 use crate::ids::UserId;
 use crate::oidc::{ClientId, Consent, Scopes};
 use crate::ports::{ConsentStore, UserRepository};
+use crate::testkit::deleted;
 use crate::time::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,7 +151,7 @@ pub async fn consents_go_with_their_account(s: Store) {
         .grant(&consent(user.id, "app", "openid", t0))
         .await
         .unwrap();
-    s.users.delete(&user.id).await.unwrap();
+    s.users.delete(&user.id, &deleted(&user.id)).await.unwrap();
     assert_eq!(s.consents.list(&user.id).await.unwrap(), vec![]);
     assert_eq!(
         s.consents.get(&user.id, &client("app")).await.unwrap(),

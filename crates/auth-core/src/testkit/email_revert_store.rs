@@ -5,6 +5,7 @@ use super::{PARALLEL, in_parallel, now, stored_user, unique_email};
 use crate::ids::UserId;
 use crate::ports::{EmailRevertStore, OsRng, UserRepository};
 use crate::revert::{EmailRevert, RevertToken};
+use crate::testkit::deleted;
 use crate::time::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,7 +131,7 @@ pub async fn links_go_with_their_account(s: Store) {
     let (user, link) = account(&s, t0).await;
     let gone = RevertToken::generate(&OsRng);
     s.reverts.put(&link(&gone)).await.unwrap();
-    s.users.delete(&user).await.unwrap();
+    s.users.delete(&user, &deleted(&user)).await.unwrap();
     assert_eq!(
         s.reverts.take(&gone.hash(), t0).await.unwrap(),
         None,

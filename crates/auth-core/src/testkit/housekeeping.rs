@@ -84,7 +84,7 @@ fn fresh_token() -> RefreshToken {
 
 async fn rotate(s: &Store, old: &RefreshToken, new: &RefreshToken, at: Timestamp) -> Rotation {
     s.sessions
-        .rotate(&old.hash(), &new.hash(), at, LIFE)
+        .rotate(&old.hash(), &new.hash(), at, LIFE, &None)
         .await
         .unwrap()
 }

@@ -18,6 +18,7 @@ pub mod ceremony_store;
 pub mod consent_store;
 pub mod email_revert_store;
 pub mod housekeeping;
+pub mod outbox;
 pub mod passkey_repository;
 pub mod rate_limiter;
 pub mod session_opening;
@@ -388,6 +389,18 @@ macro_rules! contract_tests {
             a_session_revoked_by_reuse_goes_on_the_next_purge,
         ]);
     };
+    (@rules outbox @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* outbox [
+            the_changes_write_their_events_and_they_come_out_in_order,
+            a_change_that_does_not_happen_writes_no_event,
+            a_claim_holds_its_event_until_the_lease_runs_out,
+            a_failure_schedules_a_retry_and_the_accounts_later_events_wait,
+            parallel_claimers_never_share_an_event,
+            reuse_writes_its_event_with_the_revocation,
+            notices_are_a_channel_of_their_own,
+            events_past_their_window_are_given_up,
+        ]);
+    };
     (@rules email_revert_store @$then:ident $($args:tt)*) => {
         $crate::contract_tests!(@$then $($args)* email_revert_store [
             a_link_works_once,
@@ -414,4 +427,36 @@ macro_rules! contract_tests {
             consents_go_with_their_account,
         ]);
     };
+}
+
+/// An event of `user` of `kind`, now, from a documentation address: what the store methods that
+/// write their event with the change are given in the rules.
+pub fn event_of(user: &UserId, kind: crate::audit::AuditKind) -> crate::ports::AuditEvent {
+    crate::ports::AuditEvent {
+        user_id: *user,
+        at: now(),
+        kind,
+        ip: Some("192.0.2.7".to_owned()),
+        detail: Some(format!("{kind} in a contract rule")),
+    }
+}
+
+/// The `account_deleted` event of `user`.
+pub fn deleted(user: &UserId) -> crate::ports::AuditEvent {
+    event_of(user, crate::audit::AuditKind::AccountDeleted)
+}
+
+/// The `passkey_added` event of `passkey`.
+pub fn added(passkey: &crate::passkey::Passkey) -> crate::ports::AuditEvent {
+    event_of(&passkey.user_id, crate::audit::AuditKind::PasskeyAdded)
+}
+
+/// A `passkey_removed` event of `user`.
+pub fn removed(user: &UserId) -> crate::ports::AuditEvent {
+    event_of(user, crate::audit::AuditKind::PasskeyRemoved)
+}
+
+/// An `email_changed` event of `user`.
+pub fn moved(user: &UserId) -> crate::ports::AuditEvent {
+    event_of(user, crate::audit::AuditKind::EmailChanged)
 }

@@ -6,6 +6,7 @@ use super::{PARALLEL, in_parallel, now, sample_passkey, stored_user};
 use crate::ids::{PasskeyId, UserId};
 use crate::passkey::{Passkey, PasskeyName};
 use crate::ports::{CredentialTakenOr, OsRng, PasskeyRepository, UserRepository};
+use crate::testkit::{deleted, removed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +41,10 @@ async fn account(s: &Store) -> UserId {
 /// A stored passkey of `user`.
 async fn added(s: &Store, user: UserId) -> Passkey {
     let passkey = sample_passkey(user);
-    s.passkeys.add(&passkey).await.unwrap();
+    s.passkeys
+        .add(&passkey, &crate::testkit::added(&passkey))
+        .await
+        .unwrap();
     passkey
 }
 
@@ -59,8 +63,14 @@ pub async fn list_returns_an_accounts_passkeys_oldest_first(s: Store) {
     let first = sample_passkey(user);
     let mut second = sample_passkey(user);
     second.created_at = first.created_at.plus(Duration::from_secs(1));
-    s.passkeys.add(&first).await.unwrap();
-    s.passkeys.add(&second).await.unwrap();
+    s.passkeys
+        .add(&first, &crate::testkit::added(&first))
+        .await
+        .unwrap();
+    s.passkeys
+        .add(&second, &crate::testkit::added(&second))
+        .await
+        .unwrap();
     assert_eq!(
         s.passkeys.list(&user).await.unwrap(),
         vec![first.clone(), second.clone()],
@@ -81,7 +91,12 @@ pub async fn a_credential_id_is_unique_across_accounts(s: Store) {
     let mut stolen = sample_passkey(other);
     stolen.credential_id = first.credential_id.clone();
     assert!(
-        matches!(s.passkeys.add(&stolen).await, Err(CredentialTakenOr::Taken)),
+        matches!(
+            s.passkeys
+                .add(&stolen, &crate::testkit::added(&stolen))
+                .await,
+            Err(CredentialTakenOr::Taken)
+        ),
         "a credential id is unique across accounts"
     );
 }
@@ -94,7 +109,7 @@ pub async fn parallel_adds_of_one_credential_have_one_winner(s: Store) {
         let passkeys = s.passkeys.clone();
         let mut p = sample_passkey(other);
         p.credential_id = shared.clone();
-        async move { passkeys.add(&p).await }
+        async move { passkeys.add(&p, &crate::testkit::added(&p)).await }
     })
     .await;
     assert_eq!(
@@ -251,7 +266,10 @@ pub async fn rename_and_delete_touch_only_the_owners_passkeys(s: Store) {
     let first = added(&s, user).await;
     let mut second = sample_passkey(user);
     second.created_at = first.created_at.plus(Duration::from_secs(1));
-    s.passkeys.add(&second).await.unwrap();
+    s.passkeys
+        .add(&second, &crate::testkit::added(&second))
+        .await
+        .unwrap();
     let name = PasskeyName::parse("Work phone").unwrap();
     assert!(
         !s.passkeys.rename(&other, &first.id, &name).await.unwrap(),
@@ -260,12 +278,23 @@ pub async fn rename_and_delete_touch_only_the_owners_passkeys(s: Store) {
     assert!(s.passkeys.rename(&user, &first.id, &name).await.unwrap());
     assert_eq!(s.passkeys.list(&user).await.unwrap()[0].name, name);
     assert!(
-        !s.passkeys.delete(&other, &first.id).await.unwrap(),
+        !s.passkeys
+            .delete(&other, &first.id, &removed(&other))
+            .await
+            .unwrap(),
         "cannot delete another account's passkey"
     );
-    assert!(s.passkeys.delete(&user, &first.id).await.unwrap());
     assert!(
-        !s.passkeys.delete(&user, &first.id).await.unwrap(),
+        s.passkeys
+            .delete(&user, &first.id, &removed(&user))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.passkeys
+            .delete(&user, &first.id, &removed(&user))
+            .await
+            .unwrap(),
         "delete twice is false"
     );
     assert_eq!(s.passkeys.list(&user).await.unwrap(), vec![second]);
@@ -275,7 +304,7 @@ pub async fn rename_and_delete_touch_only_the_owners_passkeys(s: Store) {
 pub async fn passkeys_go_with_their_account(s: Store) {
     let user = account(&s).await;
     let passkey = added(&s, user).await;
-    s.users.delete(&user).await.unwrap();
+    s.users.delete(&user, &deleted(&user)).await.unwrap();
     assert_eq!(
         s.passkeys
             .by_credential_id(&passkey.credential_id)

@@ -12,6 +12,7 @@ use crate::ports::{
     UserRepository,
 };
 use crate::session::{RefreshToken, Rotation, Session};
+use crate::testkit::{added, deleted, removed};
 use crate::time::Timestamp;
 use crate::user::{DisplayName, User};
 use std::sync::Arc;
@@ -77,7 +78,7 @@ async fn events(s: &Store, user: &User) -> Vec<AuditEvent> {
 async fn rotates(s: &Store, token: &RefreshToken, at: Timestamp) -> Option<SessionId> {
     match s
         .sessions
-        .rotate(&token.hash(), &fresh_token().hash(), at, LIFE)
+        .rotate(&token.hash(), &fresh_token().hash(), at, LIFE, &None)
         .await
         .unwrap()
     {
@@ -182,7 +183,7 @@ pub async fn an_open_that_fails_writes_nothing(s: Store) {
 pub async fn open_with_passkey_records_the_use_and_opens_the_session(s: Store) {
     let (user, session, token, event) = sign_in(&s).await;
     let passkey = sample_passkey(user.id);
-    s.passkeys.add(&passkey).await.unwrap();
+    s.passkeys.add(&passkey, &added(&passkey)).await.unwrap();
     assert!(
         s.sessions
             .open_with_passkey(
@@ -223,7 +224,7 @@ pub async fn open_with_passkey_records_the_use_and_opens_the_session(s: Store) {
 pub async fn open_with_passkey_never_moves_the_counter_back(s: Store) {
     let (user, session, token, event) = sign_in(&s).await;
     let passkey = sample_passkey(user.id);
-    s.passkeys.add(&passkey).await.unwrap();
+    s.passkeys.add(&passkey, &added(&passkey)).await.unwrap();
     let at = now();
     assert!(
         s.passkeys
@@ -260,8 +261,13 @@ pub async fn open_with_passkey_never_moves_the_counter_back(s: Store) {
 pub async fn open_with_a_deleted_passkey_opens_nothing(s: Store) {
     let (user, session, token, event) = sign_in(&s).await;
     let passkey = sample_passkey(user.id);
-    s.passkeys.add(&passkey).await.unwrap();
-    assert!(s.passkeys.delete(&user.id, &passkey.id).await.unwrap());
+    s.passkeys.add(&passkey, &added(&passkey)).await.unwrap();
+    assert!(
+        s.passkeys
+            .delete(&user.id, &passkey.id, &removed(&user.id))
+            .await
+            .unwrap()
+    );
     assert!(
         !s.sessions
             .open_with_passkey(
@@ -289,7 +295,7 @@ pub async fn an_open_with_passkey_that_fails_writes_nothing(s: Store) {
         .await
         .unwrap();
     let passkey = sample_passkey(user.id);
-    s.passkeys.add(&passkey).await.unwrap();
+    s.passkeys.add(&passkey, &added(&passkey)).await.unwrap();
     let second = sample_session(user.id, now());
     let failed = s
         .sessions
@@ -378,7 +384,7 @@ pub async fn active_with_user_sees_no_ended_session(s: Store) {
     assert!(s.sessions.revoke(&user.id, &other.id, now()).await.unwrap());
     assert_eq!(read(now(), other.id).await, None, "revoked");
     assert!(read(session.created_at, session.id).await.is_some());
-    assert!(s.users.delete(&user.id).await.unwrap());
+    assert!(s.users.delete(&user.id, &deleted(&user.id)).await.unwrap());
     assert_eq!(
         read(session.created_at, session.id).await,
         None,

@@ -80,7 +80,7 @@ async fn rotate(
     life: Lifetimes,
 ) -> Rotation {
     s.sessions
-        .rotate(&old.hash(), &new.hash(), at, life)
+        .rotate(&old.hash(), &new.hash(), at, life, &None)
         .await
         .unwrap()
 }
@@ -203,7 +203,7 @@ pub async fn parallel_rotations_of_one_token_have_one_winner(s: Store) {
         let tok = tok.clone();
         async move {
             sessions
-                .rotate(&tok.hash(), &fresh_token().hash(), later, NO_GRACE)
+                .rotate(&tok.hash(), &fresh_token().hash(), later, NO_GRACE, &None)
                 .await
                 .unwrap()
         }
@@ -333,7 +333,7 @@ pub async fn parallel_presentations_within_the_grace_all_succeed(s: Store) {
         let (old, new) = (old.clone(), new.clone());
         async move {
             sessions
-                .rotate(&old.hash(), &new.hash(), at, GRACE)
+                .rotate(&old.hash(), &new.hash(), at, GRACE, &None)
                 .await
                 .unwrap()
         }
@@ -377,7 +377,7 @@ pub async fn parallel_reuse_revokes_the_family_once(s: Store) {
         let (old, new) = (old.clone(), new.clone());
         async move {
             sessions
-                .rotate(&old.hash(), &new.hash(), late, GRACE)
+                .rotate(&old.hash(), &new.hash(), late, GRACE, &None)
                 .await
                 .unwrap()
         }

@@ -9,6 +9,7 @@ use crate::ids::UserId;
 use crate::language::Language;
 use crate::ports::{EmailTakenOr, OsRng, SessionRepository, UserRepository};
 use crate::session::RefreshToken;
+use crate::testkit::{deleted, moved};
 use crate::user::DisplayName;
 use std::sync::Arc;
 
@@ -207,7 +208,10 @@ pub async fn change_email_moves_the_account_to_a_free_address(s: Store) {
         .attempt_epoch;
     assert_eq!(epoch, 0, "a new account starts in epoch 0");
     assert!(
-        s.users.change_email(&user.id, &fresh).await.unwrap(),
+        s.users
+            .change_email(&user.id, &fresh, &moved(&user.id))
+            .await
+            .unwrap(),
         "change_email to a free address works"
     );
     assert_eq!(
@@ -232,7 +236,11 @@ pub async fn change_email_moves_the_account_to_a_free_address(s: Store) {
     );
     assert!(
         !s.users
-            .change_email(&UserId::random(&OsRng), &unique_email("x"))
+            .change_email(
+                &UserId::random(&OsRng),
+                &unique_email("x"),
+                &moved(&UserId::random(&OsRng))
+            )
             .await
             .unwrap(),
         "change_email of nobody is false"
@@ -246,7 +254,9 @@ pub async fn change_email_to_a_taken_address_changes_nothing(s: Store) {
     let other = stored_user(&*s.users, "other").await.0;
     assert!(
         matches!(
-            s.users.change_email(&user.id, &other.email).await,
+            s.users
+                .change_email(&user.id, &other.email, &moved(&user.id))
+                .await,
             Err(EmailTakenOr::Taken)
         ),
         "change_email to a taken address is refused"
@@ -257,11 +267,18 @@ pub async fn change_email_to_a_taken_address_changes_nothing(s: Store) {
         "a refused change_email writes nothing"
     );
     let fresh = unique_email("moved");
-    assert!(s.users.change_email(&user.id, &fresh).await.unwrap());
+    assert!(
+        s.users
+            .change_email(&user.id, &fresh, &moved(&user.id))
+            .await
+            .unwrap()
+    );
     assert!(s.users.end_attempts(&user.id).await.unwrap());
     assert!(
         matches!(
-            s.users.change_email(&user.id, &other.email).await,
+            s.users
+                .change_email(&user.id, &other.email, &moved(&user.id))
+                .await,
             Err(EmailTakenOr::Taken)
         ) && s
             .users
@@ -280,7 +297,12 @@ pub async fn change_email_to_a_taken_address_changes_nothing(s: Store) {
 pub async fn end_attempts_starts_a_new_epoch_and_changes_nothing_else(s: Store) {
     let (user, _) = stored_user(&*s.users, "epochs").await;
     let fresh = unique_email("moved");
-    assert!(s.users.change_email(&user.id, &fresh).await.unwrap());
+    assert!(
+        s.users
+            .change_email(&user.id, &fresh, &moved(&user.id))
+            .await
+            .unwrap()
+    );
     assert!(
         s.users.end_attempts(&user.id).await.unwrap(),
         "end_attempts of an account is true"
@@ -339,7 +361,7 @@ pub async fn list_public_pages_public_accounts_in_id_order(s: Store) {
 pub async fn delete_takes_the_sessions_with_it(s: Store) {
     let (user, session) = stored_user(&*s.users, "deleted").await;
     assert!(
-        s.users.delete(&user.id).await.unwrap(),
+        s.users.delete(&user.id, &deleted(&user.id)).await.unwrap(),
         "delete of an existing account is true"
     );
     assert_eq!(
@@ -353,7 +375,7 @@ pub async fn delete_takes_the_sessions_with_it(s: Store) {
         "deleting an account deletes its sessions"
     );
     assert!(
-        !s.users.delete(&user.id).await.unwrap(),
+        !s.users.delete(&user.id, &deleted(&user.id)).await.unwrap(),
         "delete of a missing account is false"
     );
 }

@@ -83,10 +83,14 @@ pub(crate) async fn update_profile(
     responses((status = 204, description = "The account, its sessions and its history are deleted"),
               (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem, description = "`reauth_required`")))]
 pub(crate) async fn delete_account(
+    req: HttpRequest,
     state: web::Data<AppState>,
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    state.service.delete_account(&who.principal).await?;
+    state
+        .service
+        .delete_account(&who.principal, &client_info(&req, &state.config))
+        .await?;
     signed_out()
 }
 

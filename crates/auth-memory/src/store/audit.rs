@@ -8,13 +8,7 @@ use auth_core::ports::{AuditEvent, AuditLog, StoreError};
 #[async_trait]
 impl AuditLog for MemoryStore {
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        let mut acc = self.write();
-        if acc.users.contains_key(&event.user_id) {
-            acc.audit
-                .entry(event.user_id)
-                .or_default()
-                .push(event.clone());
-        }
+        self.write().write_event(event);
         Ok(())
     }
 

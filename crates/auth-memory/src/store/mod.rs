@@ -6,6 +6,7 @@ mod ceremonies;
 mod housekeeping;
 mod limits;
 mod oidc;
+mod outbox;
 mod passkeys;
 mod reverts;
 mod sessions;
@@ -100,6 +101,7 @@ struct Accounts {
     by_credential: HashMap<Vec<u8>, PasskeyId>,
     reverts: HashMap<TokenHash, EmailRevert>,
     consents: BTreeMap<(UserId, ClientId), Consent>,
+    outbox: outbox::Queue,
 }
 
 struct Refresh {

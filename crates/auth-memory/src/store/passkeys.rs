@@ -4,13 +4,13 @@ use super::{Accounts, MemoryStore};
 use async_trait::async_trait;
 use auth_core::ids::{PasskeyId, UserId};
 use auth_core::passkey::{Passkey, PasskeyName};
-use auth_core::ports::{CredentialTakenOr, PasskeyRepository, StoreError};
+use auth_core::ports::{AuditEvent, CredentialTakenOr, PasskeyRepository, StoreError};
 use auth_core::time::Timestamp;
 use auth_core::user::User;
 
 #[async_trait]
 impl PasskeyRepository for MemoryStore {
-    async fn add(&self, passkey: &Passkey) -> Result<(), CredentialTakenOr> {
+    async fn add(&self, passkey: &Passkey, event: &AuditEvent) -> Result<(), CredentialTakenOr> {
         let mut acc = self.write();
         if acc.by_credential.contains_key(&passkey.credential_id) {
             return Err(CredentialTakenOr::Taken);
@@ -21,6 +21,7 @@ impl PasskeyRepository for MemoryStore {
         acc.by_credential
             .insert(passkey.credential_id.clone(), passkey.id);
         acc.passkeys.insert(passkey.id, passkey.clone());
+        acc.write_event(event);
         Ok(())
     }
 
@@ -91,13 +92,19 @@ impl PasskeyRepository for MemoryStore {
         }
     }
 
-    async fn delete(&self, user: &UserId, id: &PasskeyId) -> Result<bool, StoreError> {
+    async fn delete(
+        &self,
+        user: &UserId,
+        id: &PasskeyId,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         let mut acc = self.write();
         match acc.passkeys.get(id) {
             Some(p) if p.user_id == *user => {
                 let credential_id = p.credential_id.clone();
                 acc.passkeys.remove(id);
                 acc.by_credential.remove(&credential_id);
+                acc.write_event(event);
                 Ok(true)
             }
             _ => Ok(false),

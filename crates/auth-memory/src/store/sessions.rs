@@ -69,6 +69,7 @@ impl SessionRepository for MemoryStore {
         new: &TokenHash,
         now: Timestamp,
         lifetimes: Lifetimes,
+        ip: &Option<String>,
     ) -> Result<Rotation, StoreError> {
         let mut acc = self.write();
         let Some((sid, spent)) = acc.refresh.get(old).map(|r| (r.session, r.spent)) else {
@@ -90,9 +91,11 @@ impl SessionRepository for MemoryStore {
                 return Ok(Rotation::Rotated(session.clone()));
             }
             session.revoked_at = Some(now);
+            let user_id = session.user_id;
+            acc.write_event(&AuditEvent::refresh_token_reused(user_id, &sid, now, ip));
             return Ok(Rotation::Reused {
                 session_id: sid,
-                user_id: session.user_id,
+                user_id,
             });
         }
         if !session.is_active(now) {
@@ -189,9 +192,6 @@ fn open(
             spent: None,
         },
     );
-    acc.audit
-        .entry(event.user_id)
-        .or_default()
-        .push(event.clone());
+    acc.write_event(event);
     Ok(())
 }

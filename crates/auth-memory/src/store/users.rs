@@ -32,7 +32,7 @@ impl UserRepository for MemoryStore {
                 spent: None,
             },
         );
-        acc.audit.entry(user.id).or_default().push(event.clone());
+        acc.write_event(event);
         Ok(())
     }
 
@@ -65,7 +65,12 @@ impl UserRepository for MemoryStore {
         }))
     }
 
-    async fn change_email(&self, id: &UserId, email: &EmailAddress) -> Result<bool, EmailTakenOr> {
+    async fn change_email(
+        &self,
+        id: &UserId,
+        email: &EmailAddress,
+        event: &AuditEvent,
+    ) -> Result<bool, EmailTakenOr> {
         let mut acc = self.write();
         if acc.by_email.get(email).is_some_and(|owner| owner != id) {
             return Err(EmailTakenOr::Taken);
@@ -77,6 +82,7 @@ impl UserRepository for MemoryStore {
         user.attempt_epoch = user.attempt_epoch.wrapping_add(1);
         acc.by_email.remove(&old);
         acc.by_email.insert(email.clone(), *id);
+        acc.write_event(event);
         Ok(true)
     }
 
@@ -89,7 +95,7 @@ impl UserRepository for MemoryStore {
             .is_some())
     }
 
-    async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
+    async fn delete(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
         let mut acc = self.write();
         let Some(user) = acc.users.remove(id) else {
             return Ok(false);
@@ -100,6 +106,7 @@ impl UserRepository for MemoryStore {
         acc.remove_passkeys_of(id);
         acc.reverts.retain(|_, r| r.user_id != *id);
         acc.consents.retain(|(user, _), _| user != id);
+        acc.write_event(event);
         Ok(true)
     }
 

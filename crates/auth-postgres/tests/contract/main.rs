@@ -91,6 +91,7 @@ auth_core::contract_tests! {
         email_revert_store,
         authorization_code_store,
         consent_store,
+        outbox,
     ];
 }
 
@@ -219,7 +220,9 @@ async fn a_database_from_before_passkey_records_is_upgraded_in_place() {
         "accounts survive it"
     );
     let passkey = testkit::sample_passkey(old);
-    PasskeyRepository::add(&s, &passkey).await.unwrap();
+    PasskeyRepository::add(&s, &passkey, &testkit::added(&passkey))
+        .await
+        .unwrap();
     assert_eq!(s.list(&old).await.unwrap(), vec![passkey]);
     s.close().await;
 

@@ -33,7 +33,9 @@ async fn a_credential_id_belongs_to_one_passkey_only() {
         "{e}"
     );
 
-    UserRepository::delete(&s, &alice).await.unwrap();
+    UserRepository::delete(&s, &alice, &testkit::deleted(&alice))
+        .await
+        .unwrap();
     assert_eq!(
         count(&mut conn, "SELECT count(*) FROM passkeys").await,
         0,
@@ -55,7 +57,11 @@ async fn deleting_an_account_cascades_to_everything_it_owns() {
             "the account has rows in {table} to begin with"
         );
     }
-    assert!(UserRepository::delete(&s, &user).await.unwrap());
+    assert!(
+        UserRepository::delete(&s, &user, &testkit::deleted(&user))
+            .await
+            .unwrap()
+    );
     for table in ["sessions", "refresh_tokens", "audit_events"] {
         let gone = owned_rows(&mut conn, table, user).await;
         let kept = owned_rows(&mut conn, table, keep).await;
@@ -143,7 +149,11 @@ async fn audit_events_for_a_deleted_account_are_dropped_not_failed() {
             })
         })
         .collect();
-    assert!(UserRepository::delete(&s, &user).await.unwrap());
+    assert!(
+        UserRepository::delete(&s, &user, &testkit::deleted(&user))
+            .await
+            .unwrap()
+    );
     for recorder in recorders {
         recorder
             .await
@@ -189,7 +199,9 @@ async fn a_row_the_domain_refuses_is_corrupt_not_a_panic() {
     assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
 
     let passkey = testkit::sample_passkey(id);
-    PasskeyRepository::add(&s, &passkey).await.unwrap();
+    PasskeyRepository::add(&s, &passkey, &testkit::added(&passkey))
+        .await
+        .unwrap();
     // A JSON array, as the table checks, but not of strings.
     sqlx::query("UPDATE passkeys SET transports = '[1]'")
         .execute(&mut conn)

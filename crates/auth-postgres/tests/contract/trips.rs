@@ -144,7 +144,10 @@ async fn every_durable_step_of_a_sign_in_is_one_round_trip() {
 
     // Each step once before it is counted: the first use of a statement also prepares it.
     let passkey = testkit::sample_passkey(user);
-    store.add(&passkey).await.unwrap();
+    store
+        .add(&passkey, &testkit::added(&passkey))
+        .await
+        .unwrap();
     let (warm, warm_token) = opened(&store, user).await;
     SessionRepository::get(&store, &warm.id).await.unwrap();
     store
@@ -153,7 +156,13 @@ async fn every_durable_step_of_a_sign_in_is_one_round_trip() {
         .unwrap();
     let next = RefreshToken::generate(&OsRng);
     store
-        .rotate(&warm_token.hash(), &next.hash(), SystemClock.now(), LIFE)
+        .rotate(
+            &warm_token.hash(),
+            &next.hash(),
+            SystemClock.now(),
+            LIFE,
+            &None,
+        )
         .await
         .unwrap();
     store.with_account(&passkey.credential_id).await.unwrap();
@@ -193,14 +202,26 @@ async fn every_durable_step_of_a_sign_in_is_one_round_trip() {
     assert!(read.unwrap().is_some());
     let successor = RefreshToken::generate(&OsRng);
     let (refresh, rotated) = proxy
-        .trips(store.rotate(&token.hash(), &successor.hash(), SystemClock.now(), LIFE))
+        .trips(store.rotate(
+            &token.hash(),
+            &successor.hash(),
+            SystemClock.now(),
+            LIFE,
+            &None,
+        ))
         .await;
     assert!(matches!(
         rotated.unwrap(),
         auth_core::session::Rotation::Rotated(_)
     ));
     let (again, rotated) = proxy
-        .trips(store.rotate(&token.hash(), &successor.hash(), SystemClock.now(), LIFE))
+        .trips(store.rotate(
+            &token.hash(),
+            &successor.hash(),
+            SystemClock.now(),
+            LIFE,
+            &None,
+        ))
         .await;
     assert!(matches!(
         rotated.unwrap(),

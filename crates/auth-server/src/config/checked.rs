@@ -289,6 +289,8 @@ pub struct Config {
     pub policy: Policy,
     /// The OpenID Connect clients and the RS256 key.
     pub oidc: super::oidc::OidcConfig,
+    /// The webhook endpoints and their delivery timing.
+    pub webhooks: super::webhooks::WebhookConfig,
 }
 
 #[cfg(test)]

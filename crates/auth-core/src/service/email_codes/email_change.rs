@@ -98,10 +98,20 @@ impl AuthService {
                 expires_at: now.plus(REVERT_TTL),
             })
             .await?;
+        let event = self.event(
+            who.user_id,
+            AuditKind::EmailChanged,
+            client,
+            Some(format!(
+                "{} -> {}",
+                old.email.masked(),
+                attempt.email.masked()
+            )),
+        );
         match self
             .ports
             .users
-            .change_email(&who.user_id, &attempt.email)
+            .change_email(&who.user_id, &attempt.email, &event)
             .await
         {
             Ok(true) => {}
@@ -125,17 +135,15 @@ impl AuthService {
             },
         )
         .await;
-        self.record(
-            who.user_id,
-            AuditKind::EmailChanged,
-            client,
-            Some(format!(
-                "{} -> {}; {ended} other sessions ended",
-                old.email.masked(),
-                attempt.email.masked()
-            )),
-        )
-        .await;
+        if ended > 0 {
+            self.record(
+                who.user_id,
+                AuditKind::SessionsRevoked,
+                client,
+                Some(format!("{ended} other sessions ended by the email change")),
+            )
+            .await;
+        }
         Ok(User {
             email: attempt.email,
             attempt_epoch: old.attempt_epoch.wrapping_add(1),

@@ -150,23 +150,19 @@ impl OidcProvider {
             .auth
             .ports
             .sessions
-            .rotate(&old.hash(), &new.hash(), now, self.auth.policy.lifetimes())
+            .rotate(
+                &old.hash(),
+                &new.hash(),
+                now,
+                self.auth.policy.lifetimes(),
+                &info.ip,
+            )
             .await?
         {
             Rotation::Rotated(s) => s,
-            Rotation::Reused {
-                session_id,
-                user_id,
-            } => {
+            Rotation::Reused { session_id, .. } => {
+                // The store wrote the event with the revocation.
                 tracing::warn!(session = %session_id, "client refresh token reused; session revoked");
-                self.auth
-                    .record(
-                        user_id,
-                        AuditKind::RefreshTokenReused,
-                        info,
-                        Some(session_id.to_string()),
-                    )
-                    .await;
                 return Err(bad("the refresh token is not valid"));
             }
             Rotation::Invalid => return Err(bad("the refresh token is not valid")),
@@ -317,7 +313,7 @@ impl OidcProvider {
                 .auth
                 .ports
                 .sessions
-                .rotate(&old.hash(), &nobody.hash(), now, lifetimes)
+                .rotate(&old.hash(), &nobody.hash(), now, lifetimes, &None)
                 .await?;
             if let Rotation::Rotated(s) = rotation
                 && owned(&s)

@@ -1,0 +1,109 @@
+//! The security events that leave the service: which audit events are also written to the
+//! outbox (for webhooks), under which event type, and with which small, secret-free payload.
+
+use crate::audit::AuditKind;
+use crate::ports::AuditEvent;
+use crate::session::AuthMethod;
+
+/// Every event type the outbox carries, as webhook settings name them in their filter.
+pub const EVENT_TYPES: &[&str] = &[
+    "account_created",
+    "signed_in",
+    "recovery_used",
+    "passkey_added",
+    "passkey_removed",
+    "email_changed",
+    "account_deleted",
+    "refresh_token_reused",
+    "account_disabled",
+    "account_enabled",
+];
+
+/// What the outbox keeps of one event: its type and its payload (a JSON object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    /// One of [`EVENT_TYPES`].
+    pub kind: &'static str,
+    /// The `data` of the webhook: the account id, the client IP if known, and what the kind
+    /// adds (sign-in method, passkey name, masked addresses, session id). Never a secret.
+    pub payload: String,
+}
+
+/// The outbox event an audit event also is, if it is one. Stores call this inside the write that
+/// records `event`, so the outbox row exists exactly when the change it reports does.
+#[must_use]
+pub fn outbox_event(event: &AuditEvent) -> Option<OutboxEvent> {
+    let (kind, field) = match event.kind {
+        AuditKind::SignedUp => ("account_created", None),
+        AuditKind::SignedIn => {
+            let recovery = event.detail.as_deref() == Some(AuthMethod::Recovery.as_str());
+            let kind = if recovery {
+                "recovery_used"
+            } else {
+                "signed_in"
+            };
+            (kind, Some("method"))
+        }
+        AuditKind::PasskeyAdded => ("passkey_added", Some("passkey_name")),
+        AuditKind::PasskeyRemoved => ("passkey_removed", Some("passkey_name")),
+        AuditKind::EmailChanged => ("email_changed", Some("change")),
+        AuditKind::AccountDeleted => ("account_deleted", None),
+        AuditKind::RefreshTokenReused => ("refresh_token_reused", Some("session_id")),
+        _ => return None,
+    };
+    let mut data = serde_json::Map::new();
+    data.insert("account_id".into(), event.user_id.to_string().into());
+    if let Some(ip) = &event.ip {
+        data.insert("ip".into(), ip.clone().into());
+    }
+    if let (Some(field), Some(detail)) = (field, &event.detail) {
+        data.insert(field.into(), detail.clone().into());
+    }
+    Some(OutboxEvent {
+        kind,
+        payload: serde_json::Value::Object(data).to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+    use crate::time::Timestamp;
+
+    fn event(kind: AuditKind, detail: Option<&str>) -> AuditEvent {
+        AuditEvent {
+            user_id: UserId::from_uuid(uuid::Uuid::nil()),
+            at: Timestamp::from_millis(1),
+            kind,
+            ip: Some("192.0.2.1".into()),
+            detail: detail.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_recovery_sign_in_is_recovery_used_and_other_sign_ins_name_their_method() {
+        let e = outbox_event(&event(AuditKind::SignedIn, Some("recovery"))).unwrap();
+        assert_eq!(e.kind, "recovery_used");
+        let e = outbox_event(&event(AuditKind::SignedIn, Some("passkey"))).unwrap();
+        assert_eq!(e.kind, "signed_in");
+        let data: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+        assert_eq!(data["method"], "passkey");
+        assert_eq!(data["ip"], "192.0.2.1");
+        assert_eq!(
+            data["account_id"],
+            UserId::from_uuid(uuid::Uuid::nil()).to_string()
+        );
+    }
+
+    #[test]
+    fn only_the_listed_kinds_go_to_the_outbox() {
+        assert!(outbox_event(&event(AuditKind::ProfileUpdated, None)).is_none());
+        assert!(outbox_event(&event(AuditKind::CodeRejected, None)).is_none());
+        for &kind in AuditKind::ALL {
+            if let Some(e) = outbox_event(&event(kind, Some("x"))) {
+                assert!(EVENT_TYPES.contains(&e.kind), "{}", e.kind);
+            }
+        }
+    }
+}
