@@ -7,6 +7,7 @@ auth_core::contract_tests! {
     let store = MemoryStore::new();
     ports: [
         user_repository,
+        account_disabling,
         attempt_store,
         attempt_gate,
         session_repository,

@@ -64,7 +64,7 @@ impl UserRepository for PgStore {
 
     async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE email = $1",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language, disabled_at FROM users WHERE email = $1",
         )
         .bind(email.as_str())
         .fetch_optional(self.pool()?)
@@ -75,7 +75,7 @@ impl UserRepository for PgStore {
 
     async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE id = $1",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language, disabled_at FROM users WHERE id = $1",
         )
         .bind(id.as_uuid())
         .fetch_optional(self.pool()?)
@@ -93,7 +93,7 @@ impl UserRepository for PgStore {
     ) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
             "UPDATE users SET display_name = $1, public = $2, language = $3 WHERE id = $4 \
-             RETURNING id, email, display_name, public, created_at, attempt_epoch, language",
+             RETURNING id, email, display_name, public, created_at, attempt_epoch, language, disabled_at",
         )
         .bind(name.as_str())
         .bind(public)
@@ -135,6 +135,65 @@ impl UserRepository for PgStore {
         .await
         .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn disable(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
+        // Two statements in one transaction, not one: a sign-in holds the account's row `FOR
+        // SHARE` while it opens its session, so the first statement waits for any sign-in under
+        // way, and the second, on a fresh snapshot, sees the session it opened and ends it. One
+        // statement would keep the snapshot taken before the wait and miss that session.
+        let pool = self.pool()?;
+        let mut tx = pool.begin().await.map_err(|e| self.failed(e))?;
+        let changed = sqlx::query(concat!(
+            "UPDATE users SET disabled_at = $1, attempt_epoch = ",
+            next_epoch!(),
+            " WHERE id = $2 AND disabled_at IS NULL"
+        ))
+        .bind(event.at.as_millis())
+        .bind(id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.failed(e))?;
+        if changed.rows_affected() != 1 {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Ok(false);
+        }
+        sqlx::query(
+            "WITH ended AS (UPDATE sessions SET revoked_at = $1 \
+                 WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1) \
+             INSERT INTO audit_events (user_id, at, kind, ip, detail) VALUES ($2, $1, $3, $4, $5)",
+        )
+        .bind(event.at.as_millis())
+        .bind(id.as_uuid())
+        .bind(event.kind.as_str())
+        .bind(event.ip.as_deref())
+        .bind(event.detail.as_deref())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.failed(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(true)
+    }
+
+    async fn enable(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
+        // One statement: the event is written only if the account was disabled.
+        let done: i64 = sqlx::query_scalar(concat!(
+            "WITH u AS (UPDATE users SET disabled_at = NULL, attempt_epoch = ",
+            next_epoch!(),
+            " WHERE id = $1 AND disabled_at IS NOT NULL RETURNING id), \
+             a AS (INSERT INTO audit_events (user_id, at, kind, ip, detail) \
+                   SELECT id, $2, $3, $4, $5 FROM u) \
+             SELECT count(*) FROM u"
+        ))
+        .bind(id.as_uuid())
+        .bind(event.at.as_millis())
+        .bind(event.kind.as_str())
+        .bind(event.ip.as_deref())
+        .bind(event.detail.as_deref())
+        .fetch_one(self.pool()?)
+        .await
+        .map_err(|e| self.failed(e))?;
+        Ok(done == 1)
     }
 
     async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
