@@ -27,6 +27,7 @@ use std::time::Duration;
 pub use error::ApiError;
 pub use observe::{Metrics, observe};
 pub use routes::not_found;
+pub use wire::rfc3339;
 
 /// Cookie names. The `__Host-` prefix pins them to this host, path `/`, and HTTPS (browsers treat
 /// `http://localhost` as secure too).

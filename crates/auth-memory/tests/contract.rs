@@ -8,6 +8,7 @@ auth_core::contract_tests! {
     ports: [
         user_repository,
         account_disabling,
+        user_directory,
         attempt_store,
         attempt_gate,
         session_repository,

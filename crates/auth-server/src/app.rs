@@ -11,7 +11,7 @@ use auth_core::AuthService;
 use auth_core::ports::{
     AttemptGate, AttemptStore, AuditLog, AuthorizationCodeStore, CeremonyStore, Clock,
     ConsentStore, EmailRevertStore, HealthCheck, Housekeeping, OsRng, PasskeyRepository,
-    RateLimiter, Retention, SessionRepository, SystemClock, UserRepository,
+    RateLimiter, Retention, SessionRepository, SystemClock, UserDirectory, UserRepository,
 };
 use auth_core::service::{OidcProvider, Ports};
 use auth_http::{AppState, HttpConfig, Metrics};
@@ -32,7 +32,7 @@ use std::time::Duration;
 const AUDIT_QUEUE_CAPACITY: usize = 10_000;
 
 /// Creates the data directory (owner-only) if it is missing.
-fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -53,7 +53,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 
 /// The durable store: SQLite on one node, PostgreSQL for many.
 #[derive(Clone)]
-enum Database {
+pub(crate) enum Database {
     Sqlite(SqliteStore),
     Postgres(PgStore),
 }
@@ -106,7 +106,7 @@ impl Database {
         .context("migrations failed")
     }
 
-    async fn close(&self) {
+    pub(crate) async fn close(&self) {
         match self {
             Database::Sqlite(db) => db.close().await,
             Database::Postgres(db) => db.close().await,
@@ -115,7 +115,7 @@ impl Database {
 }
 
 /// The transport the settings chose; the relay's password is read from its file here.
-fn mail_transport(config: &Config) -> anyhow::Result<TransportConfig> {
+pub(crate) fn mail_transport(config: &Config) -> anyhow::Result<TransportConfig> {
     Ok(match &config.mail.transport {
         MailTransport::Outbox(dir) => TransportConfig::Outbox { dir: dir.clone() },
         MailTransport::Smtp {
@@ -135,25 +135,27 @@ fn mail_transport(config: &Config) -> anyhow::Result<TransportConfig> {
 }
 
 /// The storage ports, chosen by the settings.
-struct Stores {
-    users: Arc<dyn UserRepository>,
-    sessions: Arc<dyn SessionRepository>,
-    audit: Arc<dyn AuditLog>,
-    passkeys: Arc<dyn PasskeyRepository>,
-    reverts: Arc<dyn EmailRevertStore>,
-    attempts: Arc<dyn AttemptStore>,
-    limiter: Arc<dyn RateLimiter>,
-    gate: Arc<dyn AttemptGate>,
-    ceremonies: Arc<dyn CeremonyStore>,
-    codes: Arc<dyn AuthorizationCodeStore>,
-    consents: Arc<dyn ConsentStore>,
-    health: Vec<Arc<dyn HealthCheck>>,
-    database: Database,
+pub(crate) struct Stores {
+    pub(crate) users: Arc<dyn UserRepository>,
+    pub(crate) sessions: Arc<dyn SessionRepository>,
+    pub(crate) audit: Arc<dyn AuditLog>,
+    pub(crate) passkeys: Arc<dyn PasskeyRepository>,
+    pub(crate) reverts: Arc<dyn EmailRevertStore>,
+    pub(crate) attempts: Arc<dyn AttemptStore>,
+    pub(crate) limiter: Arc<dyn RateLimiter>,
+    pub(crate) gate: Arc<dyn AttemptGate>,
+    pub(crate) ceremonies: Arc<dyn CeremonyStore>,
+    pub(crate) codes: Arc<dyn AuthorizationCodeStore>,
+    pub(crate) consents: Arc<dyn ConsentStore>,
+    /// The operator's view of the accounts.
+    pub(crate) directory: Arc<dyn UserDirectory>,
+    pub(crate) health: Vec<Arc<dyn HealthCheck>>,
+    pub(crate) database: Database,
 }
 
 /// Durable state in the database. Ephemeral state in Redis if configured; else in PostgreSQL
 /// (still shared by every node); else, with SQLite on one node, in process.
-async fn stores(config: &Config) -> anyhow::Result<Stores> {
+pub(crate) async fn stores(config: &Config) -> anyhow::Result<Stores> {
     let database = Database::open(config).await?;
     if config.migrate_on_start {
         database.migrate().await?;
@@ -182,6 +184,7 @@ async fn stores(config: &Config) -> anyhow::Result<Stores> {
                 ceremonies: memory.clone(),
                 codes: memory,
                 consents: db.clone(),
+                directory: db.clone(),
                 health: vec![db],
                 database: database.clone(),
             }
@@ -200,6 +203,7 @@ async fn stores(config: &Config) -> anyhow::Result<Stores> {
                 ceremonies: db.clone(),
                 codes: db.clone(),
                 consents: db.clone(),
+                directory: db.clone(),
                 health: vec![db],
                 database: database.clone(),
             }

@@ -60,6 +60,7 @@ auth_core::contract_tests! {
     ports: [
         user_repository,
         account_disabling,
+        user_directory,
         session_repository,
         session_opening,
         audit_log,

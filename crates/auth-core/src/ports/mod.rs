@@ -4,6 +4,7 @@
 
 mod accounts;
 mod attempts;
+mod directory;
 mod gate;
 mod limits;
 mod mailer;
@@ -14,6 +15,7 @@ mod tokens;
 
 pub use accounts::*;
 pub use attempts::*;
+pub use directory::*;
 pub use gate::*;
 pub use limits::*;
 pub use mailer::*;

@@ -8,7 +8,7 @@ use crate::audit::AuditKind;
 use crate::email::EmailAddress;
 use crate::ids::UserId;
 use crate::mail::Message;
-use crate::ports::{AuditEvent, StoreError};
+use crate::ports::{AccountCounts, AuditEvent, StoreError, UserDirectory};
 use crate::user::User;
 use std::fmt;
 
@@ -175,5 +175,52 @@ impl AuthService {
             message,
         )
         .await;
+    }
+}
+
+/// The largest page an operator's listing returns.
+pub const ADMIN_PAGE_MAX: u32 = 100;
+
+/// An account with what it holds, for an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSummary {
+    /// The account.
+    pub user: User,
+    /// Its live sessions and passkeys.
+    pub counts: AccountCounts,
+}
+
+impl AuthService {
+    /// One page of accounts for an operator, ordered by id after `after`, filtered by `query`
+    /// (address or display name, ignoring ASCII case); `limit` is kept within 1 to
+    /// [`ADMIN_PAGE_MAX`]. An empty query lists every account.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn list_accounts(
+        &self,
+        directory: &dyn UserDirectory,
+        query: Option<&str>,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let query = query.map_or("", str::trim);
+        directory
+            .list_users(query, after, limit.clamp(1, ADMIN_PAGE_MAX))
+            .await
+    }
+
+    /// The account with this id or address, with its live sessions and passkeys counted.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`]; store failures.
+    pub async fn account_summary(
+        &self,
+        directory: &dyn UserDirectory,
+        key: &str,
+    ) -> Result<AccountSummary, AdminError> {
+        let user = self.find_account(key).await?;
+        let counts = directory.counts(&user.id, self.now()).await?;
+        Ok(AccountSummary { user, counts })
     }
 }

@@ -23,6 +23,7 @@ pub mod passkey_repository;
 pub mod rate_limiter;
 pub mod session_opening;
 pub mod session_repository;
+pub mod user_directory;
 pub mod user_repository;
 
 use crate::attempt::{Attempt, AttemptState, Purpose, Subject};
@@ -293,6 +294,13 @@ macro_rules! contract_tests {
             a_disabled_account_opens_no_session,
             enable_lets_the_account_sign_in_again_without_reviving_sessions,
             sign_ins_racing_a_disable_leave_no_active_session,
+        ]);
+    };
+    (@rules user_directory @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* user_directory [
+            list_users_pages_matching_accounts_in_id_order,
+            a_query_is_text_not_a_pattern,
+            counts_count_live_sessions_and_passkeys,
         ]);
     };
     (@rules attempt_store @$then:ident $($args:tt)*) => {
