@@ -3,12 +3,13 @@
 use crate::PgStore;
 use async_trait::async_trait;
 use auth_core::ids::UserId;
-use auth_core::ports::{AccountCounts, StoreError, UserDirectory};
+use auth_core::ports::{AccountCounts, AuditEvent, AuditQuery, StoreError, UserDirectory};
 use auth_core::time::Timestamp;
 use auth_core::user::User;
 use sqlx::types::Uuid;
 
 type UserRow = auth_sql::rows::UserRow<Uuid>;
+type EventRow = auth_sql::rows::EventRow<Uuid>;
 
 #[async_trait]
 impl UserDirectory for PgStore {
@@ -52,5 +53,27 @@ impl UserDirectory for PgStore {
             active_sessions: u64::try_from(sessions).unwrap_or_default(),
             passkeys: u64::try_from(passkeys).unwrap_or_default(),
         })
+    }
+
+    async fn search_events(
+        &self,
+        query: &AuditQuery,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT user_id, at, kind, ip, detail FROM audit_events \
+             WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR kind = $2) \
+               AND ($3::bigint IS NULL OR at >= $3) AND ($4::bigint IS NULL OR at < $4) \
+             ORDER BY at DESC, seq DESC LIMIT $5",
+        )
+        .bind(query.user.map(|u| *u.as_uuid()))
+        .bind(query.kind.map(|k| k.as_str()))
+        .bind(query.from.map(Timestamp::as_millis))
+        .bind(query.until.map(Timestamp::as_millis))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool()?)
+        .await
+        .map_err(|e| self.failed(e))?;
+        rows.into_iter().map(EventRow::into_event).collect()
     }
 }

@@ -4,11 +4,12 @@ use crate::SqliteStore;
 use crate::error::store_error;
 use async_trait::async_trait;
 use auth_core::ids::UserId;
-use auth_core::ports::{AccountCounts, StoreError, UserDirectory};
+use auth_core::ports::{AccountCounts, AuditEvent, AuditQuery, StoreError, UserDirectory};
 use auth_core::time::Timestamp;
 use auth_core::user::User;
 
 type UserRow = auth_sql::rows::UserRow<String>;
+type EventRow = auth_sql::rows::EventRow<String>;
 
 #[async_trait]
 impl UserDirectory for SqliteStore {
@@ -52,5 +53,27 @@ impl UserDirectory for SqliteStore {
             active_sessions: u64::try_from(sessions).unwrap_or_default(),
             passkeys: u64::try_from(passkeys).unwrap_or_default(),
         })
+    }
+
+    async fn search_events(
+        &self,
+        query: &AuditQuery,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT user_id, at, kind, ip, detail FROM audit_events \
+             WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR kind = ?2) \
+               AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4) \
+             ORDER BY at DESC, seq DESC LIMIT ?5",
+        )
+        .bind(query.user.map(|u| u.to_string()))
+        .bind(query.kind.map(|k| k.as_str()))
+        .bind(query.from.map(Timestamp::as_millis))
+        .bind(query.until.map(Timestamp::as_millis))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(EventRow::into_event).collect()
     }
 }

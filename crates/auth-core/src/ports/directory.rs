@@ -2,7 +2,8 @@
 //! account holds (live sessions, passkeys). Only administration reads it, never a request of an
 //! account's owner.
 
-use super::StoreError;
+use super::{AuditEvent, StoreError};
+use crate::audit::AuditKind;
 use crate::ids::UserId;
 use crate::time::Timestamp;
 use crate::user::User;
@@ -15,6 +16,19 @@ pub struct AccountCounts {
     pub active_sessions: u64,
     /// Registered passkeys.
     pub passkeys: u64,
+}
+
+/// Which audit events an operator asks for: every condition given must hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this account's.
+    pub user: Option<UserId>,
+    /// Only of this kind.
+    pub kind: Option<AuditKind>,
+    /// Only at or after this instant.
+    pub from: Option<Timestamp>,
+    /// Only strictly before this instant (also the cursor of the next, older page).
+    pub until: Option<Timestamp>,
 }
 
 /// Accounts as an operator sees them.
@@ -40,4 +54,16 @@ pub trait UserDirectory: Send + Sync {
     /// # Errors
     /// Store failures only.
     async fn counts(&self, id: &UserId, now: Timestamp) -> Result<AccountCounts, StoreError>;
+
+    /// The audit events of every account that `query` selects, newest first, at most `limit`
+    /// (1 to 100). It lives here rather than on [`super::AuditLog`] because only operators search
+    /// across accounts.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn search_events(
+        &self,
+        query: &AuditQuery,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 }

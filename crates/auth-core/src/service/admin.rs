@@ -8,7 +8,7 @@ use crate::audit::AuditKind;
 use crate::email::EmailAddress;
 use crate::ids::UserId;
 use crate::mail::Message;
-use crate::ports::{AccountCounts, AuditEvent, StoreError, UserDirectory};
+use crate::ports::{AccountCounts, AuditEvent, AuditQuery, StoreError, UserDirectory};
 use crate::user::User;
 use std::fmt;
 
@@ -222,5 +222,24 @@ impl AuthService {
         let user = self.find_account(key).await?;
         let counts = directory.counts(&user.id, self.now()).await?;
         Ok(AccountSummary { user, counts })
+    }
+}
+
+impl AuthService {
+    /// Audit events of every account that `query` selects, newest first; `limit` is kept within
+    /// 1 to [`ADMIN_PAGE_MAX`]. The next, older page asks again with `until` set to the oldest
+    /// event's time.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn search_events(
+        &self,
+        directory: &dyn UserDirectory,
+        query: &AuditQuery,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        directory
+            .search_events(query, limit.clamp(1, ADMIN_PAGE_MAX))
+            .await
     }
 }

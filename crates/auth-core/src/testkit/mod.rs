@@ -301,6 +301,7 @@ macro_rules! contract_tests {
             list_users_pages_matching_accounts_in_id_order,
             a_query_is_text_not_a_pattern,
             counts_count_live_sessions_and_passkeys,
+            search_events_filters_by_account_kind_and_time,
         ]);
     };
     (@rules attempt_store @$then:ident $($args:tt)*) => {

@@ -3,7 +3,7 @@
 use super::MemoryStore;
 use async_trait::async_trait;
 use auth_core::ids::UserId;
-use auth_core::ports::{AccountCounts, StoreError, UserDirectory};
+use auth_core::ports::{AccountCounts, AuditEvent, AuditQuery, StoreError, UserDirectory};
 use auth_core::time::Timestamp;
 use auth_core::user::User;
 
@@ -44,5 +44,28 @@ impl UserDirectory for MemoryStore {
             ),
             passkeys: count(acc.passkeys.values().filter(|p| p.user_id == *id).count()),
         })
+    }
+
+    async fn search_events(
+        &self,
+        query: &AuditQuery,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let acc = self.read();
+        let mut found: Vec<AuditEvent> = acc
+            .audit
+            .iter()
+            .filter(|(user, _)| query.user.is_none_or(|u| u == **user))
+            .flat_map(|(_, events)| events.iter())
+            .filter(|e| {
+                query.kind.is_none_or(|k| k == e.kind)
+                    && query.from.is_none_or(|t| e.at >= t)
+                    && query.until.is_none_or(|t| e.at < t)
+            })
+            .cloned()
+            .collect();
+        found.sort_by_key(|e| std::cmp::Reverse(e.at));
+        found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(found)
     }
 }
