@@ -7,6 +7,7 @@
 //! services accept our access tokens with nothing but the published JWKS.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod brand;
 pub mod error;
 pub mod extract;

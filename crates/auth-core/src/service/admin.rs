@@ -10,7 +10,9 @@ use crate::ids::UserId;
 use crate::mail::Message;
 use crate::ports::{AccountCounts, AuditEvent, AuditQuery, StoreError, UserDirectory};
 use crate::user::User;
+use sha2::{Digest, Sha256};
 use std::fmt;
+use subtle::ConstantTimeEq;
 
 /// Who carries out an administrative action, as the audit trail names them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,5 +243,47 @@ impl AuthService {
         directory
             .search_events(query, limit.clamp(1, ADMIN_PAGE_MAX))
             .await
+    }
+}
+
+/// The bearer tokens of the admin API, kept only as SHA-256 hashes with their ids.
+#[derive(Clone, Default)]
+pub struct AdminTokens(Vec<(String, [u8; 32])>);
+
+impl fmt::Debug for AdminTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<&str> = self.0.iter().map(|(id, _)| id.as_str()).collect();
+        write!(f, "AdminTokens({ids:?})")
+    }
+}
+
+impl AdminTokens {
+    /// Tokens by id; the secrets are hashed at once and not kept.
+    pub fn new<'a>(tokens: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self(
+            tokens
+                .into_iter()
+                .map(|(id, token)| (id.to_owned(), Sha256::digest(token.as_bytes()).into()))
+                .collect(),
+        )
+    }
+
+    /// Whether no token is configured (then nobody gets in).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The operator whose token `presented` is, if any. Every configured hash is compared, in
+    /// constant time, whichever matches, so the answer takes as long for a wrong token as for a
+    /// right one.
+    pub fn operator(&self, presented: &str) -> Option<Operator> {
+        let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for (id, expected) in &self.0 {
+            if bool::from(expected.ct_eq(&hash)) && found.is_none() {
+                found = Some(id.as_str());
+            }
+        }
+        found.map(Operator::token)
     }
 }

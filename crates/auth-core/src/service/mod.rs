@@ -18,7 +18,7 @@ mod passkeys;
 mod sessions;
 
 pub use account::{AccountError, ProfileChange, RevertError, Reverted};
-pub use admin::{ADMIN_PAGE_MAX, AccountSummary, AdminError, Operator};
+pub use admin::{ADMIN_PAGE_MAX, AccountSummary, AdminError, AdminTokens, Operator};
 pub use email_codes::{EmailChangeError, ResendError, StartError, Started, VerifyError};
 pub use oidc::{
     AuthorizeStep, OidcProvider, PENDING_TTL, TokenGrant, TokenRequestError, TokenResponse,
