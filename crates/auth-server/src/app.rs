@@ -317,6 +317,29 @@ fn metrics_server(
     Ok(server.run())
 }
 
+/// The admin API alone on its own listener, for operators inside the network; like the metrics
+/// listener, it follows the main one.
+fn admin_server(
+    state: auth_http::admin::AdminState,
+    http: &HttpConfig,
+    listener: TcpListener,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let http = http.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(auth_http::security_headers(&http))
+            .wrap(actix_web::middleware::from_fn(auth_http::observe))
+            .configure(auth_http::admin::configure_admin(state.clone()))
+            .default_service(web::to(auth_http::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)
+    .context("cannot serve on server.admin_bind")?;
+    Ok(server.run())
+}
+
 /// Binds `addr` now, so that a taken address stops the start before anything else happens.
 fn listen(addr: SocketAddr, setting: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
     let listener =
@@ -332,6 +355,8 @@ pub struct Application {
     metrics_address: Option<SocketAddr>,
     server: actix_web::dev::Server,
     metrics: Option<actix_web::dev::Server>,
+    admin_address: Option<SocketAddr>,
+    admin: Option<actix_web::dev::Server>,
     mailer: Arc<MailQueue>,
     audit: Arc<QueuedAudit>,
     database: Database,
@@ -361,6 +386,11 @@ impl Application {
         let metrics_listener = config
             .metrics_bind
             .map(|addr| listen(addr, "server.metrics_bind"))
+            .transpose()?;
+        let admin_listener = config
+            .admin
+            .bind
+            .map(|addr| listen(addr, "server.admin_bind"))
             .transpose()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
@@ -454,6 +484,18 @@ impl Application {
             Some((listener, addr)) => (Some(metrics_server(state.clone(), listener)?), Some(addr)),
             None => (None, None),
         };
+        let (admin, admin_address) = match admin_listener {
+            Some((listener, addr)) => {
+                let admin = auth_http::admin::AdminState {
+                    service: state.service.clone(),
+                    directory: stores.directory.clone(),
+                    tokens: config.admin.tokens.clone(),
+                };
+                tracing::info!("admin API on http://{addr}/admin/v1/");
+                (Some(admin_server(admin, &http, listener)?), Some(addr))
+            }
+            None => (None, None),
+        };
         let timeout = config.body_timeout;
         let mut server = HttpServer::new(move || {
             App::new()
@@ -487,6 +529,8 @@ impl Application {
             metrics_address,
             server,
             metrics,
+            admin_address,
+            admin,
             mailer,
             audit,
             database: stores.database,
@@ -501,6 +545,11 @@ impl Application {
     /// Where `/metrics` listens, when it has a listener of its own.
     pub fn metrics_address(&self) -> Option<SocketAddr> {
         self.metrics_address
+    }
+
+    /// Where the admin API listens, when `server.admin_bind` is set.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin_address
     }
 
     /// A handle that stops the API listener (as SIGINT or SIGTERM do).
@@ -519,8 +568,16 @@ impl Application {
             actix_web::rt::spawn(m);
             handle
         });
+        let admin_handle = self.admin.map(|a| {
+            let handle = a.handle();
+            actix_web::rt::spawn(a);
+            handle
+        });
         let served = self.server.await;
         if let Some(handle) = metrics_handle {
+            handle.stop(true).await;
+        }
+        if let Some(handle) = admin_handle {
             handle.stop(true).await;
         }
         served.context("the HTTP server failed")?;

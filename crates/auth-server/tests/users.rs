@@ -258,3 +258,52 @@ fn an_unreachable_store_is_exit_status_3_with_one_line() {
     assert!(stderr.contains("store unavailable"), "{stderr}");
     let _: &Path = env.dir.path();
 }
+
+#[test]
+fn a_missing_or_empty_admin_token_file_stops_the_start_with_one_line_naming_it() {
+    let env = Env {
+        dir: tempfile::tempdir().unwrap(),
+        database_url: "sqlite::memory:".to_owned(),
+    };
+    let empty = env.dir.path().join("empty-token");
+    std::fs::write(&empty, "\n").unwrap();
+    let missing = env.dir.path().join("no-such-token");
+    for (file, expect) in [(&empty, "is empty"), (&missing, "cannot read")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+            .arg("check-config")
+            .current_dir(env.dir.path())
+            .env_clear()
+            .env("AUTH_SERVER__DATA_DIR", env.dir.path().join("data"))
+            .env("AUTH_SERVER__ADMIN_BIND", "127.0.0.1:0")
+            .env(
+                "AUTH_ADMIN__TOKENS",
+                format!("[{{id=\"ops\",file=\"{}\"}}]", file.display()),
+            )
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("admin.tokens ops") && stderr.contains(expect),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&file.display().to_string()),
+            "names the file: {stderr}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .arg("check-config")
+        .current_dir(env.dir.path())
+        .env_clear()
+        .env("AUTH_SERVER__DATA_DIR", env.dir.path().join("data"))
+        .env("AUTH_SERVER__ADMIN_BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a listener without tokens is refused"
+    );
+}
