@@ -439,6 +439,26 @@ impl Server {
         self.request(method, path, &[("authorization", &auth)], body.as_ref())
     }
 
+    /// Runs an operator's command (`auth-server users ...`) on this server's data directory and
+    /// services, as its operator would; its standard output. Panics unless it succeeds.
+    pub fn operator(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new(server_binary());
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AUTH_SERVER__DATA_DIR", self.data.path());
+        if let Some(p) = &self.production {
+            cmd.envs(p.env());
+        }
+        let out = cmd.output().expect("run auth-server");
+        assert!(
+            out.status.success(),
+            "auth-server {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The outbox directory of the embedded mailer.
     pub fn outbox(&self) -> PathBuf {
         self.data.path().join("outbox")

@@ -90,6 +90,40 @@ macro_rules! suite {
         }
 
         #[test]
+        fn starts_look_the_same_for_enabled_disabled_and_unknown_addresses() {
+            let s = start(&[]);
+            let enabled = unique_email("on");
+            let disabled = unique_email("off");
+            let unknown = unique_email("none");
+            s.sign_up(&enabled, "On");
+            let off = s.sign_up(&disabled, "Off");
+            s.operator(&["users", "disable", &disabled]);
+            let notice = s.mail_to(&disabled);
+            assert!(notice.subject.contains("was disabled"), "the owner is told: {}", notice.subject);
+            assert_eq!(s.authed("GET", "/v1/me", &off.access, None).status, 401, "its session ended at once");
+            let body = |path: &str, email: &str| match path {
+                "/v1/signup" => json!({ "email": email, "display_name": "Someone" }),
+                _ => json!({ "email": email }),
+            };
+            for path in ["/v1/login/email", "/v1/recovery", "/v1/signup"] {
+                let a = s.post(path, body(path, &enabled));
+                let b = s.post(path, body(path, &disabled));
+                let c = s.post(path, body(path, &unknown));
+                assert_eq!(b.status, 202, "{path}");
+                assert_indistinguishable(&a, &b);
+                assert_indistinguishable(&b, &c);
+                assert!(s.mail_to(&enabled).code().is_some(), "{path}: the enabled account gets a code");
+                let told = s.mail_to(&disabled);
+                assert_eq!(told.code(), None, "{path}: no code for a disabled account");
+                assert!(told.text.contains("is disabled"), "{path}: {}", told.text);
+                s.mail_to(&unknown);
+                // Whatever code is guessed, the disabled account's attempt never verifies.
+                let guess = s.post("/v1/codes/verify", json!({ "attempt_token": b.json["attempt_token"], "code": "ABCD2345" }));
+                guess.assert_problem(400, "code_invalid");
+            }
+        }
+
+        #[test]
         fn every_failed_verification_is_the_same_answer() {
             let s = start(&[]);
             let known = unique_email("uniform");

@@ -88,6 +88,26 @@ macro_rules! suite {
         }
 
         #[test]
+        fn a_disabled_account_cannot_sign_in_with_its_passkey_until_enabled() {
+            let s = start(&[]);
+            let email = unique_email("passkey-off");
+            let session = s.sign_up(&email, "Pat Off");
+            let mut device = Device::synced(ORIGIN);
+            assert_eq!(register(&s, &session, &mut device, None).status, 201);
+            s.mail_to(&email);
+            s.operator(&["users", "disable", &email]);
+            assert!(s.mail_to(&email).subject.contains("was disabled"));
+
+            let (ceremony, answer) = assertion(&s, &mut device);
+            finish(&s, &ceremony, &answer).assert_problem(400, "passkey_invalid");
+
+            s.operator(&["users", "enable", &email]);
+            let (ceremony, answer) = assertion(&s, &mut device);
+            let signed = finish(&s, &ceremony, &answer);
+            assert_eq!(signed.status, 200, "an enabled account signs in again: {}", signed.text);
+        }
+
+        #[test]
         fn sign_in_options_are_limited_per_client_network() {
             let s = start(&[("AUTH_POLICY__LIMITS__PASSKEY_OPTIONS_PER_IP", "{limit=10,period=\"10m\"}")]);
             for i in 0..10 {

@@ -51,6 +51,9 @@ audit_kinds! {
     RefreshTokenReused => "refresh_token_reused": "A spent refresh token came back: its session was revoked.",
     EmailChangeReverted => "email_change_reverted": "An email change was undone from the link mailed to the old address: every session ended and recent passkeys were removed.",
     AccountDeleted => "account_deleted": "The account was deleted (kept only in the outbox: the audit trail goes with the account).",
+    AccountDisabled => "account_disabled": "An operator disabled the account: every session ended (the detail names the operator).",
+    AccountEnabled => "account_enabled": "An operator enabled the account again (the detail names the operator).",
+    AdminSessionsRevoked => "admin_sessions_revoked": "An operator ended every session of the account (the detail names the operator and how many).",
 }
 
 impl std::fmt::Display for AuditKind {

@@ -99,6 +99,17 @@ pub enum Message {
     },
     /// The account was deleted; mailed to the address it had.
     AccountDeleted,
+    /// Someone asked for a code (sign-in, recovery or sign-up) with the address of a disabled
+    /// account: no code, but a notice that the account is disabled and whom to contact (the
+    /// mailer adds the operator's support address). Sent where an unknown address gets
+    /// [`Message::NoAccount`], so the requester cannot tell the two apart.
+    DisabledAccount,
+    /// An operator disabled the account: it cannot sign in, and every session ended.
+    AccountDisabled,
+    /// An operator enabled the account again.
+    AccountEnabled,
+    /// An operator deleted the account; mailed to the address it had.
+    AccountDeletedByOperator,
     /// Someone signed in by email code to an account that has passkeys (or by recovery): if the
     /// owner's mailbox was taken over, this is how they see it.
     SignInNotice {
@@ -128,6 +139,10 @@ impl Message {
             Message::PasskeyAdded { .. } => "passkey_added",
             Message::PasskeyRemoved { .. } => "passkey_removed",
             Message::AccountDeleted => "account_deleted",
+            Message::DisabledAccount => "disabled_account",
+            Message::AccountDisabled => "account_disabled",
+            Message::AccountEnabled => "account_enabled",
+            Message::AccountDeletedByOperator => "account_deleted_by_operator",
             Message::SignInNotice { .. } => "sign_in_notice",
         }
     }

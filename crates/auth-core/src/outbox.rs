@@ -47,7 +47,9 @@ pub fn outbox_event(event: &AuditEvent) -> Option<OutboxEvent> {
         AuditKind::PasskeyAdded => ("passkey_added", Some("passkey_name")),
         AuditKind::PasskeyRemoved => ("passkey_removed", Some("passkey_name")),
         AuditKind::EmailChanged => ("email_changed", Some("change")),
-        AuditKind::AccountDeleted => ("account_deleted", None),
+        AuditKind::AccountDeleted => ("account_deleted", Some("operator")),
+        AuditKind::AccountDisabled => ("account_disabled", Some("operator")),
+        AuditKind::AccountEnabled => ("account_enabled", Some("operator")),
         AuditKind::RefreshTokenReused => ("refresh_token_reused", Some("session_id")),
         _ => return None,
     };

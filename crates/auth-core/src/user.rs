@@ -29,6 +29,16 @@ pub struct User {
     pub attempt_epoch: u32,
     /// The language of mail to the account, and of the page once it has signed in.
     pub language: Language,
+    /// When an operator disabled it; `None` while it may sign in. A disabled account keeps its
+    /// data but opens no session by any path, and looks to outsiders like any other account.
+    pub disabled_at: Option<Timestamp>,
+}
+
+impl User {
+    /// Whether an operator has disabled it.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
 }
 
 /// What anyone may see of a public account: never its address.

@@ -7,6 +7,7 @@
 //! services accept our access tokens with nothing but the published JWKS.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod brand;
 pub mod error;
 pub mod extract;
@@ -27,6 +28,7 @@ use std::time::Duration;
 pub use error::ApiError;
 pub use observe::{Metrics, observe};
 pub use routes::not_found;
+pub use wire::rfc3339;
 
 /// Cookie names. The `__Host-` prefix pins them to this host, path `/`, and HTTPS (browsers treat
 /// `http://localhost` as secure too).

@@ -60,13 +60,15 @@ const PROBLEM_JSON: &str = "application/problem+json";
 impl Modify for Problems {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in &mut openapi.paths.paths {
-            let api = path.starts_with("/v1/");
+            // The admin API reads stores too, but takes no cookies, so no origin check applies.
+            let admin = path.starts_with("/admin/v1/");
+            let api = path.starts_with("/v1/") || (admin && !path.ends_with("/openapi.json"));
             let ops = [
                 (&mut item.get, false),
-                (&mut item.post, true),
-                (&mut item.put, true),
-                (&mut item.patch, true),
-                (&mut item.delete, true),
+                (&mut item.post, !admin),
+                (&mut item.put, !admin),
+                (&mut item.patch, !admin),
+                (&mut item.delete, !admin),
             ];
             for (op, changes) in ops {
                 if let Some(op) = op.as_mut() {
@@ -75,6 +77,11 @@ impl Modify for Problems {
             }
         }
     }
+}
+
+/// Adds to `openapi` (the admin API's document) the errors its operations can give by their kind.
+pub(crate) fn complete_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    Problems.modify(openapi);
 }
 
 /// Adds the errors an operation can give by its kind, moves every error to `problem+json`, and

@@ -7,6 +7,8 @@ auth_core::contract_tests! {
     let store = MemoryStore::new();
     ports: [
         user_repository,
+        account_disabling,
+        user_directory,
         attempt_store,
         attempt_gate,
         session_repository,

@@ -42,7 +42,7 @@ impl Counting {
 
 #[async_trait]
 impl SessionRepository for Counting {
-    async fn open(&self, s: &Session, r: &TokenHash, e: &AuditEvent) -> Result<(), StoreError> {
+    async fn open(&self, s: &Session, r: &TokenHash, e: &AuditEvent) -> Result<bool, StoreError> {
         self.note("sessions.open");
         self.store.open(s, r, e).await
     }
@@ -157,6 +157,14 @@ impl UserRepository for Counting {
     async fn end_attempts(&self, id: &UserId) -> Result<bool, StoreError> {
         self.note("users.end_attempts");
         self.store.end_attempts(id).await
+    }
+    async fn disable(&self, id: &UserId, e: &AuditEvent) -> Result<bool, StoreError> {
+        self.note("users.disable");
+        self.store.disable(id, e).await
+    }
+    async fn enable(&self, id: &UserId, e: &AuditEvent) -> Result<bool, StoreError> {
+        self.note("users.enable");
+        self.store.enable(id, e).await
     }
     async fn delete(&self, id: &UserId, e: &AuditEvent) -> Result<bool, StoreError> {
         self.note("users.delete");
@@ -348,4 +356,115 @@ async fn a_passkey_sign_in_reads_once_and_writes_once() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.sign_count, 3, "the use was recorded");
+}
+
+#[tokio::test]
+async fn starts_for_an_enabled_a_disabled_and_an_unknown_address_do_the_same_work() {
+    let (w, calls) = counted(MockWebAuthn::new());
+    signed_up(&w, "on@example.com").await;
+    let off = signed_up(&w, "off@example.com").await;
+    w.service
+        .disable_account(&off.user.id, &auth_core::service::Operator::cli())
+        .await
+        .unwrap();
+    w.mailer.take();
+    for start in ["login", "recovery", "signup"] {
+        let mut seen = Vec::new();
+        for address in ["on@example.com", "off@example.com", "nobody@example.com"] {
+            calls.take();
+            let started = match start {
+                "login" => w.service.start_login(email(address), &client()).await,
+                "recovery" => w.service.start_recovery(email(address), &client()).await,
+                _ => {
+                    w.service
+                        .start_signup(
+                            email(address),
+                            DisplayName::parse("Tester").unwrap(),
+                            &client(),
+                        )
+                        .await
+                }
+            }
+            .unwrap();
+            let mails = w.mailer.take();
+            assert_eq!(mails.len(), 1, "{start} {address}: one mail");
+            seen.push((
+                calls.take(),
+                started.code_ttl,
+                started.token_ttl,
+                started.attempt_token.len(),
+            ));
+        }
+        assert_eq!(
+            seen[0], seen[1],
+            "{start}: a disabled account like an enabled one"
+        );
+        assert_eq!(
+            seen[1], seen[2],
+            "{start}: a disabled account like an unknown address"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_account_cannot_sign_in_with_its_passkey() {
+    let credential_id = b"disabled credential".to_vec();
+    let mut webauthn = MockWebAuthn::new();
+    webauthn.expect_start_login().returning(|| {
+        Ok(Ceremony {
+            options: serde_json::json!({"publicKey": {}}),
+            state: b"state".to_vec(),
+        })
+    });
+    let user_slot: Arc<Mutex<Option<UserId>>> = Arc::default();
+    let (named, cred) = (user_slot.clone(), credential_id.clone());
+    webauthn
+        .expect_identify()
+        .returning(move |_| Ok((named.lock().unwrap().expect("set"), cred.clone())));
+    webauthn.expect_finish_login().returning(|_, _, _| {
+        Ok(CredentialUse {
+            credential: b"after".to_vec(),
+            sign_count: 3,
+            backed_up: false,
+        })
+    });
+    let (w, calls) = counted(webauthn);
+    let signed = signed_up(&w, "passkey-off@example.com").await;
+    *user_slot.lock().unwrap() = Some(signed.user.id);
+    let mut passkey = auth_core::testkit::sample_passkey(signed.user.id);
+    passkey.credential_id = credential_id;
+    calls
+        .store
+        .add(&passkey, &auth_core::testkit::added(&passkey))
+        .await
+        .unwrap();
+    w.service
+        .disable_account(&signed.user.id, &auth_core::service::Operator::cli())
+        .await
+        .unwrap();
+
+    let start = w.service.start_passkey_login(&client()).await.unwrap();
+    let refused = w
+        .service
+        .finish_passkey_login(&start.ceremony_id, &serde_json::json!({}), &client())
+        .await;
+    assert!(
+        matches!(refused, Err(auth_core::service::PasskeyError::Invalid)),
+        "a valid passkey of a disabled account signs nothing in"
+    );
+    assert!(
+        calls
+            .store
+            .list_active(&signed.user.id, auth_core::ports::Clock::now(&*w.clock))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stored = calls
+        .store
+        .by_credential_id(&passkey.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.sign_count, 0, "the use was not recorded");
 }

@@ -539,3 +539,36 @@ async fn the_sessions_list_names_the_app_a_session_belongs_to() {
         "{apps:?}"
     );
 }
+
+#[tokio::test]
+async fn a_code_issued_before_the_account_was_disabled_cannot_be_exchanged() {
+    let op = provider();
+    let who = user(&op, "disabled@example.test").await;
+    let code = code_for(&op, &who, &request(&op, "spa", &[])).await;
+    assert!(
+        op.w.service
+            .disable_account(&who.user_id, &auth_core::service::Operator::cli())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        grant_error(
+            op.op
+                .token("spa", None, exchange(&code, Some(VERIFIER)), &client())
+                .await
+        ),
+        OAuthError::InvalidGrant,
+        "the code gets a disabled account nothing"
+    );
+    assert!(
+        auth_core::ports::SessionRepository::list_active(
+            &op.w.store,
+            &who.user_id,
+            auth_core::ports::Clock::now(&*op.w.clock)
+        )
+        .await
+        .unwrap()
+        .is_empty(),
+        "no client session opened"
+    );
+}

@@ -41,6 +41,7 @@ mod attempts;
 mod audit;
 mod breaker;
 mod ceremonies;
+mod directory;
 mod error;
 mod housekeeping;
 mod limits;

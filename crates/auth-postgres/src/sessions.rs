@@ -49,6 +49,17 @@ macro_rules! open_ctes {
     };
 }
 
+/// The gate of a sign-in's [`open_ctes!`]: the account of the session (`$2`) exists and is not
+/// disabled. `FOR SHARE` holds its row until the statement commits, so a parallel disable (which
+/// updates that row first) waits for this sign-in and then ends its session, or this sign-in
+/// waits for the disable, sees the account disabled on the row's newest version, and opens
+/// nothing.
+macro_rules! may_sign_in {
+    () => {
+        "SELECT 1 FROM users WHERE id = $2 AND disabled_at IS NULL FOR SHARE"
+    };
+}
+
 /// The statement of [`open_ctes!`] that answers how many sessions it opened (0 or 1).
 macro_rules! open_sql {
     ($ok:expr) => {
@@ -167,10 +178,10 @@ impl SessionRepository for PgStore {
         session: &Session,
         refresh: &TokenHash,
         event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        // An unknown account fails the foreign key and comes back as `StoreError::Corrupt`.
-        bind_open(
-            sqlx::query_scalar(open_sql!("SELECT 1")),
+    ) -> Result<bool, StoreError> {
+        // An unknown or disabled account passes no gate: nothing is written.
+        let opened = bind_open(
+            sqlx::query_scalar(open_sql!(may_sign_in!())),
             session,
             refresh,
             event,
@@ -178,7 +189,7 @@ impl SessionRepository for PgStore {
         .fetch_one(self.pool()?)
         .await
         .map_err(|e| self.failed(e))?;
-        Ok(())
+        Ok(opened == 1)
     }
 
     async fn open_with_passkey(
@@ -190,9 +201,9 @@ impl SessionRepository for PgStore {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         // The use is recorded as `record_use` records it (the counter only moves forward); the
-        // session opens only if that found the passkey.
+        // session opens only if that found the passkey of an account that may sign in.
         let opened = bind_open(
-            sqlx::query_scalar(open_sql!(
+            sqlx::query_scalar(open_sql!(concat!(
                 "UPDATE passkeys SET \
                      credential = CASE WHEN $21 > sign_count OR ($21 = 0 AND sign_count = 0) \
                          THEN $20 ELSE credential END, \
@@ -200,8 +211,11 @@ impl SessionRepository for PgStore {
                          THEN $22 ELSE backup_state END, \
                      sign_count = GREATEST(sign_count, $21), \
                      last_used_at = GREATEST(last_used_at, $4) \
+                 FROM (",
+                may_sign_in!(),
+                ") AS live \
                  WHERE id = $23 RETURNING 1"
-            )),
+            ))),
             session,
             refresh,
             event,
@@ -239,7 +253,8 @@ impl SessionRepository for PgStore {
              s.user_agent, s.ip, s.revoked_at, s.client_id, s.client_scopes, ",
             auth_sql::joined_user_columns!(),
             " FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2"
+             WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+             AND u.disabled_at IS NULL"
         ))
         .bind(id.as_uuid())
         .bind(now.as_millis())

@@ -65,7 +65,7 @@ impl UserRepository for PgStore {
 
     async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE email = $1",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language, disabled_at FROM users WHERE email = $1",
         )
         .bind(email.as_str())
         .fetch_optional(self.pool()?)
@@ -76,7 +76,7 @@ impl UserRepository for PgStore {
 
     async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE id = $1",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language, disabled_at FROM users WHERE id = $1",
         )
         .bind(id.as_uuid())
         .fetch_optional(self.pool()?)
@@ -94,7 +94,7 @@ impl UserRepository for PgStore {
     ) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
             "UPDATE users SET display_name = $1, public = $2, language = $3 WHERE id = $4 \
-             RETURNING id, email, display_name, public, created_at, attempt_epoch, language",
+             RETURNING id, email, display_name, public, created_at, attempt_epoch, language, disabled_at",
         )
         .bind(name.as_str())
         .bind(public)
@@ -148,6 +148,67 @@ impl UserRepository for PgStore {
         .await
         .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn disable(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
+        // Two statements in one transaction, not one: a sign-in holds the account's row `FOR
+        // SHARE` while it opens its session, so the first statement waits for any sign-in under
+        // way, and the second, on a fresh snapshot, sees the session it opened and ends it. One
+        // statement would keep the snapshot taken before the wait and miss that session.
+        let pool = self.pool()?;
+        let mut tx = pool.begin().await.map_err(|e| self.failed(e))?;
+        let changed = sqlx::query(concat!(
+            "UPDATE users SET disabled_at = $1, attempt_epoch = ",
+            next_epoch!(),
+            " WHERE id = $2 AND disabled_at IS NULL"
+        ))
+        .bind(event.at.as_millis())
+        .bind(id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.failed(e))?;
+        if changed.rows_affected() != 1 {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 \
+             WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1",
+        )
+        .bind(event.at.as_millis())
+        .bind(id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.failed(e))?;
+        write_event(&mut tx, event)
+            .await
+            .map_err(|e| self.failed(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(true)
+    }
+
+    async fn enable(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
+        // The event (audit row and outbox row, through `write_event`) is written only if the
+        // account was disabled, in the same transaction.
+        let pool = self.pool()?;
+        let mut tx = pool.begin().await.map_err(|e| self.failed(e))?;
+        let changed = sqlx::query(concat!(
+            "UPDATE users SET disabled_at = NULL, attempt_epoch = ",
+            next_epoch!(),
+            " WHERE id = $1 AND disabled_at IS NOT NULL"
+        ))
+        .bind(id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.failed(e))?;
+        if changed.rows_affected() != 1 {
+            return Ok(false);
+        }
+        write_event(&mut tx, event)
+            .await
+            .map_err(|e| self.failed(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(true)
     }
 
     async fn delete(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {

@@ -3,256 +3,32 @@
 //! zero2prod's `startup.rs`).
 
 use crate::audit::QueuedAudit;
-use crate::config::{Config, DatabaseUrl, MailTransport};
+use crate::config::Config;
 use crate::notices::Notices;
 use crate::secrets;
 use crate::webhooks::{self, Webhooks};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use auth_core::AuthService;
-use auth_core::ports::{
-    AttemptGate, AttemptStore, AuditLog, AuthorizationCodeStore, CeremonyStore, Clock,
-    ConsentStore, EmailRevertStore, HealthCheck, Housekeeping, OsRng, Outbox, PasskeyRepository,
-    RateLimiter, Retention, SessionRepository, SystemClock, UserRepository,
-};
+use auth_core::ports::{Clock, OsRng, SystemClock};
 use auth_core::service::{OidcProvider, Ports};
 use auth_http::{AppState, HttpConfig, Metrics};
 use auth_jwt::{IdTokens, JwtIssuer};
-use auth_memory::MemoryStore;
-use auth_postgres::PgStore;
-use auth_redis::RedisStore;
-use auth_smtp::{MailQueue, QueueConfig, SmtpPassword, TransportConfig};
-use auth_sqlite::SqliteStore;
+use auth_smtp::{MailQueue, QueueConfig};
 use auth_webauthn::WebAuthnAdapter;
 use prometheus_client::metrics::gauge::Gauge;
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod storage;
+
+pub use storage::migrate;
+use storage::spawn_purge;
+pub(crate) use storage::{Database, ensure_data_dir, mail_transport, stores};
+
 /// Audit events that may wait for the background writer (see [`QueuedAudit`]).
 const AUDIT_QUEUE_CAPACITY: usize = 10_000;
-
-/// Creates the data directory (owner-only) if it is missing.
-fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))
-}
-
-/// Opens the database and runs its migrations.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    ensure_data_dir(&config.data_dir)?;
-    let db = Database::open(config).await?;
-    db.migrate().await?;
-    db.close().await;
-    tracing::info!("migrations applied");
-    Ok(())
-}
-
-/// The durable store: SQLite on one node, PostgreSQL for many.
-#[derive(Clone)]
-enum Database {
-    Sqlite(SqliteStore),
-    Postgres(PgStore),
-}
-
-/// Creates a missing SQLite file owner-only (0600) before SQLite opens it. SQLite would create it
-/// with the process umask (often 0644: readable by every local user); the WAL and shared-memory
-/// files it adds later take the database file's permissions, so they are owner-only too.
-fn create_private(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => {
-            Err(e).with_context(|| format!("cannot create the database file {}", path.display()))
-        }
-    }
-}
-
-impl Database {
-    async fn open(config: &Config) -> anyhow::Result<Self> {
-        Ok(match &config.database {
-            DatabaseUrl::Sqlite { url, file } => {
-                if let Some(file) = file {
-                    create_private(file)?;
-                }
-                Database::Sqlite(
-                    SqliteStore::connect(url)
-                        .await
-                        .context("cannot open the SQLite database")?,
-                )
-            }
-            DatabaseUrl::Postgres(url) => Database::Postgres(
-                PgStore::connect(url.expose(), config.max_connections)
-                    .await
-                    .context("cannot reach PostgreSQL")?,
-            ),
-        })
-    }
-
-    async fn migrate(&self) -> anyhow::Result<()> {
-        match self {
-            Database::Sqlite(db) => db.migrate().await,
-            Database::Postgres(db) => db.migrate().await,
-        }
-        .context("migrations failed")
-    }
-
-    async fn close(&self) {
-        match self {
-            Database::Sqlite(db) => db.close().await,
-            Database::Postgres(db) => db.close().await,
-        }
-    }
-}
-
-/// The transport the settings chose; the relay's password is read from its file here.
-fn mail_transport(config: &Config) -> anyhow::Result<TransportConfig> {
-    Ok(match &config.mail.transport {
-        MailTransport::Outbox(dir) => TransportConfig::Outbox { dir: dir.clone() },
-        MailTransport::Smtp {
-            relay,
-            password_file,
-        } => {
-            let mut relay = relay.clone();
-            if let Some(file) = password_file {
-                let password = std::fs::read_to_string(file).with_context(|| {
-                    format!("cannot read mail.smtp_password_file {}", file.display())
-                })?;
-                relay.password = Some(SmtpPassword::new(password.trim_end_matches(['\r', '\n'])));
-            }
-            TransportConfig::Smtp(relay)
-        }
-    })
-}
-
-/// The storage ports, chosen by the settings.
-struct Stores {
-    users: Arc<dyn UserRepository>,
-    sessions: Arc<dyn SessionRepository>,
-    audit: Arc<dyn AuditLog>,
-    passkeys: Arc<dyn PasskeyRepository>,
-    reverts: Arc<dyn EmailRevertStore>,
-    attempts: Arc<dyn AttemptStore>,
-    limiter: Arc<dyn RateLimiter>,
-    gate: Arc<dyn AttemptGate>,
-    ceremonies: Arc<dyn CeremonyStore>,
-    codes: Arc<dyn AuthorizationCodeStore>,
-    consents: Arc<dyn ConsentStore>,
-    health: Vec<Arc<dyn HealthCheck>>,
-    outbox: Arc<dyn Outbox>,
-    database: Database,
-}
-
-/// Durable state in the database. Ephemeral state in Redis if configured; else in PostgreSQL
-/// (still shared by every node); else, with SQLite on one node, in process.
-async fn stores(config: &Config) -> anyhow::Result<Stores> {
-    let database = Database::open(config).await?;
-    if config.migrate_on_start {
-        database.migrate().await?;
-    }
-    let redis = match &config.redis {
-        Some(redis) => Some(Arc::new(
-            RedisStore::connect(redis.url.expose(), &redis.key_prefix)
-                .await
-                .context("cannot reach Redis")?,
-        )),
-        None => None,
-    };
-    let memory = Arc::new(MemoryStore::new());
-    let mut stores = match &database {
-        Database::Sqlite(db) => {
-            let db = Arc::new(db.clone());
-            Stores {
-                users: db.clone(),
-                sessions: db.clone(),
-                audit: db.clone(),
-                passkeys: db.clone(),
-                reverts: db.clone(),
-                attempts: memory.clone(),
-                limiter: memory.clone(),
-                gate: memory.clone(),
-                ceremonies: memory.clone(),
-                codes: memory,
-                consents: db.clone(),
-                outbox: db.clone(),
-                health: vec![db],
-                database: database.clone(),
-            }
-        }
-        Database::Postgres(db) => {
-            let db = Arc::new(db.clone());
-            Stores {
-                users: db.clone(),
-                sessions: db.clone(),
-                audit: db.clone(),
-                passkeys: db.clone(),
-                reverts: db.clone(),
-                attempts: db.clone(),
-                limiter: db.clone(),
-                gate: db.clone(),
-                ceremonies: db.clone(),
-                codes: db.clone(),
-                consents: db.clone(),
-                outbox: db.clone(),
-                health: vec![db],
-                database: database.clone(),
-            }
-        }
-    };
-    if let Some(redis) = redis {
-        stores.attempts = redis.clone();
-        stores.limiter = redis.clone();
-        stores.gate = redis.clone();
-        stores.ceremonies = redis.clone();
-        stores.codes = redis.clone();
-        stores.health.push(redis);
-    }
-    Ok(stores)
-}
-
-/// Every few minutes, applies the retention to the durable store, whichever it is (ended
-/// sessions, old spent refresh tokens, old audit events), and on PostgreSQL also deletes expired
-/// attempts, limiter rows and ceremonies. A failure is logged and tried again next time.
-fn spawn_purge(database: &Database, retention: Retention) {
-    let database = database.clone();
-    actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(Duration::from_secs(300));
-        loop {
-            tick.tick().await;
-            let now = SystemClock.now();
-            let keeper: &dyn Housekeeping = match &database {
-                Database::Sqlite(db) => db,
-                Database::Postgres(db) => db,
-            };
-            match keeper.purge(now, retention).await {
-                Ok(p) => tracing::debug!(
-                    sessions = p.sessions,
-                    refresh_tokens = p.refresh_tokens,
-                    audit_events = p.audit_events,
-                    "applied the retention"
-                ),
-                Err(e) => tracing::warn!(error = %e, "purge of old sessions and events failed"),
-            }
-            if let Database::Postgres(db) = &database {
-                match db.purge_expired(now).await {
-                    Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
-                    Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
-                }
-            }
-        }
-    });
-}
 
 /// The HTTP metrics plus the mail queue's and the webhooks' counters, copied in at every scrape.
 fn server_metrics(mailer: &Arc<MailQueue>, hooks: Arc<webhooks::Stats>) -> Metrics {
@@ -353,6 +129,29 @@ fn metrics_server(
     Ok(server.run())
 }
 
+/// The admin API alone on its own listener, for operators inside the network; like the metrics
+/// listener, it follows the main one.
+fn admin_server(
+    state: auth_http::admin::AdminState,
+    http: &HttpConfig,
+    listener: TcpListener,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let http = http.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(auth_http::security_headers(&http))
+            .wrap(actix_web::middleware::from_fn(auth_http::observe))
+            .configure(auth_http::admin::configure_admin(state.clone()))
+            .default_service(web::to(auth_http::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)
+    .context("cannot serve on server.admin_bind")?;
+    Ok(server.run())
+}
+
 /// Binds `addr` now, so that a taken address stops the start before anything else happens.
 fn listen(addr: SocketAddr, setting: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
     let listener =
@@ -368,6 +167,8 @@ pub struct Application {
     metrics_address: Option<SocketAddr>,
     server: actix_web::dev::Server,
     metrics: Option<actix_web::dev::Server>,
+    admin_address: Option<SocketAddr>,
+    admin: Option<actix_web::dev::Server>,
     mailer: Arc<MailQueue>,
     audit: Arc<QueuedAudit>,
     webhooks: Arc<Webhooks>,
@@ -399,6 +200,11 @@ impl Application {
         let metrics_listener = config
             .metrics_bind
             .map(|addr| listen(addr, "server.metrics_bind"))
+            .transpose()?;
+        let admin_listener = config
+            .admin
+            .bind
+            .map(|addr| listen(addr, "server.admin_bind"))
             .transpose()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
@@ -504,6 +310,18 @@ impl Application {
             Some((listener, addr)) => (Some(metrics_server(state.clone(), listener)?), Some(addr)),
             None => (None, None),
         };
+        let (admin, admin_address) = match admin_listener {
+            Some((listener, addr)) => {
+                let admin = auth_http::admin::AdminState {
+                    service: state.service.clone(),
+                    directory: stores.directory.clone(),
+                    tokens: config.admin.tokens.clone(),
+                };
+                tracing::info!("admin API on http://{addr}/admin/v1/");
+                (Some(admin_server(admin, &http, listener)?), Some(addr))
+            }
+            None => (None, None),
+        };
         let timeout = config.body_timeout;
         let mut server = HttpServer::new(move || {
             App::new()
@@ -537,6 +355,8 @@ impl Application {
             metrics_address,
             server,
             metrics,
+            admin_address,
+            admin,
             mailer,
             audit,
             webhooks,
@@ -555,6 +375,11 @@ impl Application {
         self.metrics_address
     }
 
+    /// Where the admin API listens, when `server.admin_bind` is set.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin_address
+    }
+
     /// A handle that stops the API listener (as SIGINT or SIGTERM do).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
@@ -571,8 +396,16 @@ impl Application {
             actix_web::rt::spawn(m);
             handle
         });
+        let admin_handle = self.admin.map(|a| {
+            let handle = a.handle();
+            actix_web::rt::spawn(a);
+            handle
+        });
         let served = self.server.await;
         if let Some(handle) = metrics_handle {
+            handle.stop(true).await;
+        }
+        if let Some(handle) = admin_handle {
             handle.stop(true).await;
         }
         served.context("the HTTP server failed")?;

@@ -2,6 +2,7 @@
 //! (`AUTH_SERVER__BIND`, `AUTH_POLICY__CODE_TTL`, ...), validated once into [`Config`]. An invalid
 //! setting is a one-line error at start-up.
 
+pub mod admin;
 pub mod checked;
 pub mod oidc;
 pub mod ui;
@@ -13,11 +14,11 @@ use auth_core::net::IpNet;
 use auth_core::policy::duration_serde;
 use auth_smtp::{ConfigError, MailConfig, SmtpConfig, SmtpPassword, TransportConfig};
 use auth_webauthn::{Attachment, RelyingParty, WebAuthnAdapter};
-use checked::parse_listen;
 pub use checked::{
     Config, DatabaseUrl, LogFormat, Mail, MailTransport, PublicOrigin, Redacted, Redis, SecretPath,
     SecretPaths,
 };
+use checked::{describe, parse_listen};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,8 @@ pub struct Settings {
     pub webhooks: Vec<webhooks::WebhookSettings>,
     /// How webhooks are delivered.
     pub webhook_delivery: webhooks::DeliverySettings,
+    /// The admin API's tokens.
+    pub admin: admin::AdminSettings,
 }
 
 /// HTTP listener and public identity.
@@ -71,6 +74,8 @@ pub struct ServerSettings {
     pub ipv6_prefix: u8,
     /// A separate listen address for `/metrics`; when set, `/metrics` leaves the public listener.
     pub metrics_bind: Option<String>,
+    /// A listen address for the admin API (`/admin/v1`); unset, it is off.
+    pub admin_bind: Option<String>,
     /// How long a client may take to send a request's head, and its body.
     #[serde(with = "duration_serde")]
     pub body_timeout: Duration,
@@ -90,6 +95,7 @@ impl Default for ServerSettings {
             trusted_proxies: Vec::new(),
             ipv6_prefix: auth_core::net::DEFAULT_V6_PREFIX,
             metrics_bind: None,
+            admin_bind: None,
             body_timeout: Duration::from_secs(10),
             workers: 0,
             data_dir: PathBuf::from("data"),
@@ -435,9 +441,11 @@ impl Settings {
         };
         let oidc = self.oidc.check()?;
         let webhooks = webhooks::check(&self.webhooks, &self.webhook_delivery)?;
+        let admin = self.admin.check(s.admin_bind.as_deref())?;
         Ok(Config {
             oidc,
             webhooks,
+            admin,
             bind,
             metrics_bind,
             public_origin,
@@ -570,30 +578,6 @@ fn check_relay(relay: &SmtpConfig) -> Result<(), ConfigError> {
         .map_err(ConfigError::Outbox)?;
     let _inside = runtime.enter();
     TransportConfig::Smtp(relay.clone()).build().map(|_| ())
-}
-
-/// A figment error as one line naming the key (without figment's profile prefix) and where the
-/// value came from.
-fn describe(error: figment::Error) -> String {
-    error
-        .into_iter()
-        .map(|e| {
-            let key = e.path.join(".");
-            let mut line = if key.is_empty() {
-                e.kind.to_string()
-            } else {
-                format!("{key}: {}", e.kind)
-            };
-            if let Some(md) = &e.metadata {
-                match &md.source {
-                    Some(source) => line.push_str(&format!(" (in {source})")),
-                    None => line.push_str(&format!(" (in {})", md.name)),
-                }
-            }
-            line.lines().map(str::trim).collect::<Vec<_>>().join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 #[cfg(test)]

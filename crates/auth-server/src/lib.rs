@@ -2,6 +2,7 @@
 //! [`Application`], which the binary runs and tests can start in process on port 0.
 #![warn(missing_docs)]
 
+pub mod admin;
 mod app;
 mod audit;
 pub mod config;

@@ -1,6 +1,7 @@
 //! `auth-server`: the passwordless auth service as one binary.
 #![warn(missing_docs)]
 
+use auth_server::admin::cli::{self as admin_cli, UsersCommand};
 use auth_server::config::{Config, LogFormat, Settings};
 use auth_server::{Application, secrets};
 use clap::{Parser, Subcommand};
@@ -37,6 +38,9 @@ enum Command {
     /// OpenID Connect.
     #[command(subcommand)]
     Oidc(OidcCommand),
+    /// Administer accounts: list, show, disable, enable, delete, end sessions.
+    #[command(subcommand)]
+    Users(UsersCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,7 +65,7 @@ enum KeysCommand {
 }
 
 /// Exit status of a configuration that is refused.
-const INVALID_CONFIGURATION: u8 = 2;
+const INVALID_CONFIGURATION: u8 = admin_cli::INVALID_CONFIGURATION;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -81,11 +85,13 @@ fn main() -> ExitCode {
             return ExitCode::from(INVALID_CONFIGURATION);
         }
     };
-    init_logging(&config);
+    // An operator's command prints its answer; only warnings go to the log.
+    init_logging(&config, matches!(command, Command::Users(_)));
     for var in &loaded.ignored {
         tracing::warn!("ignoring the environment variable {var}: it names no setting");
     }
     let result = match command {
+        Command::Users(users) => return admin_cli::run(&config, users),
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate => actix_web::rt::System::new().block_on(auth_server::migrate(&config)),
         Command::CheckConfig => check_config(&loaded.settings, &config),
@@ -112,10 +118,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Application::build(config).await?.run_until_stopped().await
 }
 
-fn init_logging(config: &Config) {
+fn init_logging(config: &Config, quiet: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_filter));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(if quiet { "warn" } else { &config.log_filter }));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

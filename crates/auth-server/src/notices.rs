@@ -1,5 +1,5 @@
 //! Security notice mails through the durable outbox: a [`Mailer`] that spools every notice (sign-in
-//! notice, passkey added or removed, account deleted) in the outbox before the request that
+//! notice, passkey added or removed, account deleted, disabled or enabled by an operator) in the outbox before the request that
 //! causes it answers, and a task that renders and hands each to the mail transport, removing it
 //! only once the transport accepted it, so a node that crashes loses none (another node, or this
 //! one after its restart, sends it once its claim runs out). Codes and the other mails stay on
@@ -61,6 +61,9 @@ enum Notice {
         ip: Option<String>,
     },
     AccountDeleted,
+    AccountDisabled,
+    AccountEnabled,
+    AccountDeletedByOperator,
 }
 
 impl Stored {
@@ -101,6 +104,9 @@ impl Stored {
                 ip: ip.clone(),
             },
             Message::AccountDeleted => Notice::AccountDeleted,
+            Message::AccountDisabled => Notice::AccountDisabled,
+            Message::AccountEnabled => Notice::AccountEnabled,
+            Message::AccountDeletedByOperator => Notice::AccountDeletedByOperator,
             _ => return None,
         };
         Some(Self {
@@ -147,6 +153,9 @@ impl Stored {
                 ip,
             },
             Notice::AccountDeleted => Message::AccountDeleted,
+            Notice::AccountDisabled => Message::AccountDisabled,
+            Notice::AccountEnabled => Message::AccountEnabled,
+            Notice::AccountDeletedByOperator => Message::AccountDeletedByOperator,
         };
         Some(Mail {
             to: EmailAddress::parse(&self.to).ok()?,

@@ -26,7 +26,7 @@ struct Template {
 }
 
 /// The layout and one template per kind of mail, named like [`Message::kind`].
-const NAMES: [&str; 13] = [
+const NAMES: [&str; 17] = [
     "layout",
     "signup_code",
     "login_code",
@@ -40,6 +40,10 @@ const NAMES: [&str; 13] = [
     "passkey_removed",
     "account_deleted",
     "sign_in_notice",
+    "disabled_account",
+    "account_disabled",
+    "account_enabled",
+    "account_deleted_by_operator",
 ];
 
 macro_rules! builtin {
@@ -69,12 +73,16 @@ fn builtin(name: &str) -> (&'static str, &'static str) {
         "passkey_added",
         "passkey_removed",
         "account_deleted",
-        "sign_in_notice"
+        "sign_in_notice",
+        "disabled_account",
+        "account_disabled",
+        "account_enabled",
+        "account_deleted_by_operator"
     )
 }
 
 /// The values a template may name besides catalog messages.
-const VALUES: [&str; 22] = [
+const VALUES: [&str; 23] = [
     "greeting",
     "product",
     "home",
@@ -97,6 +105,7 @@ const VALUES: [&str; 22] = [
     "logo_block",
     "support_block",
     "support_line",
+    "contact",
 ];
 
 /// Every template, compiled in or replaced from a directory.
@@ -433,8 +442,18 @@ impl Renderer {
                 valid_minutes,
             } => code_parts(code, *valid_minutes),
             Message::NoAccount => parts(format!("{url}/#signup"), Vec::new()),
-            Message::EmailChangeTaken | Message::AccountDeleted => {
+            Message::EmailChangeTaken | Message::AccountDeleted | Message::AccountEnabled => {
                 parts(home.to_owned(), Vec::new())
+            }
+            // Whom to ask about it: the operator's support address, if there is one.
+            Message::DisabledAccount
+            | Message::AccountDisabled
+            | Message::AccountDeletedByOperator => {
+                let contact = self.config.branding().support_email.as_deref();
+                parts(
+                    home.to_owned(),
+                    vec![("contact", contact.unwrap_or("none").to_owned())],
+                )
             }
             // The token travels in the fragment, which browsers never send to a server: it cannot
             // end up in a request line, a log or a Referer. The page posts it.

@@ -41,6 +41,7 @@ pub struct UserRow<I> {
     created_at: i64,
     attempt_epoch: i64,
     language: String,
+    disabled_at: Option<i64>,
 }
 
 impl<I: IdColumn> UserRow<I> {
@@ -57,6 +58,7 @@ impl<I: IdColumn> UserRow<I> {
             created_at: Timestamp::from_millis(self.created_at),
             attempt_epoch: count("users.attempt_epoch", self.attempt_epoch)?,
             language: Language::try_from(self.language).map_err(|_| corrupt("users.language"))?,
+            disabled_at: self.disabled_at.map(Timestamp::from_millis),
         })
     }
 }
@@ -265,6 +267,7 @@ pub struct JoinedUser {
     user_created_at: i64,
     user_attempt_epoch: i64,
     user_language: String,
+    user_disabled_at: Option<i64>,
 }
 
 /// The select list of a [`JoinedUser`] from `users AS u`.
@@ -273,7 +276,7 @@ macro_rules! joined_user_columns {
     () => {
         "u.email AS user_email, u.display_name AS user_display_name, u.public AS user_public, \
          u.created_at AS user_created_at, u.attempt_epoch AS user_attempt_epoch, \
-         u.language AS user_language"
+         u.language AS user_language, u.disabled_at AS user_disabled_at"
     };
 }
 
@@ -288,6 +291,7 @@ impl JoinedUser {
             attempt_epoch: count("users.attempt_epoch", self.user_attempt_epoch)?,
             language: Language::try_from(self.user_language)
                 .map_err(|_| corrupt("users.language"))?,
+            disabled_at: self.user_disabled_at.map(Timestamp::from_millis),
         })
     }
 }

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod audit;
+mod directory;
 mod error;
 mod housekeeping;
 mod oidc;

@@ -57,6 +57,23 @@ pub(crate) async fn insert_session(
     Ok(())
 }
 
+/// Whether the account may open a session: it exists and is not disabled. Callers run it inside
+/// the transaction that opens the session, which holds the write lock, so a disable cannot come
+/// between the check and the insert.
+pub(crate) async fn may_sign_in(
+    conn: &mut SqliteConnection,
+    user: &UserId,
+) -> Result<bool, StoreError> {
+    let enabled: Option<bool> =
+        sqlx::query_scalar("SELECT disabled_at IS NULL FROM users WHERE id = ?")
+            .bind(user.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(store_error)?;
+    // An unknown account goes on to fail the foreign key, as before.
+    Ok(enabled.unwrap_or(true))
+}
+
 #[async_trait]
 impl SessionRepository for SqliteStore {
     async fn open(
@@ -64,13 +81,17 @@ impl SessionRepository for SqliteStore {
         session: &Session,
         refresh: &TokenHash,
         event: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         // One transaction on the writer connection; an unknown account fails the foreign key
         // and comes back as `StoreError::Corrupt`, with nothing written.
         let mut tx = self.begin().await?;
+        if !may_sign_in(&mut tx, &session.user_id).await? {
+            return Ok(false);
+        }
         insert_session(&mut tx, session, refresh).await?;
         write_event(&mut tx, event).await?;
-        tx.commit().await.map_err(store_error)
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 
     async fn open_with_passkey(
@@ -82,6 +103,9 @@ impl SessionRepository for SqliteStore {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
+        if !may_sign_in(&mut tx, &session.user_id).await? {
+            return Ok(false);
+        }
         let found = record_use(
             &mut tx,
             passkey,
@@ -124,7 +148,8 @@ impl SessionRepository for SqliteStore {
              s.user_agent, s.ip, s.revoked_at, s.client_id, s.client_scopes, ",
             auth_sql::joined_user_columns!(),
             " FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ?"
+             WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ? \
+             AND u.disabled_at IS NULL"
         ))
         .bind(id.to_string())
         .bind(now.as_millis())

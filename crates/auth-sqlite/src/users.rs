@@ -64,7 +64,7 @@ impl UserRepository for SqliteStore {
 
     async fn by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE email = ?",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language, disabled_at FROM users WHERE email = ?",
         )
         .bind(email.as_str())
         .fetch_optional(&self.reader)
@@ -75,7 +75,7 @@ impl UserRepository for SqliteStore {
 
     async fn by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, display_name, public, created_at, attempt_epoch, language FROM users WHERE id = ?",
+            "SELECT id, email, display_name, public, created_at, attempt_epoch, language, disabled_at FROM users WHERE id = ?",
         )
         .bind(id.to_string())
         .fetch_optional(&self.reader)
@@ -93,7 +93,7 @@ impl UserRepository for SqliteStore {
     ) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
             "UPDATE users SET display_name = ?, public = ?, language = ? WHERE id = ? \
-             RETURNING id, email, display_name, public, created_at, attempt_epoch, language",
+             RETURNING id, email, display_name, public, created_at, attempt_epoch, language, disabled_at",
         )
         .bind(name.as_str())
         .bind(public)
@@ -145,6 +145,58 @@ impl UserRepository for SqliteStore {
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn disable(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
+        // SQLite has no data-modifying CTEs, so one `BEGIN IMMEDIATE` transaction: it holds the
+        // write lock throughout, so no session can open between the flag and the revocation.
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query(concat!(
+            "UPDATE users SET disabled_at = ?, attempt_epoch = ",
+            next_epoch!(),
+            " WHERE id = ? AND disabled_at IS NULL"
+        ))
+        .bind(event.at.as_millis())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if changed.rows_affected() != 1 {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = ? \
+             WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+        )
+        .bind(event.at.as_millis())
+        .bind(id.to_string())
+        .bind(event.at.as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        write_event(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn enable(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query(concat!(
+            "UPDATE users SET disabled_at = NULL, attempt_epoch = ",
+            next_epoch!(),
+            " WHERE id = ? AND disabled_at IS NOT NULL"
+        ))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if changed.rows_affected() != 1 {
+            return Ok(false);
+        }
+        write_event(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 
     async fn delete(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {

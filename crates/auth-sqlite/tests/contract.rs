@@ -59,6 +59,8 @@ auth_core::contract_tests! {
     let (_dir, store) = fresh().await;
     ports: [
         user_repository,
+        account_disabling,
+        user_directory,
         session_repository,
         session_opening,
         audit_log,
@@ -117,6 +119,9 @@ async fn all_rules_share_one_file_in_parallel() {
         )),
         tokio::spawn(testkit::session_opening::all(
             testkit::session_opening::store(s.clone()),
+        )),
+        tokio::spawn(testkit::account_disabling::all(
+            testkit::account_disabling::store(s.clone()),
         )),
         tokio::spawn(testkit::audit_log::all(testkit::audit_log::store(
             s.clone(),

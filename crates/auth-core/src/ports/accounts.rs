@@ -88,6 +88,26 @@ pub trait UserRepository: Send + Sync {
     /// Store failures only.
     async fn end_attempts(&self, id: &UserId) -> Result<bool, StoreError>;
 
+    /// Disables the account at `event.at`, in one transaction (one statement where the dialect
+    /// allows it): sets `disabled_at`, starts a new attempt epoch (so every open email-code
+    /// attempt dies), ends every session of the account that is still active at `event.at` and
+    /// appends `event` to its activity. `false`, with nothing written, if there is no such
+    /// account or it is already disabled. Once it returns, no session of the account is active,
+    /// and none can open ([`super::SessionRepository::open`] refuses a disabled account in its
+    /// own statement).
+    ///
+    /// # Errors
+    /// Store failures only, and then nothing is written.
+    async fn disable(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError>;
+
+    /// Enables a disabled account again, in one transaction: clears `disabled_at`, starts a new
+    /// attempt epoch and appends `event`. Sessions ended by the disable stay ended. `false`, with
+    /// nothing written, if there is no such account or it is not disabled.
+    ///
+    /// # Errors
+    /// Store failures only, and then nothing is written.
+    async fn enable(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError>;
+
     /// Deletes the account and, with it, its sessions and audit trail, and writes `event` (its
     /// `account_deleted` event) to the outbox in the same write (the outbox keeps no foreign key
     /// to the account); `false`, with nothing written, if it did not exist.

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod attempts;
+mod directory;
 mod gate;
 mod limits;
 mod mailer;
@@ -15,6 +16,7 @@ mod tokens;
 
 pub use accounts::*;
 pub use attempts::*;
+pub use directory::*;
 pub use gate::*;
 pub use limits::*;
 pub use mailer::*;

@@ -16,23 +16,27 @@ pub trait SessionRepository: Send + Sync {
     /// Opens a sign-in: stores a new session whose current refresh token hashes to `refresh`,
     /// and appends `event` (the sign-in's audit event) to the account's activity, atomically and
     /// in one round trip where the store allows it: either all three exist afterwards or none
-    /// does. A session never exists without its sign-in event.
+    /// does. A session never exists without its sign-in event. `false`, with nothing written,
+    /// if the account is disabled: the check is part of the same write, so an open that races a
+    /// [`super::UserRepository::disable`] either comes first (and the disable ends the session)
+    /// or opens nothing.
     ///
     /// # Errors
     /// Store failures only, and then nothing is written (the account must exist; adapters may
-    /// reject an unknown one as corrupt).
+    /// reject an unknown one as corrupt, or answer `false`).
     async fn open(
         &self,
         session: &Session,
         refresh: &TokenHash,
         event: &AuditEvent,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 
     /// Opens a passkey sign-in: records the use of `passkey` exactly as
     /// [`super::PasskeyRepository::record_use`] does at `session.created_at` (the counter only
     /// moves forward), and opens the session as [`SessionRepository::open`] does, atomically and
     /// in one round trip where the store allows it. `false`, with nothing written, if the
-    /// passkey is gone (deleted since it was read), so no session opens on a deleted passkey.
+    /// passkey is gone (deleted since it was read) or the account is disabled, so no session
+    /// opens on a deleted passkey or for a disabled account.
     ///
     /// # Errors
     /// Store failures only, and then nothing is written.
@@ -53,7 +57,7 @@ pub trait SessionRepository: Send + Sync {
 
     /// The session if it is active at `now` (see [`Session::is_active`]), together with its
     /// account as it is, in one read: the per-request check of an access token and `/v1/me`.
-    /// `None` if the session is unknown, revoked or expired, or its account is gone.
+    /// `None` if the session is unknown, revoked or expired, or its account is gone or disabled.
     ///
     /// # Errors
     /// Store failures only.

@@ -8,14 +8,17 @@
 //! - `account`: the profile, activity, deletion and public profiles.
 //! - `passkeys`: registering, using and managing passkeys.
 //! - `oidc`: the OpenID Connect provider (authorization, tokens, userinfo, revocation).
+//! - `admin`: the operator's actions on accounts (find, disable, enable, delete, end sessions).
 
 mod account;
+mod admin;
 mod email_codes;
 mod oidc;
 mod passkeys;
 mod sessions;
 
 pub use account::{AccountError, ProfileChange, RevertError, Reverted};
+pub use admin::{ADMIN_PAGE_MAX, AccountSummary, AdminError, AdminTokens, Operator};
 pub use email_codes::{EmailChangeError, ResendError, StartError, Started, VerifyError};
 pub use oidc::{
     AuthorizeStep, OidcProvider, PENDING_TTL, TokenGrant, TokenRequestError, TokenResponse,

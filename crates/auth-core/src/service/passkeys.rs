@@ -255,7 +255,7 @@ impl AuthService {
             .with_account(&credential_id)
             .await?
             .ok_or(PasskeyError::Invalid)?;
-        if passkey.user_id != user_id || user.id != user_id {
+        if passkey.user_id != user_id || user.id != user_id || user.is_disabled() {
             return Err(PasskeyError::Invalid);
         }
         let used = match self.ports.webauthn.finish_login(&state, response, &passkey) {

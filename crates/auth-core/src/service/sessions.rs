@@ -80,10 +80,17 @@ impl AuthService {
         // The sign-in event is written with the session, not through the audit queue: a session
         // that exists always has its event, and nothing is left half-written if the store fails.
         let event = self.signed_in_event(&session, client);
-        self.ports
-            .sessions
-            .open(&session, &refresh.hash(), &event)
-            .await?;
+        // The store refuses a disabled account in the same write, so a disable that raced this
+        // sign-in either ends the session or leaves none.
+        if user.is_disabled()
+            || !self
+                .ports
+                .sessions
+                .open(&session, &refresh.hash(), &event)
+                .await?
+        {
+            return Err(VerifyError::Invalid);
+        }
         self.signed_in(user, session, refresh)
     }
 
@@ -235,6 +242,7 @@ impl AuthService {
         // A client's session only reaches userinfo, never our own API.
         if session.user_id != claims.user_id
             || user.id != session.user_id
+            || user.is_disabled()
             || session.client.is_some()
         {
             return Err(AuthError::Unauthenticated);

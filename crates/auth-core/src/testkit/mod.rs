@@ -10,6 +10,7 @@
 //! Every "parallel callers" case spawns its callers as tokio tasks, so on a multi-thread runtime
 //! they really run at the same time.
 
+pub mod account_disabling;
 pub mod attempt_gate;
 pub mod attempt_store;
 pub mod audit_log;
@@ -23,6 +24,7 @@ pub mod passkey_repository;
 pub mod rate_limiter;
 pub mod session_opening;
 pub mod session_repository;
+pub mod user_directory;
 pub mod user_repository;
 
 use crate::attempt::{Attempt, AttemptState, Purpose, Subject};
@@ -102,6 +104,7 @@ pub fn sample_user(tag: &str) -> User {
         created_at: now(),
         attempt_epoch: 0,
         language: Language::En,
+        disabled_at: None,
     }
 }
 
@@ -283,6 +286,23 @@ macro_rules! contract_tests {
             end_attempts_starts_a_new_epoch_and_changes_nothing_else,
             list_public_pages_public_accounts_in_id_order,
             delete_takes_the_sessions_with_it,
+        ]);
+    };
+    (@rules account_disabling @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* account_disabling [
+            disable_ends_sessions_and_attempts_with_its_event,
+            disable_of_a_disabled_or_unknown_account_changes_nothing,
+            a_disabled_account_opens_no_session,
+            enable_lets_the_account_sign_in_again_without_reviving_sessions,
+            sign_ins_racing_a_disable_leave_no_active_session,
+        ]);
+    };
+    (@rules user_directory @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* user_directory [
+            list_users_pages_matching_accounts_in_id_order,
+            a_query_is_text_not_a_pattern,
+            counts_count_live_sessions_and_passkeys,
+            search_events_filters_by_account_kind_and_time,
         ]);
     };
     (@rules attempt_store @$then:ident $($args:tt)*) => {

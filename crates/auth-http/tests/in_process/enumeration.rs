@@ -294,3 +294,48 @@ async fn a_full_send_budget_answers_429_with_retry_after_per_ip() {
         .await;
     assert_eq!(elsewhere.status, 202, "another network has its own budget");
 }
+
+#[actix_web::test]
+async fn every_start_looks_the_same_for_a_disabled_account_as_for_an_unknown_address() {
+    let app = spawn_app(relaxed()).await;
+    let disabled = unique_email("disabled");
+    signed_up(&app.service, &app.mailer, &disabled).await;
+    let user = app
+        .state
+        .service
+        .find_account(&disabled)
+        .await
+        .expect("the account exists");
+    app.state
+        .service
+        .disable_account(&user.id, &auth_core::service::Operator::cli())
+        .await
+        .unwrap();
+    mails_to(&app.mailer, &disabled);
+    for (path, name) in [
+        ("/v1/login/email", None),
+        ("/v1/recovery", None),
+        ("/v1/signup", Some("Someone")),
+    ] {
+        let unknown = unique_email("unknown");
+        let body = |email: &str| match name {
+            Some(n) => json!({ "email": email, "display_name": n }),
+            None => json!({ "email": email }),
+        };
+        let a = call("POST", path)
+            .json(&body(&disabled))
+            .send(&app.service)
+            .await;
+        let b = call("POST", path)
+            .json(&body(&unknown))
+            .send(&app.service)
+            .await;
+        assert_eq!(a.status, 202, "{path}: {}", a.text);
+        assert_indistinguishable(&a, &b);
+        let told = mails_to(&app.mailer, &disabled);
+        assert!(
+            told.len() == 1 && told[0].message == Message::DisabledAccount,
+            "{path}: one notice, no code: {told:?}"
+        );
+    }
+}

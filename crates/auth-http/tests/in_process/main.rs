@@ -3,6 +3,7 @@
 //! shapes of answers, cookies, same-origin checks, enumeration safety and limits that need time to
 //! pass. What needs real stores, several processes or a browser stays in the end-to-end suite.
 
+mod admin;
 mod api;
 mod app;
 mod bad_input;

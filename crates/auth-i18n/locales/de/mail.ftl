@@ -29,6 +29,10 @@ subject-account-deleted = Ihr Konto bei { $product } wurde gelöscht
 subject-sign-in-notice = Neue Anmeldung bei Ihrem Konto bei { $product } mit einem E-Mail-Code
 subject-passkey-added = Ihrem Konto bei { $product } wurde ein Passkey hinzugefügt
 subject-passkey-removed = Aus Ihrem Konto bei { $product } wurde ein Passkey entfernt
+subject-disabled-account = Ihr Konto bei { $product } ist gesperrt
+subject-account-disabled = Ihr Konto bei { $product } wurde gesperrt
+subject-account-enabled = Ihr Konto bei { $product } wurde wieder freigegeben
+subject-account-deleted-by-operator = Ihr Konto bei { $product } wurde von einem Administrator gelöscht
 
 ## Codes
 
@@ -87,3 +91,16 @@ passkey-added-not-you = Wenn nicht, hat vielleicht jemand anderes Zugang zu Ihre
 passkey-removed-intro = Der Passkey namens „{ $passkey }“ wurde aus Ihrem Konto bei { $product } entfernt. Er kann sich nicht mehr beim Konto anmelden.
 passkey-removed-yours = Wenn Sie ihn entfernt haben, ist nichts weiter zu tun.
 passkey-removed-not-you = Wenn nicht, hat vielleicht jemand anderes Zugang zu Ihrem Konto: Melden Sie sich an, prüfen Sie Ihre Passkeys und Sitzungen und melden Sie Ihre anderen Sitzungen ab.
+
+## Verwaltung
+
+disabled-account-intro = Jemand, wahrscheinlich Sie, hat mit dieser E-Mail-Adresse einen Code zur Anmeldung bei { $product } angefordert. Das Konto dieser Adresse ist gesperrt, deshalb wurde kein Code gesendet: Niemand kann sich bei ihm anmelden.
+disabled-account-ignore = Wenn Sie das nicht waren, ignorieren Sie diese E-Mail.
+disabled-contact = { $contact ->
+        [none] Wenn Sie das für einen Fehler halten, wenden Sie sich an die Betreiber von { $product }.
+       *[other] Wenn Sie das für einen Fehler halten, schreiben Sie an { $contact }.
+    }
+account-disabled-intro = Ein Administrator von { $product } hat Ihr Konto gesperrt. Alle seine Sitzungen wurden beendet, und niemand kann sich bei ihm anmelden, bis es wieder freigegeben wird. Seine Daten bleiben erhalten.
+account-enabled-intro = Ein Administrator von { $product } hat Ihr Konto wieder freigegeben: Sie können sich wie bisher anmelden.
+account-enabled-after = Sitzungen, die mit der Sperre endeten, bleiben beendet; melden Sie sich auf jedem Gerät neu an.
+account-deleted-by-operator-intro = Ein Administrator von { $product } hat Ihr Konto mit seinen Passkeys, Sitzungen und seinem Verlauf gelöscht. Diese Adresse meldet sich nicht mehr bei { $product } an.

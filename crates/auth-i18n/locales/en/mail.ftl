@@ -1,6 +1,7 @@
 # Every sentence of the mail, in English. The templates (auth-smtp/templates) place them.
 # Variables: $product, $name (display name), $code, $length, $minutes, $hours, $link,
-# $new_address, $passkey, $when, $device, $ip, $recovery ("yes" or "no"), $support.
+# $new_address, $passkey, $when, $device, $ip, $recovery ("yes" or "no"), $support, $contact (a support
+# address, or "none").
 
 ## Common
 
@@ -30,6 +31,10 @@ subject-account-deleted = Your { $product } account was deleted
 subject-sign-in-notice = New sign-in to your { $product } account with an email code
 subject-passkey-added = A passkey was added to your { $product } account
 subject-passkey-removed = A passkey was removed from your { $product } account
+subject-disabled-account = Your { $product } account is disabled
+subject-account-disabled = Your { $product } account was disabled
+subject-account-enabled = Your { $product } account was enabled again
+subject-account-deleted-by-operator = Your { $product } account was deleted by an administrator
 
 ## Codes
 
@@ -88,3 +93,16 @@ passkey-added-not-you = If you did not, someone else may have access to your acc
 passkey-removed-intro = The passkey named "{ $passkey }" was removed from your { $product } account. It can no longer sign in to the account.
 passkey-removed-yours = If you removed it, there is nothing more to do.
 passkey-removed-not-you = If you did not, someone else may have access to your account: sign in, check your passkeys and sessions, and sign out your other sessions.
+
+## Administration
+
+disabled-account-intro = Someone, probably you, asked for a code to sign in to { $product } with this email address. The account of this address is disabled, so no code was sent: nobody can sign in to it.
+disabled-account-ignore = If this was not you, ignore this email.
+disabled-contact = { $contact ->
+        [none] If you think this is a mistake, contact the people who run { $product }.
+       *[other] If you think this is a mistake, write to { $contact }.
+    }
+account-disabled-intro = An administrator of { $product } disabled your account. Every session of it has ended, and nobody can sign in to it until it is enabled again. Its data is kept.
+account-enabled-intro = An administrator of { $product } enabled your account again: you can sign in as before.
+account-enabled-after = Sessions that ended when it was disabled stay ended, so sign in again on each device.
+account-deleted-by-operator-intro = An administrator of { $product } deleted your account, with its passkeys, sessions and history. This address no longer signs in to { $product }.

@@ -3,6 +3,7 @@
 mod attempts;
 mod audit;
 mod ceremonies;
+mod directory;
 mod housekeeping;
 mod limits;
 mod oidc;

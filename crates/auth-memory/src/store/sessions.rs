@@ -17,7 +17,7 @@ impl SessionRepository for MemoryStore {
         session: &Session,
         refresh: &TokenHash,
         event: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         open(&mut self.write(), session, refresh, event)
     }
 
@@ -31,10 +31,9 @@ impl SessionRepository for MemoryStore {
     ) -> Result<bool, StoreError> {
         // One write lock for both, so nobody sees the counter moved without the session.
         let mut acc = self.write();
-        if !acc.passkeys.contains_key(passkey) {
+        if !acc.passkeys.contains_key(passkey) || !open(&mut acc, session, refresh, event)? {
             return Ok(false);
         }
-        open(&mut acc, session, refresh, event)?;
         record_use(
             &mut acc,
             passkey,
@@ -60,7 +59,8 @@ impl SessionRepository for MemoryStore {
             .sessions
             .get(id)
             .filter(|s| s.is_active(now))
-            .and_then(|s| Some((s.clone(), acc.users.get(&s.user_id)?.clone()))))
+            .and_then(|s| Some((s.clone(), acc.users.get(&s.user_id)?.clone())))
+            .filter(|(_, u)| !u.is_disabled()))
     }
 
     async fn rotate(
@@ -166,17 +166,21 @@ impl SessionRepository for MemoryStore {
 }
 
 /// Stores a session, its first refresh token and its sign-in event under one write lock; nothing
-/// if the account is unknown.
+/// if the account is unknown (an error) or disabled (`false`).
 fn open(
     acc: &mut Accounts,
     session: &Session,
     refresh: &TokenHash,
     event: &AuditEvent,
-) -> Result<(), StoreError> {
-    if !acc.users.contains_key(&session.user_id) {
-        return Err(StoreError::Corrupt(
-            "session for an unknown account".to_owned(),
-        ));
+) -> Result<bool, StoreError> {
+    match acc.users.get(&session.user_id) {
+        None => {
+            return Err(StoreError::Corrupt(
+                "session for an unknown account".to_owned(),
+            ));
+        }
+        Some(user) if user.is_disabled() => return Ok(false),
+        Some(_) => {}
     }
     // What the SQL stores' keys refuse.
     if acc.sessions.contains_key(&session.id) || acc.refresh.contains_key(refresh) {
@@ -193,5 +197,5 @@ fn open(
         },
     );
     acc.write_event(event);
-    Ok(())
+    Ok(true)
 }

@@ -95,6 +95,35 @@ impl UserRepository for MemoryStore {
             .is_some())
     }
 
+    async fn disable(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
+        // One write lock: nobody sees the account disabled with a session still active, and an
+        // open (which checks the flag under the same lock) comes wholly before or after.
+        let mut acc = self.write();
+        let Some(user) = acc.users.get_mut(id).filter(|u| !u.is_disabled()) else {
+            return Ok(false);
+        };
+        user.disabled_at = Some(event.at);
+        user.attempt_epoch = user.attempt_epoch.wrapping_add(1);
+        for s in acc.sessions.values_mut() {
+            if s.user_id == *id && s.is_active(event.at) {
+                s.revoked_at = Some(event.at);
+            }
+        }
+        acc.write_event(event);
+        Ok(true)
+    }
+
+    async fn enable(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
+        let mut acc = self.write();
+        let Some(user) = acc.users.get_mut(id).filter(|u| u.is_disabled()) else {
+            return Ok(false);
+        };
+        user.disabled_at = None;
+        user.attempt_epoch = user.attempt_epoch.wrapping_add(1);
+        acc.write_event(event);
+        Ok(true)
+    }
+
     async fn delete(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
         let mut acc = self.write();
         let Some(user) = acc.users.remove(id) else {

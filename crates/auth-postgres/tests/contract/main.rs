@@ -79,6 +79,8 @@ auth_core::contract_tests! {
     let (_db, store) = fresh().await;
     ports: [
         user_repository,
+        account_disabling,
+        user_directory,
         attempt_store,
         attempt_gate,
         session_repository,
@@ -115,6 +117,9 @@ async fn all_rules_share_one_database_in_parallel() {
         )),
         tokio::spawn(testkit::session_opening::all(
             testkit::session_opening::store(s.clone()),
+        )),
+        tokio::spawn(testkit::account_disabling::all(
+            testkit::account_disabling::store(s.clone()),
         )),
         tokio::spawn(testkit::rate_limiter::all(testkit::rate_limiter::store(
             s.clone(),

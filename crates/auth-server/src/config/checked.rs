@@ -291,6 +291,32 @@ pub struct Config {
     pub oidc: super::oidc::OidcConfig,
     /// The webhook endpoints and their delivery timing.
     pub webhooks: super::webhooks::WebhookConfig,
+    /// The admin API's listener and tokens.
+    pub admin: super::admin::AdminConfig,
+}
+
+/// A figment error as one line naming the key (without figment's profile prefix) and where the
+/// value came from.
+pub(super) fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let mut line = if key.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("{key}: {}", e.kind)
+            };
+            if let Some(md) = &e.metadata {
+                match &md.source {
+                    Some(source) => line.push_str(&format!(" (in {source})")),
+                    None => line.push_str(&format!(" (in {})", md.name)),
+                }
+            }
+            line.lines().map(str::trim).collect::<Vec<_>>().join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]

@@ -185,3 +185,58 @@ fn a_templates_dir_replaces_templates_and_sentences() {
         "{e}"
     );
 }
+
+#[test]
+fn the_mail_of_a_disabled_account_names_whom_to_contact_and_carries_no_code() {
+    let with_support = Renderer::new(branded());
+    for language in [Language::En, Language::De] {
+        for m in [
+            Message::DisabledAccount,
+            Message::AccountDisabled,
+            Message::AccountDeletedByOperator,
+        ] {
+            let out = with_support.render_in(&m, Some("Bo"), language);
+            for body in [&out.text, &out.html] {
+                let contact = body.matches("help@acme.example").count();
+                // Once in the sentence, once more in the footer that every mail has.
+                assert!(
+                    contact >= 2,
+                    "{} {language:?} names the support address",
+                    m.kind()
+                );
+                assert!(!body.contains(" none"), "{}", m.kind());
+            }
+        }
+    }
+    let disabled = with_support.render_in(&Message::DisabledAccount, None, Language::En);
+    assert!(
+        disabled.subject.contains("disabled"),
+        "{}",
+        disabled.subject
+    );
+    assert!(disabled.text.contains("disabled, so no code was sent"));
+    assert!(!disabled.text.contains("code:"), "no code in it");
+
+    // Without a support address, the people who run the service.
+    let plain = Renderer::new(
+        MailConfig::new(
+            "Acme <no-reply@acme.example>",
+            "https://id.acme.example",
+            "Acme ID",
+        )
+        .unwrap(),
+    );
+    let out = plain.render_in(&Message::DisabledAccount, None, Language::En);
+    assert!(
+        out.text.contains("contact the people who run Acme ID"),
+        "{}",
+        out.text
+    );
+    let out = plain.render_in(&Message::DisabledAccount, None, Language::De);
+    assert!(
+        out.text
+            .contains("wenden Sie sich an die Betreiber von Acme ID"),
+        "{}",
+        out.text
+    );
+}

@@ -68,6 +68,10 @@ pub(super) fn every_kind() -> Vec<Message> {
             ip: Some("192.0.2.44".to_owned()),
         },
         Message::AccountDeleted,
+        Message::DisabledAccount,
+        Message::AccountDisabled,
+        Message::AccountEnabled,
+        Message::AccountDeletedByOperator,
         Message::SignInNotice {
             recovery: true,
             at: auth_core::Timestamp::from_millis(1_800_000_000_000),
@@ -94,7 +98,7 @@ fn every_kind_renders_completely_in_text_and_html() {
     let kinds = every_kind();
     assert_eq!(
         kinds.len(),
-        12,
+        16,
         "a new kind of mail needs a template and a case here"
     );
     for m in &kinds {

@@ -156,6 +156,9 @@ enum Why {
     Asked,
     /// The person tried to sign up with an address that already has an account.
     SignupWithTakenAddress,
+    /// The address belongs to a disabled account: the attempt is a decoy, and the mail tells the
+    /// owner that the account is disabled instead of carrying a code.
+    Disabled,
 }
 
 /// What an attempt is about to be opened for.
@@ -187,9 +190,17 @@ impl Opening {
         }
     }
 
-    /// A start for an address, as the account (or its absence) decides.
+    /// A start for an address, as the account (or its absence) decides. A disabled account gets
+    /// what an unknown address gets (a decoy attempt that can never verify, and one mail) so that
+    /// the answer and the work are the same; only the mail, which goes to the owner, says why.
     fn for_account(email: EmailAddress, purpose: Purpose, user: Option<User>) -> Self {
         match user {
+            Some(user) if user.is_disabled() => Self {
+                why: Why::Disabled,
+                name: Some(user.display_name),
+                language: Some(user.language),
+                ..Self::new(email, purpose, Subject::Decoy, 0)
+            },
             Some(user) => Self {
                 name: Some(user.display_name),
                 language: Some(user.language),
@@ -240,6 +251,7 @@ fn message_for(attempt: &Attempt, code: OtpCode, code_ttl: Duration, why: Why) -
             valid_minutes,
         },
         (Subject::Decoy, Purpose::EmailChange) => Message::EmailChangeTaken,
+        (Subject::Decoy, _) if why == Why::Disabled => Message::DisabledAccount,
         (Subject::Decoy, _) => Message::NoAccount,
     }
 }

@@ -31,6 +31,10 @@ impl AuthService {
                 Subject::NewAccount { display_name: name },
                 0,
             ),
+            // A disabled account is answered as any start for it is: a decoy and its notice.
+            Some(user) if user.is_disabled() => {
+                Opening::for_account(email, Purpose::Login, Some(user))
+            }
             // Stored as a plain login, so it verifies as one; only its mail says why it came.
             Some(user) => Opening {
                 why: Why::SignupWithTakenAddress,
@@ -144,6 +148,9 @@ impl AuthService {
                 Subject::NewAccount { display_name },
                 0,
             ),
+            (Purpose::Signup, _, Some(u)) if u.is_disabled() => {
+                Opening::for_account(old.email, Purpose::Login, Some(u))
+            }
             (Purpose::Signup, _, Some(u)) => Opening {
                 why: Why::SignupWithTakenAddress,
                 account_epoch: epoch(&u),

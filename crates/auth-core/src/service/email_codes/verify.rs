@@ -191,7 +191,8 @@ impl AuthService {
             Subject::Decoy => Ok((false, None)),
             Subject::Account { user_id } => {
                 let live = self.ports.users.by_id(user_id).await?.filter(|u| {
-                    u.attempt_epoch == attempt.account_epoch
+                    !u.is_disabled()
+                        && u.attempt_epoch == attempt.account_epoch
                         && (attempt.purpose == Purpose::EmailChange || u.email == attempt.email)
                 });
                 Ok((live.is_some(), live))
@@ -214,6 +215,7 @@ impl AuthService {
             created_at: now,
             attempt_epoch: 0,
             language: client.language,
+            disabled_at: None,
         };
         let (session, refresh) = self.new_session(user.id, AuthMethod::EmailCode, client);
         // Written with the account, like a sign-in's event with its session.

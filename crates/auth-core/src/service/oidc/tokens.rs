@@ -128,11 +128,16 @@ impl OidcProvider {
             detail: Some(format!("{} via {}", session.method.as_str(), client.id)),
             ..self.auth.signed_in_event(&session, info)
         };
-        self.auth
+        // A disable since the code was issued: the store refuses the session in its own write.
+        if !self
+            .auth
             .ports
             .sessions
             .open(&session, &refresh.hash(), &event)
-            .await?;
+            .await?
+        {
+            return Err(bad("the account cannot sign in"));
+        }
         self.respond(client, &session, &user, grant.nonce, refresh)
     }
 
@@ -190,9 +195,12 @@ impl OidcProvider {
             .users
             .by_id(id)
             .await?
+            // A disabled account signs in nowhere: a code issued before the disable, or a client's
+            // refresh token, gets it nothing.
+            .filter(|u| !u.is_disabled())
             .ok_or(TokenRequestError::new(
                 OAuthError::InvalidGrant,
-                "the account is gone",
+                "the account cannot sign in",
             ))
     }
 
@@ -252,7 +260,9 @@ impl OidcProvider {
         let Some(session) = self.client_session(access_token).await? else {
             return Ok(None);
         };
-        let Some(user) = self.auth.ports.users.by_id(&session.user_id).await? else {
+        let Some(user) =
+            (self.auth.ports.users.by_id(&session.user_id).await?).filter(|u| !u.is_disabled())
+        else {
             return Ok(None);
         };
         let scopes = session
