@@ -295,7 +295,18 @@ pub(super) async fn logout_page(
         h = hidden(&keep),
         confirm = escape(TEXT.logout_confirm),
     );
-    Ok(html::page(StatusCode::OK, TEXT.logout_title, &body))
+    // The confirmation's redirect goes to the app's origin, which the form's CSP must allow.
+    let then = target
+        .as_deref()
+        .and_then(|t| url::Url::parse(t).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null");
+    Ok(html::page_with_form(
+        StatusCode::OK,
+        TEXT.logout_title,
+        &body,
+        then.as_deref(),
+    ))
 }
 
 pub(super) async fn logout(

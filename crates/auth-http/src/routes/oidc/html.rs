@@ -27,13 +27,32 @@ pub(super) struct Text {
 }
 
 pub(super) fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+    page_with_form(status, title, body, None)
+}
+
+/// A page whose form posts to ourselves and may then be redirected to `then` (an origin): browsers
+/// hold a form's redirects to `form-action` too. Its own referrer policy is `same-origin`, because
+/// under the API's `no-referrer` a browser sends a form post's `Origin` as `null`, which our
+/// origin check must refuse.
+pub(super) fn page_with_form(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    then: Option<&str>,
+) -> HttpResponse {
+    let form_action = match then {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".to_owned(),
+    };
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        // Forms post to ourselves only.
         .insert_header((
             "Content-Security-Policy",
-            "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            format!(
+                "default-src 'none'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+            ),
         ))
+        .insert_header(("Referrer-Policy", "same-origin"))
         .body(format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
