@@ -2,7 +2,8 @@
 // `examples/oidc-app` (openid-client, which validates strictly) sends the browser to our page, the
 // user signs in with a passkey (virtual authenticator) and consents, and lands back on the app
 // signed in; then the same with an email code read from the delivered mail, where the remembered
-// consent is not asked again; then the app's sign-out ends our session too.
+// consent is not asked again; then the app's sign-out ends our session too. Last, `return_to`:
+// the page sends the browser back to the app's origin after a sign-in, and nowhere else.
 //
 // Run by `tests/tests/browser.rs`, which starts the server and the example app and passes:
 //   AUTH_BASE_URL   the server's public origin, http://localhost:PORT
@@ -225,9 +226,27 @@ test("the app's sign-out ends our session too and returns to the app", async () 
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(`${APP}/`);
   assert.equal(await page.locator("#status").textContent(), "Not signed in.");
-  // Our own page no longer knows the browser either.
+  // Our own page no longer knows the browser either (the authenticator holds back, or the
+  // sign-in screen's autofill would sign in again at once).
+  await b.presence(false);
   await page.goto(`${BASE}/#account`);
   await page.locator("#view-signin").waitFor({ state: "visible" });
+});
+
+test("return_to: after a sign-in the page goes back to an allowed origin, and ignores any other", async () => {
+  step = "return_to";
+  const { page, presence } = b;
+  await page.goto(`${BASE}/?return_to=${encodeURIComponent(`${APP}/?from=auth`)}`);
+  await page.locator("#view-signin").waitFor({ state: "visible" });
+  assert.ok(!page.url().includes("return_to"), "the return address leaves the address bar");
+  await autofillPending(page);
+  await presence(true);
+  await page.locator("#signin-passkey").click();
+  await page.waitForURL(`${APP}/?from=auth`);
+  // Signed in already, an address of another origin is ignored: the page shows the account.
+  await page.goto(`${BASE}/?return_to=${encodeURIComponent("https://evil.example/")}`);
+  await page.waitForURL((u) => u.origin === BASE && u.pathname === "/");
+  await page.locator("#view-account").waitFor({ state: "visible" });
 });
 
 test("reported no console errors, uncaught exceptions or CSP violations", () => {

@@ -251,6 +251,10 @@ fn an_app_signs_its_users_in_through_the_page_with_openid_client() {
         ("AUTH_SERVER__BIND", &bind),
         ("AUTH_SERVER__PUBLIC_URL", &origin),
         ("AUTH_OIDC__CLIENTS", &clients),
+        (
+            "AUTH_SERVER__ALLOWED_RETURN_ORIGINS",
+            &format!(r#"["{app}"]"#),
+        ),
     ]);
     let _app = start_example_app(&root, &origin, &app, "example-app", secret);
 

@@ -1,6 +1,7 @@
 //! Route registration and the helpers the handlers share.
 
 pub(crate) mod account;
+pub(crate) mod back;
 pub(crate) mod codes;
 pub(crate) mod oidc;
 pub(crate) mod page;
@@ -81,7 +82,8 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(resource("/healthz").route(web::get().to(public::healthz)))
         .service(resource("/readyz").route(web::get().to(public::readyz)))
         .service(resource("/openapi.json").route(web::get().to(public::openapi)))
-        .service(resource("/problems/{code}").route(web::get().to(problems::problem)));
+        .service(resource("/problems/{code}").route(web::get().to(problems::problem)))
+        .service(resource("/ui/return").route(web::get().to(back::back)));
     oidc::register(cfg);
 }
 
