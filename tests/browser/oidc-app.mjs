@@ -218,6 +218,25 @@ test("the app signs the user in with an email code, and the consent is remembere
   }
 });
 
+test("the account page lists the app and takes its access back", async () => {
+  step = "remove app";
+  const { page } = b;
+  await page.goto(`${BASE}/#account`);
+  await page.locator("#view-account").waitFor({ state: "visible" });
+  const row = page.locator("#app-list li", { hasText: "Example App" });
+  await row.waitFor();
+  assert.match(await row.locator(".s-meta").textContent(), /reads your account id, your display name, your email address/);
+  await page.locator("#activity-list li", { hasText: "Signed in to an app (Example App, passkey)" }).first().waitFor();
+  await page.locator("#activity-list li", { hasText: "Allowed an app to sign you in (Example App)" }).first().waitFor();
+  await page.getByRole("button", { name: "Remove the access of Example App" }).click();
+  await page.locator("#status", { hasText: "Example App can no longer sign you in" }).waitFor();
+  assert.equal(await page.locator("#app-list li").count(), 0);
+  assert.ok(await page.locator("#apps-empty").isVisible());
+  await page.locator("#activity-list li", { hasText: "Removed an app's access (Example App)" }).first().waitFor();
+  // The app's own page still remembers its user: its refresh would fail now. Back to the app.
+  await page.goto(`${APP}/`);
+});
+
 test("the app's sign-out ends our session too and returns to the app", async () => {
   step = "app sign-out";
   const { page } = b;

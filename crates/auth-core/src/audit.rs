@@ -50,6 +50,9 @@ audit_kinds! {
     PasskeyCloneSuspected => "passkey_clone_suspected": "A passkey's counter went backwards: the sign-in was refused.",
     RefreshTokenReused => "refresh_token_reused": "A spent refresh token came back: its session was revoked.",
     EmailChangeReverted => "email_change_reverted": "An email change was undone from the link mailed to the old address: every session ended and recent passkeys were removed.",
+    AppSignedIn => "app_signed_in": "An app signed the account in through the provider (the detail names the app and the method).",
+    AppConsented => "app_consented": "The account let an app sign it in and read what it asked for (the detail names the app).",
+    AppConsentRevoked => "app_consent_revoked": "The account took an app's access back: its consent and its sessions ended (the detail names the app).",
 }
 
 impl std::fmt::Display for AuditKind {

@@ -480,3 +480,23 @@ mod tests {
         assert_eq!(device_hint(None), None);
     }
 }
+
+/// An app the account has let sign it in through the OpenID Connect provider.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppView {
+    /// The app's `client_id`.
+    pub client_id: String,
+    /// Its name.
+    pub name: String,
+    /// What it may read: `openid`, `profile`, `email`, `offline_access`.
+    pub scopes: Vec<&'static str>,
+    /// When the account (last) consented.
+    pub granted_at: String,
+}
+
+/// The apps the account has consented to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppList {
+    /// Newest consent first.
+    pub apps: Vec<AppView>,
+}

@@ -18,8 +18,8 @@ mod sessions;
 pub use account::{AccountError, ProfileChange, RevertError, Reverted};
 pub use email_codes::{EmailChangeError, ResendError, StartError, Started, VerifyError};
 pub use oidc::{
-    AuthorizeStep, OidcProvider, PENDING_TTL, TokenGrant, TokenRequestError, TokenResponse,
-    UserInfo, with_query,
+    AuthorizeStep, ConsentedApp, OidcProvider, PENDING_TTL, TokenGrant, TokenRequestError,
+    TokenResponse, UserInfo, with_query,
 };
 pub use passkeys::{PasskeyError, PasskeyStart};
 pub use sessions::{AuthError, RefreshError, Refreshed, SignedIn};

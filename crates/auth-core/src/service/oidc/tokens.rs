@@ -125,7 +125,9 @@ impl OidcProvider {
         let refresh = RefreshToken::generate(&*self.auth.ports.rng);
         // The sign-in event is written with the session, as for our own sign-ins.
         let event = AuditEvent {
-            detail: Some(format!("{} via {}", session.method.as_str(), client.id)),
+            kind: AuditKind::AppSignedIn,
+            at: now,
+            detail: Some(format!("{}, {}", client.name, session.method.as_str())),
             ..self.auth.signed_in_event(&session, info)
         };
         self.auth
