@@ -479,3 +479,72 @@ async fn the_account_lists_the_apps_it_consented_to_and_removes_one() {
         "{kinds:?}"
     );
 }
+
+#[actix_web::test]
+async fn the_providers_own_pages_speak_the_browsers_language() {
+    let app = oidc_app().await;
+    let confirm =
+        "/oauth2/logout?client_id=spa&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye";
+    for (accept, lang, error_title, logout_title, button) in [
+        (
+            "en-GB,en;q=0.9",
+            "en",
+            "This sign-in request cannot be used",
+            "Sign out?",
+            ">Sign out</button>",
+        ),
+        (
+            "de-DE,de;q=0.9",
+            "de",
+            "Diese Anmeldeanfrage kann nicht verwendet werden",
+            "Abmelden?",
+            ">Abmelden</button>",
+        ),
+    ] {
+        let r = app
+            .send(call("GET", &authorize("nobody", "")).header("accept-language", accept))
+            .await;
+        assert_eq!(r.status, 400);
+        assert!(
+            r.text.contains(&format!("<html lang=\"{lang}\">")),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text.contains(&format!("<h1>{error_title}</h1>")),
+            "{}",
+            r.text
+        );
+        let r = app
+            .send(call("GET", confirm).header("accept-language", accept))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(
+            r.text.contains(&format!("<html lang=\"{lang}\">")),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text.contains(&format!("<h1>{logout_title}</h1>")),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains(button), "{}", r.text);
+        // The confirmation's form may go on to the app's origin, and posts its Origin.
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(
+            csp.contains("form-action 'self' https://app.example;"),
+            "{csp}"
+        );
+        assert_eq!(r.header("referrer-policy"), Some("same-origin"));
+    }
+    // The `lang` cookie the page's chooser sets wins over the browser's preference.
+    let r = app
+        .send(
+            call("GET", confirm)
+                .header("accept-language", "en")
+                .header("cookie", "lang=de"),
+        )
+        .await;
+    assert!(r.text.contains("<h1>Abmelden?</h1>"), "{}", r.text);
+}
