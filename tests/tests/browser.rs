@@ -14,7 +14,12 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+/// One browser test at a time: the flows count seconds (a rate limit's countdown), and two
+/// Chromiums with their servers on a small machine make them miss the beat.
+static ONE_BROWSER: Mutex<()> = Mutex::new(());
 
 /// Where Debian's `chromium` package puts the browser (`cargo xtask browser-deps` installs it).
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -100,6 +105,7 @@ fn run_with_deadline(mut cmd: Command, deadline: Duration) -> (ExitStatus, Strin
 
 #[test]
 fn the_page_works_in_a_real_browser_with_passkeys() {
+    let _alone = ONE_BROWSER.lock().unwrap_or_else(PoisonError::into_inner);
     let root = repo_root();
     require_browser_deps(&root);
 
@@ -231,6 +237,7 @@ fn start_example_app(root: &Path, issuer: &str, app: &str, id: &str, secret: &st
 
 #[test]
 fn an_app_signs_its_users_in_through_the_page_with_openid_client() {
+    let _alone = ONE_BROWSER.lock().unwrap_or_else(PoisonError::into_inner);
     let root = repo_root();
     require_browser_deps(&root);
 
