@@ -227,12 +227,18 @@ test("the account page lists the app and takes its access back", async () => {
   await row.waitFor();
   assert.match(await row.locator(".s-meta").textContent(), /reads your account id, your display name, your email address/);
   await page.locator("#activity-list li", { hasText: "Signed in to an app (Example App, passkey)" }).first().waitFor();
+  // The app's sessions are listed with our own, named after the app.
+  const appSessions = page.locator("#session-list li .s-meta", { hasText: "· for Example App" });
+  await appSessions.first().waitFor();
+  const before = await appSessions.count();
+  assert.ok(before >= 1, "the app's session is listed");
   await page.locator("#activity-list li", { hasText: "Allowed an app to sign you in (Example App)" }).first().waitFor();
   await page.getByRole("button", { name: "Remove the access of Example App" }).click();
   await page.locator("#status", { hasText: "Example App can no longer sign you in" }).waitFor();
   assert.equal(await page.locator("#app-list li").count(), 0);
   assert.ok(await page.locator("#apps-empty").isVisible());
   await page.locator("#activity-list li", { hasText: "Removed an app's access (Example App)" }).first().waitFor();
+  assert.equal(await appSessions.count(), 0, "removing the access ended the app's sessions");
   // The app's own page still remembers its user: its refresh would fail now. Back to the app.
   await page.goto(`${APP}/`);
 });

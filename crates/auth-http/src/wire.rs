@@ -211,6 +211,9 @@ pub struct SessionView {
     /// sessions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
+    /// That app's name as configured, when it still is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
 }
 
 impl SessionView {
@@ -226,6 +229,7 @@ impl SessionView {
             ip: s.ip.clone(),
             current: s.id == *current,
             app: s.client.as_ref().map(|c| c.id.to_string()),
+            app_name: None,
         }
     }
 }

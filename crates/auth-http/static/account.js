@@ -234,7 +234,7 @@ function sessionRow(s) {
   }
   const via = METHODS[s.method] ? t(METHODS[s.method]) : s.method;
   const from = s.ip ? t("session-from", { ip: s.ip }) : "";
-  const app = s.app ? t("session-app", { app: s.app }) : "";
+  const app = s.app ? t("session-app", { app: s.app_name ?? s.app }) : "";
   li.querySelector(".s-meta").textContent = t("session-meta", { since: when(s.created_at), via, active: when(s.last_seen_at) }) + from + app;
   const button = li.querySelector(".s-revoke");
   button.setAttribute("aria-label", s.current ? t("session-sign-out-here") : t("session-sign-out", { name, since: when(s.created_at) }));
