@@ -135,6 +135,28 @@ impl OidcProvider {
             .sessions
             .open(&session, &refresh.hash(), &event)
             .await?;
+        // A replay that came while the session was being opened found nothing to revoke; the
+        // store remembers it, so the session ends here and no token leaves.
+        if self.codes.replayed(&code.hash()).await? {
+            tracing::warn!(client = %client.id, "authorization code replayed during its exchange; its session revoked");
+            if self
+                .auth
+                .ports
+                .sessions
+                .revoke(&session.user_id, &session.id, now)
+                .await?
+            {
+                self.auth
+                    .record(
+                        session.user_id,
+                        AuditKind::SessionRevoked,
+                        info,
+                        Some(session.id.to_string()),
+                    )
+                    .await;
+            }
+            return Err(bad("the code has been used"));
+        }
         self.respond(client, &session, &user, grant.nonce, refresh)
     }
 
