@@ -3,15 +3,23 @@
 //!
 //! This test starts the server and hands the browser part to `tests/browser/flows.mjs` (Node's test
 //! runner driving Chromium through `playwright-core`), which reads the codes from the delivered mail.
+//! A second test starts the example app of `examples/oidc-app` (openid-client) beside the server
+//! and runs `tests/browser/oidc-app.mjs`: the app signs its users in through the page.
 //! Missing Node, npm packages or Chromium fail the test with the command that installs them: a
 //! browser test that skips itself would pass without testing anything.
 
 use e2e::Server;
 use e2e::services::free_port;
 use std::io::Read;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+/// One browser test at a time: the flows count seconds (a rate limit's countdown), and two
+/// Chromiums with their servers on a small machine make them miss the beat.
+static ONE_BROWSER: Mutex<()> = Mutex::new(());
 
 /// Where Debian's `chromium` package puts the browser (`cargo xtask browser-deps` installs it).
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -97,6 +105,7 @@ fn run_with_deadline(mut cmd: Command, deadline: Duration) -> (ExitStatus, Strin
 
 #[test]
 fn the_page_works_in_a_real_browser_with_passkeys() {
+    let _alone = ONE_BROWSER.lock().unwrap_or_else(PoisonError::into_inner);
     let root = repo_root();
     require_browser_deps(&root);
 
@@ -150,20 +159,127 @@ fn the_page_works_in_a_real_browser_with_passkeys() {
     eprintln!("{timing}");
     std::fs::write(artifacts.join("passkey-timing.txt"), format!("{timing}\n"))
         .expect("write the timing");
-    // Node's summary (`ℹ pass 12`): every test written must have run and passed.
+    assert_every_flow_passed(&root, "flows.mjs", &stdout);
+}
+
+/// Node's summary (`ℹ pass 12`): every test written in `file` must have run and passed.
+fn assert_every_flow_passed(root: &Path, file: &str, stdout: &str) {
     let count = |label: &str| {
         stdout
             .lines()
             .find_map(|l| l.trim().strip_prefix(label)?.trim().parse::<u32>().ok())
     };
-    let flows =
-        std::fs::read_to_string(root.join("tests/browser/flows.mjs")).expect("read flows.mjs");
+    let flows = std::fs::read_to_string(root.join("tests/browser").join(file))
+        .unwrap_or_else(|e| panic!("read {file}: {e}"));
     let written = u32::try_from(flows.matches("\ntest(").count()).expect("a few tests");
     assert_eq!(
         count("ℹ pass "),
         Some(written),
-        "not every browser flow ran and passed:\n{stdout}"
+        "not every browser flow of {file} ran and passed:\n{stdout}"
     );
     assert_eq!(count("ℹ fail "), Some(0), "{stdout}");
     assert_eq!(count("ℹ skipped "), Some(0), "{stdout}");
+}
+
+/// The example app of `examples/oidc-app`, stopped when dropped.
+struct ExampleApp(Child);
+
+impl Drop for ExampleApp {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the example app at `app` (`http://localhost:PORT`) as the client `id` of `issuer`, and
+/// waits until it listens (it reads our discovery document first, so the server must be up).
+fn start_example_app(root: &Path, issuer: &str, app: &str, id: &str, secret: &str) -> ExampleApp {
+    let dir = root.join("examples/oidc-app");
+    assert!(
+        dir.join("node_modules/openid-client/package.json")
+            .is_file(),
+        "the example app's npm packages are missing: {INSTALL}"
+    );
+    let child = Command::new("node")
+        .arg("app.mjs")
+        .current_dir(&dir)
+        .env("OIDC_ISSUER", issuer)
+        .env("OIDC_CLIENT_ID", id)
+        .env("OIDC_CLIENT_SECRET", secret)
+        .env("APP_URL", app)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the example app");
+    let mut app_process = ExampleApp(child);
+    let port: u16 = app
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the app's port");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = app_process.0.try_wait().expect("wait for the example app") {
+            let mut err = String::new();
+            if let Some(mut pipe) = app_process.0.stderr.take() {
+                let _ = pipe.read_to_string(&mut err);
+            }
+            panic!("the example app stopped ({status}):\n{err}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the example app did not listen on {app} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    app_process
+}
+
+#[test]
+fn an_app_signs_its_users_in_through_the_page_with_openid_client() {
+    let _alone = ONE_BROWSER.lock().unwrap_or_else(PoisonError::into_inner);
+    let root = repo_root();
+    require_browser_deps(&root);
+
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let origin = format!("http://localhost:{port}");
+    let app = format!("http://localhost:{}", free_port());
+    // A confidential client (client_secret_basic) that is not first-party, so consent is asked.
+    let secrets = tempfile::tempdir().expect("a directory for the client secret");
+    let secret = "example-app-secret-0123456789-abcdefghijklmnop";
+    let secret_file = secrets.path().join("example-app.secret");
+    std::fs::write(&secret_file, secret).expect("write the client secret");
+    let clients = format!(
+        r#"[{{id="example-app",name="Example App",redirect_uris=["{app}/callback"],post_logout_redirect_uris=["{app}/"],secret_file="{}",scopes=["openid","profile","email"]}}]"#,
+        secret_file.display()
+    );
+    let server = Server::start_with(&[
+        ("AUTH_SERVER__BIND", &bind),
+        ("AUTH_SERVER__PUBLIC_URL", &origin),
+        ("AUTH_OIDC__CLIENTS", &clients),
+        (
+            "AUTH_SERVER__ALLOWED_RETURN_ORIGINS",
+            &format!(r#"["{app}"]"#),
+        ),
+    ]);
+    let _app = start_example_app(&root, &origin, &app, "example-app", secret);
+
+    let artifacts = artifacts_dir();
+    std::fs::create_dir_all(&artifacts).expect("create the artifacts directory");
+    let mut node = Command::new("node");
+    node.arg("--test-reporter=spec")
+        .arg(root.join("tests/browser/oidc-app.mjs"))
+        .current_dir(root.join("tests/browser"))
+        .env("AUTH_BASE_URL", &origin)
+        .env("AUTH_APP_URL", &app)
+        .env("AUTH_OUTBOX", server.outbox())
+        .env("AUTH_ARTIFACTS", &artifacts)
+        .env("AUTH_CHROMIUM", CHROMIUM);
+    let (status, stdout, stderr) = run_with_deadline(node, FLOWS_DEADLINE);
+    assert!(
+        status.success(),
+        "the example app's browser flows failed ({status}):\n{stdout}\n{stderr}"
+    );
+    assert_every_flow_passed(&root, "oidc-app.mjs", &stdout);
 }

@@ -277,14 +277,17 @@ fn flow(s: &Server, client_id: &str, secret: Option<&str>, logout: bool) {
     if !logout {
         return;
     }
-    // Our own session list shows which app a session belongs to.
+    // Our own session list shows which app a session belongs to, by id and name.
     let sessions = s.request("GET", "/v1/me/sessions", &[("cookie", &cookie)], None);
     assert!(
         sessions.json["sessions"]
             .as_array()
             .expect("a list")
             .iter()
-            .any(|x| x["app"] == client_id),
+            .any(|x| x["app"] == client_id
+                && x["app_name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("E2E "))),
         "{}",
         sessions.text
     );

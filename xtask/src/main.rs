@@ -37,7 +37,7 @@ commands:
   services --env  the same, then print the `export` lines the integration tests read:
                   eval \"$(cargo xtask services --env)\"
   api             check the served OpenAPI document and run schemathesis against the server
-  browser-deps    install Chromium and the npm packages of tests/browser
+  browser-deps    install Chromium and the npm packages of tests/browser and examples/oidc-app
   unused-deps     dependencies a crate declares but never uses (cargo-machete)
   image           build the container image with podman on Debian bases made here (no image
                   registry), then run it: health, sign-up by email code, non-root, health check

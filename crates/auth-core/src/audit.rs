@@ -54,6 +54,9 @@ audit_kinds! {
     AccountDisabled => "account_disabled": "An operator disabled the account: every session ended (the detail names the operator).",
     AccountEnabled => "account_enabled": "An operator enabled the account again (the detail names the operator).",
     AdminSessionsRevoked => "admin_sessions_revoked": "An operator ended every session of the account (the detail names the operator and how many).",
+    AppSignedIn => "app_signed_in": "An app signed the account in through the provider (the detail names the app and the method).",
+    AppConsented => "app_consented": "The account let an app sign it in and read what it asked for (the detail names the app).",
+    AppConsentRevoked => "app_consent_revoked": "The account took an app's access back: its consent and its sessions ended (the detail names the app).",
 }
 
 impl std::fmt::Display for AuditKind {

@@ -44,6 +44,7 @@ pub fn outbox_event(event: &AuditEvent) -> Option<OutboxEvent> {
             };
             (kind, Some("method"))
         }
+        AuditKind::AppSignedIn => return app_signed_in(event),
         AuditKind::PasskeyAdded => ("passkey_added", Some("passkey_name")),
         AuditKind::PasskeyRemoved => ("passkey_removed", Some("passkey_name")),
         AuditKind::EmailChanged => ("email_changed", Some("change")),
@@ -67,6 +68,24 @@ pub fn outbox_event(event: &AuditEvent) -> Option<OutboxEvent> {
     })
 }
 
+/// An app's sign-in through the provider is a `signed_in` event too, with the app's name beside
+/// the method (the audit detail is "App name, method").
+fn app_signed_in(event: &AuditEvent) -> Option<OutboxEvent> {
+    let detail = event.detail.as_deref().unwrap_or_default();
+    let (app, method) = detail.rsplit_once(", ").unwrap_or(("", detail));
+    let mut data = serde_json::Map::new();
+    data.insert("account_id".into(), event.user_id.to_string().into());
+    if let Some(ip) = &event.ip {
+        data.insert("ip".into(), ip.clone().into());
+    }
+    data.insert("method".into(), method.into());
+    data.insert("app".into(), app.into());
+    Some(OutboxEvent {
+        kind: "signed_in",
+        payload: serde_json::Value::Object(data).to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +100,19 @@ mod tests {
             ip: Some("192.0.2.1".into()),
             detail: detail.map(str::to_owned),
         }
+    }
+
+    #[test]
+    fn an_apps_sign_in_is_signed_in_with_the_app_and_the_method() {
+        let e = outbox_event(&event(
+            AuditKind::AppSignedIn,
+            Some("Grafana, Inc., passkey"),
+        ))
+        .unwrap();
+        assert_eq!(e.kind, "signed_in");
+        let data: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+        assert_eq!(data["method"], "passkey");
+        assert_eq!(data["app"], "Grafana, Inc.");
     }
 
     #[test]

@@ -112,6 +112,24 @@ pub fn require_same_origin(req: &HttpRequest, config: &HttpConfig) -> Result<(),
     }
 }
 
+/// Refuses a request that names another `Origin`, whatever its method: a cookie that comes with a
+/// script's cross-origin request (a CORS read, even a `GET`) never authenticates it; apps on
+/// other origins use bearer tokens. Requests without `Origin` (navigations, same-origin reads)
+/// pass.
+pub fn require_no_foreign_origin(req: &HttpRequest, config: &HttpConfig) -> Result<(), ApiError> {
+    match req.headers().get(header::ORIGIN) {
+        None => Ok(()),
+        Some(v) => {
+            let origin = v.to_str().ok().and_then(crate::normalise_origin);
+            if origin.as_deref() == Some(config.public_origin.as_str()) {
+                Ok(())
+            } else {
+                Err(ApiError::ForbiddenOrigin(config.public_origin.clone()))
+            }
+        }
+    }
+}
+
 /// The bearer token of the `Authorization` header, if any.
 pub fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -150,6 +168,7 @@ impl FromRequest for Authenticated {
                         .cookie(cookie_names::ACCESS)
                         .ok_or(ApiError::Unauthorized)?;
                     require_same_origin(&req, &state.config)?;
+                    require_no_foreign_origin(&req, &state.config)?;
                     (c.value().to_owned(), true)
                 }
             };

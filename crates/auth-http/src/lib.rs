@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod brand;
+mod cors;
 pub mod error;
 pub mod extract;
 pub mod observe;
@@ -25,6 +26,7 @@ use auth_core::ports::HealthCheck;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use cors::cors;
 pub use error::ApiError;
 pub use observe::{Metrics, observe};
 pub use routes::not_found;
@@ -62,6 +64,12 @@ pub struct HttpConfig {
     pub metrics_on_api: bool,
     /// The page's branding and catalog, and the default language of requests that name none.
     pub ui: Arc<brand::Ui>,
+    /// Origins the page may send the browser back to after a sign-in (`return_to`), normalised
+    /// as [`normalise_origin`] writes them.
+    pub return_origins: Vec<String>,
+    /// Origins whose scripts may call the JSON API with bearer tokens (CORS, never with cookies),
+    /// normalised as [`normalise_origin`] writes them.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -74,6 +82,8 @@ impl Default for HttpConfig {
             body_timeout: Duration::from_secs(10),
             metrics_on_api: true,
             ui: Arc::new(brand::Ui::default()),
+            return_origins: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         routes::account::delete_account, routes::account::start_email_change, routes::account::verify_email_change,
         routes::account::revert_email_change,
         routes::account::sessions, routes::account::revoke_all, routes::account::revoke_session, routes::account::activity,
+        routes::apps::list, routes::apps::revoke,
         routes::passkeys::register_options, routes::passkeys::register_finish, routes::passkeys::login_options,
         routes::passkeys::login_finish, routes::passkeys::list, routes::passkeys::rename, routes::passkeys::delete,
         routes::public::profiles, routes::public::profile, routes::public::jwks, routes::public::healthz,
@@ -27,7 +28,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(Problem, SignupRequest, EmailRequest, AttemptStarted, ResendRequest, VerifyRequest, RefreshRequest, Me, Tokens,
         SignedInResponse, ProfilePatch, EmailVerifyRequest, SessionView, SessionList, Revoked, ActivityEvent, ActivityList,
         PublicProfileView, ProfilePage, Readiness, PasskeyOptions, PasskeyRegisterFinish, PasskeyLoginFinish, PasskeyView, PasskeyList,
-        PasskeyRename, RevertRequest, RevertResult)),
+        PasskeyRename, RevertRequest, RevertResult, AppView, AppList)),
     modifiers(&BearerAuth, &Problems)
 )]
 pub struct ApiDoc;

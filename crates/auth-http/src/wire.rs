@@ -211,6 +211,9 @@ pub struct SessionView {
     /// sessions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
+    /// That app's name as configured, when it still is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
 }
 
 impl SessionView {
@@ -226,6 +229,7 @@ impl SessionView {
             ip: s.ip.clone(),
             current: s.id == *current,
             app: s.client.as_ref().map(|c| c.id.to_string()),
+            app_name: None,
         }
     }
 }
@@ -479,4 +483,24 @@ mod tests {
         assert_eq!(device_hint(Some("curl/8.0")), None);
         assert_eq!(device_hint(None), None);
     }
+}
+
+/// An app the account has let sign it in through the OpenID Connect provider.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppView {
+    /// The app's `client_id`.
+    pub client_id: String,
+    /// Its name.
+    pub name: String,
+    /// What it may read: `openid`, `profile`, `email`, `offline_access`.
+    pub scopes: Vec<&'static str>,
+    /// When the account (last) consented.
+    pub granted_at: String,
+}
+
+/// The apps the account has consented to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppList {
+    /// Newest consent first.
+    pub apps: Vec<AppView>,
 }

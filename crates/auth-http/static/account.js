@@ -37,7 +37,7 @@ export async function openAccount() {
     // `me` may be stale after a reload or a change elsewhere; the lists are always fresh.
     state.me = await authed("GET", "/v1/me");
     renderProfile();
-    await Promise.all([loadPasskeys(), loadSessions(), loadActivity()]);
+    await Promise.all([loadPasskeys(), loadSessions(), loadApps(), loadActivity()]);
   } catch (e) {
     if (!sessionEnded(e)) showError($("account-error"), e);
   }
@@ -234,7 +234,8 @@ function sessionRow(s) {
   }
   const via = METHODS[s.method] ? t(METHODS[s.method]) : s.method;
   const from = s.ip ? t("session-from", { ip: s.ip }) : "";
-  li.querySelector(".s-meta").textContent = t("session-meta", { since: when(s.created_at), via, active: when(s.last_seen_at) }) + from;
+  const app = s.app ? t("session-app", { app: s.app_name ?? s.app }) : "";
+  li.querySelector(".s-meta").textContent = t("session-meta", { since: when(s.created_at), via, active: when(s.last_seen_at) }) + from + app;
   const button = li.querySelector(".s-revoke");
   button.setAttribute("aria-label", s.current ? t("session-sign-out-here") : t("session-sign-out", { name, since: when(s.created_at) }));
   button.addEventListener("click", () => (s.current ? signOut(button) : revokeSession(s, button)));
@@ -256,6 +257,45 @@ async function revokeSession(s, button) {
       if (!sessionEnded(e)) showError(error, e);
     }
   }, t("busy-signing-out"));
+}
+
+/** The apps that sign the account in through us (its consents), each with "remove access". */
+async function loadApps() {
+  const { apps } = await authed("GET", "/v1/me/apps");
+  $("app-list").replaceChildren(...apps.map(appRow));
+  $("apps-empty").hidden = apps.length > 0;
+}
+
+const SCOPES = ["openid", "profile", "email", "offline_access"];
+
+function appRow(a) {
+  const li = $("tpl-session").content.firstElementChild.cloneNode(true);
+  li.dataset.client = a.client_id;
+  li.querySelector(".s-name").textContent = a.name;
+  const reads = a.scopes.map((s) => (SCOPES.includes(s) ? t(`consent-scope-${s}`) : s)).join(", ");
+  li.querySelector(".s-meta").textContent = t("app-meta", { since: when(a.granted_at), reads });
+  const button = li.querySelector(".s-revoke");
+  button.textContent = t("app-remove");
+  button.setAttribute("aria-label", t("app-remove-label", { app: a.name }));
+  button.addEventListener("click", () => removeApp(a, button));
+  return li;
+}
+
+async function removeApp(a, button) {
+  const error = $("account-error");
+  error.textContent = "";
+  say("");
+  await busy(button, async () => {
+    try {
+      await authed("DELETE", `/v1/me/apps/${encodeURIComponent(a.client_id)}`);
+      await Promise.all([loadApps(), loadSessions()]);
+      say(t("app-removed", { app: a.name }));
+      $("apps-title").focus();
+      loadActivity();
+    } catch (e) {
+      if (!sessionEnded(e)) showError(error, e);
+    }
+  }, t("busy-saving"));
 }
 
 /** "Sign out everywhere" asks first, in the page. */
@@ -298,6 +338,9 @@ const ACTIVITY = {
   passkey_clone_suspected: "activity-passkey-clone-suspected",
   refresh_token_reused: "activity-refresh-token-reused",
   email_change_reverted: "activity-email-change-reverted",
+  app_signed_in: "activity-app-signed-in",
+  app_consented: "activity-app-consented",
+  app_consent_revoked: "activity-app-consent-revoked",
 };
 
 async function loadActivity() {

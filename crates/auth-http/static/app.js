@@ -9,7 +9,7 @@
 // account.js  profile, passkeys, sessions, activity, sign-out
 // settings.js email change and account deletion
 // reauth.js   the fresh sign-in that sensitive changes need
-// oidc.js     going back to an app that asked us to sign someone in
+// oidc.js     going back to an app that asked us to sign someone in (OpenID Connect or return_to)
 
 import { loadMessages, t } from "./i18n.js";
 import { $, clearFieldError, fieldError, go, passkeysSupported, setRouter, show, state } from "./ui.js";
@@ -23,7 +23,7 @@ import {
 } from "./account.js";
 import { confirmDelete, openDelete, openEmail, submitEmail, verifyEmailChange } from "./settings.js";
 import { cancelReauth, openReauth, reauthEmail, reauthPasskey, reauthVerify } from "./reauth.js";
-import { bindConsent, openConsent, rememberOidc, resumeOidc } from "./oidc.js";
+import { bindConsent, openConsent, rememberOidc, rememberReturn, resumeOidc, resumeReturn } from "./oidc.js";
 
 /** Screens for a signed-in user, and how to open each. */
 const SIGNED_IN = {
@@ -46,7 +46,7 @@ function route() {
   }
   if (view === "revert") return openRevert();
   if (state.me && view === "consent") return openConsent();
-  if (state.me && resumeOidc()) return;
+  if (state.me && (resumeOidc() || resumeReturn())) return;
   if (state.me) {
     const open = SIGNED_IN[view];
     return open ? open() : go("account");
@@ -128,6 +128,7 @@ async function start() {
   await loadMessages();
   bind();
   rememberOidc();
+  rememberReturn();
   // Signed in already? The cookies are HttpOnly, so only the server can tell.
   state.me = await authed("GET", "/v1/me").catch(() => null);
   // A language picked in the chooser (`?lang=`, which the server also keeps in a cookie) is kept

@@ -4,6 +4,10 @@
 // `/oauth2/authorize?pending=ID`, which answers the app. The id lives in sessionStorage, so it
 // survives the screens of a sign-in (and a reload) but not the tab. The consent screen's sentences
 // are the catalog's `consent-*` messages.
+//
+// An app that does not speak OpenID Connect sends the browser to `/?return_to=URL` instead; after
+// the sign-in the page goes to `/ui/return?to=URL`, where the server follows the URL only when its
+// origin is in `server.allowed_return_origins` (and goes to our own page otherwise).
 
 import { $, show } from "./ui.js";
 import { call } from "./api.js";
@@ -11,6 +15,7 @@ import { t } from "./i18n.js";
 
 
 const KEY = "oidc-pending";
+const RETURN_KEY = "return-to";
 
 /** Keeps the request id the address carries, and takes it out of the address bar. */
 export function rememberOidc() {
@@ -21,6 +26,26 @@ export function rememberOidc() {
   params.delete("oidc");
   const rest = params.toString();
   history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+}
+
+/** Keeps a `return_to` the address carries, and takes it out of the address bar. */
+export function rememberReturn() {
+  const params = new URLSearchParams(location.search);
+  const to = params.get("return_to");
+  if (to === null) return;
+  if (to) sessionStorage.setItem(RETURN_KEY, to);
+  params.delete("return_to");
+  const rest = params.toString();
+  history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+}
+
+/** If a `return_to` is waiting for this sign-in, lets the server send the browser there. */
+export function resumeReturn() {
+  const to = sessionStorage.getItem(RETURN_KEY);
+  if (!to) return false;
+  sessionStorage.removeItem(RETURN_KEY);
+  location.assign(`/ui/return?to=${encodeURIComponent(to)}`);
+  return true;
 }
 
 /** If an app is waiting for this sign-in, goes back to it and says so. */

@@ -15,6 +15,9 @@ use auth_jwt::{IdTokens, SigningKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{World, client, principal, relaxed, signed_up, world};
+
+mod oidc_apps;
+mod oidc_replay;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;

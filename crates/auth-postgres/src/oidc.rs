@@ -104,7 +104,8 @@ impl AuthorizationCodeStore for PgStore {
             return Ok(CodeTake::Taken(grant_of(&json)?));
         }
         let used: Option<String> = sqlx::query_scalar(
-            "SELECT grant_json FROM oidc_codes WHERE code_hash = $1 AND used_at IS NOT NULL",
+            "UPDATE oidc_codes SET replayed = true \
+             WHERE code_hash = $1 AND used_at IS NOT NULL RETURNING grant_json",
         )
         .bind(hash.0.as_slice())
         .fetch_optional(self.pool()?)
@@ -113,6 +114,16 @@ impl AuthorizationCodeStore for PgStore {
         used.map_or(Ok(CodeTake::Invalid), |json| {
             Ok(CodeTake::Replayed(grant_of(&json)?))
         })
+    }
+
+    async fn replayed(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+        let replayed: Option<bool> =
+            sqlx::query_scalar("SELECT replayed FROM oidc_codes WHERE code_hash = $1")
+                .bind(hash.0.as_slice())
+                .fetch_optional(self.pool()?)
+                .await
+                .map_err(|e| self.failed(e))?;
+        Ok(replayed.unwrap_or(false))
     }
 }
 

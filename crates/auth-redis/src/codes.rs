@@ -61,4 +61,20 @@ impl AuthorizationCodeStore for RedisStore {
             other => Err(unexpected("code_take", &other)),
         }
     }
+
+    async fn replayed(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+        let key = self.inner.keys.code(hash);
+        let mut cmd = redis::cmd("HEXISTS");
+        cmd.arg(&key).arg("replayed");
+        let answer: Value = self
+            .send(|mut conn| {
+                let cmd = cmd.clone();
+                async move { cmd.query_async::<Value>(&mut conn).await }
+            })
+            .await?;
+        match answer {
+            Value::Int(n) => Ok(n == 1),
+            other => Err(unexpected("HEXISTS", &other)),
+        }
+    }
 }

@@ -297,6 +297,8 @@ impl Application {
             body_timeout: config.body_timeout,
             metrics_on_api: metrics_listener.is_none(),
             ui: config.mail.ui.page.clone(),
+            return_origins: config.allowed_return_origins.clone(),
+            cors_origins: config.cors_origins.clone(),
         };
         let state = AppState {
             oidc,
@@ -326,6 +328,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(auth_http::security_headers(&http))
+                .wrap(actix_web::middleware::from_fn(auth_http::cors))
                 .wrap(actix_web::middleware::from_fn(auth_http::observe))
                 .configure(auth_http::configure(state.clone()))
                 .default_service(web::to(auth_http::not_found))

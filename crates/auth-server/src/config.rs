@@ -12,7 +12,7 @@ use anyhow::bail;
 use auth_core::Policy;
 use auth_core::net::IpNet;
 use auth_core::policy::duration_serde;
-use auth_smtp::{ConfigError, MailConfig, SmtpConfig, SmtpPassword, TransportConfig};
+use auth_smtp::{ConfigError, MailConfig, SmtpConfig, SmtpPassword};
 use auth_webauthn::{Attachment, RelyingParty, WebAuthnAdapter};
 pub use checked::{
     Config, DatabaseUrl, LogFormat, Mail, MailTransport, PublicOrigin, Redacted, Redis, SecretPath,
@@ -85,6 +85,10 @@ pub struct ServerSettings {
     pub data_dir: PathBuf,
     /// Largest JSON body, in bytes.
     pub max_body_bytes: usize,
+    /// Origins the page may return to after a sign-in (`?return_to=`), exactly.
+    pub allowed_return_origins: Vec<String>,
+    /// Origins whose scripts may call the JSON API with bearer tokens (CORS; never cookies).
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -100,6 +104,8 @@ impl Default for ServerSettings {
             workers: 0,
             data_dir: PathBuf::from("data"),
             max_body_bytes: 16 * 1024,
+            allowed_return_origins: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -343,6 +349,9 @@ impl Settings {
         let public_origin = PublicOrigin::parse(&s.public_url)
             .map_err(|why| anyhow::anyhow!("server.public_url {why}"))?;
         let public_url = s.public_url.trim().trim_end_matches('/').to_owned();
+        let allowed_return_origins =
+            PublicOrigin::list(&s.allowed_return_origins, "server.allowed_return_origins")?;
+        let cors_origins = PublicOrigin::list(&s.cors_origins, "server.cors_origins")?;
         let trusted_proxies = s
             .trusted_proxies
             .iter()
@@ -455,6 +464,8 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| public_url.clone()),
             public_url,
+            allowed_return_origins,
+            cors_origins,
             trusted_proxies,
             ipv6_prefix: s.ipv6_prefix,
             body_timeout: s.body_timeout,
@@ -508,7 +519,7 @@ impl Settings {
                     .smtp_password_file
                     .as_ref()
                     .map(|_| SmtpPassword::new("-"));
-                check_relay(&probe).map_err(|e| match e {
+                checked::check_relay(&probe).map_err(|e| match e {
                     ConfigError::SmtpUrl(_) => anyhow::anyhow!("mail.smtp_url: {e}"),
                     _ => anyhow::anyhow!("mail: {e}"),
                 })?;
@@ -567,17 +578,6 @@ impl Settings {
         shown.secrets.signing_keys_dir = Some(config.secrets.signing_keys.path().to_owned());
         shown
     }
-}
-
-/// Builds the relay the way serving will, in a throw-away runtime (the relay wants one, though it
-/// connects only on the first mail), to refuse what serving would refuse.
-fn check_relay(relay: &SmtpConfig) -> Result<(), ConfigError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(ConfigError::Outbox)?;
-    let _inside = runtime.enter();
-    TransportConfig::Smtp(relay.clone()).build().map(|_| ())
 }
 
 #[cfg(test)]

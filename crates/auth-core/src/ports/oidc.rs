@@ -29,6 +29,15 @@ pub trait AuthorizationCodeStore: Send + Sync {
     /// # Errors
     /// Store failures only.
     async fn take(&self, hash: &TokenHash, now: Timestamp) -> Result<CodeTake, StoreError>;
+
+    /// Whether the code has been presented again since it was taken (a `take` that answered
+    /// [`CodeTake::Replayed`]), while it is remembered. The exchange that took the code asks once
+    /// it has opened its session, so that a replay arriving in between, which found no session
+    /// to revoke yet, still ends it. `false` for an unknown code.
+    ///
+    /// # Errors
+    /// Store failures only.
+    async fn replayed(&self, hash: &TokenHash) -> Result<bool, StoreError>;
 }
 
 /// Consent that users gave to clients, remembered per account and client.

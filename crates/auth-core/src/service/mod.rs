@@ -21,8 +21,8 @@ pub use account::{AccountError, ProfileChange, RevertError, Reverted};
 pub use admin::{ADMIN_PAGE_MAX, AccountSummary, AdminError, AdminTokens, Operator};
 pub use email_codes::{EmailChangeError, ResendError, StartError, Started, VerifyError};
 pub use oidc::{
-    AuthorizeStep, OidcProvider, PENDING_TTL, TokenGrant, TokenRequestError, TokenResponse,
-    UserInfo, with_query,
+    AuthorizeStep, ConsentedApp, OidcProvider, PENDING_TTL, TokenGrant, TokenRequestError,
+    TokenResponse, UserInfo, with_query,
 };
 pub use passkeys::{PasskeyError, PasskeyStart};
 pub use sessions::{AuthError, RefreshError, Refreshed, SignedIn};

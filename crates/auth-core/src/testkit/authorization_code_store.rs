@@ -1,6 +1,6 @@
 //! The [`AuthorizationCodeStore`] contract: a code is taken once with its grant intact, a second
-//! presentation is a replay that returns the grant, expiry is by the caller's clock, and of
-//! parallel presentations exactly one takes the code.
+//! presentation is a replay that returns the grant and is remembered, expiry is by the caller's
+//! clock, and of parallel presentations exactly one takes the code.
 
 use super::{PARALLEL, in_parallel, now};
 use crate::ids::{SessionId, UserId};
@@ -96,6 +96,36 @@ pub async fn a_second_presentation_is_a_replay_with_the_grant(store: Store) {
         CodeTake::Replayed(stored.grant.clone()),
         "a used code is a replay"
     );
+}
+
+/// A replay is remembered: `replayed` is false for an unknown code, a code not yet presented and a
+/// code taken once, and true once it has been presented again.
+pub async fn a_replay_is_remembered_for_the_exchange(store: Store) {
+    let t0 = now();
+    let (code, stored) = sample(t0);
+    assert!(!store.replayed(&code.hash()).await.unwrap(), "unknown");
+    store.put(&stored).await.unwrap();
+    assert!(
+        !store.replayed(&code.hash()).await.unwrap(),
+        "not presented"
+    );
+    assert!(matches!(
+        store.take(&code.hash(), t0).await.unwrap(),
+        CodeTake::Taken(_)
+    ));
+    assert!(!store.replayed(&code.hash()).await.unwrap(), "taken once");
+    assert!(matches!(
+        store.take(&code.hash(), t0).await.unwrap(),
+        CodeTake::Replayed(_)
+    ));
+    assert!(
+        store.replayed(&code.hash()).await.unwrap(),
+        "presented again"
+    );
+    // Another code is not touched by it.
+    let (other, other_stored) = sample(t0);
+    store.put(&other_stored).await.unwrap();
+    assert!(!store.replayed(&other.hash()).await.unwrap());
 }
 
 /// A code is taken just inside its lifetime and invalid from its expiry on, by the caller's

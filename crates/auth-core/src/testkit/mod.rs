@@ -434,6 +434,7 @@ macro_rules! contract_tests {
         $crate::contract_tests!(@$then $($args)* authorization_code_store [
             a_code_is_taken_once_with_its_grant_intact,
             a_second_presentation_is_a_replay_with_the_grant,
+            a_replay_is_remembered_for_the_exchange,
             a_code_lasts_exactly_its_lifetime,
             parallel_takes_have_one_winner_and_the_rest_see_a_replay,
         ]);

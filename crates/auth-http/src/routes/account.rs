@@ -177,7 +177,15 @@ pub(crate) async fn sessions(
     Ok(web::Json(SessionList {
         sessions: list
             .iter()
-            .map(|s| SessionView::of(s, &who.principal.session_id))
+            .map(|s| {
+                let mut view = SessionView::of(s, &who.principal.session_id);
+                view.app_name = view
+                    .app
+                    .as_deref()
+                    .and_then(|id| state.oidc.as_ref()?.registry().get(id))
+                    .map(|c| c.name.clone());
+                view
+            })
             .collect(),
     }))
 }

@@ -1,6 +1,8 @@
 //! Route registration and the helpers the handlers share.
 
 pub(crate) mod account;
+pub(crate) mod apps;
+pub(crate) mod back;
 pub(crate) mod codes;
 pub(crate) mod oidc;
 pub(crate) mod page;
@@ -74,6 +76,8 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(passkeys::rename))
                 .route(web::delete().to(passkeys::delete)),
         )
+        .service(resource("/v1/me/apps").route(web::get().to(apps::list)))
+        .service(resource("/v1/me/apps/{client_id}").route(web::delete().to(apps::revoke)))
         .service(resource("/v1/me/activity").route(web::get().to(account::activity)))
         .service(resource("/v1/profiles").route(web::get().to(public::profiles)))
         .service(resource("/v1/profiles/{id}").route(web::get().to(public::profile)))
@@ -81,7 +85,8 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(resource("/healthz").route(web::get().to(public::healthz)))
         .service(resource("/readyz").route(web::get().to(public::readyz)))
         .service(resource("/openapi.json").route(web::get().to(public::openapi)))
-        .service(resource("/problems/{code}").route(web::get().to(problems::problem)));
+        .service(resource("/problems/{code}").route(web::get().to(problems::problem)))
+        .service(resource("/ui/return").route(web::get().to(back::back)));
     oidc::register(cfg);
 }
 

@@ -13,7 +13,7 @@ use auth_core::Language;
 use std::sync::{Arc, LazyLock};
 
 /// The branding of the app, or the defaults where the page is mounted without state.
-fn ui(req: &HttpRequest) -> Arc<Ui> {
+pub(crate) fn ui(req: &HttpRequest) -> Arc<Ui> {
     static DEFAULT: LazyLock<Arc<Ui>> = LazyLock::new(|| Arc::new(Ui::default()));
     req.app_data::<web::Data<AppState>>()
         .map_or_else(|| DEFAULT.clone(), |s| s.config.ui.clone())

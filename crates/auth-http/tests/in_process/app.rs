@@ -140,6 +140,7 @@ pub async fn spawn_app_with(
     let app = test::init_service(
         App::new()
             .wrap(auth_http::security_headers(&state.config))
+            .wrap(actix_web::middleware::from_fn(auth_http::cors))
             .wrap(actix_web::middleware::from_fn(auth_http::observe))
             .configure(auth_http::configure(state.clone()))
             .default_service(web::to(auth_http::not_found)),

@@ -8,6 +8,7 @@ mod api;
 mod app;
 mod bad_input;
 mod browsers;
+mod cross_origin;
 mod enumeration;
 mod languages;
 mod limits;

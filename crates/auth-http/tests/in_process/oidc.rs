@@ -397,3 +397,154 @@ async fn logout_to_an_unregistered_address_is_refused_without_a_redirect() {
         Some("https://app.example/bye?state=x")
     );
 }
+
+#[actix_web::test]
+async fn the_account_lists_the_apps_it_consented_to_and_removes_one() {
+    let app = oidc_app().await;
+    let signed = app.sign_up(&unique_email("apps"), "Ada").await;
+    let token = signed.json["access_token"].as_str().unwrap().to_owned();
+    let cookie = format!("__Host-auth_access={token}");
+    let apps = |app_token: &str| call("GET", "/v1/me/apps").bearer(app_token);
+    let listed = app.send(apps(&token)).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.json, serde_json::json!({ "apps": [] }));
+
+    let r = app
+        .send(call("GET", &authorize("third", "")).header("cookie", &cookie))
+        .await;
+    let to = r.header("location").unwrap().to_owned();
+    let pending = &to["/?oidc=".len()..to.len() - "#consent".len()];
+    let allowed = app
+        .send(
+            call("POST", "/oauth2/consent")
+                .header("cookie", &cookie)
+                .header("origin", ORIGIN)
+                .json(&serde_json::json!({ "pending": pending, "allow": true })),
+        )
+        .await;
+    assert_eq!(allowed.status, 200, "{}", allowed.text);
+
+    let listed = app.send(apps(&token)).await;
+    let list = listed.json["apps"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{}", listed.text);
+    assert_eq!(list[0]["client_id"], "third");
+    assert_eq!(list[0]["name"], "App <third>");
+    assert_eq!(list[0]["scopes"], serde_json::json!(["openid", "email"]));
+    assert!(list[0]["granted_at"].as_str().unwrap().ends_with('Z'));
+
+    // Without a session, nothing; another origin with our cookie, refused.
+    app.send(call("DELETE", "/v1/me/apps/third"))
+        .await
+        .assert_problem(401, "unauthorized");
+    app.send(
+        call("DELETE", "/v1/me/apps/third")
+            .header("cookie", &cookie)
+            .header("origin", "https://evil.example"),
+    )
+    .await
+    .assert_problem(403, "forbidden_origin");
+    let removed = app
+        .send(call("DELETE", "/v1/me/apps/third").bearer(&token))
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.text);
+    assert_eq!(
+        app.send(apps(&token)).await.json,
+        serde_json::json!({ "apps": [] })
+    );
+    for id in ["third", "spa", "nope%20nope"] {
+        app.send(call("DELETE", &format!("/v1/me/apps/{id}")).bearer(&token))
+            .await
+            .assert_problem(404, "not_found");
+    }
+    // The next request asks for consent again.
+    let again = app
+        .send(call("GET", &authorize("third", "")).header("cookie", &cookie))
+        .await;
+    assert!(
+        again.header("location").unwrap().ends_with("#consent"),
+        "{:?}",
+        again.header("location")
+    );
+    let activity = app
+        .send(call("GET", "/v1/me/activity").bearer(&token))
+        .await;
+    let kinds: Vec<&str> = activity.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"app_consented") && kinds.contains(&"app_consent_revoked"),
+        "{kinds:?}"
+    );
+}
+
+#[actix_web::test]
+async fn the_providers_own_pages_speak_the_browsers_language() {
+    let app = oidc_app().await;
+    let confirm =
+        "/oauth2/logout?client_id=spa&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye";
+    for (accept, lang, error_title, logout_title, button) in [
+        (
+            "en-GB,en;q=0.9",
+            "en",
+            "This sign-in request cannot be used",
+            "Sign out?",
+            ">Sign out</button>",
+        ),
+        (
+            "de-DE,de;q=0.9",
+            "de",
+            "Diese Anmeldeanfrage kann nicht verwendet werden",
+            "Abmelden?",
+            ">Abmelden</button>",
+        ),
+    ] {
+        let r = app
+            .send(call("GET", &authorize("nobody", "")).header("accept-language", accept))
+            .await;
+        assert_eq!(r.status, 400);
+        assert!(
+            r.text.contains(&format!("<html lang=\"{lang}\">")),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text.contains(&format!("<h1>{error_title}</h1>")),
+            "{}",
+            r.text
+        );
+        let r = app
+            .send(call("GET", confirm).header("accept-language", accept))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(
+            r.text.contains(&format!("<html lang=\"{lang}\">")),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text.contains(&format!("<h1>{logout_title}</h1>")),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains(button), "{}", r.text);
+        // The confirmation's form may go on to the app's origin, and posts its Origin.
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(
+            csp.contains("form-action 'self' https://app.example;"),
+            "{csp}"
+        );
+        assert_eq!(r.header("referrer-policy"), Some("same-origin"));
+    }
+    // The `lang` cookie the page's chooser sets wins over the browser's preference.
+    let r = app
+        .send(
+            call("GET", confirm)
+                .header("accept-language", "en")
+                .header("cookie", "lang=de"),
+        )
+        .await;
+    assert!(r.text.contains("<h1>Abmelden?</h1>"), "{}", r.text);
+}

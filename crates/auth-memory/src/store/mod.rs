@@ -132,8 +132,8 @@ struct Inner {
     rates: Shards<String, i64>,
     failures: Shards<String, Failures>,
     ceremonies: Vec<Mutex<Ceremonies>>,
-    /// Authorization codes by hash: the grant, and when it was used.
-    codes: Shards<TokenHash, (CodeGrant, Option<Timestamp>)>,
+    /// Authorization codes by hash: the grant, when it was used, and whether it came back after.
+    codes: Shards<TokenHash, (CodeGrant, Option<Timestamp>, bool)>,
     /// How many ceremonies each shard holds at most.
     ceremonies_per_shard: usize,
 }

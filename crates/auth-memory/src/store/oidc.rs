@@ -17,18 +17,19 @@ impl AuthorizationCodeStore for MemoryStore {
         let horizon = code.grant.expires_at;
         self.inner.codes.lock(&code.hash).insert_sweeping(
             code.hash,
-            (code.grant.clone(), None),
-            |(g, _)| g.expires_at.plus(CODE_REPLAY_MEMORY) <= horizon,
+            (code.grant.clone(), None, false),
+            |(g, _, _)| g.expires_at.plus(CODE_REPLAY_MEMORY) <= horizon,
         );
         Ok(())
     }
 
     async fn take(&self, hash: &TokenHash, now: Timestamp) -> Result<CodeTake, StoreError> {
         let mut shard = self.inner.codes.lock(hash);
-        let Some((grant, used)) = shard.map.get_mut(hash) else {
+        let Some((grant, used, replayed)) = shard.map.get_mut(hash) else {
             return Ok(CodeTake::Invalid);
         };
         Ok(if used.is_some() {
+            *replayed = true;
             CodeTake::Replayed(grant.clone())
         } else if now >= grant.expires_at {
             CodeTake::Invalid
@@ -36,6 +37,14 @@ impl AuthorizationCodeStore for MemoryStore {
             *used = Some(now);
             CodeTake::Taken(grant.clone())
         })
+    }
+
+    async fn replayed(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+        let shard = self.inner.codes.lock(hash);
+        Ok(shard
+            .map
+            .get(hash)
+            .is_some_and(|(_, _, replayed)| *replayed))
     }
 }
 

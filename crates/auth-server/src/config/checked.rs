@@ -5,7 +5,7 @@
 
 use auth_core::Policy;
 use auth_core::net::IpNet;
-use auth_smtp::{MailConfig, SmtpConfig};
+use auth_smtp::{ConfigError, MailConfig, SmtpConfig, TransportConfig};
 use auth_webauthn::RelyingParty;
 use std::fmt;
 use std::net::SocketAddr;
@@ -76,6 +76,19 @@ impl PublicOrigin {
             );
         }
         Ok(Self { origin, host })
+    }
+
+    /// Origins of other apps (`server.allowed_return_origins`, `server.cors_origins`), held to
+    /// the same rules and normalised the same way; the error names `key` and the value.
+    pub fn list(values: &[String], key: &str) -> anyhow::Result<Vec<String>> {
+        values
+            .iter()
+            .map(|v| {
+                Self::parse(v)
+                    .map(|o| o.origin)
+                    .map_err(|why| anyhow::anyhow!("{key}: {v:?} {why}"))
+            })
+            .collect()
     }
 
     /// `scheme://host[:port]`.
@@ -251,6 +264,10 @@ pub struct Config {
     pub public_origin: PublicOrigin,
     /// The public URL as configured, without a trailing slash (the default issuer).
     pub public_url: String,
+    /// Origins the page may return to after a sign-in, normalised.
+    pub allowed_return_origins: Vec<String>,
+    /// Origins allowed to call the JSON API with bearer tokens (CORS), normalised.
+    pub cors_origins: Vec<String>,
     /// Peers whose `X-Forwarded-For` is trusted.
     pub trusted_proxies: Vec<IpNet>,
     /// Leading bits of an IPv6 address that make one client network.
@@ -317,6 +334,17 @@ pub(super) fn describe(error: figment::Error) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Builds the relay the way serving will, in a throw-away runtime (the relay wants one, though it
+/// connects only on the first mail), to refuse what serving would refuse.
+pub(super) fn check_relay(relay: &SmtpConfig) -> Result<(), ConfigError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ConfigError::Outbox)?;
+    let _inside = runtime.enter();
+    TransportConfig::Smtp(relay.clone()).build().map(|_| ())
 }
 
 #[cfg(test)]

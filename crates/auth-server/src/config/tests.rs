@@ -128,6 +128,41 @@ fn the_public_origin_is_normalised() {
 }
 
 #[test]
+fn other_apps_origins_are_normalised_and_checked_like_the_public_origin() {
+    let mut s = Settings::default();
+    s.server.allowed_return_origins = vec![
+        "HTTPS://App.Example.com:443/".to_owned(),
+        "http://localhost:3000".to_owned(),
+    ];
+    s.server.cors_origins = vec!["https://spa.example.com".to_owned()];
+    let c = s.validate().unwrap();
+    assert_eq!(
+        c.allowed_return_origins,
+        ["https://app.example.com", "http://localhost:3000"]
+    );
+    assert_eq!(c.cors_origins, ["https://spa.example.com"]);
+    for (key, bad) in [
+        (
+            "server.allowed_return_origins",
+            "https://app.example.com/after",
+        ),
+        ("server.allowed_return_origins", "http://app.example.com"),
+        ("server.allowed_return_origins", "*"),
+        ("server.cors_origins", "https://user@spa.example.com"),
+        ("server.cors_origins", "null"),
+    ] {
+        let mut s = Settings::default();
+        if key == "server.cors_origins" {
+            s.server.cors_origins = vec![bad.to_owned()];
+        } else {
+            s.server.allowed_return_origins = vec![bad.to_owned()];
+        }
+        let e = refused(&s);
+        assert!(e.starts_with(key) && e.contains(bad), "{e}");
+    }
+}
+
+#[test]
 fn trusted_proxies_take_addresses_and_cidrs() {
     let mut s = Settings::default();
     s.server.trusted_proxies = vec![

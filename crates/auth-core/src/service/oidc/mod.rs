@@ -2,9 +2,13 @@
 //! user (freshness, consent, the code), exchanging a code or a refresh token for tokens, userinfo,
 //! revocation and RP-initiated logout. The rules of requests and codes are in [`crate::oidc`].
 
+mod apps;
 mod tokens;
 
+pub use apps::ConsentedApp;
+
 use super::{AuthService, Principal};
+use crate::audit::AuditKind;
 use crate::ids::{CeremonyId, SessionId, UserId};
 use crate::oidc::{
     AuthorizationCode, AuthorizationRequest, AuthorizeError, CODE_TTL, CodeGrant, Consent,
@@ -219,6 +223,16 @@ impl OidcProvider {
                     })
                     .await
                     .map_err(unavailable)?;
+                // The request carries no client address here; the app's sign-in that follows
+                // (`app_signed_in`) has it.
+                self.auth
+                    .record(
+                        who.user_id,
+                        AuditKind::AppConsented,
+                        &super::ClientInfo::default(),
+                        Some(req.client.name.clone()),
+                    )
+                    .await;
             } else if !covered || req.prompt.consent {
                 if req.prompt.none {
                     return Err(fail(

@@ -125,7 +125,9 @@ impl OidcProvider {
         let refresh = RefreshToken::generate(&*self.auth.ports.rng);
         // The sign-in event is written with the session, as for our own sign-ins.
         let event = AuditEvent {
-            detail: Some(format!("{} via {}", session.method.as_str(), client.id)),
+            kind: AuditKind::AppSignedIn,
+            at: now,
+            detail: Some(format!("{}, {}", client.name, session.method.as_str())),
             ..self.auth.signed_in_event(&session, info)
         };
         // A disable since the code was issued: the store refuses the session in its own write.
@@ -137,6 +139,28 @@ impl OidcProvider {
             .await?
         {
             return Err(bad("the account cannot sign in"));
+        }
+        // A replay that came while the session was being opened found nothing to revoke; the
+        // store remembers it, so the session ends here and no token leaves.
+        if self.codes.replayed(&code.hash()).await? {
+            tracing::warn!(client = %client.id, "authorization code replayed during its exchange; its session revoked");
+            if self
+                .auth
+                .ports
+                .sessions
+                .revoke(&session.user_id, &session.id, now)
+                .await?
+            {
+                self.auth
+                    .record(
+                        session.user_id,
+                        AuditKind::SessionRevoked,
+                        info,
+                        Some(session.id.to_string()),
+                    )
+                    .await;
+            }
+            return Err(bad("the code has been used"));
         }
         self.respond(client, &session, &user, grant.nonce, refresh)
     }

@@ -7,7 +7,7 @@
 //! is signed in, offers passkey or email-code sign-in as always, and then returns to
 //! `/oauth2/authorize?pending=ID`, a same-site navigation that carries the cookies.
 
-use super::html::{self, TEXT, hidden};
+use super::html::{self, hidden, text};
 use super::{browser_principal, no_store, pairs, provider, see_other};
 use crate::AppState;
 use crate::error::ApiError;
@@ -25,36 +25,38 @@ const FORM: &str = "application/x-www-form-urlencoded";
 
 /// The request's parameters: its own query, or the held request it names.
 async fn parameters(
+    req: &HttpRequest,
     op: &OidcProvider,
     query: Vec<(String, String)>,
 ) -> Result<(Vec<(String, String)>, Option<Timestamp>), HttpResponse> {
     match query.as_slice() {
         [(k, id)] if k == "pending" => {
-            let id = CeremonyId::parse(id).ok_or_else(|| html::error("unknown request"))?;
+            let id = CeremonyId::parse(id).ok_or_else(|| html::error(req, "unknown request"))?;
             match op.resume(&id).await {
                 Ok(Some((params, asked_at))) => Ok((params, Some(asked_at))),
-                Ok(None) => Err(html::error("the sign-in request has expired")),
-                Err(_) => Err(unavailable()),
+                Ok(None) => Err(html::error(req, "the sign-in request has expired")),
+                Err(_) => Err(unavailable(req)),
             }
         }
         _ => Ok((query, None)),
     }
 }
 
-fn unavailable() -> HttpResponse {
+fn unavailable(req: &HttpRequest) -> HttpResponse {
     html::page(
+        req,
         StatusCode::SERVICE_UNAVAILABLE,
-        TEXT.error_title,
-        "<p>Try again in a moment.</p>",
+        &text(req, "oidc-error-title"),
+        &format!("<p>{}</p>", escape(&text(req, "oidc-try-again"))),
     )
 }
 
-fn refused(op: &OidcProvider, e: &AuthorizeError) -> HttpResponse {
+fn refused(req: &HttpRequest, op: &OidcProvider, e: &AuthorizeError) -> HttpResponse {
     match OidcProvider::error_redirect(e, op.issuer()) {
         Some(url) => see_other(&url),
         None => match e {
-            AuthorizeError::Untrusted(reason) => html::error(reason),
-            AuthorizeError::Redirect { .. } => html::error("invalid request"),
+            AuthorizeError::Untrusted(reason) => html::error(req, reason),
+            AuthorizeError::Redirect { .. } => html::error(req, "invalid request"),
         },
     }
 }
@@ -71,7 +73,7 @@ async fn proceed(
 ) -> Result<HttpResponse, ApiError> {
     let request = match AuthorizationRequest::parse(&params, op.registry()) {
         Ok(r) => r,
-        Err(e) => return Ok(refused(op, &e)),
+        Err(e) => return Ok(refused(req, op, &e)),
     };
     match op
         .authorize(&request, who.as_ref(), asked_at, approved)
@@ -80,7 +82,7 @@ async fn proceed(
         Ok(AuthorizeStep::Redirect(url)) => Ok(see_other(&url)),
         Ok(step @ (AuthorizeStep::SignIn | AuthorizeStep::Consent)) => {
             let Ok(id) = op.hold(&params, asked_at).await else {
-                return Ok(unavailable());
+                return Ok(unavailable(req));
             };
             let page = with_query("/", &[("oidc", &id.to_string())]);
             if step == AuthorizeStep::Consent {
@@ -105,7 +107,7 @@ async fn proceed(
             }
             Ok(res)
         }
-        Err(e) => Ok(refused(op, &e)),
+        Err(e) => Ok(refused(req, op, &e)),
     }
 }
 
@@ -115,9 +117,9 @@ pub(super) async fn authorize(
 ) -> Result<HttpResponse, ApiError> {
     let op = provider(&state)?;
     let Some(query) = pairs(req.query_string()) else {
-        return Ok(html::error("the request is not valid UTF-8"));
+        return Ok(html::error(&req, "the request is not valid UTF-8"));
     };
-    let (params, asked_at) = match parameters(op, query).await {
+    let (params, asked_at) = match parameters(&req, op, query).await {
         Ok(p) => p,
         Err(res) => return Ok(res),
     };
@@ -184,6 +186,7 @@ pub(super) async fn consent(
         let request =
             AuthorizationRequest::parse(&params, op.registry()).map_err(|_| ApiError::NotFound)?;
         refused(
+            &req,
             op,
             &AuthorizeError::Redirect {
                 redirect_uri: request.redirect_uri,
@@ -267,10 +270,11 @@ pub(super) async fn logout_page(
 ) -> Result<HttpResponse, ApiError> {
     let op = provider(&state)?;
     let Some(p) = pairs(req.query_string()) else {
-        return Ok(html::error("the request is not valid UTF-8"));
+        return Ok(html::error(&req, "the request is not valid UTF-8"));
     };
     let Ok(target) = post_logout(op, &p) else {
         return Ok(html::error(
+            &req,
             "post_logout_redirect_uri is not registered for this client",
         ));
     };
@@ -286,16 +290,28 @@ pub(super) async fn logout_page(
     let body = format!(
         "<p>{intro} {to}</p><form method=\"post\" action=\"/oauth2/logout\">{h}\
          <button type=\"submit\">{confirm}</button></form>",
-        intro = escape(TEXT.logout_intro),
+        intro = escape(&text(&req, "oidc-logout-intro")),
         to = escape(
             target
                 .as_deref()
                 .map_or("", |t| t.split('?').next().unwrap_or(t))
         ),
         h = hidden(&keep),
-        confirm = escape(TEXT.logout_confirm),
+        confirm = escape(&text(&req, "oidc-logout-confirm")),
     );
-    Ok(html::page(StatusCode::OK, TEXT.logout_title, &body))
+    // The confirmation's redirect goes to the app's origin, which the form's CSP must allow.
+    let then = target
+        .as_deref()
+        .and_then(|t| url::Url::parse(t).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null");
+    Ok(html::page_with_form(
+        &req,
+        StatusCode::OK,
+        &text(&req, "oidc-logout-title"),
+        &body,
+        then.as_deref(),
+    ))
 }
 
 pub(super) async fn logout(
@@ -308,6 +324,7 @@ pub(super) async fn logout(
     let p = form(&req, &body)?;
     let Ok(target) = post_logout(op, &p) else {
         return Ok(html::error(
+            &req,
             "post_logout_redirect_uri is not registered for this client",
         ));
     };
