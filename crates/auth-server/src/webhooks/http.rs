@@ -1,15 +1,16 @@
-//! The one HTTP request webhook delivery needs: a POST of a JSON body over a fresh connection
-//! (plain TCP, or TLS through rustls with ring and the system's roots, as the mail relay's), read
-//! only as far as the status code, all within a timeout. Hand-written on purpose: the only HTTP
-//! client in the tree is a blocking one without TLS, and this is all webhooks need.
+//! The one HTTP request webhook delivery needs: a POST of a JSON body, through `ureq` (already the
+//! workspace's HTTP client) on a blocking thread, with TLS by rustls with ring and the system's
+//! root certificates (as the mail relay's), no proxy, no redirects followed, and the answer read
+//! only as far as its status code, all within a timeout.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
-use url::{Position, Url};
+use ureq::Agent;
+use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+use url::Url;
 
-/// Why a request got no status code.
+/// Why a request got no status code. Its text names a kind of failure, never the URL (which may
+/// carry a token of the receiver's).
 #[derive(Debug, thiserror::Error)]
 pub enum PostError {
     /// No answer within the timeout.
@@ -17,48 +18,43 @@ pub enum PostError {
     Timeout,
     /// Connecting, TLS, writing or reading failed.
     #[error("{0}")]
-    Io(#[from] std::io::Error),
-    /// The answer was not HTTP.
-    #[error("the answer is not an HTTP response")]
-    NotHttp,
+    Failed(&'static str),
 }
 
 /// Posts JSON bodies.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone)]
 pub struct Client {
-    tls: OnceLock<Arc<rustls::ClientConfig>>,
+    agent: Agent,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        let roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+            .certs
+            .iter()
+            .map(|der| Certificate::from_der(der).to_owned())
+            .collect();
+        if roots.is_empty() {
+            tracing::warn!("no root certificates found: https webhooks will fail");
+        }
+        let tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .root_certs(RootCerts::Specific(Arc::new(roots)))
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .build();
+        let agent = Agent::config_builder()
+            .tls_config(tls)
+            .proxy(None)
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .user_agent("auth-server-webhooks")
+            .build()
+            .new_agent();
+        Self { agent }
+    }
 }
 
 impl Client {
-    fn tls(&self) -> Arc<rustls::ClientConfig> {
-        self.tls
-            .get_or_init(|| {
-                let mut roots = rustls::RootCertStore::empty();
-                let found = rustls_native_certs::load_native_certs();
-                let (added, _) = roots.add_parsable_certificates(found.certs);
-                if added == 0 {
-                    tracing::warn!("no root certificates found: https webhooks will fail");
-                }
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                let config = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-                match config {
-                    Ok(c) => Arc::new(c),
-                    // The ring provider supports the default versions; this cannot happen.
-                    Err(e) => {
-                        tracing::error!(error = %e, "no TLS configuration for webhooks");
-                        Arc::new(
-                            rustls::ClientConfig::builder()
-                                .with_root_certificates(rustls::RootCertStore::empty())
-                                .with_no_client_auth(),
-                        )
-                    }
-                }
-            })
-            .clone()
-    }
-
     /// POSTs `body` to `url` with `headers` and answers the status code.
     ///
     /// # Errors
@@ -70,113 +66,85 @@ impl Client {
         body: &[u8],
         timeout: Duration,
     ) -> Result<u16, PostError> {
-        tokio::time::timeout(timeout, self.exchange(url, headers, body))
-            .await
-            .map_err(|_| PostError::Timeout)?
-    }
-
-    async fn exchange(
-        &self,
-        url: &Url,
-        headers: &[(&str, String)],
-        body: &[u8],
-    ) -> Result<u16, PostError> {
-        let host = url.host_str().unwrap_or_default();
-        let port = url.port_or_known_default().unwrap_or(80);
-        // `host_str` keeps an IPv6 address in brackets; connecting wants it without.
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = TcpStream::connect((bare, port)).await?;
-        tcp.set_nodelay(true)?;
-        let mut head = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\nUser-Agent: auth-server-webhooks\r\n",
-            &url[Position::BeforePath..Position::AfterQuery],
-            &url[Position::BeforeHost..Position::AfterPort],
-            body.len()
-        );
-        for (name, value) in headers {
-            head.push_str(name);
-            head.push_str(": ");
-            head.push_str(value);
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        if url.scheme() == "https" {
-            let name = rustls::pki_types::ServerName::try_from(bare.to_owned())
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-            let tls = tokio_rustls::TlsConnector::from(self.tls())
-                .connect(name, tcp)
-                .await?;
-            exchange_on(tls, head.as_bytes(), body).await
-        } else {
-            exchange_on(tcp, head.as_bytes(), body).await
+        let agent = self.agent.clone();
+        let url = url.as_str().to_owned();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect();
+        let body = body.to_vec();
+        let blocking = tokio::task::spawn_blocking(move || {
+            let mut request = agent
+                .post(&url)
+                .config()
+                .timeout_global(Some(timeout))
+                .build()
+                .header("Content-Type", "application/json");
+            for (name, value) in &headers {
+                request = request.header(name, value);
+            }
+            request
+                .send(&body[..])
+                .map(|answer| answer.status().as_u16())
+        });
+        // The blocking call keeps its own deadline; this one only guards the wait for it.
+        match tokio::time::timeout(timeout + Duration::from_secs(1), blocking).await {
+            Err(_) => Err(PostError::Timeout),
+            Ok(Err(_)) => Err(PostError::Failed("the request's thread failed")),
+            Ok(Ok(answer)) => answer.map_err(failure),
         }
     }
 }
 
-async fn exchange_on<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    head: &[u8],
-    body: &[u8],
-) -> Result<u16, PostError> {
-    stream.write_all(head).await?;
-    stream.write_all(body).await?;
-    stream.flush().await?;
-    let mut buf = Vec::with_capacity(256);
-    let mut chunk = [0u8; 256];
-    // The status line is all we read: `HTTP/1.1 200 OK\r\n`.
-    while !buf.windows(2).any(|w| w == b"\r\n") {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 || buf.len() > 4096 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
+/// The kind of a failed request, without anything the error carries (a URL, an address).
+fn failure(e: ureq::Error) -> PostError {
+    match e {
+        ureq::Error::Timeout(_) => PostError::Timeout,
+        ureq::Error::Io(e) => PostError::Failed(match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused",
+            std::io::ErrorKind::ConnectionReset => "connection reset",
+            std::io::ErrorKind::TimedOut => "timed out",
+            std::io::ErrorKind::UnexpectedEof => "connection closed early",
+            _ => "network error",
+        }),
+        ureq::Error::HostNotFound => PostError::Failed("host not found"),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => PostError::Failed("TLS failed"),
+        _ => PostError::Failed("the answer is not an HTTP response"),
     }
-    status(&buf).ok_or(PostError::NotHttp)
-}
-
-/// The status code of a response that starts with `buf`.
-fn status(buf: &[u8]) -> Option<u16> {
-    let line = buf.split(|&b| b == b'\r').next()?;
-    let line = std::str::from_utf8(line).ok()?;
-    let mut parts = line.split(' ');
-    if !parts.next()?.starts_with("HTTP/1.") {
-        return None;
-    }
-    let code = parts.next()?;
-    (code.len() == 3).then(|| code.parse().ok()).flatten()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    #[test]
-    fn the_status_line_gives_the_code() {
-        assert_eq!(status(b"HTTP/1.1 204 No Content\r\n"), Some(204));
-        assert_eq!(status(b"HTTP/1.0 500\r\n"), Some(500));
-        assert_eq!(status(b"SSH-2.0-OpenSSH\r\n"), None);
-        assert_eq!(status(b"HTTP/1.1 2000 x\r\n"), None);
-    }
-
-    #[tokio::test]
-    async fn a_post_reaches_a_server_and_reads_its_status() {
+    /// A one-request server that answers `answer` and hands back what it read.
+    async fn server(answer: &'static [u8]) -> (Url, tokio::task::JoinHandle<String>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
+        let handle = tokio::spawn(async move {
             let (mut conn, _) = listener.accept().await.unwrap();
             let mut got = Vec::new();
             let mut chunk = [0u8; 1024];
             while !String::from_utf8_lossy(&got).contains("{\"a\":1}") {
                 let n = conn.read(&mut chunk).await.unwrap();
+                if n == 0 {
+                    break;
+                }
                 got.extend_from_slice(&chunk[..n]);
             }
-            conn.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
-                .await
-                .unwrap();
+            conn.write_all(answer).await.unwrap();
             String::from_utf8(got).unwrap()
         });
-        let url = Url::parse(&format!("http://{addr}/hook?x=1")).unwrap();
+        (
+            Url::parse(&format!("http://{addr}/hook?x=1")).unwrap(),
+            handle,
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_post_reaches_a_server_and_reads_its_status() {
+        let (url, request) = server(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n").await;
         let code = Client::default()
             .post(
                 &url,
@@ -187,12 +155,54 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(code, 202);
-        let request = server.await.unwrap();
+        let request = request.await.unwrap();
+        let lower = request.to_ascii_lowercase();
         assert!(
             request.starts_with("POST /hook?x=1 HTTP/1.1\r\n"),
             "{request}"
         );
-        assert!(request.contains("\r\nwebhook-id: msg_1\r\n"));
-        assert!(request.contains("\r\nContent-Length: 7\r\n"));
+        assert!(lower.contains("\r\nwebhook-id: msg_1\r\n"), "{request}");
+        assert!(lower.contains("\r\ncontent-length: 7\r\n"), "{request}");
+        assert!(
+            lower.contains("\r\ncontent-type: application/json\r\n"),
+            "{request}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_error_status_and_a_redirect_are_answers_not_followed() {
+        let (url, _) = server(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n").await;
+        let client = Client::default();
+        let code = client
+            .post(&url, &[], b"{\"a\":1}", Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(code, 500);
+        let (url, _) = server(
+            b"HTTP/1.1 307 Elsewhere\r\nLocation: http://192.0.2.1/\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await;
+        let code = client
+            .post(&url, &[], b"{\"a\":1}", Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(code, 307, "a redirect is not followed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_connection_is_a_failure_that_names_no_address() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let url = Url::parse(&format!("http://{addr}/hook?token=secret")).unwrap();
+        let e = Client::default()
+            .post(&url, &[], b"{}", Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            !text.contains("127.0.0.1") && !text.contains("secret"),
+            "{text}"
+        );
     }
 }
