@@ -14,7 +14,7 @@ use auth_core::ids::UserId;
 use auth_core::language::Language;
 use auth_core::mail::{Mail, Message};
 use auth_core::ports::{
-    Channel, Clock, MailError, Mailer, OsRng, Outbox, OutboxEntry, Rng, SystemClock,
+    Channel, Clock, MailError, Mailer, OsRng, Outbox, OutboxEntry, SystemClock,
 };
 use auth_core::time::Timestamp;
 use auth_smtp::{Renderer, Transport};
@@ -337,26 +337,15 @@ impl Sender {
             }
             Err(e) => {
                 tracing::info!(notice = %entry.id, mail = mail.message.kind(), error = %e, attempt = entry.attempts, "notice not delivered; retrying");
-                let at = SystemClock.now().plus(self.backoff(entry.attempts));
+                let at = SystemClock
+                    .now()
+                    .plus(self.delivery.backoff(entry.attempts));
                 self.outbox.retry(&entry, &[], at).await
             }
         };
         if let Err(e) = settled {
             tracing::warn!(notice = %entry.id, error = %e, "cannot settle a notice");
         }
-    }
-
-    /// As webhooks back off: doubling from `first_retry` up to `max_retry`, with jitter.
-    fn backoff(&self, attempts: u32) -> Duration {
-        let doublings = attempts.saturating_sub(1).min(20);
-        let base = self
-            .delivery
-            .first_retry
-            .saturating_mul(1 << doublings)
-            .min(self.delivery.max_retry);
-        let mut byte = [0u8; 1];
-        OsRng.fill(&mut byte);
-        base.mul_f64(0.5 + f64::from(byte[0]) / 512.0)
     }
 }
 

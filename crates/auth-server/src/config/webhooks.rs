@@ -125,6 +125,23 @@ impl Default for Delivery {
     }
 }
 
+impl Delivery {
+    /// The wait before attempt `attempts + 1` of a webhook event or a notice: `first_retry`
+    /// doubled per attempt, at most `max_retry`, times a random factor between ½ and 1 so that
+    /// failures do not retry in step.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        use auth_core::ports::{OsRng, Rng};
+        let doublings = attempts.saturating_sub(1).min(20);
+        let base = self
+            .first_retry
+            .saturating_mul(1 << doublings)
+            .min(self.max_retry);
+        let mut byte = [0u8; 1];
+        OsRng.fill(&mut byte);
+        base.mul_f64(0.5 + f64::from(byte[0]) / 512.0)
+    }
+}
+
 /// Reads and decodes a Standard Webhooks secret file.
 fn read_secret(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     let text = std::fs::read_to_string(path)

@@ -11,7 +11,7 @@ mod http;
 mod sign;
 
 use crate::config::webhooks::{Delivery, Endpoint, RETRY_WINDOW, WebhookConfig};
-use auth_core::ports::{Channel, Clock, OsRng, Outbox, OutboxEntry, Rng, SystemClock};
+use auth_core::ports::{Channel, Clock, Outbox, OutboxEntry, SystemClock};
 use auth_core::time::Timestamp;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -222,7 +222,9 @@ impl Dispatcher {
             }
         }
         let settled = if failed {
-            let at = SystemClock.now().plus(self.backoff(entry.attempts));
+            let at = SystemClock
+                .now()
+                .plus(self.delivery.backoff(entry.attempts));
             self.outbox.retry(&entry, &done, at).await
         } else {
             self.outbox.settle(&entry).await
@@ -236,20 +238,6 @@ impl Dispatcher {
                 tracing::warn!(event = %entry.id, error = %e, "cannot settle a webhook event")
             }
         }
-    }
-
-    /// The wait before attempt `attempts + 1`: `first_retry` doubled per attempt, at most
-    /// `max_retry`, times a random factor between ½ and 1 so that failures do not retry in step.
-    fn backoff(&self, attempts: u32) -> Duration {
-        let doublings = attempts.saturating_sub(1).min(20);
-        let base = self
-            .delivery
-            .first_retry
-            .saturating_mul(1 << doublings)
-            .min(self.delivery.max_retry);
-        let mut byte = [0u8; 1];
-        OsRng.fill(&mut byte);
-        base.mul_f64(0.5 + f64::from(byte[0]) / 512.0)
     }
 }
 
@@ -276,7 +264,7 @@ mod tests {
     fn backoff_doubles_with_jitter_up_to_the_cap() {
         let d = dispatcher(10, 3600);
         for (attempts, full) in [(1, 10), (2, 20), (3, 40), (10, 3600), (40, 3600)] {
-            let wait = d.backoff(attempts);
+            let wait = d.delivery.backoff(attempts);
             let full = Duration::from_secs(full);
             assert!(wait >= full / 2 && wait <= full, "{attempts}: {wait:?}");
         }
