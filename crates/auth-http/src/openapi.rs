@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
         routes::account::delete_account, routes::account::start_email_change, routes::account::verify_email_change,
         routes::account::revert_email_change,
         routes::account::sessions, routes::account::revoke_all, routes::account::revoke_session, routes::account::activity,
-        routes::apps::list, routes::apps::revoke,
+        routes::apps::list_apps, routes::apps::remove_app,
         routes::passkeys::register_options, routes::passkeys::register_finish, routes::passkeys::login_options,
         routes::passkeys::login_finish, routes::passkeys::list, routes::passkeys::rename, routes::passkeys::delete,
         routes::public::profiles, routes::public::profile, routes::public::jwks, routes::public::healthz,

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 #[utoipa::path(get, path = "/v1/me/apps", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = AppList), (status = 401, body = crate::error::Problem)))]
-pub(crate) async fn list(
+pub(crate) async fn list_apps(
     state: web::Data<AppState>,
     who: Authenticated,
 ) -> Result<web::Json<AppList>, ApiError> {
@@ -34,7 +34,7 @@ pub(crate) async fn list(
     params(("client_id" = String, Path, description = "The app's client id")),
     responses((status = 204, description = "The consent is forgotten and the app's sessions of the account ended"),
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
-pub(crate) async fn revoke(
+pub(crate) async fn remove_app(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: Authenticated,

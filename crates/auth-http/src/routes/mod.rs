@@ -76,8 +76,8 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(passkeys::rename))
                 .route(web::delete().to(passkeys::delete)),
         )
-        .service(resource("/v1/me/apps").route(web::get().to(apps::list)))
-        .service(resource("/v1/me/apps/{client_id}").route(web::delete().to(apps::revoke)))
+        .service(resource("/v1/me/apps").route(web::get().to(apps::list_apps)))
+        .service(resource("/v1/me/apps/{client_id}").route(web::delete().to(apps::remove_app)))
         .service(resource("/v1/me/activity").route(web::get().to(account::activity)))
         .service(resource("/v1/profiles").route(web::get().to(public::profiles)))
         .service(resource("/v1/profiles/{id}").route(web::get().to(public::profile)))

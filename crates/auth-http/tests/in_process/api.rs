@@ -1,5 +1,5 @@
-//! The API's self-description matches the routes: every documented operation is served, and the
-//! routes a client needs most are documented.
+//! The API's self-description matches the routes: every documented operation is served, the
+//! routes a client needs most are documented, and every operation has an id of its own.
 
 use crate::app::{call, relaxed, spawn_app};
 
@@ -42,6 +42,25 @@ async fn every_operation_in_the_openapi_document_is_served() {
     ] {
         assert!(paths.contains_key(p), "{p} is served but not documented");
     }
+}
+
+#[actix_web::test]
+async fn every_documented_operation_has_an_id_of_its_own() {
+    let app = spawn_app(relaxed()).await;
+    let doc = app.send(call("GET", "/openapi.json")).await.json;
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().unwrap() {
+            let id = op["operationId"]
+                .as_str()
+                .expect("every operation has an id");
+            let place = format!("{method} {path}");
+            if let Some(first) = seen.insert(id.to_owned(), place.clone()) {
+                panic!("operationId {id:?} is used by {first} and by {place}");
+            }
+        }
+    }
+    assert!(seen.len() >= 20, "{} operations", seen.len());
 }
 
 #[actix_web::test]
