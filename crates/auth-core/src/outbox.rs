@@ -33,25 +33,34 @@ pub struct OutboxEvent {
 /// records `event`, so the outbox row exists exactly when the change it reports does.
 #[must_use]
 pub fn outbox_event(event: &AuditEvent) -> Option<OutboxEvent> {
-    let (kind, field) = match event.kind {
-        AuditKind::SignedUp => ("account_created", None),
+    let detail = event.detail.as_deref();
+    // The detail as the one field of the kind's `data`, when there is one.
+    let one = |name: &'static str| detail.map(|d| vec![(name, d)]).unwrap_or_default();
+    let (kind, fields) = match event.kind {
+        AuditKind::SignedUp => ("account_created", Vec::new()),
         AuditKind::SignedIn => {
-            let recovery = event.detail.as_deref() == Some(AuthMethod::Recovery.as_str());
+            let recovery = detail == Some(AuthMethod::Recovery.as_str());
             let kind = if recovery {
                 "recovery_used"
             } else {
                 "signed_in"
             };
-            (kind, Some("method"))
+            (kind, one("method"))
         }
-        AuditKind::AppSignedIn => return app_signed_in(event),
-        AuditKind::PasskeyAdded => ("passkey_added", Some("passkey_name")),
-        AuditKind::PasskeyRemoved => ("passkey_removed", Some("passkey_name")),
-        AuditKind::EmailChanged => ("email_changed", Some("change")),
-        AuditKind::AccountDeleted => ("account_deleted", Some("operator")),
-        AuditKind::AccountDisabled => ("account_disabled", Some("operator")),
-        AuditKind::AccountEnabled => ("account_enabled", Some("operator")),
-        AuditKind::RefreshTokenReused => ("refresh_token_reused", Some("session_id")),
+        // An app's sign-in through the provider is a `signed_in` event too, with the app's name
+        // beside the method (the audit detail is "App name, method").
+        AuditKind::AppSignedIn => {
+            let detail = detail.unwrap_or_default();
+            let (app, method) = detail.rsplit_once(", ").unwrap_or(("", detail));
+            ("signed_in", vec![("method", method), ("app", app)])
+        }
+        AuditKind::PasskeyAdded => ("passkey_added", one("passkey_name")),
+        AuditKind::PasskeyRemoved => ("passkey_removed", one("passkey_name")),
+        AuditKind::EmailChanged => ("email_changed", one("change")),
+        AuditKind::AccountDeleted => ("account_deleted", one("operator")),
+        AuditKind::AccountDisabled => ("account_disabled", one("operator")),
+        AuditKind::AccountEnabled => ("account_enabled", one("operator")),
+        AuditKind::RefreshTokenReused => ("refresh_token_reused", one("session_id")),
         _ => return None,
     };
     let mut data = serde_json::Map::new();
@@ -59,29 +68,11 @@ pub fn outbox_event(event: &AuditEvent) -> Option<OutboxEvent> {
     if let Some(ip) = &event.ip {
         data.insert("ip".into(), ip.clone().into());
     }
-    if let (Some(field), Some(detail)) = (field, &event.detail) {
-        data.insert(field.into(), detail.clone().into());
+    for (name, value) in fields {
+        data.insert(name.into(), value.into());
     }
     Some(OutboxEvent {
         kind,
-        payload: serde_json::Value::Object(data).to_string(),
-    })
-}
-
-/// An app's sign-in through the provider is a `signed_in` event too, with the app's name beside
-/// the method (the audit detail is "App name, method").
-fn app_signed_in(event: &AuditEvent) -> Option<OutboxEvent> {
-    let detail = event.detail.as_deref().unwrap_or_default();
-    let (app, method) = detail.rsplit_once(", ").unwrap_or(("", detail));
-    let mut data = serde_json::Map::new();
-    data.insert("account_id".into(), event.user_id.to_string().into());
-    if let Some(ip) = &event.ip {
-        data.insert("ip".into(), ip.clone().into());
-    }
-    data.insert("method".into(), method.into());
-    data.insert("app".into(), app.into());
-    Some(OutboxEvent {
-        kind: "signed_in",
         payload: serde_json::Value::Object(data).to_string(),
     })
 }

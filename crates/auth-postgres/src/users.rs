@@ -155,8 +155,7 @@ impl UserRepository for PgStore {
         // SHARE` while it opens its session, so the first statement waits for any sign-in under
         // way, and the second, on a fresh snapshot, sees the session it opened and ends it. One
         // statement would keep the snapshot taken before the wait and miss that session.
-        let pool = self.pool()?;
-        let mut tx = pool.begin().await.map_err(|e| self.failed(e))?;
+        let mut tx = self.begin().await?;
         let changed = sqlx::query(concat!(
             "UPDATE users SET disabled_at = $1, attempt_epoch = ",
             next_epoch!(),
@@ -190,8 +189,7 @@ impl UserRepository for PgStore {
     async fn enable(&self, id: &UserId, event: &AuditEvent) -> Result<bool, StoreError> {
         // The event (audit row and outbox row, through `write_event`) is written only if the
         // account was disabled, in the same transaction.
-        let pool = self.pool()?;
-        let mut tx = pool.begin().await.map_err(|e| self.failed(e))?;
+        let mut tx = self.begin().await?;
         let changed = sqlx::query(concat!(
             "UPDATE users SET disabled_at = NULL, attempt_epoch = ",
             next_epoch!(),
