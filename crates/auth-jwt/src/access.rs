@@ -1,15 +1,16 @@
 //! Access tokens on the wire, and the strict rules every one must pass, shared by the issuer and
 //! by [`crate::JwksVerifier`] so the two can never drift apart.
 
-use crate::keys::PublicKey;
+use crate::keys::{CompactSigner, KeyError, PublicKey, SigningKey};
 use crate::validity::{check_window, from_secs};
 use crate::{ACCESS_TOKEN_TYPE, MAX_TOKEN_LEN};
 use auth_core::ids::{SessionId, UserId};
 use auth_core::ports::{Clock, SystemClock};
 use auth_core::session::AuthMethod;
 use auth_core::token::{AccessClaims, TokenError};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -47,21 +48,19 @@ struct AccessIn {
 pub(crate) struct AccessSigner {
     issuer: String,
     audience: String,
-    header: Header,
-    key: EncodingKey,
+    signer: CompactSigner,
 }
 
 impl AccessSigner {
-    pub(crate) fn new(issuer: &str, audience: &str, kid: &str, key: EncodingKey) -> Self {
+    pub(crate) fn new(issuer: &str, audience: &str, key: &SigningKey) -> Result<Self, KeyError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        header.kid = Some(kid.to_owned());
-        Self {
+        header.kid = Some(key.kid().to_owned());
+        Ok(Self {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
-            header,
-            key,
-        }
+            signer: key.compact_signer(&header)?,
+        })
     }
 
     pub(crate) fn sign(&self, claims: &AccessClaims) -> Result<String, TokenError> {
@@ -76,16 +75,35 @@ impl AccessSigner {
             nbf: claims.issued_at.as_secs(),
             exp: claims.expires_at.as_secs(),
         };
-        jsonwebtoken::encode(&self.header, &out, &self.key)
-            .map_err(|e| TokenError::Signing(e.to_string()))
+        self.signer.sign(&out)
     }
 }
 
+/// How many verified tokens [`AccessRules`] remembers (about 100 bytes each).
+const VERIFIED_CAPACITY: usize = 10_000;
+
+/// A token that passed every rule but the time window: its claims, and the `nbf` it was signed
+/// with.
+#[derive(Clone)]
+struct Verified {
+    claims: AccessClaims,
+    nbf: i64,
+}
+
 /// Verifies access tokens against a set of public keys.
+///
+/// A client sends the same access token with every request for its whole life, and checking the
+/// Ed25519 signature is most of the work of an authenticated request. So the claims of tokens
+/// that passed are remembered, keyed by the SHA-256 of the whole token: a token seen before skips
+/// the signature and the parsing, never the time window, which is judged again on every use.
+/// Only tokens that passed are remembered, so a flood of forged ones costs the full check each and
+/// displaces nothing; the set of keys is fixed for the life of the rules, so a remembered token
+/// was signed by a key that still verifies.
 pub(crate) struct AccessRules {
     keys: BTreeMap<String, DecodingKey>,
     validation: Validation,
     clock: Arc<dyn Clock>,
+    verified: quick_cache::sync::Cache<[u8; 32], Verified>,
 }
 
 impl AccessRules {
@@ -112,6 +130,7 @@ impl AccessRules {
             keys,
             validation,
             clock: Arc::new(SystemClock),
+            verified: quick_cache::sync::Cache::new(VERIFIED_CAPACITY),
         }
     }
 
@@ -128,6 +147,20 @@ impl AccessRules {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Invalid);
         }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = self.clock.now();
+        if let Some(known) = self.verified.get(&digest) {
+            check_window(now, Some(known.nbf), known.claims.expires_at.as_secs())?;
+            return Ok(known.claims);
+        }
+        let fresh = self.check(token)?;
+        check_window(now, Some(fresh.nbf), fresh.claims.expires_at.as_secs())?;
+        self.verified.insert(digest, fresh.clone());
+        Ok(fresh.claims)
+    }
+
+    /// Every rule but the time window.
+    fn check(&self, token: &str) -> Result<Verified, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         // `crit` names extensions the verifier must understand (RFC 7515 §4.1.11); we know none.
         if header.alg != Algorithm::EdDSA
@@ -144,14 +177,16 @@ impl AccessRules {
         let claims = jsonwebtoken::decode::<AccessIn>(token, key, &self.validation)
             .map_err(|_| TokenError::Invalid)?
             .claims;
-        check_window(self.clock.now(), Some(claims.nbf), claims.exp)?;
-        Ok(AccessClaims {
-            user_id: UserId::parse(&claims.sub).ok_or(TokenError::Invalid)?,
-            session_id: SessionId::parse(&claims.sid).ok_or(TokenError::Invalid)?,
-            method: method_of(&claims.amr).ok_or(TokenError::Invalid)?,
-            auth_time: from_secs(claims.auth_time).ok_or(TokenError::Invalid)?,
-            issued_at: from_secs(claims.iat).ok_or(TokenError::Invalid)?,
-            expires_at: from_secs(claims.exp).ok_or(TokenError::Invalid)?,
+        Ok(Verified {
+            claims: AccessClaims {
+                user_id: UserId::parse(&claims.sub).ok_or(TokenError::Invalid)?,
+                session_id: SessionId::parse(&claims.sid).ok_or(TokenError::Invalid)?,
+                method: method_of(&claims.amr).ok_or(TokenError::Invalid)?,
+                auth_time: from_secs(claims.auth_time).ok_or(TokenError::Invalid)?,
+                issued_at: from_secs(claims.iat).ok_or(TokenError::Invalid)?,
+                expires_at: from_secs(claims.exp).ok_or(TokenError::Invalid)?,
+            },
+            nbf: claims.nbf,
         })
     }
 }

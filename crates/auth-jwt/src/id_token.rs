@@ -7,13 +7,13 @@
 //! never signs here.
 
 use crate::access::{AccessRules, AccessSigner};
-use crate::keys::SigningKey;
+use crate::keys::{CompactSigner, SigningKey};
 use auth_core::oidc::IdTokenAlg;
 use auth_core::ports::{Clock, IdTokenClaims, IdTokenSigner};
 use auth_core::token::{AccessClaims, TokenError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, Header};
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use serde_json::{Value, json};
@@ -119,7 +119,7 @@ pub const CLIENT_ACCESS_AUDIENCE: &str = "userinfo";
 /// the access tokens of apps (EdDSA, audience [`CLIENT_ACCESS_AUDIENCE`]).
 pub struct IdTokens {
     ed_kid: String,
-    ed_key: EncodingKey,
+    ed: CompactSigner,
     rsa: Option<Arc<RsaSigningKey>>,
     access: AccessSigner,
     rules: AccessRules,
@@ -137,16 +137,13 @@ impl IdTokens {
         current: &SigningKey,
         rsa: Option<Arc<RsaSigningKey>>,
     ) -> Result<Self, crate::KeyError> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(current.kid().to_owned());
         Ok(Self {
             ed_kid: current.kid().to_owned(),
-            ed_key: current.encoding_key()?,
+            ed: current.compact_signer(&header)?,
             rsa,
-            access: AccessSigner::new(
-                issuer,
-                CLIENT_ACCESS_AUDIENCE,
-                current.kid(),
-                current.encoding_key()?,
-            ),
+            access: AccessSigner::new(issuer, CLIENT_ACCESS_AUDIENCE, current)?,
             rules: AccessRules::new(issuer, CLIENT_ACCESS_AUDIENCE, [current.public_key()]),
         })
     }
@@ -210,12 +207,7 @@ impl IdTokenSigner for IdTokens {
     fn sign_id_token(&self, claims: &IdTokenClaims, alg: IdTokenAlg) -> Result<String, TokenError> {
         let body = payload(claims);
         match alg {
-            IdTokenAlg::EdDSA => {
-                let mut header = Header::new(Algorithm::EdDSA);
-                header.kid = Some(self.ed_kid.clone());
-                jsonwebtoken::encode(&header, &body, &self.ed_key)
-                    .map_err(|e| TokenError::Signing(e.to_string()))
-            }
+            IdTokenAlg::EdDSA => self.ed.sign(&body),
             IdTokenAlg::RS256 => {
                 let rsa = self.rsa.as_ref().ok_or_else(|| {
                     TokenError::Signing("no RSA key is configured for RS256".to_owned())

@@ -89,7 +89,7 @@ impl JwtIssuer {
                 keys.push(key);
             }
         }
-        let signer = AccessSigner::new(issuer, audience, current.kid(), current.encoding_key()?);
+        let signer = AccessSigner::new(issuer, audience, &current)?;
         Ok(Self {
             signer,
             access: AccessRules::new(issuer, audience, &keys),

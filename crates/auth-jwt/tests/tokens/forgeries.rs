@@ -272,3 +272,18 @@ fn oversized_tokens_are_refused_before_decoding() {
         "unknown claims are fine"
     );
 }
+
+#[test]
+fn a_token_one_character_away_from_an_accepted_one_is_refused() {
+    let f = fixture();
+    let claims = claims_at(now(&f), AuthMethod::EmailCode);
+    let token = f.issuer.issue_access(&claims).unwrap();
+    assert!(access(&f.issuer, &token).is_ok());
+    let mut forged = token.clone().into_bytes();
+    let last = forged.len() - 2;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert_ne!(forged, token);
+    assert_eq!(access(&f.issuer, &forged), Err(TokenError::Invalid));
+    assert!(access(&f.issuer, &token).is_ok(), "the real one still passes");
+}

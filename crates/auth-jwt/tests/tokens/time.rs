@@ -46,3 +46,19 @@ fn tokens_from_the_future_are_refused_beyond_the_leeway() {
         "valid once its nbf is near"
     );
 }
+
+#[test]
+fn a_token_verified_before_is_judged_by_the_clock_on_every_use() {
+    let f = fixture();
+    let claims = claims_at(now(&f), AuthMethod::Passkey);
+    let token = f.issuer.issue_access(&claims).unwrap();
+    for _ in 0..3 {
+        assert_eq!(access(&f.issuer, &token), Ok(claims.clone()), "used again");
+    }
+    f.clock.advance(Duration::from_secs(900) + LEEWAY);
+    assert_eq!(
+        access(&f.issuer, &token),
+        Err(TokenError::Invalid),
+        "a remembered token expires like any other"
+    );
+}
