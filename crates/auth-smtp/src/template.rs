@@ -32,10 +32,10 @@ pub(crate) fn fill(
 ) -> String {
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
-    while let Some(start) = rest.find("{{") {
+    while let Some(start) = find_pair(rest, b'{') {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
+        let Some(end) = find_pair(after, b'}') else {
             out.push_str(&rest[start..]);
             return out;
         };
@@ -53,6 +53,21 @@ pub(crate) fn fill(
     }
     out.push_str(rest);
     out
+}
+
+/// Where `b` first appears twice in a row in `s` (`{{` or `}}`). A search for one byte, unlike
+/// one for a two-byte string, needs no searcher set up per call, and mail is filled per message.
+fn find_pair(s: &str, b: u8) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|&c| c == b) {
+        let at = from + i;
+        if bytes.get(at + 1) == Some(&b) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// The names of a template's placeholders, in order.

@@ -317,6 +317,10 @@ async fn the_outbox_writes_a_parseable_eml_with_the_code() {
 async fn logs_name_the_kind_and_masked_recipient_but_never_the_code_or_address() {
     let logs = Arc::new(Capture::default());
     let _guard = tracing::subscriber::set_default(Arc::clone(&logs));
+    // Tests on other threads may have registered the queue's log call sites while only the
+    // global no-op subscriber existed, which caches them as never wanted; ask every call site
+    // again now that this thread's subscriber exists.
+    tracing::callsite::rebuild_interest_cache();
     let dir = tempfile::tempdir().unwrap();
     let flaky = Arc::new(Flaky {
         fail: 1,
