@@ -83,9 +83,9 @@ impl hyper::rt::Write for Io {
 /// which the exchange polls beside the request.
 struct Open {
     sender: SendRequest<Full<Bytes>>,
-    connection: Connection<Io, Full<Bytes>>,
-    /// The connection has ended (the server closed it, or it failed): not to be polled again.
-    ended: bool,
+    /// `None` once it has ended (the server closed it, or it failed). It is dropped then, as
+    /// hyper expects, so that the sender sees the end and a request on it fails at once.
+    connection: Option<Connection<Io, Full<Bytes>>>,
     /// Whether an exchange has completed on it, so that a failure to send on it is the server's
     /// keep-alive close and worth one retry on a new connection.
     used: bool,
@@ -107,7 +107,7 @@ impl Answer {
 /// Why an exchange did not bring an answer.
 enum Failure {
     /// The request never went out (the connection had closed): it can be sent again.
-    Unsent(Request<Full<Bytes>>, hyper::Error),
+    Unsent(Box<Request<Full<Bytes>>>, hyper::Error),
     /// It failed on the way or while the answer came.
     Broken(hyper::Error),
 }
@@ -189,7 +189,7 @@ impl Client {
     ) -> Result<Answer, hyper::Error> {
         loop {
             let open = match &mut self.open {
-                Some(open) if !open.ended => open,
+                Some(open) if open.connection.is_some() => open,
                 _ => self.open.insert(self.connect().await?),
             };
             let used = open.used;
@@ -200,7 +200,7 @@ impl Client {
                 }
                 Err(Failure::Unsent(unsent, _)) if used => {
                     self.open = None;
-                    request = unsent;
+                    request = *unsent;
                 }
                 Err(Failure::Unsent(_, e) | Failure::Broken(e)) => {
                     self.open = None;
@@ -222,8 +222,7 @@ impl Client {
         let (sender, connection) = http1::handshake(io).await?;
         Ok(Open {
             sender,
-            connection,
-            ended: false,
+            connection: Some(connection),
             used: false,
         })
     }
@@ -232,20 +231,17 @@ impl Client {
 /// One request and its whole answer on `open`, its connection polled in the same task.
 async fn exchange_on(open: &mut Open, request: Request<Full<Bytes>>) -> Result<Answer, Failure> {
     let Open {
-        sender,
-        connection,
-        ended,
-        ..
+        sender, connection, ..
     } = open;
     let work = async {
         if let Err(e) = sender.ready().await {
-            return Err(Failure::Unsent(request, e));
+            return Err(Failure::Unsent(Box::new(request), e));
         }
         let response = match sender.try_send_request(request).await {
             Ok(response) => response,
             Err(mut e) => {
                 return Err(match e.take_message() {
-                    Some(unsent) => Failure::Unsent(unsent, e.into_error()),
+                    Some(unsent) => Failure::Unsent(Box::new(unsent), e.into_error()),
                     None => Failure::Broken(e.into_error()),
                 });
             }
@@ -267,11 +263,11 @@ async fn exchange_on(open: &mut Open, request: Request<Full<Bytes>>) -> Result<A
         if let Poll::Ready(done) = work.as_mut().poll(cx) {
             return Poll::Ready(done);
         }
-        if *ended {
+        let Some(open) = connection else {
             return Poll::Pending;
-        }
-        if Pin::new(&mut *connection).poll(cx).is_ready() {
-            *ended = true;
+        };
+        if Pin::new(open).poll(cx).is_ready() {
+            *connection = None;
         }
         work.as_mut().poll(cx)
     })

@@ -193,7 +193,10 @@ fn client_runtime() -> Runtime {
 
 /// Runs `step` in a closed loop in one client task per element of `states` (each task owns its
 /// state and its connection) for `seconds`, and reports; hands the states back.
-#[allow(clippy::too_many_arguments, reason = "the row's labels and the run's inputs")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the row's labels and the run's inputs"
+)]
 fn run<S, F>(
     rt: &Runtime,
     build: Build,
@@ -402,7 +405,8 @@ fn bench(
                 let Some(code) = sink::next_code(mail, Duration::from_secs(30)).await else {
                     return false;
                 };
-                let verify = json!({ "attempt_token": started.json()["attempt_token"], "code": code });
+                let verify =
+                    json!({ "attempt_token": started.json()["attempt_token"], "code": code });
                 c.post("/v1/codes/verify", body(&verify)).await.status == 200
             })
         },
@@ -502,9 +506,7 @@ fn bench(
         &server,
         bearers,
         seconds,
-        |c, bearer, _| {
-            Box::pin(async move { c.get("/v1/me", Some(bearer)).await.status == 200 })
-        },
+        |c, bearer, _| Box::pin(async move { c.get("/v1/me", Some(bearer)).await.status == 200 }),
     );
     rows.push(row);
 
@@ -527,8 +529,7 @@ fn bench(
                 let Ok(answer) = device.get(&options["options"]).await else {
                     return false;
                 };
-                let finish =
-                    json!({ "ceremony_id": options["ceremony_id"], "credential": answer });
+                let finish = json!({ "ceremony_id": options["ceremony_id"], "credential": answer });
                 c.post("/v1/passkeys/login/finish", body(&finish))
                     .await
                     .status

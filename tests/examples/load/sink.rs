@@ -63,7 +63,10 @@ impl Inbox {
 /// The code of the first mail that reaches `mail` after it was last read (marked read with
 /// `borrow_and_update` before the request that sends the mail), waiting up to `limit`.
 pub async fn next_code(mail: &mut watch::Receiver<Latest>, limit: Duration) -> Option<String> {
-    tokio::time::timeout(limit, mail.changed()).await.ok()?.ok()?;
+    tokio::time::timeout(limit, mail.changed())
+        .await
+        .ok()?
+        .ok()?;
     Some(mail.borrow_and_update().code.clone())
 }
 
