@@ -55,7 +55,9 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
-/// The threads of the client runtime, which all client tasks share.
+/// The threads of the client runtime, which all client tasks share. On the 2-core development
+/// machine two gave the higher rate on the cheapest path (the JWKS document: about 28,000/s against
+/// 21,500/s with one, three runs each) and the same within the runs' spread on the others.
 const CLIENT_THREADS: usize = 2;
 
 /// The origin passkeys are bound to (the server's default public URL).
