@@ -1,10 +1,10 @@
 //! The start flood: start-login requests for unknown addresses while the mail relay is silent,
 //! so that the mail queue fills to its capacity and the server's peak RSS shows what a flood costs.
 
-use super::{Build, Row, UNLIMITED, run};
+use super::{Build, Row, UNLIMITED, body, run};
 use e2e::{Mailbox, Server};
 use serde_json::json;
-use std::sync::Arc;
+use tokio::runtime::Runtime;
 
 /// A mail relay that accepts every connection and never answers, for as long as the process runs.
 fn silent_relay() -> std::net::SocketAddr {
@@ -39,10 +39,11 @@ fn queue_depth(server: &Server) -> Option<f64> {
 /// silent, so that the mail queue fills to its default capacity: the peak RSS is what a flood
 /// costs.
 pub(crate) fn flood(
+    rt: &Runtime,
     build: Build,
     config: &'static str,
     services: &[(String, String)],
-    threads: usize,
+    tasks: usize,
     seconds: u64,
 ) -> Row {
     let mut services = services.to_vec();
@@ -51,22 +52,26 @@ pub(crate) fn flood(
         format!("smtp://{}", silent_relay()),
     ));
     let outbox = tempfile::tempdir().expect("temp dir");
-    let server = Arc::new(build.start(
+    let server = build.start(
         &services,
         Mailbox::Outbox(outbox.path().to_path_buf()),
         UNLIMITED,
-    ));
-    let row = run(
+    );
+    // Each task: its number, for addresses of its own.
+    let (row, _) = run(
+        rt,
         build,
         config,
         "start flood, relay silent",
         &server,
-        threads,
+        (0..tasks).collect(),
         seconds,
-        Arc::new(|s, t, i| {
-            let email = format!("flood{t}-{i}@example.test");
-            s.post("/v1/login/email", json!({ "email": email })).status == 202
-        }),
+        |c, t, i| {
+            Box::pin(async move {
+                let start = body(&json!({ "email": format!("flood{t}-{i}@example.test") }));
+                c.post("/v1/login/email", start).await.status == 202
+            })
+        },
     );
     match queue_depth(&server) {
         Some(depth) => println!(

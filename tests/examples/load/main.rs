@@ -1,13 +1,24 @@
 //! Load benchmark against the release server, on the embedded defaults (SQLite, in-process state)
 //! and on production services (PostgreSQL, Redis), with mail going over real SMTP to a fast local
-//! sink in this process. Client threads run each path in a closed loop for a fixed time; the
-//! report gives requests per second, latency percentiles, and the server's peak RSS and CPU.
+//! sink in this process. Client tasks run each path in a closed loop for a fixed time; the report
+//! gives requests per second, latency percentiles, and the server's peak RSS and CPU, and the CPU
+//! this client used.
 //!
 //! ```sh
 //! cargo build --release -p auth-server
 //! eval "$(cargo xtask services --env)"   # only for `production` or `both`
 //! cargo run --release -p e2e --example load -- [embedded|production|both] [seconds, 10] [threads, 32]
 //! ```
+//!
+//! The client is meant to cost little beside the server on the same cores: one tokio runtime on
+//! [`CLIENT_THREADS`] thread(s) runs as many client tasks as the third argument says (it keeps its
+//! old name, `threads`). Each task owns its state for the path (its account's address, session,
+//! authenticator, ...) and one keep-alive HTTP/1.1 connection to the server, which the task drives
+//! itself and opens again when the server has closed it (see `client.rs`). A reply is parsed as
+//! JSON only where the step needs a value from it (a token, passkey options, a ceremony id);
+//! elsewhere its status alone is checked. Codes reach the waiting task from the SMTP sink over a
+//! channel per address. The setup (sign-ups, adding passkeys, the attempts for the wrong-code path)
+//! goes through the blocking test harness and is not measured.
 //!
 //! With `LOAD_BASELINE=<path of an older auth-server binary>`, each configuration runs first on
 //! that build ("before") and then on this one ("after"), in the same run, so the two columns share
@@ -25,46 +36,62 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
+mod client;
 mod flood;
 mod sink;
 
 use auth_testsupport::Device;
+use client::Client;
 use e2e::{Mailbox, Production, Server, Session, unique_email};
 use flood::flood;
+use hyper::body::Bytes;
+use hyper::header::HeaderValue;
 use serde_json::{Value, json};
-use sink::Inbox;
+use sink::Latest;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+use tokio::sync::watch;
+
+/// The threads of the client runtime, which all client tasks share. On the 2-core development
+/// machine two gave the higher rate on the cheapest path (the JWKS document: about 28,000/s against
+/// 21,500/s with one, three runs each) and the same within the runs' spread on the others.
+const CLIENT_THREADS: usize = 2;
 
 /// The origin passkeys are bound to (the server's default public URL).
 const ORIGIN: &str = "http://localhost:8080";
 
-/// Limits lifted so that the benchmark measures work, not refusals.
+/// Limits lifted so that the benchmark measures work, not refusals. The limiter counts in whole
+/// milliseconds, so a quota allows at most one request per millisecond and key once its burst
+/// (one period's worth) is spent. All requests come from one network and share its keys, and at
+/// this client's rates a minute's burst ran out within a run (429 answers); an hour's is not
+/// spent by a run.
 const UNLIMITED: &[(&str, &str)] = &[
     (
         "AUTH_POLICY__LIMITS__SEND_GLOBAL",
-        "{limit=100000000,period=\"1m\"}",
+        "{limit=100000000,period=\"1h\"}",
     ),
     (
         "AUTH_POLICY__LIMITS__SEND_PER_IP",
-        "{limit=100000000,period=\"1m\"}",
+        "{limit=100000000,period=\"1h\"}",
     ),
     (
         "AUTH_POLICY__LIMITS__GUESSES_PER_IP",
-        "{limit=100000000,period=\"1m\"}",
+        "{limit=100000000,period=\"1h\"}",
     ),
     (
         "AUTH_POLICY__LIMITS__SEND_PER_ADDRESS",
-        "{limit=100000000,period=\"1m\"}",
+        "{limit=100000000,period=\"1h\"}",
     ),
     (
         "AUTH_POLICY__LIMITS__SEND_PER_ADDRESS_TOTAL",
-        "{limit=100000000,period=\"1m\"}",
+        "{limit=100000000,period=\"1h\"}",
     ),
     (
         "AUTH_POLICY__LIMITS__PASSKEY_OPTIONS_PER_IP",
-        "{limit=100000000,period=\"1m\"}",
+        "{limit=100000000,period=\"1h\"}",
     ),
     ("AUTH_POLICY__LIMITS__SEND_GAP_PER_ADDRESS", "0s"),
     ("AUTH_POLICY__LIMITS__ADDRESS_FAILURES__FREE", "1000000"),
@@ -155,57 +182,90 @@ fn usage(pid: u32) -> (f64, f64) {
     (rss_kb / 1024.0, ticks / 100.0)
 }
 
-type Step = Arc<dyn Fn(&Server, usize, u64) -> bool + Send + Sync>;
+/// What one step of a path returns: whether the answer was the expected one.
+type StepFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
 
-fn run(
+/// The client runtime: [`CLIENT_THREADS`] threads running every client task.
+fn client_runtime() -> Runtime {
+    let mut builder = if CLIENT_THREADS == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(CLIENT_THREADS);
+        builder
+    };
+    builder.enable_all().build().expect("client runtime")
+}
+
+/// Runs `step` in a closed loop in one client task per element of `states` (each task owns its
+/// state and its connection) for `seconds`, and reports; hands the states back.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the row's labels and the run's inputs"
+)]
+fn run<S, F>(
+    rt: &Runtime,
     build: Build,
     config: &'static str,
     path: &'static str,
-    server: &Arc<Server>,
-    threads: usize,
+    server: &Server,
+    states: Vec<S>,
     seconds: u64,
-    step: Step,
-) -> Row {
+    step: F,
+) -> (Row, Vec<S>)
+where
+    S: Send + 'static,
+    F: for<'a> Fn(&'a mut Client, &'a mut S, u64) -> StepFuture<'a> + Send + Sync + 'static,
+{
+    let step = Arc::new(step);
     let stop = Arc::new(AtomicBool::new(false));
     let (_, cpu0) = usage(server.pid());
     let (_, client0) = usage(std::process::id());
     let started = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let (server, step, stop) = (server.clone(), step.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut lat = Vec::new();
-                let mut errors = 0u64;
-                let mut i = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let t0 = Instant::now();
-                    if !step(&server, t, i) {
-                        errors += 1;
+    let (all, errors, states, peak_rss) = rt.block_on(async {
+        let tasks: Vec<_> = states
+            .into_iter()
+            .map(|mut state| {
+                let (step, stop) = (step.clone(), stop.clone());
+                let mut client = Client::new(&server.base);
+                tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    let mut errors = 0u64;
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let t0 = Instant::now();
+                        if !step(&mut client, &mut state, i).await {
+                            errors += 1;
+                        }
+                        lat.push(t0.elapsed());
+                        i += 1;
                     }
-                    lat.push(t0.elapsed());
-                    i += 1;
-                }
-                (lat, errors)
+                    (lat, errors, state)
+                })
             })
-        })
-        .collect();
-    let mut peak_rss: f64 = 0.0;
-    let until = started + Duration::from_secs(seconds);
-    while Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(200));
-        peak_rss = peak_rss.max(usage(server.pid()).0);
-    }
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for h in handles {
-        let (lat, e) = h.join().expect("client thread");
-        all.extend(lat);
-        errors += e;
-    }
+            .collect();
+        let mut peak_rss: f64 = 0.0;
+        let until = started + Duration::from_secs(seconds);
+        while Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            peak_rss = peak_rss.max(usage(server.pid()).0);
+        }
+        stop.store(true, Ordering::Relaxed);
+        let mut all = Vec::new();
+        let mut errors = 0;
+        let mut states = Vec::new();
+        for task in tasks {
+            let (lat, e, state) = task.await.expect("client task");
+            all.extend(lat);
+            errors += e;
+            states.push(state);
+        }
+        (all, errors, states, peak_rss)
+    });
     let elapsed = started.elapsed().as_secs_f64();
     let (rss, cpu1) = usage(server.pid());
     let (_, client1) = usage(std::process::id());
+    let mut all = all;
     all.sort();
     let row = Row {
         build: build.label(),
@@ -230,31 +290,29 @@ fn run(
         row.client_cores,
         all.len(),
     );
-    row
+    (row, states)
 }
 
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f)
+/// A JSON body, serialized once.
+fn body(value: &Value) -> Bytes {
+    serde_json::to_vec(value).expect("json").into()
 }
 
-/// Starts a code flow for `email` and signs in with the code from the delivered mail.
+/// Setup, on the blocking harness: starts a code flow for `email` and signs in with the code
+/// from the delivered mail, which `mail` (the address's receiver) brings.
 fn code_sign_in(
+    rt: &Runtime,
     s: &Server,
-    inbox: &Inbox,
+    mail: &mut watch::Receiver<Latest>,
     path: &str,
     body: Value,
-    email: &str,
 ) -> Option<Session> {
-    let seen = inbox.count(email);
+    mail.borrow_and_update();
     let started = s.post(path, body);
     if started.status != 202 {
         return None;
     }
-    let code = inbox.next_code(email, seen, Duration::from_secs(30))?;
+    let code = rt.block_on(sink::next_code(mail, Duration::from_secs(30)))?;
     let done = s.post(
         "/v1/codes/verify",
         json!({ "attempt_token": started.json["attempt_token"], "code": code }),
@@ -262,8 +320,8 @@ fn code_sign_in(
     (done.status == 200).then(|| Session::from_reply(&done))
 }
 
-/// Registers a passkey on `session`'s account.
-fn add_passkey(s: &Server, session: &Session, device: &mut Device) {
+/// Setup: registers a passkey on `session`'s account.
+fn add_passkey(rt: &Runtime, s: &Server, session: &Session, device: &mut Device) {
     let options = s.authed(
         "POST",
         "/v1/passkeys/register/options",
@@ -271,7 +329,9 @@ fn add_passkey(s: &Server, session: &Session, device: &mut Device) {
         None,
     );
     assert_eq!(options.status, 200, "{}", options.text);
-    let credential = block_on(device.create(&options.json["options"])).expect("a credential");
+    let credential = rt
+        .block_on(device.create(&options.json["options"]))
+        .expect("a credential");
     let added = s.authed(
         "POST",
         "/v1/passkeys/register/finish",
@@ -282,186 +342,222 @@ fn add_passkey(s: &Server, session: &Session, device: &mut Device) {
 }
 
 fn bench(
+    rt: &Runtime,
     build: Build,
     config: &'static str,
     services: &[(String, String)],
-    threads: usize,
+    tasks: usize,
     seconds: u64,
 ) -> Vec<Row> {
     let (sink, inbox) = sink::start();
     let mut services = services.to_vec();
     services.push(("AUTH_MAIL__SMTP_URL".to_owned(), format!("smtp://{sink}")));
     let outbox = tempfile::tempdir().expect("temp dir");
-    let server = Arc::new(build.start(
+    let server = build.start(
         &services,
         Mailbox::Outbox(outbox.path().to_path_buf()),
         UNLIMITED,
-    ));
+    );
     println!(
-        "{} {config}: server {} — {threads} client threads, {seconds} s per path",
+        "{} {config}: server {} — {tasks} client tasks on {CLIENT_THREADS} client thread(s), {seconds} s per path",
         build.label(),
         server.base
     );
 
-    let accounts: Arc<Vec<String>> = Arc::new(
-        (0..threads)
-            .map(|t| unique_email(&format!("{config}{t}")))
-            .collect(),
-    );
-    let sessions: Arc<Vec<Mutex<Session>>> = Arc::new(
-        accounts
-            .iter()
-            .map(|email| {
-                let body = json!({ "email": email, "display_name": "Load" });
-                let session = code_sign_in(&server, &inbox, "/v1/signup", body, email)
-                    .expect("sign-up through the delivered mail");
-                Mutex::new(session)
-            })
-            .collect(),
-    );
-    let devices: Arc<Vec<Mutex<Device>>> = Arc::new(
-        sessions
-            .iter()
-            .map(|session| {
-                let mut device = Device::synced(ORIGIN);
-                add_passkey(&server, &session.lock().expect("session"), &mut device);
-                Mutex::new(device)
-            })
-            .collect(),
-    );
+    let accounts: Vec<String> = (0..tasks)
+        .map(|t| unique_email(&format!("{config}{t}")))
+        .collect();
+    let mut mail: Vec<watch::Receiver<Latest>> = accounts.iter().map(|a| inbox.watch(a)).collect();
+    let sessions: Vec<Session> = accounts
+        .iter()
+        .zip(&mut mail)
+        .map(|(email, mail)| {
+            let body = json!({ "email": email, "display_name": "Load" });
+            code_sign_in(rt, &server, mail, "/v1/signup", body)
+                .expect("sign-up through the delivered mail")
+        })
+        .collect();
+    let devices: Vec<Device> = sessions
+        .iter()
+        .map(|session| {
+            let mut device = Device::synced(ORIGIN);
+            add_passkey(rt, &server, session, &mut device);
+            device
+        })
+        .collect();
     let mut rows = Vec::new();
 
-    let (acc, ib) = (accounts.clone(), inbox.clone());
-    rows.push(run(
+    // Each task: its address's start body and the receiver of its mail.
+    let logins: Vec<(Bytes, watch::Receiver<Latest>)> = accounts
+        .iter()
+        .zip(mail)
+        .map(|(email, mail)| (body(&json!({ "email": email })), mail))
+        .collect();
+    let (row, _) = run(
+        rt,
         build,
         config,
         "full email-code login",
         &server,
-        threads,
+        logins,
         seconds,
-        Arc::new(move |s, t, _| {
-            let email = &acc[t];
-            code_sign_in(s, &ib, "/v1/login/email", json!({ "email": email }), email).is_some()
-        }),
-    ));
+        |c, (start, mail), _| {
+            Box::pin(async move {
+                mail.borrow_and_update();
+                let started = c.post("/v1/login/email", start.clone()).await;
+                if started.status != 202 {
+                    return false;
+                }
+                let Some(code) = sink::next_code(mail, Duration::from_secs(30)).await else {
+                    return false;
+                };
+                let verify =
+                    json!({ "attempt_token": started.json()["attempt_token"], "code": code });
+                c.post("/v1/codes/verify", body(&verify)).await.status == 200
+            })
+        },
+    );
+    rows.push(row);
 
-    let acc = accounts.clone();
-    rows.push(run(
+    // Each task: its number and its account's start body.
+    let starts: Vec<(usize, Bytes)> = accounts
+        .iter()
+        .enumerate()
+        .map(|(t, email)| (t, body(&json!({ "email": email }))))
+        .collect();
+    let (row, _) = run(
+        rt,
         build,
         config,
         "POST /v1/login/email",
         &server,
-        threads,
+        starts,
         seconds,
-        Arc::new(move |s, t, i| {
-            // An account holder and an unknown address alternately: both paths do the same work.
-            let email = if i % 2 == 0 {
-                acc[t].clone()
-            } else {
-                format!("nobody{t}-{i}@example.test")
-            };
-            s.post("/v1/login/email", json!({ "email": email })).status == 202
-        }),
-    ));
-
-    let tokens: Arc<Vec<Value>> = Arc::new(
-        accounts
-            .iter()
-            .map(|email| {
-                server
-                    .post("/v1/login/email", json!({ "email": email }))
-                    .json["attempt_token"]
-                    .clone()
+        |c, (t, account), i| {
+            Box::pin(async move {
+                // An account holder and an unknown address alternately: both paths do the same
+                // work.
+                let start = if i % 2 == 0 {
+                    account.clone()
+                } else {
+                    body(&json!({ "email": format!("nobody{t}-{i}@example.test") }))
+                };
+                c.post("/v1/login/email", start).await.status == 202
             })
-            .collect(),
+        },
     );
-    rows.push(run(
+    rows.push(row);
+
+    // Each task: a wrong code for an attempt of its own.
+    let wrong: Vec<Bytes> = accounts
+        .iter()
+        .map(|email| {
+            let token = server
+                .post("/v1/login/email", json!({ "email": email }))
+                .json["attempt_token"]
+                .clone();
+            body(&json!({ "attempt_token": token, "code": "ZZZZ9999" }))
+        })
+        .collect();
+    let (row, _) = run(
+        rt,
         build,
         config,
         "POST /v1/codes/verify (wrong)",
         &server,
-        threads,
+        wrong,
         seconds,
-        Arc::new(move |s, t, _| {
-            s.post(
-                "/v1/codes/verify",
-                json!({ "attempt_token": tokens[t], "code": "ZZZZ9999" }),
-            )
-            .status
-                == 400
-        }),
-    ));
+        |c, wrong, _| {
+            Box::pin(async move { c.post("/v1/codes/verify", wrong.clone()).await.status == 400 })
+        },
+    );
+    rows.push(row);
 
-    let sess = sessions.clone();
-    rows.push(run(
+    // Each task: its session, whose tokens each refresh rotates.
+    let (row, sessions) = run(
+        rt,
         build,
         config,
         "POST /v1/token/refresh",
         &server,
-        threads,
+        sessions,
         seconds,
-        Arc::new(move |s, t, _| {
-            let mut current = sess[t].lock().expect("session");
-            let r = s.post(
-                "/v1/token/refresh",
-                json!({ "refresh_token": current.refresh }),
-            );
-            let ok = r.status == 200;
-            if ok {
-                *current = Session::from_reply(&r);
-            }
-            ok
-        }),
-    ));
+        |c, session, _| {
+            Box::pin(async move {
+                let refresh = body(&json!({ "refresh_token": session.refresh }));
+                let r = c.post("/v1/token/refresh", refresh).await;
+                if r.status != 200 {
+                    return false;
+                }
+                let json = r.json();
+                let token = |k: &str| json[k].as_str().unwrap_or_default().to_owned();
+                session.access = token("access_token");
+                session.refresh = token("refresh_token");
+                true
+            })
+        },
+    );
+    rows.push(row);
 
-    let sess = sessions.clone();
-    rows.push(run(
+    // Each task: its session's newest access token as an authorization header.
+    let bearers: Vec<HeaderValue> = sessions
+        .iter()
+        .map(|s| HeaderValue::from_str(&format!("Bearer {}", s.access)).expect("a header value"))
+        .collect();
+    let (row, _) = run(
+        rt,
         build,
         config,
         "GET /v1/me",
         &server,
-        threads,
+        bearers,
         seconds,
-        Arc::new(move |s, t, _| {
-            let access = sess[t].lock().expect("session").access.clone();
-            s.authed("GET", "/v1/me", &access, None).status == 200
-        }),
-    ));
+        |c, bearer, _| Box::pin(async move { c.get("/v1/me", Some(bearer)).await.status == 200 }),
+    );
+    rows.push(row);
 
-    let devs = devices.clone();
-    rows.push(run(
+    // Each task: its account's software authenticator.
+    let (row, _) = run(
+        rt,
         build,
         config,
         "passkey sign-in (options+finish)",
         &server,
-        threads,
+        devices,
         seconds,
-        Arc::new(move |s, t, _| {
-            let options = s.request("POST", "/v1/passkeys/login/options", &[], None);
-            if options.status != 200 {
-                return false;
-            }
-            let mut device = devs[t].lock().expect("device");
-            let Ok(answer) = block_on(device.get(&options.json["options"])) else {
-                return false;
-            };
-            let done = s.post(
-                "/v1/passkeys/login/finish",
-                json!({ "ceremony_id": options.json["ceremony_id"], "credential": answer }),
-            );
-            done.status == 200
-        }),
-    ));
+        |c, device, _| {
+            Box::pin(async move {
+                let options = c.post_empty("/v1/passkeys/login/options").await;
+                if options.status != 200 {
+                    return false;
+                }
+                let options = options.json();
+                let Ok(answer) = device.get(&options["options"]).await else {
+                    return false;
+                };
+                let finish = json!({ "ceremony_id": options["ceremony_id"], "credential": answer });
+                c.post("/v1/passkeys/login/finish", body(&finish))
+                    .await
+                    .status
+                    == 200
+            })
+        },
+    );
+    rows.push(row);
 
-    rows.push(run(
+    let (row, _) = run(
+        rt,
         build,
         config,
         "GET /.well-known/jwks.json",
         &server,
-        threads,
+        vec![(); tasks],
         seconds,
-        Arc::new(|s, _, _| s.request("GET", "/.well-known/jwks.json", &[], None).status == 200),
-    ));
+        |c, (), _| {
+            Box::pin(async move { c.get("/.well-known/jwks.json", None).await.status == 200 })
+        },
+    );
+    rows.push(row);
     println!(
         "{config}: {} mails delivered to the sink",
         inbox.delivered()
@@ -486,10 +582,11 @@ fn main() {
         builds.push(Build::Baseline(path));
     }
     builds.push(Build::This);
+    let rt = client_runtime();
     let mut rows = Vec::new();
     if matches!(which, "embedded" | "both") {
         for &build in &builds {
-            rows.extend(bench(build, "embedded", &[], threads, seconds));
+            rows.extend(bench(&rt, build, "embedded", &[], threads, seconds));
         }
     }
     let production = matches!(which, "production" | "both").then(Production::new);
@@ -507,17 +604,18 @@ fn main() {
                 .into_iter()
                 .filter(|(k, _)| k != "AUTH_MAIL__SMTP_URL")
                 .collect();
-            rows.extend(bench(build, "production", &services, threads, seconds));
+            rows.extend(bench(&rt, build, "production", &services, threads, seconds));
         }
     }
     // The flood runs longer than the paths: long enough to fill the queue at the start rate.
     let flood_seconds = seconds.max(10);
     for &build in &builds {
         if matches!(which, "embedded" | "both") {
-            rows.push(flood(build, "embedded", &[], threads, flood_seconds));
+            rows.push(flood(&rt, build, "embedded", &[], threads, flood_seconds));
         }
         if production.is_some() {
             rows.push(flood(
+                &rt,
                 build,
                 "production",
                 &services,

@@ -1,70 +1,73 @@
 //! A fast SMTP sink for the load benchmark: it speaks just enough ESMTP for a real client
 //! (greeting, EHLO with PIPELINING, MAIL, RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT),
-//! answers at once, and keeps the newest code mailed to each address so that the benchmark can read
-//! it from the delivered mail, as a person would.
+//! answers at once, and hands the code of each mail to the client task that watches the address,
+//! so that the benchmark can read it from the delivered mail, as a person would.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
-/// The codes delivered so far: per address, how many mails came and the newest code.
+/// The newest code mailed to one address.
+#[derive(Debug, Default)]
+pub struct Latest {
+    /// The code of the newest mail.
+    pub code: String,
+}
+
+/// The watched addresses, each with the channel its newest code goes out on.
 #[derive(Debug, Default)]
 pub struct Inbox {
-    codes: Mutex<HashMap<String, (u64, String)>>,
-    arrived: Condvar,
-    delivered: std::sync::atomic::AtomicU64,
+    watched: Mutex<HashMap<String, watch::Sender<Latest>>>,
+    delivered: AtomicU64,
 }
 
 impl Inbox {
-    /// How many mails reached `to` so far (to wait for the next one).
-    pub fn count(&self, to: &str) -> u64 {
-        self.codes
+    /// A receiver of the mails to `to` from now on; mails to addresses nobody watches are only
+    /// counted.
+    pub fn watch(&self, to: &str) -> watch::Receiver<Latest> {
+        self.watched
             .lock()
             .expect("inbox")
-            .get(to)
-            .map_or(0, |(n, _)| *n)
-    }
-
-    /// The code of the first mail to `to` after `seen` mails, waiting up to `limit`.
-    pub fn next_code(&self, to: &str, seen: u64, limit: Duration) -> Option<String> {
-        let deadline = Instant::now() + limit;
-        let mut codes = self.codes.lock().expect("inbox");
-        loop {
-            if let Some((n, code)) = codes.get(to)
-                && *n > seen
-            {
-                return Some(code.clone());
-            }
-            let left = deadline.checked_duration_since(Instant::now())?;
-            codes = self.arrived.wait_timeout(codes, left).expect("inbox").0;
-        }
+            .entry(to.to_owned())
+            .or_insert_with(|| watch::channel(Latest::default()).0)
+            .subscribe()
     }
 
     /// Every mail delivered so far.
     pub fn delivered(&self) -> u64 {
-        self.delivered.load(std::sync::atomic::Ordering::Relaxed)
+        self.delivered.load(Ordering::Relaxed)
     }
 
     fn deliver(&self, to: &[String], data: &[u8]) {
-        self.delivered
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.delivered.fetch_add(1, Ordering::Relaxed);
         let Some(message) = mail_parser::MessageParser::default().parse(data) else {
             return;
         };
         let Some(code) = message.body_text(0).and_then(|text| e2e::find_code(&text)) else {
             return;
         };
-        let mut codes = self.codes.lock().expect("inbox");
+        let watched = self.watched.lock().expect("inbox");
         for rcpt in to {
-            let entry = codes.entry(rcpt.clone()).or_insert((0, String::new()));
-            entry.0 += 1;
-            entry.1.clone_from(&code);
+            if let Some(channel) = watched.get(rcpt) {
+                channel.send_modify(|latest| latest.code.clone_from(&code));
+            }
         }
-        self.arrived.notify_all();
     }
+}
+
+/// The code of the first mail that reaches `mail` after it was last read (marked read with
+/// `borrow_and_update` before the request that sends the mail), waiting up to `limit`.
+pub async fn next_code(mail: &mut watch::Receiver<Latest>, limit: Duration) -> Option<String> {
+    tokio::time::timeout(limit, mail.changed())
+        .await
+        .ok()?
+        .ok()?;
+    Some(mail.borrow_and_update().code.clone())
 }
 
 /// Starts the sink on a free loopback port, on its own runtime thread.
