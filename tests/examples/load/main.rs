@@ -18,7 +18,10 @@
 //! JSON only where the step needs a value from it (a token, passkey options, a ceremony id);
 //! elsewhere its status alone is checked. Codes reach the waiting task from the SMTP sink over a
 //! channel per address. The setup (sign-ups, adding passkeys, the attempts for the wrong-code path)
-//! goes through the blocking test harness and is not measured.
+//! goes through the blocking test harness and is not measured. Before each path the benchmark
+//! waits until the machine is nearly idle, so that no path pays for work the one before it left
+//! behind (the accounts have passkeys, so each of their code sign-ins also spools a security
+//! notice, which is mailed after the answer).
 //!
 //! With `LOAD_BASELINE=<path of an older auth-server binary>`, each configuration runs first on
 //! that build ("before") and then on this one ("after"), in the same run, so the two columns share
@@ -197,6 +200,47 @@ fn client_runtime() -> Runtime {
     builder.enable_all().build().expect("client runtime")
 }
 
+/// The machine's busy and total CPU time so far, in clock ticks, from `/proc/stat`.
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+    let total: u64 = ticks.iter().sum();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// Waits (up to a minute) until the machine is nearly idle, so that a path does not pay for work
+/// the one before it left behind: security notices still being spooled and mailed, the audit
+/// queue, PostgreSQL's autovacuum after thousands of sign-ins.
+fn settle(path: &str) {
+    let started = Instant::now();
+    let mut before = machine_ticks();
+    while started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = machine_ticks();
+        let (busy, total) = (now.0 - before.0, now.1 - before.1);
+        before = now;
+        if total > 0 && busy * 100 < total * 15 {
+            break;
+        }
+    }
+    let waited = started.elapsed();
+    if waited > Duration::from_secs(1) {
+        println!(
+            "       (waited {:.1} s for the machine to settle before {path})",
+            waited.as_secs_f64()
+        );
+    }
+}
+
 /// Runs `step` in a closed loop in one client task per element of `states` (each task owns its
 /// state and its connection) for `seconds`, and reports; hands the states back.
 #[allow(
@@ -217,6 +261,7 @@ where
     S: Send + 'static,
     F: for<'a> Fn(&'a mut Client, &'a mut S, u64) -> StepFuture<'a> + Send + Sync + 'static,
 {
+    settle(path);
     let step = Arc::new(step);
     let stop = Arc::new(AtomicBool::new(false));
     let (_, cpu0) = usage(server.pid());
