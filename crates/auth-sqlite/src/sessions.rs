@@ -14,6 +14,14 @@ use auth_core::user::User;
 use sqlx::SqliteConnection;
 
 type SessionRow = auth_sql::rows::SessionRow<String>;
+
+/// A presented refresh token's `spent_at`, with its session.
+#[derive(sqlx::FromRow)]
+struct TokenWithSession {
+    spent_at: Option<i64>,
+    #[sqlx(flatten)]
+    session: SessionRow,
+}
 type SessionUserRow = auth_sql::rows::SessionUserRow<String>;
 
 macro_rules! session_columns {
@@ -170,25 +178,23 @@ impl SessionRepository for SqliteStore {
         // `BEGIN IMMEDIATE` holds the write lock from the first statement: every read below sees
         // what the decision is applied to, and parallel callers take their turns.
         let mut tx = self.begin().await?;
-        let token: Option<(String, Option<i64>)> =
-            sqlx::query_as("SELECT session_id, spent_at FROM refresh_tokens WHERE hash = ?")
-                .bind(old.0.as_slice())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        let Some((session_id, spent_at)) = token else {
-            return Ok(Rotation::Invalid);
-        };
-        let row: SessionRow = sqlx::query_as(concat!(
-            "SELECT ",
+        // The token and its session in one statement: each statement is a trip to the
+        // connection's thread while this transaction holds the one write lock.
+        let found: Option<TokenWithSession> = sqlx::query_as(concat!(
+            "SELECT spent_at, ",
             session_columns!(),
-            " FROM sessions WHERE id = ?"
+            " FROM refresh_tokens JOIN sessions ON sessions.id = refresh_tokens.session_id \
+             WHERE hash = ?"
         ))
-        .bind(&session_id)
-        .fetch_one(&mut *tx)
+        .bind(old.0.as_slice())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
-        let session = row.into_session()?;
+        let Some(TokenWithSession { spent_at, session }) = found else {
+            return Ok(Rotation::Invalid);
+        };
+        let session = session.into_session()?;
+        let session_id = session.id.to_string();
 
         let outcome = match spent_at.map(Timestamp::from_millis) {
             None if !session.is_active(now) => Rotation::Invalid,
