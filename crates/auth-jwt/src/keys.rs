@@ -2,13 +2,13 @@
 //! tokens, each named by its RFC 7638 JWK thumbprint.
 
 use auth_core::ports::Rng;
+use auth_core::token::TokenError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::Signer;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use auth_core::token::TokenError;
-use ed25519_dalek::Signer;
 use jsonwebtoken::{DecodingKey, Header};
 use serde::Serialize;
 use serde_json::{Value, json};

@@ -285,5 +285,8 @@ fn a_token_one_character_away_from_an_accepted_one_is_refused() {
     let forged = String::from_utf8(forged).unwrap();
     assert_ne!(forged, token);
     assert_eq!(access(&f.issuer, &forged), Err(TokenError::Invalid));
-    assert!(access(&f.issuer, &token).is_ok(), "the real one still passes");
+    assert!(
+        access(&f.issuer, &token).is_ok(),
+        "the real one still passes"
+    );
 }
