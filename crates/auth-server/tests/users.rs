@@ -204,12 +204,15 @@ fn the_user_commands_work_on_sqlite() {
     // The first command creates and migrates the database.
     assert_eq!(env.ok(&["users", "list"]).lines().count(), 2);
     let url = env.database_url.clone();
-    let store = actix_web::rt::System::new().block_on(async move {
+    // One runtime for the store's whole life: a pool's connections belong to the runtime that
+    // opened them and fail once it is gone.
+    let rt = actix_web::rt::System::new();
+    let store = rt.block_on(async move {
         let store = auth_sqlite::SqliteStore::connect(&url).await.unwrap();
         seed(&store, &people()).await;
         store
     });
-    exercise(&env, |id| audit_of(&store, id));
+    exercise(&env, |id| audit_of(&rt, &store, id));
 }
 
 #[test]
@@ -221,20 +224,24 @@ fn the_user_commands_work_on_postgres() {
     };
     assert_eq!(env.ok(&["users", "list"]).lines().count(), 2);
     let url = db.url.clone();
-    let store = actix_web::rt::System::new().block_on(async move {
+    // One runtime for the store's whole life: a pool's connections belong to the runtime that
+    // opened them and fail once it is gone.
+    let rt = actix_web::rt::System::new();
+    let store = rt.block_on(async move {
         let store = auth_postgres::PgStore::connect(&url, 2).await.unwrap();
         seed(&store, &people()).await;
         store
     });
-    exercise(&env, |id| audit_of(&store, id));
+    exercise(&env, |id| audit_of(&rt, &store, id));
 }
 
 fn audit_of(
+    rt: &actix_web::rt::SystemRunner,
     store: &(impl AuditLog + Clone + 'static),
     id: UserId,
 ) -> Vec<(AuditKind, Option<String>)> {
     let store = store.clone();
-    actix_web::rt::System::new().block_on(async move {
+    rt.block_on(async move {
         store
             .recent(&id, 50)
             .await
