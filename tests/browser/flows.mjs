@@ -1017,7 +1017,10 @@ test("in German: the chooser switches the page, every screen is German, and so i
     await page.goto(`${BASE}/?lang=de#signin`);
 
     await page.evaluate(() => fetch("/v1/logout", { method: "POST", credentials: "same-origin" }));
-    await page.goto(`${BASE}/?lang=de#revert=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
+    // A fresh document (another query): a change of the fragment alone would keep the page that
+    // was still settling on #signin with the session just ended, and its late answer could
+    // replace the undo screen.
+    await page.goto(`${BASE}/?lang=de&undo=1#revert=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
     await shows("revert");
     await shotGerman("revert");
     assert.deepEqual(SCREENS.filter((v) => !seenGerman.has(v)), [], "every screen in German");
