@@ -1,7 +1,8 @@
 //! The start flood: start-login requests for unknown addresses while the mail relay is silent,
 //! so that the mail queue fills to its capacity and the server's peak RSS shows what a flood costs.
 
-use super::{Build, Row, UNLIMITED, body, run};
+use super::{Build, UNLIMITED, body};
+use crate::measure::{Row, run};
 use e2e::{Mailbox, Server};
 use serde_json::json;
 use tokio::runtime::Runtime;
