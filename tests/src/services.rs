@@ -16,11 +16,42 @@ use std::time::{Duration, Instant};
 /// [`Smtp::not_started`] must have an address before it exists. The auth server itself always binds
 /// port 0 and logs the real port. The browser test also reserves a port this way: the public URL
 /// (and so the WebAuthn origin and the page's address) must name the port before the start.
+///
+/// The port comes from below the kernel's ephemeral range. A port from inside it (what binding port
+/// 0 hands out) is handed out again while its service is stopped, to any outgoing connection or
+/// port-0 listener of a test running alongside, and then the restart fails with "address in use",
+/// as a CI run met. Below the range only another call of this function can pick it, and each
+/// process walks its own stretch of ports, one after another.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (low, high) = (10_000u32, ephemeral_low().min(u32::from(u16::MAX)));
+    if high <= low + 1_000 {
+        return TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+    }
+    let span = high - low;
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(low + (start + n) % span).expect("below 65536");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        {
+            return port;
+        }
+    }
+    panic!("no free port between {low} and {high}")
+}
+
+/// The first port of the kernel's ephemeral range (32768 where it cannot be read).
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 fn wait_for_port(port: u16, up: bool) {
@@ -39,13 +70,19 @@ fn wait_for_port(port: u16, up: bool) {
 }
 
 fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
+    try_run(cmd).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn try_run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
         "{cmd:?}: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
+    ))
 }
 
 /// A PostgreSQL cluster of its own (initdb, run as the `postgres` system user).
@@ -96,14 +133,20 @@ impl Postgres {
             self.port,
             self.dir.path().display()
         );
-        run(Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(pg_bin("pg_ctl"))
-            .arg("-D")
-            .arg(self.dir.path().join("data"))
-            .args(["-o", &opts, "-l"])
-            .arg(self.dir.path().join("log"))
-            .args(["-w", "start"]));
+        try_run(
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(pg_bin("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.path().join("data"))
+                .args(["-o", &opts, "-l"])
+                .arg(self.dir.path().join("log"))
+                .args(["-w", "start"]),
+        )
+        .unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default();
+            panic!("{e}\nPostgreSQL's log:\n{log}")
+        });
         wait_for_port(self.port, true);
     }
 
