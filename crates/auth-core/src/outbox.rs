@@ -77,6 +77,59 @@ pub fn outbox_event(event: &AuditEvent) -> Option<OutboxEvent> {
     })
 }
 
+/// Which webhook events a store writes to its outbox: the event types some endpoint wants. A
+/// deployment without webhook endpoints writes none, so a sign-in does not leave a row that nobody
+/// reads (and that would wait out the retry window); the activity rows are written either way.
+/// The default is every type, for an embedder that reads the outbox itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookEvents(u32);
+
+impl WebhookEvents {
+    /// Every event type.
+    pub const ALL: Self = Self((1 << EVENT_TYPES.len()) - 1);
+    /// No event: nothing goes to the outbox's webhook channel.
+    pub const NONE: Self = Self(0);
+
+    /// The named event types (each one of [`EVENT_TYPES`]; other names are ignored).
+    pub fn only<'a>(types: impl IntoIterator<Item = &'a str>) -> Self {
+        Self(types.into_iter().fold(0, |set, t| set | bit(t)))
+    }
+
+    /// Both sets.
+    #[must_use]
+    pub const fn and(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether events of type `kind` are written.
+    pub fn wants(self, kind: &str) -> bool {
+        self.0 & bit(kind) != 0
+    }
+
+    /// The outbox event `event` is, if it is one of these types: what a store writes with it.
+    #[must_use]
+    pub fn event(self, event: &AuditEvent) -> Option<OutboxEvent> {
+        if self == Self::NONE {
+            return None;
+        }
+        outbox_event(event).filter(|e| self.wants(e.kind))
+    }
+}
+
+impl Default for WebhookEvents {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+/// The bit of event type `kind` (0 for a name that is not one).
+fn bit(kind: &str) -> u32 {
+    EVENT_TYPES
+        .iter()
+        .position(|&t| t == kind)
+        .map_or(0, |i| 1 << i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +182,30 @@ mod tests {
             if let Some(e) = outbox_event(&event(kind, Some("x"))) {
                 assert!(EVENT_TYPES.contains(&e.kind), "{}", e.kind);
             }
+        }
+    }
+
+    #[test]
+    fn a_set_of_event_types_writes_only_those() {
+        let sign_in = event(AuditKind::SignedIn, Some("passkey"));
+        let added = event(AuditKind::PasskeyAdded, Some("Laptop"));
+        assert_eq!(WebhookEvents::default(), WebhookEvents::ALL);
+        assert_eq!(
+            WebhookEvents::ALL.event(&sign_in),
+            outbox_event(&sign_in),
+            "every type: the event as it is"
+        );
+        assert!(WebhookEvents::NONE.event(&sign_in).is_none());
+        assert!(WebhookEvents::NONE.event(&added).is_none());
+        let some = WebhookEvents::only(["passkey_added", "no_such_event"]);
+        assert!(some.event(&sign_in).is_none());
+        assert_eq!(some.event(&added), outbox_event(&added));
+        let both = some.and(WebhookEvents::only(["signed_in"]));
+        assert!(both.event(&sign_in).is_some() && both.event(&added).is_some());
+        assert!(!both.wants("recovery_used"));
+        for t in EVENT_TYPES {
+            assert!(WebhookEvents::ALL.wants(t) && !WebhookEvents::NONE.wants(t));
+            assert_eq!(WebhookEvents::only([*t]), WebhookEvents::only([*t, *t]));
         }
     }
 }

@@ -19,7 +19,7 @@ impl AuditLog for PgStore {
         // makes the foreign key fail, and that is the same case (the rare event then also misses
         // the outbox: the deletion's own event is there).
         let mut conn = self.pool()?.acquire().await.map_err(|e| self.failed(e))?;
-        match write_event(&mut conn, event).await {
+        match write_event(&mut conn, event, self.webhook_events).await {
             Ok(()) => Ok(()),
             Err(e) if is_account_gone(&e) => Ok(()),
             Err(e) => Err(self.failed(e)),

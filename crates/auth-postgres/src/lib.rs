@@ -58,6 +58,7 @@ mod users;
 use crate::breaker::Breaker;
 use crate::error::store_error;
 use async_trait::async_trait;
+use auth_core::outbox::WebhookEvents;
 use auth_core::ports::{HealthCheck, StoreError};
 use auth_core::time::Timestamp;
 use sqlx::migrate::Migrator;
@@ -86,6 +87,8 @@ pub struct PgStore {
     /// Opens when the server cannot be reached, so calls fail at once instead of each waiting
     /// [`ACQUIRE_TIMEOUT`]; a background probe closes it again.
     breaker: Breaker,
+    /// The webhook events the changes write to the outbox.
+    webhook_events: WebhookEvents,
 }
 
 impl PgStore {
@@ -115,7 +118,17 @@ impl PgStore {
         Ok(Self {
             pool,
             breaker: Breaker::default(),
+            webhook_events: WebhookEvents::ALL,
         })
+    }
+
+    /// The same store, writing only `events` to its outbox (by default every webhook event; the
+    /// server writes none when no webhook endpoint is configured). The activity rows are written
+    /// either way.
+    #[must_use]
+    pub fn with_webhook_events(mut self, events: WebhookEvents) -> Self {
+        self.webhook_events = events;
+        self
     }
 
     /// Applies every embedded migration that the database has not seen yet. Running it again is

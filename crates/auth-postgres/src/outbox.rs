@@ -10,7 +10,7 @@ use crate::PgStore;
 use crate::error::violates;
 use async_trait::async_trait;
 use auth_core::ids::UserId;
-use auth_core::outbox::outbox_event;
+use auth_core::outbox::WebhookEvents;
 use auth_core::ports::{AuditEvent, Channel, Outbox, OutboxEntry, StoreError};
 use auth_core::time::Timestamp;
 use sqlx::PgConnection;
@@ -26,8 +26,9 @@ type OutboxRow = auth_sql::rows::OutboxRow<Uuid>;
 pub(crate) async fn write_event(
     conn: &mut PgConnection,
     event: &AuditEvent,
+    events: WebhookEvents,
 ) -> Result<(), sqlx::Error> {
-    let outbox = outbox_event(event);
+    let outbox = events.event(event);
     sqlx::query(
         "WITH a AS (INSERT INTO audit_events (user_id, at, kind, ip, detail) \
              SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1)) \

@@ -59,7 +59,7 @@ impl PasskeyRepository for PgStore {
             }
             Err(e) => return Err(self.failed(e).into()),
         }
-        write_event(&mut tx, event)
+        write_event(&mut tx, event, self.webhook_events)
             .await
             .map_err(|e| self.failed(e))?;
         tx.commit().await.map_err(|e| self.failed(e))?;
@@ -174,7 +174,7 @@ impl PasskeyRepository for PgStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        write_event(&mut tx, event)
+        write_event(&mut tx, event, self.webhook_events)
             .await
             .map_err(|e| self.failed(e))?;
         tx.commit().await.map_err(|e| self.failed(e))?;

@@ -4,7 +4,7 @@ use crate::PgStore;
 use async_trait::async_trait;
 use auth_core::audit::AuditKind;
 use auth_core::ids::{PasskeyId, SessionId, UserId};
-use auth_core::outbox::outbox_event;
+use auth_core::outbox::WebhookEvents;
 use auth_core::passkey::CredentialUse;
 use auth_core::ports::{AuditEvent, Lifetimes, SessionRepository, StoreError};
 use auth_core::session::{Rotation, Session, TokenHash};
@@ -73,8 +73,9 @@ pub(crate) fn bind_open<'q>(
     session: &'q Session,
     refresh: &'q TokenHash,
     event: &'q AuditEvent,
+    events: WebhookEvents,
 ) -> sqlx::query::QueryScalar<'q, Postgres, i64, PgArguments> {
-    let outbox = outbox_event(event);
+    let outbox = events.event(event);
     query
         .bind(session.id.as_uuid())
         .bind(session.user_id.as_uuid())
@@ -114,7 +115,8 @@ const ROTATE_TRIES: usize = 4;
 /// again within the grace while its successor is current (`again`: nothing is written) or reuse,
 /// which `reuse` answers by revoking the family (`reused`; `invalid` if it was already revoked)
 /// and, in the same statement, writing the account's `refresh_token_reused` event (`$7` the
-/// client's address, `$8` the audit kind, `$9` the outbox kind) to its activity and the outbox:
+/// client's address, `$8` the audit kind, `$9` the outbox kind, null when the store writes no
+/// such event) to its activity and the outbox:
 /// the rows [`crate::outbox::write_event`] writes, with the payload `outbox_event` gives (the
 /// outbox contract checks both agree).
 ///
@@ -150,7 +152,7 @@ const ROTATE: &str = concat!(
      reuse_outbox AS (INSERT INTO outbox (kind, user_id, occurred_at, payload, due_at) \
        SELECT $9, r.user_id, $3, jsonb_strip_nulls(jsonb_build_object( \
            'account_id', r.user_id::text, 'ip', $7::text, 'session_id', r.id::text))::text, $3 \
-       FROM reuse r) \
+       FROM reuse r WHERE $9::text IS NOT NULL) \
      SELECT 'rotated' AS outcome, m.* FROM moved m \
      UNION ALL \
      SELECT CASE \
@@ -185,6 +187,7 @@ impl SessionRepository for PgStore {
             session,
             refresh,
             event,
+            self.webhook_events,
         )
         .fetch_one(self.pool()?)
         .await
@@ -219,6 +222,7 @@ impl SessionRepository for PgStore {
             session,
             refresh,
             event,
+            self.webhook_events,
         )
         .bind(used.credential.as_slice())
         .bind(i64::from(used.sign_count))
@@ -272,13 +276,15 @@ impl SessionRepository for PgStore {
         lifetimes: Lifetimes,
         ip: &Option<String>,
     ) -> Result<Rotation, StoreError> {
-        let reuse_kind = outbox_event(&AuditEvent::refresh_token_reused(
-            UserId::from_uuid(Uuid::nil()),
-            &SessionId::from_uuid(Uuid::nil()),
-            now,
-            ip,
-        ))
-        .map(|o| o.kind);
+        let reuse_kind = self
+            .webhook_events
+            .event(&AuditEvent::refresh_token_reused(
+                UserId::from_uuid(Uuid::nil()),
+                &SessionId::from_uuid(Uuid::nil()),
+                now,
+                ip,
+            ))
+            .map(|o| o.kind);
         // Almost always decided at the first try; a retry only follows a parallel rotation of the
         // same token that committed while this statement waited (see `ROTATE`). Every try sees
         // that token spent, so the second one decides.

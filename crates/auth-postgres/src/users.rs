@@ -46,6 +46,7 @@ impl UserRepository for PgStore {
             first_session,
             refresh,
             event,
+            self.webhook_events,
         )
         .bind(user.id.as_uuid())
         .bind(user.email.as_str())
@@ -130,7 +131,7 @@ impl UserRepository for PgStore {
             Err(e) if is_email_taken(&e) => return Err(EmailTakenOr::Taken),
             Err(e) => return Err(self.failed(e).into()),
         }
-        write_event(&mut tx, event)
+        write_event(&mut tx, event, self.webhook_events)
             .await
             .map_err(|e| self.failed(e))?;
         tx.commit().await.map_err(|e| self.failed(e))?;
@@ -179,7 +180,7 @@ impl UserRepository for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.failed(e))?;
-        write_event(&mut tx, event)
+        write_event(&mut tx, event, self.webhook_events)
             .await
             .map_err(|e| self.failed(e))?;
         tx.commit().await.map_err(|e| self.failed(e))?;
@@ -202,7 +203,7 @@ impl UserRepository for PgStore {
         if changed.rows_affected() != 1 {
             return Ok(false);
         }
-        write_event(&mut tx, event)
+        write_event(&mut tx, event, self.webhook_events)
             .await
             .map_err(|e| self.failed(e))?;
         tx.commit().await.map_err(|e| self.failed(e))?;
@@ -221,7 +222,7 @@ impl UserRepository for PgStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        write_event(&mut tx, event)
+        write_event(&mut tx, event, self.webhook_events)
             .await
             .map_err(|e| self.failed(e))?;
         tx.commit().await.map_err(|e| self.failed(e))?;

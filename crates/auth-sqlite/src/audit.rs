@@ -14,7 +14,7 @@ impl AuditLog for SqliteStore {
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
         // The activity row and, for a webhook event, the outbox row, in one transaction.
         let mut tx = self.begin().await?;
-        write_event(&mut tx, event).await?;
+        write_event(&mut tx, event, self.webhook_events).await?;
         tx.commit().await.map_err(store_error)
     }
 

@@ -44,6 +44,7 @@ mod users;
 
 use crate::error::store_error;
 use async_trait::async_trait;
+use auth_core::outbox::WebhookEvents;
 use auth_core::ports::{HealthCheck, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -75,6 +76,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Statements that only read.
     reader: SqlitePool,
+    /// The webhook events the changes write to the outbox.
+    webhook_events: WebhookEvents,
 }
 
 impl SqliteStore {
@@ -112,6 +115,7 @@ impl SqliteStore {
             return Ok(Self {
                 writer: pool.clone(),
                 reader: pool,
+                webhook_events: WebhookEvents::ALL,
             });
         }
         // In WAL mode NORMAL syncs the log at checkpoints, not at every commit: a power loss
@@ -134,7 +138,20 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(store_error)?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            webhook_events: WebhookEvents::ALL,
+        })
+    }
+
+    /// The same store, writing only `events` to its outbox (by default every webhook event; the
+    /// server writes none when no webhook endpoint is configured). The activity rows are written
+    /// either way.
+    #[must_use]
+    pub fn with_webhook_events(mut self, events: WebhookEvents) -> Self {
+        self.webhook_events = events;
+        self
     }
 
     /// Applies every embedded migration that the database has not seen yet. Running it again is

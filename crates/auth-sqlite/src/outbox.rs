@@ -5,7 +5,7 @@ use crate::SqliteStore;
 use crate::error::store_error;
 use async_trait::async_trait;
 use auth_core::ids::UserId;
-use auth_core::outbox::outbox_event;
+use auth_core::outbox::WebhookEvents;
 use auth_core::ports::{AuditEvent, Channel, Outbox, OutboxEntry, StoreError};
 use auth_core::time::Timestamp;
 use sqlx::SqliteConnection;
@@ -20,6 +20,7 @@ type OutboxRow = auth_sql::rows::OutboxRow<String>;
 pub(crate) async fn write_event(
     conn: &mut SqliteConnection,
     event: &AuditEvent,
+    events: WebhookEvents,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_events (user_id, at, kind, ip, detail) \
@@ -33,7 +34,7 @@ pub(crate) async fn write_event(
     .execute(&mut *conn)
     .await
     .map_err(store_error)?;
-    if let Some(out) = outbox_event(event) {
+    if let Some(out) = events.event(event) {
         sqlx::query(
             "INSERT INTO outbox (kind, user_id, occurred_at, payload, due_at) \
              VALUES (?1, ?2, ?3, ?4, ?3)",

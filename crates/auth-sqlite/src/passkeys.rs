@@ -59,7 +59,7 @@ impl PasskeyRepository for SqliteStore {
             Err(e) if is_credential_taken(&e) => return Err(CredentialTakenOr::Taken),
             Err(e) => return Err(store_error(e).into()),
         }
-        write_event(&mut tx, event).await?;
+        write_event(&mut tx, event, self.webhook_events).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(())
     }
@@ -152,7 +152,7 @@ impl PasskeyRepository for SqliteStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        write_event(&mut tx, event).await?;
+        write_event(&mut tx, event, self.webhook_events).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(true)
     }

@@ -97,7 +97,7 @@ impl SessionRepository for SqliteStore {
             return Ok(false);
         }
         insert_session(&mut tx, session, refresh).await?;
-        write_event(&mut tx, event).await?;
+        write_event(&mut tx, event, self.webhook_events).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(true)
     }
@@ -128,7 +128,7 @@ impl SessionRepository for SqliteStore {
             return Ok(false);
         }
         insert_session(&mut tx, session, refresh).await?;
-        write_event(&mut tx, event).await?;
+        write_event(&mut tx, event, self.webhook_events).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(true)
     }
@@ -257,6 +257,7 @@ impl SessionRepository for SqliteStore {
                     write_event(
                         &mut tx,
                         &AuditEvent::refresh_token_reused(session.user_id, &session.id, now, ip),
+                        self.webhook_events,
                     )
                     .await?;
                     Rotation::Reused {

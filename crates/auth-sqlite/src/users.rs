@@ -57,7 +57,7 @@ impl UserRepository for SqliteStore {
             Err(e) => return Err(store_error(e).into()),
         }
         insert_session(&mut tx, first_session, refresh).await?;
-        write_event(&mut tx, event).await?;
+        write_event(&mut tx, event, self.webhook_events).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(())
     }
@@ -129,7 +129,7 @@ impl UserRepository for SqliteStore {
             Err(e) if is_email_taken(&e) => return Err(EmailTakenOr::Taken),
             Err(e) => return Err(store_error(e).into()),
         }
-        write_event(&mut tx, event).await?;
+        write_event(&mut tx, event, self.webhook_events).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(true)
     }
@@ -175,7 +175,7 @@ impl UserRepository for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
-        write_event(&mut tx, event).await?;
+        write_event(&mut tx, event, self.webhook_events).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(true)
     }
@@ -194,7 +194,7 @@ impl UserRepository for SqliteStore {
         if changed.rows_affected() != 1 {
             return Ok(false);
         }
-        write_event(&mut tx, event).await?;
+        write_event(&mut tx, event, self.webhook_events).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(true)
     }
@@ -211,7 +211,7 @@ impl UserRepository for SqliteStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        write_event(&mut tx, event).await?;
+        write_event(&mut tx, event, self.webhook_events).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(true)
     }

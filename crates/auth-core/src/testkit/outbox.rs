@@ -421,6 +421,75 @@ pub async fn reuse_writes_its_event_with_the_revocation(s: Store) {
     assert_eq!(reused[0].kind, expected.kind);
 }
 
+/// The event types a store made with [`chosen`] writes to its outbox.
+pub const CHOSEN: &[&str] = &["passkey_added"];
+
+/// The webhook events of the store that [`only_the_chosen_event_types_are_written`] takes.
+pub fn chosen() -> crate::outbox::WebhookEvents {
+    crate::outbox::WebhookEvents::only(CHOSEN.iter().copied())
+}
+
+/// A store made `with_webhook_events(chosen())` writes only those events to the outbox: not the
+/// sign-up, the sign-in or the reuse (whose one-statement writes have their own path on some
+/// stores), while every change still writes its activity row. Not one of the [`all`] rules: the
+/// store must be made for it.
+pub async fn only_the_chosen_event_types_are_written(s: Store) {
+    let (user, _) = stored_user(&*s.users, "outbox-chosen").await;
+    let t0 = now();
+    let session = super::sample_session(user.id, t0);
+    let first = RefreshToken::generate(&OsRng);
+    s.sessions
+        .open(&session, &first.hash(), &sign_in_event(&session, t0))
+        .await
+        .unwrap();
+    let passkey: Passkey = super::sample_passkey(user.id);
+    s.passkeys.add(&passkey, &added(&passkey)).await.unwrap();
+    let life = crate::ports::Lifetimes {
+        idle: Duration::from_secs(3600),
+        max: Duration::from_secs(86_400),
+        grace: Duration::ZERO,
+    };
+    let second = RefreshToken::generate(&OsRng).hash();
+    s.sessions
+        .rotate(&first.hash(), &second, t0, life, &None)
+        .await
+        .unwrap();
+    let later = t0.plus(Duration::from_secs(1));
+    let again = RefreshToken::generate(&OsRng).hash();
+    let outcome = s
+        .sessions
+        .rotate(&first.hash(), &again, later, life, &None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, crate::session::Rotation::Reused { .. }),
+        "{outcome:?}"
+    );
+    let mut activity: Vec<&str> = s
+        .audit
+        .recent(&user.id, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    activity.sort_unstable();
+    assert_eq!(
+        activity,
+        [
+            "passkey_added",
+            "refresh_token_reused",
+            "signed_in",
+            "signed_up"
+        ],
+        "every change's activity row"
+    );
+    let events = drain(&s, later).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, CHOSEN, "only the chosen events");
+    assert_eq!(s.outbox.pending(Channel::Webhooks).await.unwrap(), 0);
+}
+
 /// Notices are a channel of their own: a claim of one channel never hands out or waits for the
 /// other's rows, and each channel counts its own.
 pub async fn notices_are_a_channel_of_their_own(s: Store) {

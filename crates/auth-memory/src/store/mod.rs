@@ -20,6 +20,7 @@ use auth_core::attempt::Attempt;
 use auth_core::email::EmailAddress;
 use auth_core::ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
 use auth_core::oidc::{ClientId, CodeGrant, Consent};
+use auth_core::outbox::WebhookEvents;
 use auth_core::passkey::Passkey;
 use auth_core::ports::{AuditEvent, HealthCheck, StoreError};
 use auth_core::rate::Failures;
@@ -103,6 +104,8 @@ struct Accounts {
     reverts: HashMap<TokenHash, EmailRevert>,
     consents: BTreeMap<(UserId, ClientId), Consent>,
     outbox: outbox::Queue,
+    /// The webhook events [`Accounts::write_event`] puts in the outbox.
+    webhook_events: WebhookEvents,
 }
 
 struct Refresh {
@@ -216,6 +219,14 @@ impl MemoryStore {
             inner.ceremonies_per_shard = capacity.div_ceil(SHARDS).max(1);
         }
         store
+    }
+
+    /// The same store, writing only `events` to its outbox (by default every webhook event; the
+    /// server writes none when no webhook endpoint is configured). Clones share the setting.
+    #[must_use]
+    pub fn with_webhook_events(self, events: WebhookEvents) -> Self {
+        self.write().webhook_events = events;
+        self
     }
 
     /// How many passkey ceremonies are held, expired or not.

@@ -4,7 +4,6 @@
 use super::{Accounts, MemoryStore};
 use async_trait::async_trait;
 use auth_core::ids::UserId;
-use auth_core::outbox::outbox_event;
 use auth_core::ports::{AuditEvent, Channel, Outbox, OutboxEntry, StoreError};
 use auth_core::time::Timestamp;
 use std::collections::{BTreeMap, HashSet};
@@ -35,7 +34,7 @@ impl Accounts {
                 .or_default()
                 .push(event.clone());
         }
-        let Some(out) = outbox_event(event) else {
+        let Some(out) = self.webhook_events.event(event) else {
             return;
         };
         self.outbox.push(

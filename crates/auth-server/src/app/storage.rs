@@ -74,13 +74,15 @@ impl Database {
                 Database::Sqlite(
                     SqliteStore::connect(url)
                         .await
-                        .context("cannot open the SQLite database")?,
+                        .context("cannot open the SQLite database")?
+                        .with_webhook_events(config.webhooks.events()),
                 )
             }
             DatabaseUrl::Postgres(url) => Database::Postgres(
                 PgStore::connect(url.expose(), config.max_connections)
                     .await
-                    .context("cannot reach PostgreSQL")?,
+                    .context("cannot reach PostgreSQL")?
+                    .with_webhook_events(config.webhooks.events()),
             ),
         })
     }

@@ -4,7 +4,7 @@
 //! naming it (never its secret).
 
 use anyhow::{Context, bail};
-use auth_core::outbox::EVENT_TYPES;
+use auth_core::outbox::{EVENT_TYPES, WebhookEvents};
 use auth_core::policy::duration_serde;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,19 @@ pub struct WebhookConfig {
     pub endpoints: Vec<Endpoint>,
     /// Delivery timing.
     pub delivery: Delivery,
+}
+
+impl WebhookConfig {
+    /// The event types some endpoint wants: the only ones the stores write to the outbox. None
+    /// without endpoints, so sign-ins leave no rows that nobody would deliver.
+    pub fn events(&self) -> WebhookEvents {
+        self.endpoints
+            .iter()
+            .fold(WebhookEvents::NONE, |set, e| match &e.events {
+                None => WebhookEvents::ALL,
+                Some(list) => set.and(WebhookEvents::only(list.iter().map(String::as_str))),
+            })
+    }
 }
 
 /// Checked delivery timing.
@@ -288,6 +301,32 @@ mod tests {
             !shown.contains("token=abc") && !shown.contains("MfKQ"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn the_stores_write_the_event_types_some_endpoint_wants() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = secret_file(&dir, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let events = |hooks: &[WebhookSettings]| {
+            check(hooks, &DeliverySettings::default()).unwrap().events()
+        };
+        assert_eq!(events(&[]), WebhookEvents::NONE, "no endpoint, no event");
+        let a = hook(
+            "https://a.example/",
+            Some(secret.clone()),
+            Some(&["signed_in"]),
+        );
+        let b = hook(
+            "https://b.example/",
+            Some(secret.clone()),
+            Some(&["passkey_added", "signed_in"]),
+        );
+        let all = hook("https://c.example/", Some(secret), None);
+        assert_eq!(
+            events(&[a.clone(), b]),
+            WebhookEvents::only(["signed_in", "passkey_added"])
+        );
+        assert_eq!(events(&[a, all]), WebhookEvents::ALL);
     }
 
     #[test]
