@@ -250,7 +250,7 @@ impl Policy {
         // The absolute cap must not be easier to reach than one network's own limit, or a single
         // network could exhaust it for everyone.
         if l.send_per_address_total.limit < l.send_per_address.limit
-            || l.send_per_address_total.interval_ms() > l.send_per_address.interval_ms()
+            || l.send_per_address_total.interval_us() > l.send_per_address.interval_us()
         {
             return err(
                 "limits.send_per_address_total",

@@ -5,8 +5,12 @@
 //! per `period` has emission interval `T = period / limit`; a request at `now` is allowed when
 //! `max(TAT, now) + T - now <= period`, and then TAT moves to `max(TAT, now) + T`. A quota with
 //! `limit = 1` is therefore a minimum gap of `period` between requests.
+//!
+//! The TAT and `T` count microseconds, so a quota of more than one request per millisecond keeps
+//! its rate (in whole milliseconds, `T` would round down to 1 ms and cap every key at 1,000/s).
+//! Waits are reported in whole milliseconds, rounded up.
 
-use crate::time::{Timestamp, duration_ms};
+use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -27,15 +31,29 @@ impl Quota {
         Self { limit, period }
     }
 
-    /// The emission interval in milliseconds (at least 1).
-    pub fn interval_ms(&self) -> i64 {
-        (duration_ms(self.period) / i64::from(self.limit.max(1))).max(1)
+    /// The emission interval in microseconds (at least 1).
+    pub fn interval_us(&self) -> i64 {
+        (micros_of(self.period) / i64::from(self.limit.max(1))).max(1)
     }
 
-    /// The period in milliseconds.
-    pub fn period_ms(&self) -> i64 {
-        duration_ms(self.period).max(1)
+    /// The period in microseconds (at least 1).
+    pub fn period_us(&self) -> i64 {
+        micros_of(self.period).max(1)
     }
+}
+
+fn micros_of(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// `now` as GCRA states count time: microseconds since the epoch.
+pub fn micros(now: Timestamp) -> i64 {
+    now.as_millis().saturating_mul(1000)
+}
+
+/// Microseconds as whole milliseconds, rounded up (a wait, or a key's lifetime).
+pub fn ceil_ms(us: i64) -> i64 {
+    us.div_euclid(1000) + i64::from(us.rem_euclid(1000) != 0)
 }
 
 /// What a limiter said.
@@ -58,32 +76,38 @@ impl RateDecision {
 }
 
 /// One GCRA step: the decision, and the TAT to store if allowed (with how long the key must live).
+/// `stored_tat` and the stored TAT are microseconds since the epoch.
 pub fn gcra(stored_tat: Option<i64>, now: Timestamp, quota: Quota) -> (RateDecision, Option<Gcra>) {
-    let now = now.as_millis();
-    let t = quota.interval_ms();
+    let now = micros(now);
     let tat = stored_tat.unwrap_or(now).max(now);
-    let new_tat = tat.saturating_add(t);
-    let allow_at = new_tat.saturating_sub(quota.period_ms());
+    let new_tat = tat.saturating_add(quota.interval_us());
+    let allow_at = new_tat.saturating_sub(quota.period_us());
     if allow_at <= now {
         (
             RateDecision::Allowed,
             Some(Gcra {
                 tat: new_tat,
-                ttl_ms: new_tat - now,
+                ttl_ms: ceil_ms(new_tat - now),
             }),
         )
     } else {
-        let wait = Duration::from_millis(u64::try_from(allow_at - now).unwrap_or(u64::MAX));
-        (RateDecision::Limited { retry_after: wait }, None)
+        let wait = u64::try_from(ceil_ms(allow_at - now)).unwrap_or(u64::MAX);
+        (
+            RateDecision::Limited {
+                retry_after: Duration::from_millis(wait),
+            },
+            None,
+        )
     }
 }
 
 /// The state to store after an allowed GCRA step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gcra {
-    /// The new theoretical arrival time, in ms since the epoch.
+    /// The new theoretical arrival time, in microseconds since the epoch.
     pub tat: i64,
-    /// How long the key must be kept, in ms; after that it is equivalent to absent.
+    /// How long the key must be kept, in whole milliseconds (rounded up); after that it is
+    /// equivalent to absent.
     pub ttl_ms: i64,
 }
 
@@ -183,6 +207,40 @@ mod tests {
     }
 
     #[test]
+    fn a_quota_of_more_than_one_per_millisecond_keeps_its_rate() {
+        // 100 per 10 ms: one every 100 µs, which whole milliseconds would round up to one per ms.
+        let q = Quota::new(100, Duration::from_millis(10));
+        let mut times = vec![0; 100];
+        times.extend([1; 11]);
+        let allowed = run(q, &times);
+        assert!(allowed[..100].iter().all(|a| *a), "the burst");
+        assert_eq!(
+            allowed[100..],
+            [
+                true, true, true, true, true, true, true, true, true, true, false
+            ],
+            "ten more a millisecond later"
+        );
+        let (refused, _) = gcra(
+            Some(micros(Timestamp::from_millis(1)) + 10_050),
+            Timestamp::from_millis(1),
+            q,
+        );
+        assert_eq!(
+            refused,
+            RateDecision::Limited {
+                retry_after: Duration::from_millis(1)
+            },
+            "a wait of 150 µs is reported as 1 ms"
+        );
+    }
+
+    #[test]
+    fn rounding_up_to_milliseconds() {
+        assert_eq!([0, 1, 999, 1000, 1001, -1].map(ceil_ms), [0, 1, 1, 1, 2, 0]);
+    }
+
+    #[test]
     fn gcra_with_limit_one_is_a_minimum_gap_and_reports_the_wait() {
         let q = Quota::new(1, Duration::from_secs(60));
         let (first, state) = gcra(None, Timestamp::from_millis(0), q);
@@ -196,6 +254,7 @@ mod tests {
         );
         assert!(none.is_none());
         assert_eq!(state.unwrap().ttl_ms, 60_000);
+        assert_eq!(state.unwrap().tat, 60_000_000, "microseconds");
     }
 
     #[test]

@@ -60,6 +60,7 @@ use crate::error::store_error;
 use async_trait::async_trait;
 use auth_core::outbox::WebhookEvents;
 use auth_core::ports::{HealthCheck, StoreError};
+use auth_core::rate::micros;
 use auth_core::time::Timestamp;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -160,17 +161,29 @@ impl PgStore {
         // to keep consistent between them.
         let mut purged = 0;
         for (sql, before) in [
-            ("DELETE FROM ceremonies WHERE expires_at <= $1", now),
-            ("DELETE FROM rate_limits WHERE tat <= $1", now),
-            ("DELETE FROM failures WHERE window_ends <= $1", now),
+            (
+                "DELETE FROM ceremonies WHERE expires_at <= $1",
+                now.as_millis(),
+            ),
+            ("DELETE FROM rate_limits_us WHERE tat_us <= $1", micros(now)),
+            // The previous release's limiter rows (milliseconds), until a later release drops
+            // the table.
+            ("DELETE FROM rate_limits WHERE tat <= $1", now.as_millis()),
+            (
+                "DELETE FROM failures WHERE window_ends <= $1",
+                now.as_millis(),
+            ),
             (
                 "DELETE FROM attempts WHERE expires_at < $1",
-                now.minus(ATTEMPT_GRACE),
+                now.minus(ATTEMPT_GRACE).as_millis(),
             ),
-            (oidc::CODES_PURGE, oidc::codes_forgotten_before(now)),
+            (
+                oidc::CODES_PURGE,
+                oidc::codes_forgotten_before(now).as_millis(),
+            ),
         ] {
             let done = sqlx::query(sql)
-                .bind(before.as_millis())
+                .bind(before)
                 .execute(self.pool()?)
                 .await
                 .map_err(|e| self.failed(e))?;

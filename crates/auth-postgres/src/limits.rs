@@ -1,10 +1,11 @@
-//! [`RateLimiter`] on `rate_limits` (GCRA) and `failures`: each step is one upsert.
+//! [`RateLimiter`] on `rate_limits_us` (GCRA, in microseconds) and `failures`: each step is one
+//! upsert.
 
 use crate::PgStore;
 
 use async_trait::async_trait;
 use auth_core::ports::{RateLimiter, StoreError};
-use auth_core::rate::{Failures, Quota, RateDecision, gcra};
+use auth_core::rate::{Failures, Quota, RateDecision, gcra, micros};
 use auth_core::time::Timestamp;
 use auth_sql::count;
 use std::time::Duration;
@@ -29,17 +30,17 @@ impl RateLimiter for PgStore {
         // `numeric` and saturated, as the domain's arithmetic saturates. A refused step changes
         // nothing and returns no row.
         let allowed: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO rate_limits AS r (key, tat) VALUES ($1, $2) \
+            "INSERT INTO rate_limits_us AS r (key, tat_us) VALUES ($1, $2) \
              ON CONFLICT (key) DO UPDATE \
-                 SET tat = LEAST(GREATEST(r.tat, $3)::numeric + $4, 9223372036854775807)::bigint \
-                 WHERE LEAST(GREATEST(r.tat, $3)::numeric + $4, 9223372036854775807) - $5 <= $3 \
-             RETURNING tat",
+                 SET tat_us = LEAST(GREATEST(r.tat_us, $3)::numeric + $4, 9223372036854775807)::bigint \
+                 WHERE LEAST(GREATEST(r.tat_us, $3)::numeric + $4, 9223372036854775807) - $5 <= $3 \
+             RETURNING tat_us",
         )
         .bind(key)
         .bind(fresh.tat)
-        .bind(now.as_millis())
-        .bind(quota.interval_ms())
-        .bind(quota.period_ms())
+        .bind(micros(now))
+        .bind(quota.interval_us())
+        .bind(quota.period_us())
         .fetch_optional(self.pool()?)
         .await
         .map_err(|e| self.failed(e))?;
@@ -48,11 +49,12 @@ impl RateLimiter for PgStore {
         }
         // Refused. How long to wait is read afterwards: the TAT can only have grown since, by
         // steps that were allowed in between, and then the longer wait is the true one.
-        let tat: Option<i64> = sqlx::query_scalar("SELECT tat FROM rate_limits WHERE key = $1")
-            .bind(key)
-            .fetch_optional(self.pool()?)
-            .await
-            .map_err(|e| self.failed(e))?;
+        let tat: Option<i64> =
+            sqlx::query_scalar("SELECT tat_us FROM rate_limits_us WHERE key = $1")
+                .bind(key)
+                .fetch_optional(self.pool()?)
+                .await
+                .map_err(|e| self.failed(e))?;
         match gcra(tat, now, quota) {
             (limited @ RateDecision::Limited { .. }, _) => Ok(limited),
             // Purged in between by a node whose clock is ahead: there is room again, but this

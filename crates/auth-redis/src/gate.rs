@@ -129,13 +129,17 @@ impl RedisStore {
     }
 }
 
-/// The interval and period of `quota` as a script takes them: the quota's own rounding (interval
-/// at least 1 ms, never above the period for limit 1), bounded so the Lua arithmetic stays exact.
+/// The interval and period of `quota` in microseconds, as a script takes them: the quota's own
+/// rounding (interval at least 1 µs, never above the period for limit 1), bounded so the Lua
+/// arithmetic stays exact (a TAT stays below now plus twice the period, within 2^53).
 pub(crate) fn with_quota(invocation: &mut ScriptInvocation<'_>, quota: Quota) {
     invocation
-        .arg(quota.interval_ms().clamp(1, MAX_MS))
-        .arg(quota.period_ms().clamp(1, MAX_MS));
+        .arg(quota.interval_us().clamp(1, MAX_US))
+        .arg(quota.period_us().clamp(1, MAX_US));
 }
+
+/// The longest interval or period a script takes, in microseconds: about 71 years.
+const MAX_US: i64 = 1 << 51;
 
 /// A refusal with a wait a script reported, which must be positive.
 fn limited<T>(wait: i64) -> Result<Gated<T>, StoreError> {

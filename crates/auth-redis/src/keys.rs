@@ -53,9 +53,11 @@ impl Keys {
         format!("{}:attempt:{}:{id}", self.prefix, self.tag())
     }
 
-    /// The GCRA state of a limiter key: `P:gcra:{P}:<hash(key)>`.
+    /// The GCRA state of a limiter key, its TAT in microseconds: `P:rate:{P}:<hash(key)>`. (The
+    /// `P:gcra:` keys of earlier releases held milliseconds; a node of such a release, during a
+    /// rolling upgrade, keeps to those, and they expire on their own.)
     pub(crate) fn gcra(&self, key: &str) -> String {
-        format!("{}:gcra:{}:{}", self.prefix, self.tag(), hash(key))
+        format!("{}:rate:{}:{}", self.prefix, self.tag(), hash(key))
     }
 
     /// The failures of a limiter key: `P:failures:{P}:<hash(key)>`.

@@ -26,7 +26,7 @@
 //! | key | type | TTL | holds |
 //! |---|---|---|---|
 //! | `P:attempt:{P}:<id>` | hash | `expires_at - created_at` + 1 h | one attempt: `purpose`, `email`, `subject` (`account`, `new_account` or `decoy`), `user_id` or `display_name`, `code_hash` (hex), `created_at` and `expires_at` (ms since the epoch), `guesses`, `state`, `account_epoch` |
-//! | `P:gcra:{P}:<hash(key)>` | string | `TAT - now` | the GCRA theoretical arrival time of a limiter key (ms since the epoch) |
+//! | `P:rate:{P}:<hash(key)>` | string | `TAT - now` | the GCRA theoretical arrival time of a limiter key (microseconds since the epoch) |
 //! | `P:failures:{P}:<hash(key)>` | hash | `window_ends - now` | `count`, `last_at` and `window_ends` (ms since the epoch) of a failure key |
 //! | `P:ceremony:{hash(id)}` | string | given to [`RedisStore::put_ceremony`] | the expiry instant (8 bytes, big-endian ms since the epoch), then the opaque ceremony state; read once |
 //! | `P:code:{hash(code hash)}` | hash | the code's 60 s + 10 min of replay memory | an authorization code: `grant` (JSON), `expires_at`, and `used_at` once taken |

@@ -366,6 +366,7 @@ macro_rules! contract_tests {
     (@rules rate_limiter @$then:ident $($args:tt)*) => {
         $crate::contract_tests!(@$then $($args)* rate_limiter [
             a_burst_is_allowed_then_one_per_interval,
+            a_quota_above_one_per_millisecond_keeps_its_rate,
             parallel_hits_allow_exactly_the_limit,
             failures_count_within_a_window_that_starts_at_the_first,
             clear_failures_forgets_them,

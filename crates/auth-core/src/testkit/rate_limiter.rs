@@ -59,6 +59,35 @@ pub async fn a_burst_is_allowed_then_one_per_interval(limiter: Store) {
     );
 }
 
+/// A quota of more than one request per millisecond keeps its rate: 2,000 per second allows its
+/// burst of 2,000, then two more each millisecond (an interval of 500 µs), where whole
+/// milliseconds would allow one.
+pub async fn a_quota_above_one_per_millisecond_keeps_its_rate(limiter: Store) {
+    let t0 = now();
+    let q = Quota::new(2_000, Duration::from_secs(1));
+    let k = unique("rl-fast");
+    // The burst in one call: a store that expires a key by its own clock once its TAT has passed
+    // (Redis) would drop the first, millisecond-long states while this rule's clock stands still.
+    let burst = vec![(k.clone(), q); 2_000];
+    assert!(
+        limiter.acquire_all(&burst, t0).await.unwrap().is_allowed(),
+        "the burst of 2,000 is allowed"
+    );
+    assert_eq!(
+        limiter.acquire(&k, q, t0).await.unwrap(),
+        RateDecision::Limited {
+            retry_after: Duration::from_millis(1)
+        },
+        "after the burst, a wait of 500 µs, reported as 1 ms"
+    );
+    let t1 = t0.plus(Duration::from_millis(1));
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(limiter.acquire(&k, q, t1).await.unwrap().is_allowed());
+    }
+    assert_eq!(got, [true, true, false], "two more a millisecond later");
+}
+
 /// [`PARALLEL`] hits at once on one key with a limit of `L`: exactly `L` are allowed.
 pub async fn parallel_hits_allow_exactly_the_limit(limiter: Store) {
     const L: u32 = 10;

@@ -3,7 +3,7 @@
 use super::MemoryStore;
 use async_trait::async_trait;
 use auth_core::ports::{RateLimiter, StoreError};
-use auth_core::rate::{Failures, Quota, RateDecision, gcra};
+use auth_core::rate::{Failures, Quota, RateDecision, gcra, micros};
 use auth_core::time::Timestamp;
 use std::time::Duration;
 
@@ -20,8 +20,8 @@ impl RateLimiter for MemoryStore {
         let stored = shard.map.get(&key).copied();
         let (decision, next) = gcra(stored, now, quota);
         if let Some(next) = next {
-            let now_ms = now.as_millis();
-            shard.insert_sweeping(key, next.tat, |tat| *tat < now_ms);
+            let now_us = micros(now);
+            shard.insert_sweeping(key, next.tat, |tat| *tat < now_us);
         }
         Ok(decision)
     }

@@ -58,7 +58,7 @@ async fn acquire_follows_the_core_gcra_rule_step_by_step() {
     let mut quotas: Vec<Quota> = (0..8)
         .map(|_| Quota::new(1 + next(5) as u32, Duration::from_millis(1 + next(120_000))))
         .collect();
-    // The edges: an interval rounded up to 1 ms, and sums that only saturation keeps in range.
+    // The edges: an interval rounded up to 1 µs, and sums that only saturation keeps in range.
     quotas.push(Quota::new(u32::MAX, Duration::from_millis(1)));
     quotas.push(Quota::new(1, Duration::MAX));
     quotas.push(Quota::new(3, Duration::MAX));
@@ -67,7 +67,10 @@ async fn acquire_follows_the_core_gcra_rule_step_by_step() {
         let mut tat = None;
         let mut t = t0;
         for step in 0..40 {
-            t += i64::try_from(next(quota.interval_ms().clamp(1, 1_000_000) as u64 * 2)).unwrap();
+            t += i64::try_from(next(
+                (quota.interval_us() / 1000).clamp(1, 1_000_000) as u64 * 2,
+            ))
+            .unwrap();
             let now = Timestamp::from_millis(t);
             let (expected, state) = gcra(tat, now, quota);
             if let Some(st) = state {
@@ -159,7 +162,7 @@ async fn purging_forgets_only_what_no_longer_matters() {
     );
     let mut conn = raw(&db).await;
     assert_eq!(
-        count(&mut conn, "SELECT count(*) FROM rate_limits").await,
+        count(&mut conn, "SELECT count(*) FROM rate_limits_us").await,
         0,
         "no limit is left"
     );

@@ -2,12 +2,12 @@
 -- and, for a resend, supersedes the attempt it replaces, in one atomic step. No other attempt is
 -- touched: several attempts of one address and purpose may be active at once.
 --
--- KEYS[1..n]  the send limits' theoretical arrival times   <prefix>:gcra:{<prefix>}:<hash(key)>
+-- KEYS[1..n]  the send limits' theoretical arrival times   <prefix>:rate:{<prefix>}:<hash(key)>
 -- KEYS[n+1]   the new attempt (hash)                       <prefix>:attempt:{<prefix>}:<id>
 -- KEYS[n+2]   optional: the replaced attempt (hash)
 -- ARGV[1]     now, ms since the epoch
 -- ARGV[2]     n, the number of limits (0 for none)
--- ARGV[3..2+2n]  the emission interval and period in ms of each limit, in the order of KEYS
+-- ARGV[3..2+2n]  the emission interval and period in microseconds of each limit, in the order of KEYS
 -- ARGV[3+2n]  time to live of the new attempt, in ms
 -- ARGV[4+2n..] field, value, field, value, ... of the new attempt
 --

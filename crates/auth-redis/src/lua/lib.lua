@@ -4,10 +4,12 @@
 
 -- One GCRA step, the same arithmetic as auth_core::rate::gcra: with emission interval T and
 -- period P, a request at `now` is allowed when max(TAT, now) + T - P <= now, and then TAT moves to
--- max(TAT, now) + T and is kept for (new TAT - now) ms, after which it is equivalent to absent.
--- `key` holds the TAT (string, ms since the epoch). Returns 0 when allowed, else the wait in ms
--- (and nothing changes).
-local function gcra(key, now, interval, period)
+-- max(TAT, now) + T and is kept for (new TAT - now), after which it is equivalent to absent.
+-- `key` holds the TAT (string, microseconds since the epoch); `now` is in ms, T and P in
+-- microseconds (all exact in Lua's doubles up to 2^53). Returns 0 when allowed, else the wait in
+-- whole ms, rounded up (and nothing changes).
+local function gcra(key, now_ms, interval, period)
+  local now = now_ms * 1000
   local tat = now
   local stored = redis.call('GET', key)
   if stored then
@@ -22,14 +24,15 @@ local function gcra(key, now, interval, period)
   local new_tat = tat + interval
   local allow_at = new_tat - period
   if allow_at <= now then
-    redis.call('SET', key, string.format('%d', new_tat), 'PX', string.format('%d', new_tat - now))
+    local ttl = math.ceil((new_tat - now) / 1000)
+    redis.call('SET', key, string.format('%d', new_tat), 'PX', string.format('%d', ttl))
     return 0
   end
-  return allow_at - now
+  return math.ceil((allow_at - now) / 1000)
 end
 
 -- GCRA steps under KEYS[first .. first + n - 1], their interval and period in
--- ARGV[at], ARGV[at + 1], then the next pair, ...: in order, stopping at the first that is
+-- ARGV[at], ARGV[at + 1] (microseconds), then the next pair, ...: in order, stopping at the first that is
 -- limited (the ones before it stay charged). Returns 0 when all allowed, else that wait in ms.
 local function gcra_all(first, n, at, now)
   for i = 0, n - 1 do

@@ -50,7 +50,7 @@ async fn damaged_data_is_corrupt_not_a_panic_or_a_default() {
     let gcra_key = keys_under(&prefix)
         .await
         .into_iter()
-        .find(|k| k.contains(":gcra:"))
+        .find(|k| k.contains(":rate:"))
         .expect("GCRA key");
     let _: () = redis::cmd("SET")
         .arg(&gcra_key)

@@ -156,7 +156,7 @@ async fn every_key_the_gate_rules_write_expires_and_names_no_address() {
     testkit::attempt_gate::all(testkit::attempt_gate::store(store)).await;
 
     let keys = assert_every_key_expires(&prefix).await;
-    for kind in [":attempt:{", ":gcra:{", ":failures:{"] {
+    for kind in [":attempt:{", ":rate:{", ":failures:{"] {
         assert!(
             count_matching(&keys, kind) > 0,
             "the suite wrote {kind} keys, and they were checked"
@@ -174,7 +174,7 @@ async fn every_key_the_rate_limiter_rules_write_expires() {
     testkit::rate_limiter::all(testkit::rate_limiter::store(store)).await;
 
     let keys = assert_every_key_expires(&prefix).await;
-    for kind in [":gcra:{", ":failures:{"] {
+    for kind in [":rate:{", ":failures:{"] {
         assert!(
             count_matching(&keys, kind) > 0,
             "the suite wrote {kind} keys, and they were checked"
@@ -369,7 +369,7 @@ async fn acquire_follows_the_core_gcra_rule_step_by_step() {
         let mut tat = None;
         let mut t = t0;
         for step in 0..40 {
-            t += next(quota.interval_ms() as u64 * 2) as i64;
+            t += next((quota.interval_us() / 1000).max(1) as u64 * 2) as i64;
             let now = Timestamp::from_millis(t);
             let (expected, state) = gcra(tat, now, quota);
             if let Some(s) = state {
