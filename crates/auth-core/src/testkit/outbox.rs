@@ -364,13 +364,15 @@ pub async fn events_past_their_window_are_given_up(s: Store) {
     assert!(s.outbox.settle(young).await.unwrap());
 }
 
-/// A rotation that detects reuse writes the account's `refresh_token_reused` event with the
-/// revocation: in its activity, and in the outbox with the payload
-/// [`crate::outbox::outbox_event`] gives.
-pub async fn reuse_writes_its_event_with_the_revocation(s: Store) {
-    let (user, _) = stored_user(&*s.users, "outbox-reuse").await;
+/// Opens a session of `user` from `ip`, rotates its first token, and presents that token again a
+/// second later: reuse. Returns the session and the time of the reuse.
+async fn sign_in_and_reuse(
+    s: &Store,
+    user: UserId,
+    ip: &Option<String>,
+) -> (crate::session::Session, Timestamp) {
     let t0 = now();
-    let session = super::sample_session(user.id, t0);
+    let session = super::sample_session(user, t0);
     let first = RefreshToken::generate(&OsRng);
     s.sessions
         .open(&session, &first.hash(), &sign_in_event(&session, t0))
@@ -382,22 +384,31 @@ pub async fn reuse_writes_its_event_with_the_revocation(s: Store) {
         grace: Duration::ZERO,
     };
     let second = RefreshToken::generate(&OsRng).hash();
-    let ip = Some("198.51.100.9".to_owned());
     s.sessions
-        .rotate(&first.hash(), &second, t0, life, &ip)
+        .rotate(&first.hash(), &second, t0, life, ip)
         .await
         .unwrap();
     let later = t0.plus(Duration::from_secs(1));
     let again = RefreshToken::generate(&OsRng).hash();
     let outcome = s
         .sessions
-        .rotate(&first.hash(), &again, later, life, &ip)
+        .rotate(&first.hash(), &again, later, life, ip)
         .await
         .unwrap();
     assert!(
         matches!(outcome, crate::session::Rotation::Reused { .. }),
         "{outcome:?}"
     );
+    (session, later)
+}
+
+/// A rotation that detects reuse writes the account's `refresh_token_reused` event with the
+/// revocation: in its activity, and in the outbox with the payload
+/// [`crate::outbox::outbox_event`] gives.
+pub async fn reuse_writes_its_event_with_the_revocation(s: Store) {
+    let (user, _) = stored_user(&*s.users, "outbox-reuse").await;
+    let ip = Some("198.51.100.9".to_owned());
+    let (session, later) = sign_in_and_reuse(&s, user.id, &ip).await;
     let recent = s.audit.recent(&user.id, 10).await.unwrap();
     assert_eq!(recent[0].kind, AuditKind::RefreshTokenReused);
     assert_eq!(recent[0].ip, ip);
@@ -435,36 +446,9 @@ pub fn chosen() -> crate::outbox::WebhookEvents {
 /// store must be made for it.
 pub async fn only_the_chosen_event_types_are_written(s: Store) {
     let (user, _) = stored_user(&*s.users, "outbox-chosen").await;
-    let t0 = now();
-    let session = super::sample_session(user.id, t0);
-    let first = RefreshToken::generate(&OsRng);
-    s.sessions
-        .open(&session, &first.hash(), &sign_in_event(&session, t0))
-        .await
-        .unwrap();
     let passkey: Passkey = super::sample_passkey(user.id);
     s.passkeys.add(&passkey, &added(&passkey)).await.unwrap();
-    let life = crate::ports::Lifetimes {
-        idle: Duration::from_secs(3600),
-        max: Duration::from_secs(86_400),
-        grace: Duration::ZERO,
-    };
-    let second = RefreshToken::generate(&OsRng).hash();
-    s.sessions
-        .rotate(&first.hash(), &second, t0, life, &None)
-        .await
-        .unwrap();
-    let later = t0.plus(Duration::from_secs(1));
-    let again = RefreshToken::generate(&OsRng).hash();
-    let outcome = s
-        .sessions
-        .rotate(&first.hash(), &again, later, life, &None)
-        .await
-        .unwrap();
-    assert!(
-        matches!(outcome, crate::session::Rotation::Reused { .. }),
-        "{outcome:?}"
-    );
+    let (_, later) = sign_in_and_reuse(&s, user.id, &None).await;
     let mut activity: Vec<&str> = s
         .audit
         .recent(&user.id, 10)
