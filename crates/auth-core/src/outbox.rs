@@ -116,6 +116,15 @@ impl WebhookEvents {
     }
 }
 
+/// A store that can be told which webhook events to write to its outbox.
+pub trait ChooseWebhookEvents: Sized {
+    /// The same store, writing only `events` to its outbox (by default every webhook event; the
+    /// server writes none when no webhook endpoint is configured). The activity rows are written
+    /// either way.
+    #[must_use]
+    fn with_webhook_events(self, events: WebhookEvents) -> Self;
+}
+
 impl Default for WebhookEvents {
     fn default() -> Self {
         Self::ALL

@@ -22,15 +22,8 @@ auth_core::contract_tests! {
         authorization_code_store,
         consent_store,
         outbox,
+        webhook_events,
     ];
-}
-
-/// A store told to write only some webhook events writes only those, and every activity row.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_chosen_webhook_events_are_written() {
-    use auth_core::testkit::outbox;
-    let store = MemoryStore::new().with_webhook_events(outbox::chosen());
-    outbox::only_the_chosen_event_types_are_written(outbox::store(store)).await;
 }
 
 /// A flood of ceremonies (requests for sign-in options from many networks) never holds more than

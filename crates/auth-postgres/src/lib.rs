@@ -58,7 +58,7 @@ mod users;
 use crate::breaker::Breaker;
 use crate::error::store_error;
 use async_trait::async_trait;
-use auth_core::outbox::WebhookEvents;
+use auth_core::outbox::{ChooseWebhookEvents, WebhookEvents};
 use auth_core::ports::{HealthCheck, StoreError};
 use auth_core::rate::micros;
 use auth_core::time::Timestamp;
@@ -121,15 +121,6 @@ impl PgStore {
             breaker: Breaker::default(),
             webhook_events: WebhookEvents::ALL,
         })
-    }
-
-    /// The same store, writing only `events` to its outbox (by default every webhook event; the
-    /// server writes none when no webhook endpoint is configured). The activity rows are written
-    /// either way.
-    #[must_use]
-    pub fn with_webhook_events(mut self, events: WebhookEvents) -> Self {
-        self.webhook_events = events;
-        self
     }
 
     /// Applies every embedded migration that the database has not seen yet. Running it again is
@@ -226,5 +217,12 @@ impl HealthCheck for PgStore {
         auth_sql::schema_ready(self.pool()?)
             .await
             .map_err(|e| self.failed(e))
+    }
+}
+
+impl ChooseWebhookEvents for PgStore {
+    fn with_webhook_events(mut self, events: WebhookEvents) -> Self {
+        self.webhook_events = events;
+        self
     }
 }

@@ -44,7 +44,7 @@ mod users;
 
 use crate::error::store_error;
 use async_trait::async_trait;
-use auth_core::outbox::WebhookEvents;
+use auth_core::outbox::{ChooseWebhookEvents, WebhookEvents};
 use auth_core::ports::{HealthCheck, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -145,15 +145,6 @@ impl SqliteStore {
         })
     }
 
-    /// The same store, writing only `events` to its outbox (by default every webhook event; the
-    /// server writes none when no webhook endpoint is configured). The activity rows are written
-    /// either way.
-    #[must_use]
-    pub fn with_webhook_events(mut self, events: WebhookEvents) -> Self {
-        self.webhook_events = events;
-        self
-    }
-
     /// Applies every embedded migration that the database has not seen yet. Running it again is
     /// harmless.
     ///
@@ -195,6 +186,13 @@ impl HealthCheck for SqliteStore {
         auth_sql::schema_ready(&self.reader)
             .await
             .map_err(store_error)
+    }
+}
+
+impl ChooseWebhookEvents for SqliteStore {
+    fn with_webhook_events(mut self, events: WebhookEvents) -> Self {
+        self.webhook_events = events;
+        self
     }
 }
 

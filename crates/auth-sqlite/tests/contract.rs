@@ -69,15 +69,8 @@ auth_core::contract_tests! {
         email_revert_store,
         consent_store,
         outbox,
+        webhook_events,
     ];
-}
-
-/// A store told to write only some webhook events writes only those, and every activity row.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_chosen_webhook_events_are_written() {
-    let (_dir, store) = fresh().await;
-    let store = store.with_webhook_events(testkit::outbox::chosen());
-    testkit::outbox::only_the_chosen_event_types_are_written(testkit::outbox::store(store)).await;
 }
 
 /// A purge larger than one batch deletes every row, batch after batch.

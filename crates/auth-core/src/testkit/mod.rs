@@ -26,6 +26,7 @@ pub mod session_opening;
 pub mod session_repository;
 pub mod user_directory;
 pub mod user_repository;
+pub mod webhook_events;
 
 use crate::attempt::{Attempt, AttemptState, Purpose, Subject};
 use crate::code::{ClientSecret, CodeHasher, OtpCode};
@@ -420,6 +421,11 @@ macro_rules! contract_tests {
             reuse_writes_its_event_with_the_revocation,
             notices_are_a_channel_of_their_own,
             events_past_their_window_are_given_up,
+        ]);
+    };
+    (@rules webhook_events @$then:ident $($args:tt)*) => {
+        $crate::contract_tests!(@$then $($args)* webhook_events [
+            only_the_chosen_event_types_are_written,
         ]);
     };
     (@rules email_revert_store @$then:ident $($args:tt)*) => {

@@ -71,7 +71,7 @@ async fn event_at(s: &Store, user: UserId, at: Timestamp, name: &str) {
 }
 
 /// Claims and settles every due event, one round at a time, and returns them in that order.
-async fn drain(s: &Store, at: Timestamp) -> Vec<OutboxEntry> {
+pub(super) async fn drain(s: &Store, at: Timestamp) -> Vec<OutboxEntry> {
     let mut out = Vec::new();
     loop {
         let claimed = s
@@ -366,7 +366,7 @@ pub async fn events_past_their_window_are_given_up(s: Store) {
 
 /// Opens a session of `user` from `ip`, rotates its first token, and presents that token again a
 /// second later: reuse. Returns the session and the time of the reuse.
-async fn sign_in_and_reuse(
+pub(super) async fn sign_in_and_reuse(
     s: &Store,
     user: UserId,
     ip: &Option<String>,
@@ -430,48 +430,6 @@ pub async fn reuse_writes_its_event_with_the_revocation(s: Store) {
     let want: serde_json::Value = serde_json::from_str(&expected.payload).unwrap();
     assert_eq!(got, want, "the payload outbox_event gives");
     assert_eq!(reused[0].kind, expected.kind);
-}
-
-/// The event types a store made with [`chosen`] writes to its outbox.
-pub const CHOSEN: &[&str] = &["passkey_added"];
-
-/// The webhook events of the store that [`only_the_chosen_event_types_are_written`] takes.
-pub fn chosen() -> crate::outbox::WebhookEvents {
-    crate::outbox::WebhookEvents::only(CHOSEN.iter().copied())
-}
-
-/// A store made `with_webhook_events(chosen())` writes only those events to the outbox: not the
-/// sign-up, the sign-in or the reuse (whose one-statement writes have their own path on some
-/// stores), while every change still writes its activity row. Not one of the [`all`] rules: the
-/// store must be made for it.
-pub async fn only_the_chosen_event_types_are_written(s: Store) {
-    let (user, _) = stored_user(&*s.users, "outbox-chosen").await;
-    let passkey: Passkey = super::sample_passkey(user.id);
-    s.passkeys.add(&passkey, &added(&passkey)).await.unwrap();
-    let (_, later) = sign_in_and_reuse(&s, user.id, &None).await;
-    let mut activity: Vec<&str> = s
-        .audit
-        .recent(&user.id, 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.kind.as_str())
-        .collect();
-    activity.sort_unstable();
-    assert_eq!(
-        activity,
-        [
-            "passkey_added",
-            "refresh_token_reused",
-            "signed_in",
-            "signed_up"
-        ],
-        "every change's activity row"
-    );
-    let events = drain(&s, later).await;
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, CHOSEN, "only the chosen events");
-    assert_eq!(s.outbox.pending(Channel::Webhooks).await.unwrap(), 0);
 }
 
 /// Notices are a channel of their own: a claim of one channel never hands out or waits for the

@@ -20,7 +20,7 @@ use auth_core::attempt::Attempt;
 use auth_core::email::EmailAddress;
 use auth_core::ids::{AttemptId, CeremonyId, PasskeyId, SessionId, UserId};
 use auth_core::oidc::{ClientId, CodeGrant, Consent};
-use auth_core::outbox::WebhookEvents;
+use auth_core::outbox::{ChooseWebhookEvents, WebhookEvents};
 use auth_core::passkey::Passkey;
 use auth_core::ports::{AuditEvent, HealthCheck, StoreError};
 use auth_core::rate::Failures;
@@ -187,6 +187,14 @@ impl std::fmt::Debug for MemoryStore {
     }
 }
 
+/// Clones share the setting, as they share everything else.
+impl ChooseWebhookEvents for MemoryStore {
+    fn with_webhook_events(self, events: WebhookEvents) -> Self {
+        self.write().webhook_events = events;
+        self
+    }
+}
+
 impl Default for MemoryStore {
     fn default() -> Self {
         Self::new()
@@ -219,14 +227,6 @@ impl MemoryStore {
             inner.ceremonies_per_shard = capacity.div_ceil(SHARDS).max(1);
         }
         store
-    }
-
-    /// The same store, writing only `events` to its outbox (by default every webhook event; the
-    /// server writes none when no webhook endpoint is configured). Clones share the setting.
-    #[must_use]
-    pub fn with_webhook_events(self, events: WebhookEvents) -> Self {
-        self.write().webhook_events = events;
-        self
     }
 
     /// How many passkey ceremonies are held, expired or not.

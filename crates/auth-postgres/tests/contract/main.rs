@@ -94,16 +94,8 @@ auth_core::contract_tests! {
         authorization_code_store,
         consent_store,
         outbox,
+        webhook_events,
     ];
-}
-
-/// A store told to write only some webhook events writes only those, and every activity row
-/// (the one-statement sign-up, sign-in and reuse included).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_chosen_webhook_events_are_written() {
-    let (_db, store) = fresh().await;
-    let store = store.with_webhook_events(testkit::outbox::chosen());
-    testkit::outbox::only_the_chosen_event_types_are_written(testkit::outbox::store(store)).await;
 }
 
 /// Every rule that leaves other accounts alone, at once on one database and one pool, as the

@@ -4,6 +4,7 @@
 
 use crate::config::{Config, DatabaseUrl, MailTransport};
 use anyhow::Context;
+use auth_core::outbox::ChooseWebhookEvents;
 use auth_core::ports::{
     AttemptGate, AttemptStore, AuditLog, AuthorizationCodeStore, CeremonyStore, Clock,
     ConsentStore, EmailRevertStore, HealthCheck, Housekeeping, Outbox, PasskeyRepository,
