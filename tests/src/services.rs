@@ -37,13 +37,18 @@ pub fn free_port() -> u16 {
     for _ in 0..span {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let port = u16::try_from(low + (start + n) % span).expect("below 65536");
-        if TcpListener::bind(("127.0.0.1", port)).is_ok()
-            && std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
-        {
+        if is_free(port) {
             return port;
         }
     }
     panic!("no free port between {low} and {high}")
+}
+
+/// Whether `port` can be bound on loopback and nothing answers there. The probe listener is closed
+/// before the connection is tried, so the connection can only reach somebody else's.
+fn is_free(port: u16) -> bool {
+    let bindable = TcpListener::bind(("127.0.0.1", port)).is_ok();
+    bindable && std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
 }
 
 /// The first port of the kernel's ephemeral range (32768 where it cannot be read).

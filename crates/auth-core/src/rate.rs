@@ -52,7 +52,7 @@ pub fn micros(now: Timestamp) -> i64 {
 }
 
 /// Microseconds as whole milliseconds, rounded up (a wait, or a key's lifetime).
-pub fn ceil_ms(us: i64) -> i64 {
+fn ceil_ms(us: i64) -> i64 {
     us.div_euclid(1000) + i64::from(us.rem_euclid(1000) != 0)
 }
 
